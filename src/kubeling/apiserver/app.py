@@ -1,0 +1,177 @@
+"""The API server: aiohttp application, TLS, authentication and the non-resource endpoints."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import ssl
+import traceback
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from .. import GIT_VERSION, KUBE_VERSION
+from ..api import errors
+from .certs import ClusterPKI
+from .handlers import RestAPI, status_response
+from .registry import Registry
+
+log = logging.getLogger("kubeling.apiserver")
+
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    groups: tuple[str, ...]
+
+
+def version_info() -> dict[str, str]:
+    major, minor = KUBE_VERSION.lstrip("v").split(".")[:2]
+    import platform
+    import sys
+
+    return {
+        "major": major, "minor": minor, "gitVersion": GIT_VERSION,
+        "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
+        "buildDate": "2026-11-26T00:00:00Z", "goVersion": f"python{sys.version.split()[0]}",
+        "compiler": "cpython", "platform": f"linux/{'amd64' if platform.machine() == 'x86_64' else platform.machine()}",
+    }
+
+
+class Authenticator:
+    """x509 client certificates signed by the cluster CA, and static bearer tokens."""
+
+    def __init__(self, token_file: str | None) -> None:
+        self.tokens: dict[str, User] = {}
+        if token_file:
+            self._load_tokens(token_file)
+
+    def _load_tokens(self, path: str) -> None:
+        import csv
+
+        with open(path, newline="") as f:
+            for row in csv.reader(f):
+                if len(row) >= 2 and row[0]:
+                    groups = tuple(g for g in (row[3].split(",") if len(row) > 3 else []) if g)
+                    self.tokens[row[0]] = User(row[1], groups)
+
+    def authenticate(self, request: web.Request) -> User | None:
+        auth = request.headers.get("Authorization", "")
+        if auth[:7].lower() == "bearer ":
+            token = auth[7:].strip()
+            for known, user in self.tokens.items():
+                if hmac.compare_digest(known, token):
+                    return user
+            return None
+        transport = request.transport
+        cert = transport.get_extra_info("peercert") if transport is not None else None
+        if cert:
+            cn, orgs = "", []
+            for rdn in cert.get("subject", ()):
+                for k, v in rdn:
+                    if k == "commonName":
+                        cn = v
+                    elif k == "organizationName":
+                        orgs.append(v)
+            if cn:
+                return User(cn, tuple(orgs) + ("system:authenticated",))
+        return None
+
+
+def _ssl_context(pki: ClusterPKI) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(pki.server_cert, pki.server_key)
+    ctx.load_verify_locations(pki.ca_cert)
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
+              ready: Callable[[], bool] = lambda: True) -> web.Application:
+    api = RestAPI(registry, server_address)
+    authn = Authenticator(pki.token_file if pki else None)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        try:
+            if request.path not in PUBLIC_PATHS:
+                user = authn.authenticate(request)
+                if user is None:
+                    raise errors.unauthorized()
+                request["user"] = user
+            resp = await handler(request)
+        except errors.StatusError as e:
+            resp = status_response(e)
+        except web.HTTPException as e:
+            if e.status == 404:
+                resp = status_response(errors.resource_not_found_for_path())
+            elif e.status == 405:
+                resp = status_response(errors.method_not_allowed())
+            elif e.status == 413:
+                resp = status_response(errors.too_large())
+            else:
+                resp = status_response(errors.StatusError(e.status, e.reason or "Unknown", e.text or e.reason or ""))
+        except ConnectionResetError:
+            raise
+        except Exception as e:  # a bug: report it as upstream does, and keep serving
+            log.error("unhandled error on %s %s: %s", request.method, request.path_qs, traceback.format_exc())
+            resp = status_response(errors.internal(f"{type(e).__name__}: {e}"))
+        if not resp.prepared:
+            resp.headers.setdefault("Cache-Control", "no-cache, private")
+        return resp
+
+    async def healthz(request: web.Request) -> web.Response:
+        if request.path == "/readyz" and not ready():
+            return web.Response(text="[-]ready failed\nreadyz check failed", status=500)
+        return web.Response(text="ok", content_type="text/plain")
+
+    async def version(request: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps(version_info(), option=orjson.OPT_INDENT_2), content_type="application/json")
+
+    async def openapi_v3(request: web.Request) -> web.Response:
+        from . import openapi
+
+        sub = request.match_info.get("tail", "").strip("/")
+        if not sub:
+            return web.Response(body=openapi.v3_root(), content_type="application/json")
+        doc = openapi.v3_document(sub)
+        if doc is None:
+            raise errors.StatusError(404, "NotFound", "404 page not found")
+        headers = {"Cache-Control": "public, immutable" if request.query.get("hash") else "no-cache, private"}
+        return web.Response(body=doc, content_type="application/json", headers=headers)
+
+    async def openapi_v2(request: web.Request) -> web.Response:
+        from . import openapi
+
+        accept = request.headers.get("Accept", "")
+        if "protobuf" in accept and hasattr(openapi, "v2_protobuf"):
+            return web.Response(body=openapi.v2_protobuf(), content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+        if accept and not any(t in accept for t in ("application/json", "*/*")):
+            raise errors.not_acceptable("only application/json is served for /openapi/v2")
+        return web.Response(body=openapi.v2_document(), content_type="application/json")
+
+    app = web.Application(middlewares=[middleware], client_max_size=4 * 1024 * 1024)
+    for p in ("/healthz", "/livez", "/readyz"):
+        app.router.add_get(p, healthz)
+    app.router.add_get("/version", version)
+    app.router.add_get("/openapi/v2", openapi_v2)
+    app.router.add_get("/openapi/v3", openapi_v3)
+    app.router.add_get("/openapi/v3/{tail:.*}", openapi_v3)
+    app.router.add_route("*", "/api{tail:.*}", api.handle)
+    app.router.add_route("*", "/apis{tail:.*}", api.handle)
+    app["api"] = api
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int, pki: ClusterPKI | None) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, ssl_context=_ssl_context(pki) if pki else None,
+                       reuse_address=True, backlog=1024)
+    await site.start()
+    return runner

@@ -1,0 +1,683 @@
+"""REST handlers: one generic implementation of every verb for every resource in the table.
+
+The request flow is upstream's: parse the path → negotiate the representation → decode the body
+→ registry (admission, defaulting, validation, store) → encode. Stored objects are kept encoded,
+so a GET or LIST in plain JSON is mostly byte concatenation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..api import errors
+from ..api.resources import Resource
+from ..store.base import ADDED, DELETED, MODIFIED, Compacted, Entry
+from . import discovery, negotiation, paths, strategy
+from .negotiation import Wanted
+from .registry import DeleteOptions, Registry, WriteOptions
+
+log = logging.getLogger("kubeling.apiserver")
+
+JSON_CT = "application/json"
+BOOKMARK_INTERVAL = 60.0
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    data = body if isinstance(body, (bytes, bytearray)) else orjson.dumps(body)
+    return web.Response(body=data, status=status, content_type=JSON_CT, headers=headers)
+
+
+def status_response(err: errors.StatusError) -> web.Response:
+    return _json(err.status(), err.code, err.headers or None)
+
+
+def _query_bool(q: Any, name: str) -> bool:
+    return q.get(name, "").lower() in ("true", "1")
+
+
+class Selectors:
+    """Label and field selectors of a list/watch request, parsed once."""
+
+    def __init__(self, res: Resource, query: Any) -> None:
+        from ..api import selectors
+
+        self.res = res
+        ls, fs = query.get("labelSelector", ""), query.get("fieldSelector", "")
+        self.label = selectors.parse_label_selector(ls) if ls else None
+        self.field = selectors.parse_field_selector(fs) if fs else None
+        if self.field is not None:
+            selectors.check_field_selector(self.field, res.group, res.kind)
+        self.empty = self.label is None and self.field is None
+
+    def matches(self, obj: dict[str, Any]) -> bool:
+        if self.label is not None and not self.label.matches(obj.get("metadata", {}).get("labels") or {}):
+            return False
+        if self.field is not None and not self.field.matches(obj, self.res.group, self.res.kind):
+            return False
+        return True
+
+
+def _continue_token(rv: int, key: str) -> str:
+    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": key + "\x00"})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _parse_continue(token: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        d = orjson.loads(raw)
+        return int(d["rv"]), str(d["start"])
+    except Exception:
+        raise errors.bad_request("continue key is not valid: illegal base64 data at input byte 0") from None
+
+
+class RestAPI:
+    """Turns HTTP requests on resource paths into registry calls."""
+
+    def __init__(self, registry: Registry, server_address: str) -> None:
+        self.registry = registry
+        self.store = registry.store
+        self.server_address = server_address
+
+    # ---- entry point ----------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        method = request.method
+        if method == "GET":
+            disc = self._discovery(path, request.headers.get("Accept"))
+            if disc is not None:
+                return disc
+        try:
+            target = paths.parse(path)
+        except paths.UnknownPath:
+            raise errors.resource_not_found_for_path() from None
+        res = target.resource
+        q = request.query
+        if method == "GET":
+            wanted = negotiation.negotiate(request.headers.get("Accept"))
+            if target.name is None:
+                if _query_bool(q, "watch"):
+                    if "watch" not in res.verbs:
+                        raise errors.method_not_allowed()
+                    return await self.watch(request, target, wanted)
+                if "list" not in res.verbs:
+                    raise errors.method_not_allowed()
+                return self.list(request, target, wanted)
+            return await self.get(request, target, wanted)
+        if method == "POST":
+            return await self.post(request, target)
+        if method == "PUT":
+            return await self.put(request, target)
+        if method == "PATCH":
+            return await self.patch(request, target)
+        if method == "DELETE":
+            if target.name is None:
+                return await self.delete_collection(request, target)
+            return await self.delete(request, target)
+        raise errors.method_not_allowed()
+
+    def _discovery(self, path: str, accept: str | None) -> web.Response | None:
+        p = path.rstrip("/")
+        if p == "/api":
+            if discovery.wants_aggregated(accept):
+                return web.Response(body=discovery.aggregated(True), content_type=None,
+                                    headers={"Content-Type": discovery.AGGREGATED_CT})
+            return _json(discovery.api_versions(self.server_address))
+        if p == "/apis":
+            if discovery.wants_aggregated(accept):
+                return web.Response(body=discovery.aggregated(False), content_type=None,
+                                    headers={"Content-Type": discovery.AGGREGATED_CT})
+            return _json(discovery.api_group_list())
+        parts = p.split("/")[1:]
+        if parts == ["api", "v1"]:
+            return _json(discovery.api_resource_list("", "v1"))
+        if len(parts) == 2 and parts[0] == "apis":
+            g = discovery.api_group(parts[1])
+            if g is None:
+                raise errors.resource_not_found_for_path()
+            return _json(g)
+        if len(parts) == 3 and parts[0] == "apis":
+            doc = discovery.api_resource_list(parts[1], parts[2])
+            if not doc["resources"]:
+                raise errors.resource_not_found_for_path()
+            return _json(doc)
+        return None
+
+    # ---- encoding -------------------------------------------------------------------------
+    def _encode_one(self, res: Resource, entry: Entry, wanted: Wanted, status: int = 200) -> web.Response:
+        if wanted.as_kind == "Table":
+            return _json(self._table(res, [entry.obj()], str(entry.mod_rev)), status)
+        if wanted.as_kind == "PartialObjectMetadata":
+            return _json(_partial(entry.obj()), status)
+        if wanted.yaml:
+            return web.Response(body=negotiation.encode_yaml(entry.obj()), status=status, content_type="application/yaml")
+        return _json(entry.value, status)
+
+    def _table(self, res: Resource, objs: list[dict[str, Any]], rv: str, *, with_columns: bool = True,
+               include: str = "Metadata", cont: str | None = None, remaining: int | None = None) -> dict[str, Any]:
+        from ..api import printers
+
+        return printers.table(res.group, res.kind, objs, datetime.datetime.now(datetime.timezone.utc), rv,
+                              include_object=include, with_columns=with_columns, continue_token=cont,
+                              remaining=remaining)
+
+    # ---- reads ----------------------------------------------------------------------------
+    async def get(self, request: web.Request, target: paths.Target, wanted: Wanted) -> web.StreamResponse:
+        res, sub = target.resource, target.subresource
+        assert target.name is not None
+        if sub in (None, "status"):
+            if "get" not in (res.verbs if sub is None else res.subresource(sub).verbs):  # type: ignore[union-attr]
+                raise errors.method_not_allowed()
+            entry = self.registry.get(res, target.namespace, target.name)
+            return self._encode_one(res, entry, wanted if sub is None else Wanted(yaml=wanted.yaml))
+        if sub == "scale":
+            entry = self.registry.get(res, target.namespace, target.name)
+            return _json(scale_of(res, entry))
+        if sub == "log":
+            entry = self.registry.get(res, target.namespace, target.name)
+            return await self.pod_log(request, res, entry)
+        raise errors.method_not_allowed()
+
+    async def pod_log(self, request: web.Request, res: Resource, entry: Entry) -> web.StreamResponse:
+        pod = entry.obj()
+        name = pod["metadata"]["name"]
+        containers = [c["name"] for c in pod.get("spec", {}).get("containers", [])]
+        container = request.query.get("container") or (containers[0] if len(containers) == 1 else "")
+        if not container:
+            raise errors.bad_request(
+                f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]")
+        if not pod.get("spec", {}).get("nodeName"):
+            raise errors.bad_request(f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating')
+        raise errors.bad_request(f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating')
+
+    def list(self, request: web.Request, target: paths.Target, wanted: Wanted) -> web.Response:
+        res = target.resource
+        q = request.query
+        sel = Selectors(res, q)
+        entries, rev = self.registry.list(res, target.namespace)
+        limit = int(q.get("limit") or 0)
+        cont = q.get("continue")
+        if cont:
+            rev_c, start = _parse_continue(cont)
+            entries = [e for e in entries if e.key >= start]
+            rev = rev_c
+        if not sel.empty:
+            entries = [e for e in entries if sel.matches(e.obj())]
+        next_token = None
+        remaining = None
+        if limit > 0 and len(entries) > limit:
+            remaining = len(entries) - limit
+            entries = entries[:limit]
+            next_token = _continue_token(rev, entries[-1].key)
+        rv = str(rev)
+        if wanted.as_kind == "Table":
+            return _json(self._table(res, [e.obj() for e in entries], rv, include=q.get("includeObject", "Metadata"),
+                                     cont=next_token, remaining=remaining))
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        if next_token:
+            meta["continue"] = next_token
+            meta["remainingItemCount"] = remaining
+        if wanted.as_kind in ("PartialObjectMetadataList", "PartialObjectMetadata"):
+            doc = {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                   "items": [_partial(e.obj()) for e in entries]}
+            return _json(doc)
+        if wanted.yaml:
+            doc = {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta, "items": [e.obj() for e in entries]}
+            return web.Response(body=negotiation.encode_yaml(doc), content_type="application/yaml")
+        head = orjson.dumps({"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta})[:-1]
+        body = b"".join((head, b',"items":[', b",".join(e.value for e in entries), b"]}"))
+        return _json(body)
+
+    async def watch(self, request: web.Request, target: paths.Target, wanted: Wanted) -> web.StreamResponse:
+        res = target.resource
+        q = request.query
+        sel = Selectors(res, q)
+        rv_param = q.get("resourceVersion", "")
+        bookmarks = _query_bool(q, "allowWatchBookmarks")
+        timeout = float(q.get("timeoutSeconds") or 0) or None
+        if target.name is not None:
+            raise errors.method_not_allowed()
+        prefix = res.prefix(target.namespace)
+        initial: list[Entry] = []
+        try:
+            if rv_param in ("", "0"):
+                initial, rev = self.store.list(prefix)
+                watcher = self.store.watch(prefix, rev)
+            else:
+                try:
+                    from_rev = int(rv_param)
+                except ValueError:
+                    raise errors.bad_request(f"invalid resource version: {rv_param}") from None
+                watcher = self.store.watch(prefix, from_rev)
+        except Compacted as c:
+            watcher = None
+            too_old = errors.gone(f"too old resource version: {rv_param} ({self.store.compacted_revision})")
+        resp = web.StreamResponse(headers={"Content-Type": JSON_CT, "Cache-Control": "no-cache, private"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        if watcher is None:
+            await resp.write(orjson.dumps({"type": "ERROR", "object": too_old.status()}) + b"\n")
+            return resp
+        table_state = {"first": True}
+
+        def frame(kind: str, entry: Entry) -> bytes:
+            if wanted.as_kind == "Table":
+                obj = self._table(res, [entry.obj()], str(entry.mod_rev), with_columns=table_state["first"],
+                                  include=q.get("includeObject", "Metadata"))
+                table_state["first"] = False
+                return orjson.dumps({"type": kind, "object": obj}) + b"\n"
+            if wanted.as_kind:
+                return orjson.dumps({"type": kind, "object": _partial(entry.obj())}) + b"\n"
+            return b'{"type":"' + kind.encode() + b'","object":' + entry.value + b"}\n"
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout if timeout else None
+        try:
+            buf = [frame(ADDED, e) for e in initial if sel.empty or sel.matches(e.obj())]
+            if buf:
+                await resp.write(b"".join(buf))
+            last_rev = self.store.revision
+            while True:
+                wait = BOOKMARK_INTERVAL
+                if deadline is not None:
+                    wait = min(wait, deadline - loop.time())
+                    if wait <= 0:
+                        break
+                try:
+                    ev = await asyncio.wait_for(watcher.queue.get(), wait)
+                except asyncio.TimeoutError:
+                    if deadline is not None and loop.time() >= deadline:
+                        break
+                    if bookmarks:
+                        bm = {"kind": res.kind, "apiVersion": res.api_version,
+                              "metadata": {"resourceVersion": str(max(last_rev, self.store.revision))}}
+                        await resp.write(orjson.dumps({"type": "BOOKMARK", "object": bm}) + b"\n")
+                    continue
+                if ev is None:
+                    if watcher.overflowed:
+                        err = errors.StatusError(500, "InternalError", "watch channel overflowed; please restart the watch")
+                        await resp.write(orjson.dumps({"type": "ERROR", "object": err.status()}) + b"\n")
+                    break
+                last_rev = ev.entry.mod_rev
+                out = [ev]
+                while not watcher.queue.empty():
+                    nxt = watcher.queue.get_nowait()
+                    if nxt is None:
+                        watcher.queue.put_nowait(None)
+                        break
+                    out.append(nxt)
+                chunks = []
+                for e in out:
+                    kind = self._event_type(sel, e)
+                    if kind:
+                        chunks.append(frame(kind, e.entry))
+                if chunks:
+                    await resp.write(b"".join(chunks))
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.store.unwatch(watcher)
+        return resp
+
+    @staticmethod
+    def _event_type(sel: Selectors, ev: Any) -> str | None:
+        """Selector transitions: entering the selection is ADDED, leaving it is DELETED."""
+        if sel.empty:
+            return ev.type
+        now_in = sel.matches(ev.entry.obj())
+        if ev.type == DELETED:
+            return DELETED if now_in else None
+        was_in = ev.prev is not None and sel.matches(ev.prev.obj())
+        if ev.type == ADDED:
+            return ADDED if now_in else None
+        if now_in and was_in:
+            return MODIFIED
+        if now_in:
+            return ADDED
+        if was_in:
+            return DELETED
+        return None
+
+    # ---- writes ---------------------------------------------------------------------------
+    async def _body(self, request: web.Request) -> Any:
+        if request.content_length is not None and request.content_length > negotiation.MAX_BODY:
+            raise errors.too_large()
+        body = await request.content.read(negotiation.MAX_BODY + 1)
+        return negotiation.decode_body(body, request.headers.get("Content-Type")), body
+
+    def _write_opts(self, request: web.Request, subresource: str = "") -> WriteOptions:
+        q = request.query
+        dry = q.getall("dryRun", [])
+        if any(d != "All" for d in dry):
+            raise errors.bad_request(f"Invalid dry run value: {dry}")
+        return WriteOptions(dry_run="All" in dry, field_manager=q.get("fieldManager", ""),
+                            user_agent=request.headers.get("User-Agent", ""), subresource=subresource)
+
+    def _field_validation(self, request: web.Request, res: Resource, obj: Any, raw: bytes, opts: WriteOptions) -> None:
+        """fieldValidation=Strict rejects unknown/duplicate fields; Warn (the default) warns."""
+        mode = request.query.get("fieldValidation", "Warn")
+        if mode not in ("Ignore", "Warn", "Strict"):
+            raise errors.bad_request(f"fieldValidation must be one of Ignore, Warn, Strict; got {mode}")
+        if mode == "Ignore" or not isinstance(obj, dict):
+            return
+        from ..api import validation
+
+        problems = []
+        if raw[:1] in (b"{", b" ", b"\n"):
+            problems += validation.duplicate_fields(raw)
+        problems += validation.unknown_fields(res.group, res.version, res.kind, obj)
+        if not problems:
+            return
+        if mode == "Strict":
+            raise validation.strict_error(problems)
+        opts.warnings.extend(problems)
+
+    def _respond_write(self, res: Resource, entry: Entry, request: web.Request, opts: WriteOptions,
+                       status: int) -> web.Response:
+        wanted = negotiation.negotiate(request.headers.get("Accept"))
+        resp = self._encode_one(res, entry, Wanted(yaml=wanted.yaml), status)
+        for w in opts.warnings:
+            resp.headers.add("Warning", '299 - ' + orjson.dumps(w).decode())
+        return resp
+
+    async def post(self, request: web.Request, target: paths.Target) -> web.Response:
+        res, sub = target.resource, target.subresource
+        if target.name is None:
+            if "create" not in res.verbs:
+                raise errors.method_not_allowed()
+            obj, raw = await self._body(request)
+            opts = self._write_opts(request)
+            if res.kind == "Binding" and res.group == "":
+                return await self.bind(request, target.namespace, obj, opts)
+            self._field_validation(request, res, obj, raw, opts)
+            entry = await self.registry.create(res, target.namespace, obj, opts)
+            return self._respond_write(res, entry, request, opts, 201)
+        if sub == "binding":
+            obj, _ = await self._body(request)
+            return await self.bind(request, target.namespace, obj, self._write_opts(request), target.name)
+        if sub == "eviction":
+            obj, _ = await self._body(request)
+            return await self.evict(request, target, obj)
+        raise errors.method_not_allowed()
+
+    async def bind(self, request: web.Request, namespace: str | None, binding: Any, opts: WriteOptions,
+                   pod_name: str | None = None) -> web.Response:
+        """pods/binding: set spec.nodeName once and mark the pod scheduled."""
+        from ..api.resources import lookup
+
+        pods = lookup("", "v1", "pods")
+        assert pods is not None
+        if not isinstance(binding, dict):
+            raise errors.bad_request("the body of the request was in an unknown format")
+        name = pod_name or (binding.get("metadata") or {}).get("name")
+        node = (binding.get("target") or {}).get("name")
+        if not name or not node:
+            raise errors.invalid("Binding", name or "", "", [errors.field_cause(
+                "FieldValueRequired", "target.name", "target.name: Required value")])
+
+        def mutate(pod: dict[str, Any], cur: Entry) -> dict[str, Any]:
+            if pod["metadata"].get("deletionTimestamp"):
+                raise errors.conflict("pods", name, "", f"pod {name} is being deleted, cannot be assigned to a host")
+            if pod.get("spec", {}).get("nodeName"):
+                raise errors.conflict("pods", name, "", f"pod {name} is already assigned to node \"{pod['spec']['nodeName']}\"")
+            pod["spec"]["nodeName"] = node
+            conds = [c for c in pod.setdefault("status", {}).get("conditions", []) if c.get("type") != "PodScheduled"]
+            conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                          "lastTransitionTime": self.registry.now()})
+            pod["status"]["conditions"] = conds
+            return pod
+
+        opts.subresource = ""
+        await self._update_pod_spec_and_status(pods, namespace, name, mutate, opts)
+        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
+
+    async def _update_pod_spec_and_status(self, pods: Resource, namespace: str | None, name: str, mutate: Any,
+                                          opts: WriteOptions) -> Entry:
+        """Binding writes spec.nodeName and status together, bypassing the spec/status split."""
+        from ..api import apply
+
+        cur = self.registry.get(pods, namespace, name)
+        new = mutate(cur.copy(), cur)
+        new["metadata"]["managedFields"] = apply.update_managed_fields(
+            cur.obj(), new, opts.manager(), pods.api_version, self.registry.now(), "")
+        if opts.dry_run:
+            return cur
+        return await self.store.update(cur.key, new, cur.mod_rev)
+
+    async def evict(self, request: web.Request, target: paths.Target, body: Any) -> web.Response:
+        res = target.resource
+        assert target.name is not None
+        opts = DeleteOptions.from_body((body or {}).get("deleteOptions") if isinstance(body, dict) else None, {})
+        await self.registry.delete(res, target.namespace, target.name, opts)
+        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
+
+    async def put(self, request: web.Request, target: paths.Target) -> web.Response:
+        res, sub = target.resource, target.subresource
+        if target.name is None:
+            raise errors.method_not_allowed()
+        obj, raw = await self._body(request)
+        opts = self._write_opts(request, sub or "")
+        if sub == "scale":
+            entry = await self._write_scale(res, target, lambda scale: obj, opts)
+            return _json(scale_of(res, entry))
+        if sub not in (None, "status", "finalize"):
+            raise errors.method_not_allowed()
+        if sub == "finalize":
+            opts.subresource = ""
+        self._field_validation(request, res, obj, raw, opts)
+        entry = await self.registry.update(res, target.namespace, target.name, obj, opts)
+        return self._respond_write(res, entry, request, opts, 200)
+
+    async def _write_scale(self, res: Resource, target: paths.Target, change: Any, opts: WriteOptions) -> Entry:
+        """Scale writes: compute the new Scale, then set spec.replicas on the object."""
+        assert target.name is not None
+
+        def mutate(obj: dict[str, Any], cur: Entry) -> dict[str, Any]:
+            scale = change(scale_of(res, cur))
+            if not isinstance(scale, dict):
+                raise errors.bad_request("the body of the request was in an unknown format")
+            replicas = (scale.get("spec") or {}).get("replicas", 0)
+            if not isinstance(replicas, int) or replicas < 0:
+                raise errors.invalid("Scale", target.name or "", "autoscaling", [errors.field_cause(
+                    "FieldValueInvalid", "spec.replicas",
+                    f"spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0")])
+            rv = (scale.get("metadata") or {}).get("resourceVersion")
+            if rv and rv != str(cur.mod_rev):
+                raise errors.conflict(res.plural, target.name or "", res.group)
+            obj.setdefault("spec", {})["replicas"] = replicas
+            obj["metadata"]["resourceVersion"] = str(cur.mod_rev)
+            return obj
+
+        return await self.registry.guaranteed_update(res, target.namespace, target.name, mutate, opts)
+
+    async def patch(self, request: web.Request, target: paths.Target) -> web.Response:
+        from ..api import patch as patching
+
+        res, sub = target.resource, target.subresource
+        if target.name is None or sub not in (None, "status", "scale"):
+            raise errors.method_not_allowed()
+        ctype = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype not in negotiation.PATCH_TYPES:
+            raise errors.StatusError(415, "UnsupportedMediaType", f"the server does not support the patch type {ctype!r}")
+        body, raw = await self._body(request)
+        opts = self._write_opts(request, sub or "")
+        q = request.query
+        if ctype == negotiation.APPLY_PATCH:
+            return await self.server_side_apply(request, target, body, raw, opts, force=_query_bool(q, "force"))
+        if not opts.field_manager and ctype == negotiation.APPLY_PATCH:
+            raise errors.bad_request("PATCH requests require a fieldManager for apply")
+
+        def apply_patch(doc: dict[str, Any]) -> dict[str, Any]:
+            if ctype == negotiation.JSON_PATCH:
+                if not isinstance(body, list):
+                    raise errors.bad_request("json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp")
+                return patching.json_patch(doc, body)
+            if not isinstance(body, dict):
+                raise errors.bad_request("json: cannot unmarshal into Go value of type map[string]interface {}")
+            if ctype == negotiation.MERGE_PATCH:
+                return patching.merge_patch(doc, body)
+            group, version, kind = (("autoscaling", "v1", "Scale") if sub == "scale" else (res.group, res.version, res.kind))
+            return patching.strategic_merge_patch_for(doc, body, group, version, kind)
+
+        if sub == "scale":
+            entry = await self._write_scale(res, target, apply_patch, opts)
+            return _json(scale_of(res, entry))
+
+        def mutate(obj: dict[str, Any], cur: Entry) -> dict[str, Any]:
+            patched = apply_patch(obj)
+            if not isinstance(patched, dict):
+                raise errors.bad_request("the patched object is not an object")
+            meta = patched.get("metadata") if isinstance(patched.get("metadata"), dict) else None
+            if meta is not None and meta.get("resourceVersion") in (None, ""):
+                meta["resourceVersion"] = str(cur.mod_rev)
+            self._field_validation(request, res, patched, b"", opts)
+            return patched
+
+        entry = await self.registry.guaranteed_update(res, target.namespace, target.name, mutate, opts)
+        return self._respond_write(res, entry, request, opts, 200)
+
+    async def server_side_apply(self, request: web.Request, target: paths.Target, config: Any, raw: bytes,
+                                opts: WriteOptions, force: bool) -> web.Response:
+        from ..api import apply, schema
+
+        res = target.resource
+        assert target.name is not None
+        if not opts.field_manager:
+            raise errors.bad_request("PATCH requests require a fieldManager for apply")
+        if not isinstance(config, dict):
+            raise errors.bad_request("error decoding YAML: the apply configuration must be an object")
+        self._field_validation(request, res, config, raw, opts)
+        sch = schema.for_kind(res.group, res.version, res.kind)
+        cur = self.store.get(res.key(target.namespace, target.name))
+        if cur is None:
+            if opts.subresource:
+                raise errors.not_found(res.plural, target.name, res.group)
+            from ..api import defaults
+
+            base = self.registry.prepare_new(res, target.namespace, {
+                "apiVersion": res.api_version, "kind": res.kind,
+                "metadata": {"name": target.name, **({"namespace": target.namespace} if res.namespaced else {})}})
+            self.registry._check_namespace(res, target.namespace, target.name)
+            new = apply.server_side_apply(None, config, opts.field_manager, force, res.api_version, self.registry.now(), sch)
+            new["metadata"].update({k: base["metadata"][k] for k in ("uid", "creationTimestamp", "name")})
+            if res.namespaced:
+                new["metadata"]["namespace"] = target.namespace
+            new["apiVersion"], new["kind"] = res.api_version, res.kind
+            defaults.apply_defaults(res.group, res.version, res.kind, new)
+            mf = new["metadata"].get("managedFields")
+            strategy.prepare_for_create(res, new)
+            self.registry._validate(res, new, None)
+            if mf is not None:
+                new["metadata"]["managedFields"] = mf
+            key = res.key(target.namespace, target.name)
+            if opts.dry_run:
+                entry = self.registry._dry_entry(key, new, None)
+            else:
+                entry = await self.store.create(key, new)
+            return self._respond_write(res, entry, request, opts, 201)
+
+        def mutate(obj: dict[str, Any], cur: Entry) -> dict[str, Any]:
+            new = apply.server_side_apply(obj, config, opts.field_manager, force, res.api_version,
+                                          self.registry.now(), sch)
+            new["metadata"]["resourceVersion"] = str(cur.mod_rev)
+            return new
+
+        opts_apply = WriteOptions(dry_run=opts.dry_run, field_manager=opts.field_manager, user_agent=opts.user_agent,
+                                  subresource=opts.subresource, warnings=opts.warnings)
+        entry = await self._apply_update(res, target, mutate, opts_apply)
+        return self._respond_write(res, entry, request, opts_apply, 200)
+
+    async def _apply_update(self, res: Resource, target: paths.Target, mutate: Any, opts: WriteOptions) -> Entry:
+        """Update path for SSA: managedFields come from the apply merge, not from a diff."""
+        from ..api import defaults
+
+        assert target.name is not None
+        for _ in range(5):
+            cur = self.registry.get(res, target.namespace, target.name)
+            new = mutate(cur.copy(), cur)
+            mf = new["metadata"].get("managedFields")
+            new = self.registry.merge_for_update(res, cur.obj(), new, opts.subresource)
+            defaults.apply_defaults(res.group, res.version, res.kind, new)
+            self.registry._validate(res, new, cur.obj())
+            if mf is not None:
+                new["metadata"]["managedFields"] = mf
+            try:
+                return await self.registry._write(res, cur, new, opts)
+            except errors.StatusError as e:
+                if e.reason != "Conflict" or self.store.get(cur.key) is None or self.store.get(cur.key).mod_rev == cur.mod_rev:
+                    raise
+        raise errors.conflict(res.plural, target.name, res.group)
+
+    async def delete(self, request: web.Request, target: paths.Target) -> web.Response:
+        res = target.resource
+        assert target.name is not None
+        if target.subresource is not None or "delete" not in res.verbs:
+            raise errors.method_not_allowed()
+        body = None
+        raw = await request.content.read(negotiation.MAX_BODY + 1)
+        if raw.strip():
+            body = negotiation.decode_body(raw, request.headers.get("Content-Type"))
+        opts = DeleteOptions.from_body(body if isinstance(body, dict) else None, request.query)
+        entry, gone = await self.registry.delete(res, target.namespace, target.name, opts)
+        wanted = negotiation.negotiate(request.headers.get("Accept"))
+        if not gone:
+            return self._encode_one(res, entry, Wanted(yaml=wanted.yaml), 202 if False else 200)
+        if strategy.returns_deleted_object(res):
+            return self._encode_one(res, entry, Wanted(yaml=wanted.yaml))
+        obj = entry.obj()
+        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                      "details": {"name": obj["metadata"]["name"], **({"group": res.group} if res.group else {}),
+                                  "kind": res.plural, "uid": obj["metadata"].get("uid")}})
+
+    async def delete_collection(self, request: web.Request, target: paths.Target) -> web.Response:
+        res = target.resource
+        if "deletecollection" not in res.verbs:
+            raise errors.method_not_allowed()
+        raw = await request.content.read(negotiation.MAX_BODY + 1)
+        body = negotiation.decode_body(raw, request.headers.get("Content-Type")) if raw.strip() else None
+        opts = DeleteOptions.from_body(body if isinstance(body, dict) else None, request.query)
+        sel = Selectors(res, request.query)
+        entries, rev = self.registry.list(res, target.namespace)
+        items = []
+        for e in entries:
+            if sel.empty or sel.matches(e.obj()):
+                meta = e.obj()["metadata"]
+                try:
+                    entry, _ = await self.registry.delete(res, meta.get("namespace"), meta["name"], opts)
+                    items.append(entry.obj())
+                except errors.StatusError as err:
+                    if err.code != 404:
+                        raise
+        return _json({"kind": res.list_kind, "apiVersion": res.api_version,
+                      "metadata": {"resourceVersion": str(self.store.revision)}, "items": items})
+
+
+def _partial(obj: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+
+
+def scale_of(res: Resource, entry: Entry) -> dict[str, Any]:
+    """The autoscaling/v1 Scale view of a Deployment / ReplicaSet / StatefulSet / RC."""
+    from ..api import selectors
+
+    obj = entry.obj()
+    meta = obj["metadata"]
+    sel = obj.get("spec", {}).get("selector")
+    if res.kind == "ReplicationController":
+        selector = ",".join(f"{k}={v}" for k, v in sorted((sel or {}).items()))
+    else:
+        selector = selectors.selector_to_string(sel or {})
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid"),
+                     "resourceVersion": str(entry.mod_rev), "creationTimestamp": meta.get("creationTimestamp")},
+        "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
+        "status": {"replicas": obj.get("status", {}).get("replicas", 0), "selector": selector},
+    }

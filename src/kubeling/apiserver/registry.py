@@ -1,0 +1,388 @@
+"""Object semantics over the store: what create, update, patch and delete mean.
+
+This is upstream's generic registry (`k8s.io/apiserver/pkg/registry/generic/registry/store.go`)
+plus the admission steps that every write goes through: namespace lifecycle, defaulting,
+validation, managedFields, generation, graceful deletion and finalizers. It knows nothing about
+HTTP, so the in-process client and the REST handlers share it.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import orjson
+
+from ..api import errors
+from ..api.resources import Resource, lookup
+from ..store.base import Entry, KeyExists, KeyNotFound, RevisionConflict
+from . import strategy
+
+NAMESPACES = lookup("", "v1", "namespaces")
+assert NAMESPACES is not None
+
+# Upstream's generateName alphabet (k8s.io/apimachinery/pkg/util/rand): no vowels, no confusables.
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+_SERVER_SET_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def random_suffix(n: int = 5) -> str:
+    return "".join(secrets.choice(_NAME_ALPHABET) for _ in range(n))
+
+
+@dataclass
+class WriteOptions:
+    """What a request says about a write besides its body."""
+
+    dry_run: bool = False
+    field_manager: str = ""
+    user_agent: str = ""
+    subresource: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def manager(self) -> str:
+        """Upstream defaults the manager to the user agent's program name (`kubectl`, `python`)."""
+        if self.field_manager:
+            return self.field_manager
+        ua = self.user_agent.split("/", 1)[0] if self.user_agent else "unknown"
+        return ua or "unknown"
+
+
+@dataclass
+class DeleteOptions:
+    grace_period: int | None = None
+    propagation: str | None = None  # Background | Foreground | Orphan
+    precondition_uid: str | None = None
+    precondition_rv: str | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any] | None, query: dict[str, str]) -> "DeleteOptions":
+        body = body or {}
+        opts = cls()
+        gp = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
+        if gp is not None:
+            try:
+                opts.grace_period = int(gp)
+            except (TypeError, ValueError):
+                raise errors.bad_request(f"invalid gracePeriodSeconds: {gp!r}") from None
+        opts.propagation = body.get("propagationPolicy") or query.get("propagationPolicy")
+        if body.get("orphanDependents") is True or query.get("orphanDependents") == "true":
+            opts.propagation = opts.propagation or "Orphan"
+        if opts.propagation not in (None, "Background", "Foreground", "Orphan"):
+            raise errors.StatusError(
+                422, "Invalid", f"DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: "
+                f"\"{opts.propagation}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"")
+        pre = body.get("preconditions") or {}
+        opts.precondition_uid = pre.get("uid")
+        opts.precondition_rv = pre.get("resourceVersion")
+        dry = body.get("dryRun") or ([query["dryRun"]] if "dryRun" in query else [])
+        opts.dry_run = "All" in dry
+        return opts
+
+
+class Registry:
+    """Generic CRUD with Kubernetes semantics for every resource in the table."""
+
+    def __init__(self, store: Any, now: Callable[[], str] = now_rfc3339) -> None:
+        self.store = store
+        self.now = now
+
+    # ---- reads --------------------------------------------------------------------------
+    def get(self, res: Resource, namespace: str | None, name: str) -> Entry:
+        e = self.store.get(res.key(namespace, name))
+        if e is None:
+            raise errors.not_found(res.plural, name, res.group)
+        return e
+
+    def list(self, res: Resource, namespace: str | None) -> tuple[list[Entry], int]:
+        return self.store.list(res.prefix(namespace))
+
+    # ---- admission helpers -----------------------------------------------------------------
+    def _check_namespace(self, res: Resource, namespace: str | None, name: str) -> None:
+        """NamespaceLifecycle admission: the namespace must exist and not be terminating."""
+        if not res.namespaced:
+            return
+        ns = self.store.get(NAMESPACES.key(None, namespace or ""))
+        if ns is None:
+            raise errors.not_found("namespaces", namespace or "")
+        if ns.obj().get("metadata", {}).get("deletionTimestamp") or ns.obj().get("status", {}).get("phase") == "Terminating":
+            raise errors.forbidden(
+                res.plural, name, res.group,
+                f"unable to create new content in namespace {namespace} because it is being terminated")
+
+    def _validate(self, res: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        from ..api import validation
+
+        causes = validation.validate(res.group, res.version, res.kind, obj, old)
+        if causes:
+            raise errors.invalid(res.kind, obj.get("metadata", {}).get("name", ""), res.group, causes)
+
+    def _managed(self, res: Resource, old: dict[str, Any] | None, new: dict[str, Any], opts: WriteOptions) -> None:
+        from ..api import apply
+
+        new.setdefault("metadata", {})["managedFields"] = apply.update_managed_fields(
+            old, new, opts.manager(), res.api_version, self.now(), opts.subresource)
+        if not new["metadata"]["managedFields"]:
+            del new["metadata"]["managedFields"]
+
+    def _dry_entry(self, key: str, obj: dict[str, Any], base: Entry | None) -> Entry:
+        rev = base.mod_rev if base else 0
+        if base:
+            obj["metadata"]["resourceVersion"] = str(rev)
+        else:
+            obj["metadata"].pop("resourceVersion", None)
+        return Entry(key, orjson.dumps(obj), rev, base.create_rev if base else 0, obj)
+
+    # ---- create ----------------------------------------------------------------------------
+    def prepare_new(self, res: Resource, namespace: str | None, obj: dict[str, Any]) -> dict[str, Any]:
+        """Type checks and metadata rules shared by create and create-on-apply."""
+        if not isinstance(obj, dict):
+            raise errors.bad_request("the body of the request was in an unknown format")
+        self._check_type(res, obj)
+        meta = obj.get("metadata")
+        if meta is None:
+            meta = obj["metadata"] = {}
+        if not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if res.namespaced:
+            body_ns = meta.get("namespace")
+            if body_ns and body_ns != namespace:
+                raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        if meta.get("resourceVersion"):
+            raise errors.bad_request("resourceVersion should not be set on objects to be created")
+        if not meta.get("name") and meta.get("generateName") and isinstance(meta["generateName"], str):
+            meta["name"] = meta["generateName"][:58] + random_suffix()
+        if not meta.get("name"):
+            raise errors.invalid(res.kind, "", res.group, [errors.field_cause(
+                "FieldValueRequired", "metadata.name", "metadata.name: Required value: name or generateName is required")])
+        for k in _SERVER_SET_META:
+            meta.pop(k, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = self.now()
+        obj["apiVersion"], obj["kind"] = res.api_version, res.kind
+        return obj
+
+    def _check_type(self, res: Resource, obj: dict[str, Any]) -> None:
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        if kind and kind != res.kind:
+            raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({res.kind})")
+        if api_version and api_version != res.api_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version ({res.api_version})")
+
+    async def create(self, res: Resource, namespace: str | None, obj: dict[str, Any], opts: WriteOptions) -> Entry:
+        from ..api import defaults
+
+        obj = self.prepare_new(res, namespace, obj)
+        name = obj["metadata"]["name"]
+        self._check_namespace(res, namespace, name)
+        defaults.apply_defaults(res.group, res.version, res.kind, obj)
+        strategy.prepare_for_create(res, obj)
+        self._validate(res, obj, None)
+        self._managed(res, None, obj, opts)
+        key = res.key(namespace, name)
+        if self.store.get(key) is not None:
+            raise errors.already_exists(res.plural, name, res.group)
+        if opts.dry_run:
+            return self._dry_entry(key, obj, None)
+        try:
+            return await self.store.create(key, obj)
+        except KeyExists:
+            raise errors.already_exists(res.plural, name, res.group) from None
+
+    # ---- update ----------------------------------------------------------------------------
+    def merge_for_update(self, res: Resource, old: dict[str, Any], new: dict[str, Any], subresource: str) -> dict[str, Any]:
+        """Keep what a write may not change: server-set metadata, and spec or status by subresource."""
+        self._check_type(res, new)
+        meta = new.get("metadata")
+        if not isinstance(meta, dict):
+            meta = new["metadata"] = {}
+        old_meta = old["metadata"]
+        if meta.get("name") and meta["name"] != old_meta["name"]:
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({old_meta['name']})")
+        if res.namespaced and meta.get("namespace") and meta["namespace"] != old_meta.get("namespace"):
+            raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+        meta["name"] = old_meta["name"]
+        if res.namespaced:
+            meta["namespace"] = old_meta["namespace"]
+        for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
+            if k in old_meta:
+                meta[k] = old_meta[k]
+            else:
+                meta.pop(k, None)
+        new["apiVersion"], new["kind"] = res.api_version, res.kind
+        if subresource == "status":
+            merged = copy.deepcopy(old)
+            if "status" in new:
+                merged["status"] = new["status"]
+            else:
+                merged.pop("status", None)
+            merged["metadata"] = {**old_meta, "managedFields": old_meta.get("managedFields", []),
+                                  "resourceVersion": meta.get("resourceVersion", old_meta.get("resourceVersion"))}
+            return merged  # upstream status strategies keep the old metadata and spec
+        if res.has_status:
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        if strategy.tracks_generation(res) and strategy.spec_changed(old, new):
+            meta["generation"] = old_meta.get("generation", 1) + 1
+        return new
+
+    async def update(
+        self, res: Resource, namespace: str | None, name: str, new: dict[str, Any], opts: WriteOptions,
+        *, current: Entry | None = None,
+    ) -> Entry:
+        """PUT semantics (also the last step of patch): optimistic concurrency on resourceVersion."""
+        from ..api import defaults
+
+        cur = current or self.get(res, namespace, name)
+        old = cur.obj()
+        if not isinstance(new, dict):
+            raise errors.bad_request("the body of the request was in an unknown format")
+        rv = (new.get("metadata") or {}).get("resourceVersion")
+        if rv and str(rv) != str(cur.mod_rev):
+            raise errors.conflict(res.plural, name, res.group)
+        new = self.merge_for_update(res, old, new, opts.subresource)
+        defaults.apply_defaults(res.group, res.version, res.kind, new)
+        self._validate(res, new, old)
+        self._managed(res, old, new, opts)
+        return await self._write(res, cur, new, opts)
+
+    async def _write(self, res: Resource, cur: Entry, new: dict[str, Any], opts: WriteOptions) -> Entry:
+        old = cur.obj()
+        if _same(old, new):
+            return cur  # a no-op write changes nothing, not even the resourceVersion
+        meta = new["metadata"]
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._awaits_grace(res, new):
+            if opts.dry_run:
+                return self._dry_entry(cur.key, new, cur)
+            return await self._delete_now(res, cur)
+        if opts.dry_run:
+            return self._dry_entry(cur.key, new, cur)
+        try:
+            return await self.store.update(cur.key, new, cur.mod_rev)
+        except RevisionConflict:
+            raise errors.conflict(res.plural, meta["name"], res.group) from None
+        except KeyNotFound:
+            raise errors.not_found(res.plural, meta["name"], res.group) from None
+
+    def _awaits_grace(self, res: Resource, obj: dict[str, Any]) -> bool:
+        """A pod being gracefully deleted stays until the kubelet deletes it with grace 0."""
+        return res.kind == "Pod" and res.group == "" and bool(obj["metadata"].get("deletionGracePeriodSeconds"))
+
+    async def guaranteed_update(
+        self, res: Resource, namespace: str | None, name: str,
+        mutate: Callable[[dict[str, Any], Entry], dict[str, Any]], opts: WriteOptions, retries: int = 5,
+    ) -> Entry:
+        """Read, mutate, write; retry on conflicts the caller did not ask for (like GuaranteedUpdate)."""
+        for attempt in range(retries):
+            cur = self.get(res, namespace, name)
+            new = mutate(cur.copy(), cur)
+            try:
+                return await self.update(res, namespace, name, new, opts, current=cur)
+            except errors.StatusError as e:
+                pinned = (new.get("metadata") or {}).get("resourceVersion") not in (None, "", str(cur.mod_rev))
+                if e.reason != "Conflict" or pinned or attempt == retries - 1 or self.get(res, namespace, name).mod_rev == cur.mod_rev:
+                    raise
+        raise errors.conflict(res.plural, name, res.group)
+
+    # ---- delete ----------------------------------------------------------------------------
+    async def delete(self, res: Resource, namespace: str | None, name: str, opts: DeleteOptions) -> tuple[Entry, bool]:
+        """Returns (entry, gone): `gone` is False when the object lingers (finalizers, grace)."""
+        cur = self.get(res, namespace, name)
+        obj = cur.copy()
+        meta = obj["metadata"]
+        if opts.precondition_uid and opts.precondition_uid != meta.get("uid"):
+            raise errors.conflict(res.plural, name, res.group,
+                                  f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in object meta: {meta.get('uid')}")
+        if opts.precondition_rv and opts.precondition_rv != str(cur.mod_rev):
+            raise errors.conflict(res.plural, name, res.group,
+                                  f"Precondition failed: ResourceVersion in precondition: {opts.precondition_rv}, ResourceVersion in object meta: {cur.mod_rev}")
+        finalizers = list(meta.get("finalizers") or [])
+        if res.kind == "Namespace" and res.group == "":
+            return await self._delete_namespace(res, cur, obj, opts)
+        if opts.propagation == "Orphan" and "orphan" not in finalizers and self._has_dependents_possible(res):
+            finalizers.append("orphan")
+        elif opts.propagation == "Foreground" and "foregroundDeletion" not in finalizers:
+            finalizers.append("foregroundDeletion")
+        grace = 0
+        if res.kind == "Pod" and res.group == "":
+            grace = strategy.pod_grace_period(obj, opts.grace_period)
+            if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds") is not None:
+                grace = min(grace, meta["deletionGracePeriodSeconds"])
+        if not finalizers and grace == 0:
+            if opts.dry_run:
+                return cur, True
+            return await self._delete_now(res, cur), True
+        # graceful: mark and keep
+        if not meta.get("deletionTimestamp") or (grace and grace < (meta.get("deletionGracePeriodSeconds") or grace + 1)):
+            when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=grace)
+            meta["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+            meta["deletionGracePeriodSeconds"] = grace
+        if finalizers:
+            meta["finalizers"] = finalizers
+        if opts.dry_run:
+            return self._dry_entry(cur.key, obj, cur), False
+        try:
+            entry = await self.store.update(cur.key, obj, cur.mod_rev)
+        except RevisionConflict:
+            raise errors.conflict(res.plural, name, res.group) from None
+        if not finalizers and grace == 0:
+            return await self._delete_now(res, entry), True
+        return entry, False
+
+    def _has_dependents_possible(self, res: Resource) -> bool:
+        return True
+
+    async def _delete_namespace(self, res: Resource, cur: Entry, obj: dict[str, Any], opts: DeleteOptions) -> tuple[Entry, bool]:
+        """Namespaces go Terminating; the namespace controller empties and then finalizes them."""
+        meta = obj["metadata"]
+        name = meta["name"]
+        if name in ("default", "kube-system", "kube-public"):
+            raise errors.forbidden("namespaces", name, "", f"this namespace may not be deleted")
+        if meta.get("deletionTimestamp"):
+            return cur, False
+        meta["deletionTimestamp"] = self.now()
+        meta["deletionGracePeriodSeconds"] = 0
+        if opts.propagation == "Orphan":
+            meta.setdefault("finalizers", []).append("orphan")
+        obj.setdefault("status", {})["phase"] = "Terminating"
+        if opts.dry_run:
+            return self._dry_entry(cur.key, obj, cur), False
+        if not obj.get("spec", {}).get("finalizers") and not meta.get("finalizers"):
+            return await self._delete_now(res, cur), True
+        return await self.store.update(cur.key, obj, cur.mod_rev), False
+
+    async def _delete_now(self, res: Resource, cur: Entry) -> Entry:
+        try:
+            return await self.store.delete(cur.key, cur.mod_rev)
+        except RevisionConflict:
+            raise errors.conflict(res.plural, cur.obj()["metadata"]["name"], res.group) from None
+        except KeyNotFound:
+            raise errors.not_found(res.plural, cur.obj()["metadata"]["name"], res.group) from None
+
+
+def _strip_volatile(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata", {})
+    mf = [{k: v for k, v in m.items() if k != "time"} for m in meta.get("managedFields", [])]
+    return {**obj, "metadata": {**{k: v for k, v in meta.items() if k != "resourceVersion"}, "managedFields": mf}}
+
+
+def _same(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Equal except for resourceVersion and managedFields timestamps (upstream skips such writes)."""
+    return _strip_volatile(old) == _strip_volatile(new)

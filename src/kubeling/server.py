@@ -1,0 +1,81 @@
+"""`kubeling up`: wire the store, the API server and (later) the controllers into one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from typing import Callable
+
+from .api import errors
+from .api.resources import lookup
+from .apiserver.app import build_app, serve
+from .apiserver.certs import ensure_pki, write_kubeconfig
+from .apiserver.registry import Registry, WriteOptions
+from .config import Config
+from .store.sqlite import SQLiteStore
+
+log = logging.getLogger("kubeling")
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+async def bootstrap(registry: Registry) -> None:
+    """Objects every cluster has from the start (the apiserver's own bootstrap controllers)."""
+    namespaces = lookup("", "v1", "namespaces")
+    assert namespaces is not None
+    opts = WriteOptions(field_manager="kube-apiserver")
+    for ns in SYSTEM_NAMESPACES:
+        if registry.store.get(namespaces.key(None, ns)) is None:
+            try:
+                await registry.create(namespaces, None, {"metadata": {"name": ns}}, opts)
+            except errors.StatusError as e:
+                if e.code != 409:
+                    raise
+
+
+async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | None" = None) -> None:
+    t0 = time.monotonic()
+    pki = ensure_pki(cfg.data_dir, cfg.bind, cfg.first_service_ip, [cfg.advertise] if cfg.advertise else [])
+    store = SQLiteStore(cfg.db_path)
+    registry = Registry(store)
+    await bootstrap(registry)
+    app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}")
+    runner = await serve(app, cfg.bind, cfg.port, pki)
+    write_kubeconfig(cfg.kubeconfig_path, pki, cfg.server_url)
+    log.info("API server listening on %s (%.0f ms)", cfg.server_url, (time.monotonic() - t0) * 1000)
+    print(f"kubeling is ready; export KUBECONFIG={cfg.kubeconfig_path}", flush=True)
+    if on_ready:
+        on_ready()
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()
+        store.close()
+
+
+def up(cfg: Config) -> int:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run(cfg, stop)
+
+    try:
+        asyncio.run(main())
+    except OSError as e:
+        print(f"kubeling: {e}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,199 @@
+"""Embedded store: SQLite (WAL) for durability, an in-memory index for reads and watch.
+
+Every write is one SQLite transaction that upserts the object row and bumps the global revision.
+Commits use WAL with synchronous=NORMAL: a committed transaction is in the OS page cache before
+the call returns, so it survives `kill -9` of the process (not a power cut; that is what etcd is
+for). Reads never touch SQLite: the whole keyspace lives in memory, grouped per resource, the way
+kube-apiserver's watch cache sits in front of etcd. The process that commits also emits the
+watch events right after the commit, so there is no polling.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import sqlite3
+from typing import Any, Iterable
+
+import orjson
+
+from .base import (
+    ADDED,
+    DELETED,
+    MODIFIED,
+    Compacted,
+    Entry,
+    Event,
+    KeyExists,
+    KeyNotFound,
+    RevisionConflict,
+    Watcher,
+)
+
+log = logging.getLogger("kubeling.store")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+  key TEXT PRIMARY KEY,
+  value BLOB NOT NULL,
+  mod_rev INTEGER NOT NULL,
+  create_rev INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+
+def _bucket(key: str) -> str:
+    """`/registry/<group>/<plural>/` of a key: the unit of listing."""
+    parts = key.split("/", 4)
+    return "/".join(parts[:4]) + "/"
+
+
+def _encode(obj: dict[str, Any], rev: int) -> bytes:
+    obj.setdefault("metadata", {})["resourceVersion"] = str(rev)
+    return orjson.dumps(obj)
+
+
+class SQLiteStore:
+    """Single-writer store for one process (the API server)."""
+
+    def __init__(self, path: str, history: int = 50_000) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._buckets: dict[str, dict[str, Entry]] = collections.defaultdict(dict)
+        self._sorted: dict[str, list[Entry] | None] = {}
+        row = self._db.execute("SELECT value FROM meta WHERE name='revision'").fetchone()
+        self.revision: int = row[0] if row else 1
+        for key, value, mod_rev, create_rev in self._db.execute("SELECT key, value, mod_rev, create_rev FROM kv"):
+            self._buckets[_bucket(key)][key] = Entry(key, bytes(value), mod_rev, create_rev)
+        self._history: collections.deque[Event] = collections.deque(maxlen=history)
+        self.compacted_revision = self.revision  # nothing before a (re)start can be replayed
+        self._watchers: dict[str, set[Watcher]] = collections.defaultdict(set)
+
+    # --- reads (memory only) ---------------------------------------------------------------
+    def get(self, key: str) -> Entry | None:
+        return self._buckets.get(_bucket(key), {}).get(key)
+
+    def list(self, prefix: str) -> tuple[list[Entry], int]:
+        """Entries under `prefix` sorted by key, and the revision they are consistent at."""
+        b = _bucket(prefix)
+        entries = self._sorted.get(b)
+        if entries is None:
+            bucket = self._buckets.get(b, {})
+            entries = [bucket[k] for k in sorted(bucket)]
+            self._sorted[b] = entries
+        if prefix != b:
+            entries = [e for e in entries if e.key.startswith(prefix)]
+        return entries, self.revision
+
+    def count(self, prefix: str) -> int:
+        return len(self.list(prefix)[0])
+
+    # --- writes ----------------------------------------------------------------------------
+    def _commit(self, key: str, entry: Entry | None, rev: int) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if entry is None:
+                db.execute("DELETE FROM kv WHERE key=?", (key,))
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO kv(key, value, mod_rev, create_rev) VALUES (?,?,?,?)",
+                    (key, entry.value, entry.mod_rev, entry.create_rev),
+                )
+            db.execute("INSERT OR REPLACE INTO meta(name, value) VALUES ('revision', ?)", (rev,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _apply(self, ev: Event) -> None:
+        key = ev.entry.key
+        b = _bucket(key)
+        bucket = self._buckets[b]
+        if ev.type == DELETED:
+            bucket.pop(key, None)
+        else:
+            bucket[key] = ev.entry
+        self._sorted[b] = None
+        self.revision = ev.entry.mod_rev
+        if len(self._history) == self._history.maxlen:
+            self.compacted_revision = self._history[0].entry.mod_rev
+        self._history.append(ev)
+        self._fan_out(ev)
+
+    async def create(self, key: str, obj: dict[str, Any]) -> Entry:
+        if self.get(key) is not None:
+            raise KeyExists(key)
+        rev = self.revision + 1
+        entry = Entry(key, _encode(obj, rev), rev, rev, obj)
+        self._commit(key, entry, rev)
+        self._apply(Event(ADDED, entry))
+        return entry
+
+    async def update(self, key: str, obj: dict[str, Any], expected_rev: int) -> Entry:
+        cur = self.get(key)
+        if cur is None:
+            raise KeyNotFound(key)
+        if cur.mod_rev != expected_rev:
+            raise RevisionConflict(cur)
+        rev = self.revision + 1
+        entry = Entry(key, _encode(obj, rev), rev, cur.create_rev, obj)
+        self._commit(key, entry, rev)
+        self._apply(Event(MODIFIED, entry, cur))
+        return entry
+
+    async def delete(self, key: str, expected_rev: int | None = None) -> Entry:
+        cur = self.get(key)
+        if cur is None:
+            raise KeyNotFound(key)
+        if expected_rev is not None and cur.mod_rev != expected_rev:
+            raise RevisionConflict(cur)
+        rev = self.revision + 1
+        obj = cur.copy()
+        tomb = Entry(key, _encode(obj, rev), rev, cur.create_rev, obj)
+        self._commit(key, None, rev)
+        self._apply(Event(DELETED, tomb, cur))
+        return tomb
+
+    # --- watch -----------------------------------------------------------------------------
+    def watch(self, prefix: str, from_rev: int) -> Watcher:
+        """Events for keys under `prefix` with revision > from_rev, then live ones."""
+        if from_rev < self.compacted_revision:
+            raise Compacted(from_rev)
+        w = Watcher(prefix)
+        if from_rev < self.revision:
+            for ev in self._history:
+                if ev.entry.mod_rev > from_rev and ev.entry.key.startswith(prefix):
+                    w.offer(ev)
+        self._watchers[_bucket(prefix)].add(w)
+        return w
+
+    def unwatch(self, w: Watcher) -> None:
+        self._watchers.get(_bucket(w.prefix), set()).discard(w)
+        w.close()
+
+    def _fan_out(self, ev: Event) -> None:
+        watchers = self._watchers.get(_bucket(ev.entry.key))
+        if not watchers:
+            return
+        key = ev.entry.key
+        for w in list(watchers):
+            if key.startswith(w.prefix):
+                w.offer(ev)
+                if w.closed:
+                    watchers.discard(w)
+
+    def history_since(self, from_rev: int) -> Iterable[Event]:
+        return (ev for ev in self._history if ev.entry.mod_rev > from_rev)
+
+    def close(self) -> None:
+        for ws in self._watchers.values():
+            for w in ws:
+                w.close()
+        self._watchers.clear()
+        self._db.close()

@@ -1,0 +1,95 @@
+"""The SQLite store: revisions, compare-and-swap, watch replay, compaction and restart."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from kubeling.store.base import ADDED, DELETED, MODIFIED, Compacted, KeyExists, KeyNotFound, RevisionConflict
+from kubeling.store.sqlite import SQLiteStore
+
+P = "/registry/core/configmaps/"
+
+
+def cm(name: str, v: str = "1") -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "ns"}, "data": {"v": v}}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SQLiteStore(str(tmp_path / "db" / "state.db"), history=100)
+    yield s
+    s.close()
+
+
+async def test_create_get_list_sets_resource_version(store):
+    e1 = await store.create(P + "ns/a", cm("a"))
+    e2 = await store.create(P + "ns/b", cm("b"))
+    assert e2.mod_rev == e1.mod_rev + 1
+    assert store.get(P + "ns/a").obj()["metadata"]["resourceVersion"] == str(e1.mod_rev)
+    items, rev = store.list(P + "ns/")
+    assert [e.key for e in items] == [P + "ns/a", P + "ns/b"] and rev == e2.mod_rev
+    assert store.list("/registry/core/secrets/")[0] == []
+    with pytest.raises(KeyExists):
+        await store.create(P + "ns/a", cm("a"))
+
+
+async def test_update_is_compare_and_swap(store):
+    e = await store.create(P + "ns/a", cm("a"))
+    e2 = await store.update(P + "ns/a", cm("a", "2"), e.mod_rev)
+    assert e2.create_rev == e.mod_rev and e2.mod_rev > e.mod_rev
+    with pytest.raises(RevisionConflict):
+        await store.update(P + "ns/a", cm("a", "3"), e.mod_rev)
+    with pytest.raises(KeyNotFound):
+        await store.update(P + "ns/zz", cm("zz"), 1)
+    d = await store.delete(P + "ns/a")
+    assert d.mod_rev == store.revision and store.get(P + "ns/a") is None
+
+
+async def test_watch_replays_history_then_live(store):
+    e = await store.create(P + "ns/a", cm("a"))
+    await store.update(P + "ns/a", cm("a", "2"), e.mod_rev)
+    w = store.watch(P, e.mod_rev - 1)
+    await store.delete(P + "ns/a")
+    await store.create("/registry/core/secrets/ns/s", cm("s"))  # other prefix: not seen
+    types = [w.queue.get_nowait().type for _ in range(3)]
+    assert types == [ADDED, MODIFIED, DELETED]
+    assert w.queue.empty()
+    store.unwatch(w)
+
+
+async def test_compacted_revision_is_gone(store):
+    first = await store.create(P + "ns/a", cm("a"))
+    for i in range(150):
+        await store.create(P + f"ns/x{i}", cm(f"x{i}"))
+    with pytest.raises(Compacted):
+        store.watch(P, first.mod_rev)
+    store.watch(P, store.revision)  # recent revisions still work
+
+
+async def test_restart_keeps_data_and_revision(tmp_path):
+    path = str(tmp_path / "state.db")
+    s = SQLiteStore(path)
+    await s.create(P + "ns/a", cm("a"))
+    d = await s.create(P + "ns/b", cm("b"))
+    await s.delete(P + "ns/b")
+    rev = s.revision
+    s.close()
+    s2 = SQLiteStore(path)
+    assert s2.revision == rev
+    assert s2.get(P + "ns/a").obj()["data"] == {"v": "1"}
+    assert s2.get(P + "ns/b") is None
+    e = await s2.create(P + "ns/c", cm("c"))
+    assert e.mod_rev == rev + 1 > d.mod_rev
+    with pytest.raises(Compacted):
+        s2.watch(P, rev - 1)
+    s2.close()
+
+
+async def test_slow_watcher_is_closed_not_grown(store):
+    w = store.watch(P, store.revision)
+    w.queue = asyncio.Queue(3)
+    for i in range(10):
+        await store.create(P + f"ns/{i}", cm(str(i)))
+    assert w.overflowed and w.closed
