@@ -92,6 +92,18 @@ def test_unknown_group_version_is_none(path):
 def test_path_forms_accepted():
     assert openapi.v3_document("/apis/apps/v1") is openapi.v3_document("apis/apps/v1")
     assert openapi.v3_document("/openapi/v3/apis/apps/v1") is openapi.v3_document("apis/apps/v1")
+    assert openapi.v3_url("/openapi/v3/apis/apps/v1") == openapi.v3_url("apis/apps/v1")
+    assert openapi.v3_url("apis/apps/v1").startswith("/openapi/v3/apis/apps/v1?hash=")
+
+
+@pytest.mark.parametrize("accept,ok", [
+    (None, True), ("", True), ("*/*", True), ("application/json", True), ("application/json, */*", True),
+    ("application/*", True), ("application/json;q=0.9", True),
+    ("application/com.github.proto-openapi.spec.v2@v1.0+protobuf", False),
+    ("application/com.github.proto-openapi.spec.v3.v1.0+protobuf", False), ("text/html", False),
+])
+def test_json_acceptable(accept, ok):
+    assert openapi.json_acceptable(accept) is ok
 
 
 def test_documents_are_cached_bytes():

@@ -813,9 +813,13 @@ def group_version_paths() -> list[str]:
     return out
 
 
+def _canonical(path: str) -> str:
+    return path.strip("/").removeprefix("openapi/v3/")
+
+
 def _parse(path: str) -> tuple[str, str] | None:
     """'apis/apps/v1' -> ('apps', 'v1'); anything we do not serve -> None."""
-    path = path.strip("/").removeprefix("openapi/v3/")
+    path = _canonical(path)
     if path not in _served_paths():
         return None
     parts = path.split("/")
@@ -863,7 +867,7 @@ def v3_hash(path: str) -> str | None:
 def v3_url(path: str) -> str | None:
     """The serverRelativeURL the root advertises for a group-version."""
     h = v3_hash(path)
-    return f"/openapi/v3/{path.strip('/')}?hash={h}" if h else None
+    return f"/openapi/v3/{_canonical(path)}?hash={h}" if h else None
 
 
 def etag(data: bytes) -> str:
@@ -897,3 +901,15 @@ def warm() -> None:
     """Build every document now (e.g. in a thread after startup) so the first kubectl call is fast."""
     v3_root()
     v2_document()
+
+
+def json_acceptable(accept: str | None) -> bool:
+    """Whether an Accept header lets us answer with JSON, matched like kube-openapi's handlers
+    (goautoneg clauses; a missing Accept means */*). False -> answer 406: e.g. kubectl's
+    protobuf-only Accept on /openapi/v2, which it only asks for when v3 is unavailable."""
+    for clause in (accept or "*/*").split(","):
+        media = clause.split(";", 1)[0].strip().lower()
+        kind, _, sub = media.partition("/")
+        if kind in ("application", "*") and sub in ("json", "*"):
+            return True
+    return False
