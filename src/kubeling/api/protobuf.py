@@ -61,10 +61,25 @@ def _table() -> dict[str, Any]:
     text = _resources.files("kubeling.api").joinpath("proto_messages.json").read_text()
     raw = json.loads(text)
     messages = {
-        name: {int(num): (row[0], row[1], row[2], *(row[3:5] or (None, None))) for num, row in fields.items()}
+        name: {int(num): (row[0], row[1], row[2], *(row[3:5] or (None, None)), _shape(row[1], row[2]))
+               for num, row in fields.items() if row[0] != "-"}  # json:"-": never in JSON
         for name, fields in raw["messages"].items()
     }
     return {"kinds": raw["kinds"], "lists": frozenset(raw["lists"]), "messages": messages}
+
+
+_MAP, _REPEATED, _SCALAR, _MESSAGE = range(4)
+
+
+def _shape(typ: str, flags: str) -> int:
+    if "m" in flags:
+        return _MAP
+    if "r" in flags:
+        return _REPEATED
+    if typ in ("string", "bytes", "int32", "int64", "uint32", "uint64", "sint32", "sint64", "bool",
+               "fixed32", "sfixed32", "float", "fixed64", "sfixed64", "double"):
+        return _SCALAR
+    return _MESSAGE
 
 
 def message_for(api_version: str, kind: str) -> str | None:
@@ -137,15 +152,23 @@ def _fields(buf: bytes, start: int, end: int) -> list[tuple[int, int, Any]]:
     out = []
     i = start
     while i < end:
-        key, i = _varint(buf, i, end)
+        key = buf[i]
+        if key < 0x80:  # fast path: one-byte tag (field numbers < 16)
+            i += 1
+        else:
+            key, i = _varint(buf, i, end)
         num, wt = key >> 3, key & 7
         if num <= 0 or num >= 1 << 29:
             raise ProtoError(f"proto: illegal tag {num} (wire type {wt})")
         if wt == _VARINT:
             v, i = _varint(buf, i, end)
         elif wt == _LEN:
-            n, i = _varint(buf, i, end)
-            n = _length(n)
+            n = buf[i] if i < end else 0x80
+            if n < 0x80:
+                i += 1
+            else:
+                n, i = _varint(buf, i, end)
+                n = _length(n)
             if i + n > end:
                 raise ProtoError("unexpected EOF")
             v = (i, i + n)
@@ -323,11 +346,13 @@ def decode_message(name: str, buf: bytes, start: int, end: int, depth: int = 0) 
         # unknown fields are skipped, as gogo's generated Unmarshal does
 
     out: dict[str, Any] = {}
-    for num, (jname, typ, flags, ktyp, vtyp) in fields.items():
+    for num, (jname, typ, flags, ktyp, vtyp, shape) in fields.items():
         occ = seen.get(num)
-        if jname == "-":
-            continue
-        if "m" in flags:
+        if shape == _SCALAR:
+            _emit_scalar(out, buf, jname, typ, flags, occ, depth)
+        elif shape == _MESSAGE:
+            _emit_message(out, buf, jname, typ, flags, occ, depth)
+        elif shape == _MAP:
             value: Any = None
             if occ:
                 value = {}
@@ -336,7 +361,7 @@ def decode_message(name: str, buf: bytes, start: int, end: int, depth: int = 0) 
                     k, val = _map_entry(buf, v, ktyp, vtyp, depth)
                     value[k] = val
             _emit_collection(out, jname, flags, value)
-        elif "r" in flags:
+        else:
             value = None
             if occ:
                 value = []
@@ -346,10 +371,6 @@ def decode_message(name: str, buf: bytes, start: int, end: int, depth: int = 0) 
                     else:
                         value.append(_value(buf, typ, wt, v, depth))
             _emit_collection(out, jname, flags, value)
-        elif typ in _SCALARS or typ in ("string", "bytes"):
-            _emit_scalar(out, buf, jname, typ, flags, occ, depth)
-        else:
-            _emit_message(out, buf, jname, typ, flags, occ, depth)
     return out
 
 
