@@ -25,6 +25,11 @@ class Config:
         return os.path.join(self.server_dir, "db", "state.db")
 
     @property
+    def socket_path(self) -> str:
+        """Root-only unix socket for in-process components (plain HTTP, no TLS)."""
+        return os.path.join(self.server_dir, "kubeling.sock")
+
+    @property
     def kubeconfig_path(self) -> str:
         return os.path.join(self.data_dir, "kubeconfig.yaml")
 

@@ -10,12 +10,15 @@ import sys
 import time
 from typing import Callable
 
+from . import KUBE_VERSION
 from .api import errors
 from .api.resources import lookup
 from .apiserver.app import build_app, serve
 from .apiserver.certs import ensure_pki, write_kubeconfig
 from .apiserver.registry import Registry, WriteOptions
+from .client.rest import Client, ClientConfig
 from .config import Config
+from .controllers import manager as controller_manager
 from .store.sqlite import SQLiteStore
 
 log = logging.getLogger("kubeling")
@@ -44,8 +47,10 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     registry = Registry(store)
     await bootstrap(registry)
     app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}")
-    runner = await serve(app, cfg.bind, cfg.port, pki)
+    runner = await serve(app, cfg.bind, cfg.port, pki, cfg.socket_path)
     write_kubeconfig(cfg.kubeconfig_path, pki, cfg.server_url)
+    client = Client(ClientConfig(unix_socket=cfg.socket_path, user_agent="kube-controller-manager/" + KUBE_VERSION))
+    tasks = [asyncio.create_task(controller_manager.run(client), name="controller-manager")]
     log.info("API server listening on %s (%.0f ms)", cfg.server_url, (time.monotonic() - t0) * 1000)
     print(f"kubeling is ready; export KUBECONFIG={cfg.kubeconfig_path}", flush=True)
     if on_ready:
@@ -54,6 +59,10 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         await stop.wait()
     finally:
         log.info("shutting down")
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.close()
         await runner.cleanup()
         store.close()
 

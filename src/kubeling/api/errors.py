@@ -91,22 +91,23 @@ def field_cause(kind: str, field: str, message: str) -> dict[str, str]:
 
 
 def invalid(kind: str, name: str, group: str, causes: list[dict[str, str]]) -> StatusError:
-    """422 Invalid: `The Deployment "x" is invalid: spec.selector: Required value`.
+    """422 Invalid, as upstream NewInvalid: `Deployment.apps "x" is invalid: spec.selector: Required value`.
 
-    Each cause's message already carries the field prefix, like upstream's field.Error.Error().
+    Causes may carry the full `field: body` text (field.Error.Error()); the Status keeps only the
+    body in each cause (kubectl prints `* <field>: <body>`) and the full texts in the message.
     """
-    qualified = _qualified(kind, group)
-    msgs = [c["message"] for c in causes]
-    if len(msgs) == 1:
-        agg = msgs[0]
-    else:
-        agg = "[" + ", ".join(msgs) + "]"
-    return StatusError(
-        422,
-        "Invalid",
-        f'{qualified} "{name}" is invalid: {agg}',
-        _details(name, group, kind, causes=causes),
-    )
+    full, out = [], []
+    for c in causes:
+        fld, msg = c.get("field", ""), c.get("message", "")
+        body = msg[len(fld) + 2:] if fld and msg.startswith(fld + ": ") else msg
+        text = f"{fld}: {body}" if fld else body
+        if text not in full:  # upstream's aggregate de-duplicates messages
+            full.append(text)
+        out.append({"reason": c.get("reason", ""), "message": body, "field": fld})
+    qualified = f"{kind}.{group}" if group else kind
+    agg = full[0] if len(full) == 1 else "[" + ", ".join(full) + "]"
+    message = f'{qualified} "{name}" is invalid: {agg}' if full else f'{qualified} "{name}" is invalid'
+    return StatusError(422, "Invalid", message, _details(name, group, kind, causes=out))
 
 
 def bad_request(message: str) -> StatusError:

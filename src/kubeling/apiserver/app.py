@@ -42,6 +42,9 @@ def version_info() -> dict[str, str]:
     }
 
 
+LOCAL_USER = User("system:admin", ("system:masters", "system:authenticated"))
+
+
 class Authenticator:
     """x509 client certificates signed by the cluster CA, and static bearer tokens."""
 
@@ -68,6 +71,8 @@ class Authenticator:
                     return user
             return None
         transport = request.transport
+        if transport is not None and isinstance(transport.get_extra_info("sockname"), str):
+            return LOCAL_USER  # the root-only unix socket that in-process components use
         cert = transport.get_extra_info("peercert") if transport is not None else None
         if cert:
             cn, orgs = "", []
@@ -168,10 +173,23 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
     return app
 
 
-async def serve(app: web.Application, host: str, port: int, pki: ClusterPKI | None) -> web.AppRunner:
+async def serve(app: web.Application, host: str, port: int, pki: ClusterPKI | None,
+                unix_socket: str = "") -> web.AppRunner:
+    """HTTPS on host:port for users and agents; plain HTTP on a root-only unix socket for
+    the components inside this process (like k3s's loopback listener)."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=_ssl_context(pki) if pki else None,
                        reuse_address=True, backlog=1024)
     await site.start()
+    if unix_socket:
+        import os
+
+        if os.path.exists(unix_socket):
+            os.unlink(unix_socket)
+        old = os.umask(0o077)
+        try:
+            await web.UnixSite(runner, unix_socket).start()
+        finally:
+            os.umask(old)
     return runner

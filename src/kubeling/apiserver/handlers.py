@@ -51,9 +51,11 @@ class Selectors:
         self.res = res
         ls, fs = query.get("labelSelector", ""), query.get("fieldSelector", "")
         self.label = selectors.parse_label_selector(ls) if ls else None
-        self.field = selectors.parse_field_selector(fs) if fs else None
-        if self.field is not None:
-            selectors.check_field_selector(self.field, res.group, res.kind)
+        self.field = selectors.field_selector_for(fs, res.group, res.version, res.kind) if fs else None
+        if self.label is not None and self.label.empty():
+            self.label = None
+        if self.field is not None and self.field.empty():
+            self.field = None
         self.empty = self.label is None and self.field is None
 
     def matches(self, obj: dict[str, Any]) -> bool:

@@ -268,7 +268,7 @@ class Registry:
         if _same(old, new):
             return cur  # a no-op write changes nothing, not even the resourceVersion
         meta = new["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._awaits_grace(res, new):
+        if meta.get("deletionTimestamp") and not self._has_finalizers(res, new) and not self._awaits_grace(res, new):
             if opts.dry_run:
                 return self._dry_entry(cur.key, new, cur)
             return await self._delete_now(res, cur)
@@ -280,6 +280,13 @@ class Registry:
             raise errors.conflict(res.plural, meta["name"], res.group) from None
         except KeyNotFound:
             raise errors.not_found(res.plural, meta["name"], res.group) from None
+
+    @staticmethod
+    def _has_finalizers(res: Resource, obj: dict[str, Any]) -> bool:
+        """Namespaces also wait for `spec.finalizers` (emptied by the namespace controller)."""
+        if obj["metadata"].get("finalizers"):
+            return True
+        return res.kind == "Namespace" and res.group == "" and bool((obj.get("spec") or {}).get("finalizers"))
 
     def _awaits_grace(self, res: Resource, obj: dict[str, Any]) -> bool:
         """A pod being gracefully deleted stays until the kubelet deletes it with grace 0."""

@@ -66,6 +66,11 @@ def prepare_for_create(res: Resource, obj: dict[str, Any]) -> None:
         import copy
 
         obj["status"] = copy.deepcopy(_INITIAL_STATUS[key])
+    if key == ("", "Namespace"):
+        # upstream namespaceStrategy.PrepareForCreate: the namespace controller's finalizer
+        fins = obj.setdefault("spec", {}).setdefault("finalizers", [])
+        if "kubernetes" not in fins:
+            fins.append("kubernetes")
     elif key == ("", "Node"):
         pass  # nodes may be created with status (the kubelet registers that way)
     if tracks_generation(res):

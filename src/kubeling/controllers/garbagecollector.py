@@ -1,0 +1,229 @@
+"""Garbage collector: ownerReferences, cascading deletion and the orphan / foreground finalizers.
+
+Same contract as upstream's pkg/controller/garbagecollector:
+- a dependent whose owners are all gone is deleted (background propagation);
+- an owner being deleted with the `orphan` finalizer first has its ownerReferences removed from
+  every dependent, then loses the finalizer;
+- an owner being deleted with `foregroundDeletion` has its dependents deleted first (those with
+  blockOwnerDeletion hold it), then loses the finalizer.
+Absence of an owner is confirmed with a live GET before anything is deleted, because the informer
+caches lag behind the API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+
+from ..api import errors
+from ..api.resources import RESOURCES, Resource, by_kind
+from ..client.informer import Informer, wait_synced
+from ..client.rest import Client
+from ..client.workqueue import WorkQueue, run_workers
+
+log = logging.getLogger("kubeling.gc")
+
+ORPHAN = "orphan"
+FOREGROUND = "foregroundDeletion"
+
+# Kinds whose objects never own or depend on anything worth watching.
+_SKIP = {("", "Event"), ("events.k8s.io", "Event"), ("", "Binding"), ("coordination.k8s.io", "Lease")}
+
+
+def _watched() -> list[Resource]:
+    """One version per stored kind (the first in the table), if it supports list+watch."""
+    seen: set[str] = set()
+    out = []
+    for r in RESOURCES:
+        if "watch" not in r.verbs or (r.group, r.kind) in _SKIP or r.storage_prefix in seen:
+            continue
+        seen.add(r.storage_prefix)
+        out.append(r)
+    return out
+
+
+def _resource_for(api_version: str, kind: str) -> Resource | None:
+    group, _, version = api_version.rpartition("/")
+    return by_kind(group, version, kind)
+
+
+class GarbageCollector:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.queue = WorkQueue("garbagecollector")
+        self.informers: dict[str, Informer] = {}
+        self.by_uid: dict[str, tuple[Resource, dict[str, Any]]] = {}
+        self.dependents: dict[str, set[str]] = defaultdict(set)  # owner uid -> dependent uids
+
+    # ---- graph ----------------------------------------------------------------------------
+    def _index(self, res: Resource, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        uid = meta.get("uid")
+        if not uid:
+            return
+        old = self.by_uid.get(uid)
+        if old is not None:
+            for ref in old[1]["metadata"].get("ownerReferences") or []:
+                self.dependents[ref["uid"]].discard(uid)
+        self.by_uid[uid] = (res, obj)
+        for ref in meta.get("ownerReferences") or []:
+            self.dependents[ref["uid"]].add(uid)
+        self.queue.add(uid)
+        for dep in self.dependents.get(uid, ()):  # an owner changed: its dependents may need work
+            self.queue.add(dep)
+
+    def _forget(self, obj: dict[str, Any]) -> None:
+        uid = obj["metadata"].get("uid")
+        if not uid:
+            return
+        self.by_uid.pop(uid, None)
+        for ref in obj["metadata"].get("ownerReferences") or []:
+            self.dependents[ref["uid"]].discard(uid)
+            self.queue.add(ref["uid"])  # a foreground owner may be waiting for this one
+        for dep in self.dependents.get(uid, ()):
+            self.queue.add(dep)
+
+    # ---- reconcile ------------------------------------------------------------------------
+    async def reconcile(self, uid: str) -> None:
+        item = self.by_uid.get(uid)
+        if item is None:
+            return
+        res, obj = item
+        meta = obj["metadata"]
+        finalizers = meta.get("finalizers") or []
+        if meta.get("deletionTimestamp"):
+            if ORPHAN in finalizers:
+                await self._orphan_dependents(uid)
+                await self._remove_finalizer(res, obj, ORPHAN)
+                return
+            if FOREGROUND in finalizers:
+                await self._delete_dependents_foreground(uid, res, obj)
+                return
+        refs = meta.get("ownerReferences") or []
+        if not refs:
+            return
+        alive, waiting_foreground = [], []
+        for ref in refs:
+            state = await self._owner_state(meta.get("namespace"), ref)
+            if state == "absent":
+                continue
+            alive.append(ref)
+            if state == "foreground":
+                waiting_foreground.append(ref)
+        if not alive:
+            await self._delete(res, obj, "Background")
+        elif len(alive) == len(waiting_foreground):
+            await self._delete(res, obj, "Foreground")
+        elif len(alive) < len(refs):
+            # some owners are gone: drop the dangling references, keep the object
+            gone = {r["uid"] for r in refs} - {r["uid"] for r in alive}
+            await self._patch_refs(res, obj, gone)
+
+    async def _owner_state(self, namespace: str | None, ref: dict[str, Any]) -> str:
+        """'present', 'foreground' (being deleted in foreground) or 'absent' (confirmed by the API)."""
+        cached = self.by_uid.get(ref["uid"])
+        if cached is not None:
+            m = cached[1]["metadata"]
+            if m.get("deletionTimestamp") and FOREGROUND in (m.get("finalizers") or []):
+                return "foreground"
+            return "present"
+        owner_res = _resource_for(ref.get("apiVersion", ""), ref.get("kind", ""))
+        if owner_res is None:
+            return "present"  # unknown kind: never delete on a guess
+        try:
+            live = await self.client.get(owner_res, namespace if owner_res.namespaced else None, ref["name"])
+        except errors.StatusError as e:
+            if e.code == 404:
+                return "absent"
+            raise
+        if live["metadata"].get("uid") != ref["uid"]:
+            return "absent"
+        m = live["metadata"]
+        if m.get("deletionTimestamp") and FOREGROUND in (m.get("finalizers") or []):
+            return "foreground"
+        return "present"
+
+    async def _delete(self, res: Resource, obj: dict[str, Any], propagation: str) -> None:
+        meta = obj["metadata"]
+        if meta.get("deletionTimestamp"):
+            return
+        log.info("deleting %s %s/%s (owners gone)", res.kind, meta.get("namespace", ""), meta["name"])
+        try:
+            await self.client.delete(res, meta.get("namespace"), meta["name"], propagation=propagation,
+                                     preconditions={"uid": meta["uid"]})
+        except errors.StatusError as e:
+            if e.code not in (404, 409):
+                raise
+
+    async def _patch_refs(self, res: Resource, obj: dict[str, Any], drop: set[str]) -> None:
+        meta = obj["metadata"]
+        refs = [r for r in meta.get("ownerReferences") or [] if r["uid"] not in drop]
+        patch = {"metadata": {"ownerReferences": refs or None, "uid": meta["uid"]}}
+        try:
+            await self.client.patch(res, meta.get("namespace"), meta["name"], patch, patch_type="merge")
+        except errors.StatusError as e:
+            if e.code != 404:
+                raise
+
+    async def _orphan_dependents(self, owner_uid: str) -> None:
+        for dep_uid in list(self.dependents.get(owner_uid, ())):
+            item = self.by_uid.get(dep_uid)
+            if item is not None:
+                await self._patch_refs(item[0], item[1], {owner_uid})
+
+    async def _delete_dependents_foreground(self, owner_uid: str, res: Resource, obj: dict[str, Any]) -> None:
+        blocking = 0
+        for dep_uid in list(self.dependents.get(owner_uid, ())):
+            item = self.by_uid.get(dep_uid)
+            if item is None:
+                continue
+            dres, dep = item
+            ref = next((r for r in dep["metadata"].get("ownerReferences") or [] if r["uid"] == owner_uid), {})
+            if ref.get("blockOwnerDeletion"):
+                blocking += 1
+            if not dep["metadata"].get("deletionTimestamp"):
+                await self._delete(dres, dep, "Foreground")
+        if blocking == 0:
+            await self._remove_finalizer(res, obj, FOREGROUND)
+
+    async def _remove_finalizer(self, res: Resource, obj: dict[str, Any], finalizer: str) -> None:
+        meta = obj["metadata"]
+        for _ in range(5):
+            try:
+                live = await self.client.get(res, meta.get("namespace"), meta["name"])
+            except errors.StatusError as e:
+                if e.code == 404:
+                    return
+                raise
+            fins = live["metadata"].get("finalizers") or []
+            if finalizer not in fins:
+                return
+            live["metadata"]["finalizers"] = [f for f in fins if f != finalizer]
+            try:
+                await self.client.update(res, live)
+                return
+            except errors.StatusError as e:
+                if e.code == 404:
+                    return
+                if e.code != 409:
+                    raise
+
+    # ---- run ------------------------------------------------------------------------------
+    async def run(self, workers: int = 2) -> None:
+        for res in _watched():
+            inf = Informer(self.client, res)
+            inf.add_handlers(
+                on_add=lambda o, r=res: self._index(r, o),
+                on_update=lambda old, new, r=res: self._index(r, new),
+                on_delete=lambda o: self._forget(o),
+            )
+            self.informers[res.storage_prefix] = inf
+        tasks = [asyncio.create_task(i.run(), name=f"gc-informer-{i.res.plural}") for i in self.informers.values()]
+        try:
+            await wait_synced(self.informers.values())
+            await run_workers(self.queue, self.reconcile, workers)
+        finally:
+            for t in tasks:
+                t.cancel()

@@ -1,0 +1,38 @@
+"""Controller manager: starts every controller as a named asyncio task over one API client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable
+
+from ..client.rest import Client
+from .garbagecollector import GarbageCollector
+from .namespace import NamespaceController
+
+log = logging.getLogger("kubeling.controllers")
+
+
+def controllers(client: Client) -> dict[str, Callable[[], Awaitable[None]]]:
+    return {
+        "garbage-collector": GarbageCollector(client).run,
+        "namespace": NamespaceController(client).run,
+    }
+
+
+async def run(client: Client) -> None:
+    """Run all controllers until cancelled; one crashing controller is restarted, not fatal."""
+
+    async def supervise(name: str, start: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await start()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("controller %s crashed; restarting", name)
+                await asyncio.sleep(1.0)
+
+    await asyncio.gather(*(asyncio.create_task(supervise(n, s), name=f"controller-{n}")
+                           for n, s in controllers(client).items()))
