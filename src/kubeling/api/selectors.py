@@ -821,18 +821,52 @@ def _convert_field_selector(sel: FieldSelector, group: str, version: str, kind: 
 # --- per-kind selectable fields (registry GetAttrs), read straight from the JSON object --------
 
 
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
 def _path(*keys: str) -> Getter:
+    """A getter for a nested field; absent reads as "" (like a missing fields.Set entry)."""
+    if len(keys) == 1:
+        (k,) = keys
+
+        def get1(obj: Mapping[str, Any]) -> str:
+            v = obj.get(k)
+            return v if type(v) is str else _fmt(v)
+        return get1
+    if len(keys) == 2:
+        k1, k2 = keys
+
+        def get2(obj: Mapping[str, Any]) -> str:
+            sub = obj.get(k1)
+            if type(sub) is not dict:
+                return ""
+            v = sub.get(k2)
+            return v if type(v) is str else _fmt(v)
+        return get2
+
     def get(obj: Mapping[str, Any]) -> str:
         cur: Any = obj
         for k in keys:
-            if not isinstance(cur, Mapping):
+            if not isinstance(cur, dict):
                 return ""
             cur = cur.get(k)
-        if cur is None:
+        return _fmt(cur)
+    return get
+
+
+def _ref(field: str) -> Getter:
+    """involvedObject.<field> (core/v1 shape) or regarding.<field> (events.k8s.io/v1 shape)."""
+    def get(obj: Mapping[str, Any]) -> str:
+        ref = obj.get("involvedObject") or obj.get("regarding")
+        if type(ref) is not dict:
             return ""
-        if isinstance(cur, bool):
-            return "true" if cur else "false"
-        return str(cur)
+        v = ref.get(field)
+        return v if type(v) is str else _fmt(v)
     return get
 
 
@@ -871,7 +905,7 @@ def _event_fields() -> dict[str, Getter]:
     has regarding/reportingController/deprecatedSource. Upstream matches on the internal object
     (which has both), so each field reads whichever is present.
     """
-    fields = {f"involvedObject.{k}": _first(_path("involvedObject", k), _path("regarding", k))
+    fields = {f"involvedObject.{k}": _ref(k)
               for k in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")}
     reporting = _first(_path("reportingComponent"), _path("reportingController"))
     fields.update({
