@@ -19,6 +19,7 @@ from kubeling.api.quantity import (
     new_milli_quantity,
     new_quantity,
     parse_quantity,
+    quantity_from_json,
     to_int,
     to_milli,
 )
@@ -299,3 +300,15 @@ def test_value_fraction_and_hash():
 
 def test_parse_is_cached():
     assert parse_quantity("100m") is parse_quantity("100m")
+
+
+@pytest.mark.parametrize("v,expect", [("100m", "100m"), (" 1 ", "1"), (1, "1"), (0.5, "500m"), (1e-05, "10e-6"),
+                                      (1000, "1k"), (-2, "-2")])
+def test_quantity_from_json(v, expect):
+    assert str(quantity_from_json(v)) == expect
+
+
+@pytest.mark.parametrize("v", [None, True, [], float("nan"), float("inf"), "abc"])
+def test_quantity_from_json_invalid(v):
+    with pytest.raises(QuantityError):
+        quantity_from_json(v)

@@ -268,6 +268,19 @@ def parse_quantity(s: str) -> Quantity:
     return Quantity(mantissa, exp10, fmt, cached)
 
 
+def quantity_from_json(v: object) -> Quantity:
+    """A quantity as it appears in a decoded JSON body: a string, or a bare JSON number.
+
+    Upstream parses the raw JSON token; a number decoded to int/float is re-spelled with
+    Python's shortest repr ("0.5", "1e-05"), which parses to the same value.
+    """
+    if isinstance(v, str):
+        return parse_quantity(v.strip())  # UnmarshalJSON trims surrounding whitespace
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise QuantityError(ERR_FORMAT)
+    return parse_quantity(repr(v))
+
+
 @lru_cache(maxsize=4096)
 def canonical(s: str) -> str:
     """The string kube-apiserver stores and returns for the quantity `s`."""
