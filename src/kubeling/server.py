@@ -13,6 +13,7 @@ from typing import Callable
 from . import KUBE_VERSION
 from .api import errors
 from .api.resources import lookup
+from .apiserver.admission import default_chain
 from .apiserver.app import build_app, serve
 from .apiserver.certs import ensure_pki, write_kubeconfig
 from .apiserver.registry import Registry, WriteOptions
@@ -44,7 +45,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     t0 = time.monotonic()
     pki = ensure_pki(cfg.data_dir, cfg.bind, cfg.first_service_ip, [cfg.advertise] if cfg.advertise else [])
     store = SQLiteStore(cfg.db_path)
-    registry = Registry(store)
+    registry = Registry(store, admission=default_chain())
     await bootstrap(registry)
     app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}")
     runner = await serve(app, cfg.bind, cfg.port, pki, cfg.socket_path)

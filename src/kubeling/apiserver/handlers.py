@@ -561,28 +561,16 @@ class RestAPI:
         if cur is None:
             if opts.subresource:
                 raise errors.not_found(res.plural, target.name, res.group)
-            from ..api import defaults
-
             base = self.registry.prepare_new(res, target.namespace, {
-                "apiVersion": res.api_version, "kind": res.kind,
                 "metadata": {"name": target.name, **({"namespace": target.namespace} if res.namespaced else {})}})
             self.registry._check_namespace(res, target.namespace, target.name)
             new = apply.server_side_apply(None, config, opts.field_manager, force, res.api_version, self.registry.now(), sch)
-            new["metadata"].update({k: base["metadata"][k] for k in ("uid", "creationTimestamp", "name")})
-            if res.namespaced:
-                new["metadata"]["namespace"] = target.namespace
+            meta = new.setdefault("metadata", {})
+            for k in ("uid", "creationTimestamp", "name", "namespace"):
+                if k in base["metadata"]:
+                    meta[k] = base["metadata"][k]
             new["apiVersion"], new["kind"] = res.api_version, res.kind
-            defaults.apply_defaults(res.group, res.version, res.kind, new)
-            mf = new["metadata"].get("managedFields")
-            strategy.prepare_for_create(res, new)
-            self.registry._validate(res, new, None)
-            if mf is not None:
-                new["metadata"]["managedFields"] = mf
-            key = res.key(target.namespace, target.name)
-            if opts.dry_run:
-                entry = self.registry._dry_entry(key, new, None)
-            else:
-                entry = await self.store.create(key, new)
+            entry = await self.registry.insert(res, new, opts, managed_fields=meta.get("managedFields") or [])
             return self._respond_write(res, entry, request, opts, 201)
 
         def mutate(obj: dict[str, Any], cur: Entry) -> dict[str, Any]:
@@ -591,31 +579,9 @@ class RestAPI:
             new["metadata"]["resourceVersion"] = str(cur.mod_rev)
             return new
 
-        opts_apply = WriteOptions(dry_run=opts.dry_run, field_manager=opts.field_manager, user_agent=opts.user_agent,
-                                  subresource=opts.subresource, warnings=opts.warnings)
-        entry = await self._apply_update(res, target, mutate, opts_apply)
-        return self._respond_write(res, entry, request, opts_apply, 200)
-
-    async def _apply_update(self, res: Resource, target: paths.Target, mutate: Any, opts: WriteOptions) -> Entry:
-        """Update path for SSA: managedFields come from the apply merge, not from a diff."""
-        from ..api import defaults
-
-        assert target.name is not None
-        for _ in range(5):
-            cur = self.registry.get(res, target.namespace, target.name)
-            new = mutate(cur.copy(), cur)
-            mf = new["metadata"].get("managedFields")
-            new = self.registry.merge_for_update(res, cur.obj(), new, opts.subresource)
-            defaults.apply_defaults(res.group, res.version, res.kind, new)
-            self.registry._validate(res, new, cur.obj())
-            if mf is not None:
-                new["metadata"]["managedFields"] = mf
-            try:
-                return await self.registry._write(res, cur, new, opts)
-            except errors.StatusError as e:
-                if e.reason != "Conflict" or self.store.get(cur.key) is None or self.store.get(cur.key).mod_rev == cur.mod_rev:
-                    raise
-        raise errors.conflict(res.plural, target.name, res.group)
+        entry = await self.registry.guaranteed_update(res, target.namespace, target.name, mutate, opts,
+                                                      keep_managed_fields=True)
+        return self._respond_write(res, entry, request, opts, 200)
 
     async def delete(self, request: web.Request, target: paths.Target) -> web.Response:
         res = target.resource

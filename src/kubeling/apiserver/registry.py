@@ -21,6 +21,7 @@ from ..api import errors
 from ..api.resources import Resource, lookup
 from ..store.base import Entry, KeyExists, KeyNotFound, RevisionConflict
 from . import strategy
+from .admission import Chain
 
 NAMESPACES = lookup("", "v1", "namespaces")
 assert NAMESPACES is not None
@@ -93,9 +94,10 @@ class DeleteOptions:
 class Registry:
     """Generic CRUD with Kubernetes semantics for every resource in the table."""
 
-    def __init__(self, store: Any, now: Callable[[], str] = now_rfc3339) -> None:
+    def __init__(self, store: Any, now: Callable[[], str] = now_rfc3339, admission: Chain | None = None) -> None:
         self.store = store
         self.now = now
+        self.admission = admission or Chain([])
 
     # ---- reads --------------------------------------------------------------------------
     def get(self, res: Resource, namespace: str | None, name: str) -> Entry:
@@ -184,24 +186,39 @@ class Registry:
                 f"the API version in the data ({api_version}) does not match the expected API version ({res.api_version})")
 
     async def create(self, res: Resource, namespace: str | None, obj: dict[str, Any], opts: WriteOptions) -> Entry:
+        obj = self.prepare_new(res, namespace, obj)
+        self._check_namespace(res, namespace, obj["metadata"]["name"])
+        return await self.insert(res, obj, opts)
+
+    async def insert(self, res: Resource, obj: dict[str, Any], opts: WriteOptions,
+                     managed_fields: list[dict[str, Any]] | None = None) -> Entry:
+        """The create pipeline after metadata is set: defaults → strategy → admission →
+        validation → managedFields (computed, or given by server-side apply) → store."""
         from ..api import defaults
 
-        obj = self.prepare_new(res, namespace, obj)
-        name = obj["metadata"]["name"]
-        self._check_namespace(res, namespace, name)
+        meta = obj["metadata"]
+        name, namespace = meta["name"], meta.get("namespace")
         defaults.apply_defaults(res.group, res.version, res.kind, obj)
         strategy.prepare_for_create(res, obj)
-        self._validate(res, obj, None)
-        self._managed(res, None, obj, opts)
         key = res.key(namespace, name)
         if self.store.get(key) is not None:
             raise errors.already_exists(res.plural, name, res.group)
-        if opts.dry_run:
-            return self._dry_entry(key, obj, None)
+        self.admission.admit_create(self, res, obj, opts.dry_run)
         try:
-            return await self.store.create(key, obj)
-        except KeyExists:
-            raise errors.already_exists(res.plural, name, res.group) from None
+            self._validate(res, obj, None)
+            if managed_fields is None:
+                self._managed(res, None, obj, opts)
+            else:
+                meta["managedFields"] = managed_fields
+            if opts.dry_run:
+                return self._dry_entry(key, obj, None)
+            try:
+                return await self.store.create(key, obj)
+            except KeyExists:
+                raise errors.already_exists(res.plural, name, res.group) from None
+        except BaseException:
+            self.admission.after_delete(self, res, obj)  # release what admission allocated
+            raise
 
     # ---- update ----------------------------------------------------------------------------
     def merge_for_update(self, res: Resource, old: dict[str, Any], new: dict[str, Any], subresource: str) -> dict[str, Any]:
@@ -245,9 +262,10 @@ class Registry:
 
     async def update(
         self, res: Resource, namespace: str | None, name: str, new: dict[str, Any], opts: WriteOptions,
-        *, current: Entry | None = None,
+        *, current: Entry | None = None, managed_fields: list[dict[str, Any]] | None = None,
     ) -> Entry:
-        """PUT semantics (also the last step of patch): optimistic concurrency on resourceVersion."""
+        """PUT semantics (also the last step of patch and apply): optimistic concurrency on
+        resourceVersion. Server-side apply passes the managedFields its merge computed."""
         from ..api import defaults
 
         cur = current or self.get(res, namespace, name)
@@ -259,8 +277,12 @@ class Registry:
             raise errors.conflict(res.plural, name, res.group)
         new = self.merge_for_update(res, old, new, opts.subresource)
         defaults.apply_defaults(res.group, res.version, res.kind, new)
+        self.admission.admit_update(self, res, old, new, opts.dry_run)
         self._validate(res, new, old)
-        self._managed(res, old, new, opts)
+        if managed_fields is None:
+            self._managed(res, old, new, opts)
+        else:
+            new["metadata"]["managedFields"] = managed_fields
         return await self._write(res, cur, new, opts)
 
     async def _write(self, res: Resource, cur: Entry, new: dict[str, Any], opts: WriteOptions) -> Entry:
@@ -295,13 +317,16 @@ class Registry:
     async def guaranteed_update(
         self, res: Resource, namespace: str | None, name: str,
         mutate: Callable[[dict[str, Any], Entry], dict[str, Any]], opts: WriteOptions, retries: int = 5,
+        *, keep_managed_fields: bool = False,
     ) -> Entry:
-        """Read, mutate, write; retry on conflicts the caller did not ask for (like GuaranteedUpdate)."""
+        """Read, mutate, write; retry on conflicts the caller did not ask for (like GuaranteedUpdate).
+        With keep_managed_fields the mutation's own managedFields are stored (server-side apply)."""
         for attempt in range(retries):
             cur = self.get(res, namespace, name)
             new = mutate(cur.copy(), cur)
+            mf = new.get("metadata", {}).get("managedFields") if keep_managed_fields else None
             try:
-                return await self.update(res, namespace, name, new, opts, current=cur)
+                return await self.update(res, namespace, name, new, opts, current=cur, managed_fields=mf)
             except errors.StatusError as e:
                 pinned = (new.get("metadata") or {}).get("resourceVersion") not in (None, "", str(cur.mod_rev))
                 if e.reason != "Conflict" or pinned or attempt == retries - 1 or self.get(res, namespace, name).mod_rev == cur.mod_rev:
@@ -377,7 +402,9 @@ class Registry:
 
     async def _delete_now(self, res: Resource, cur: Entry) -> Entry:
         try:
-            return await self.store.delete(cur.key, cur.mod_rev)
+            gone = await self.store.delete(cur.key, cur.mod_rev)
+            self.admission.after_delete(self, res, gone.obj())
+            return gone
         except RevisionConflict:
             raise errors.conflict(res.plural, cur.obj()["metadata"]["name"], res.group) from None
         except KeyNotFound:

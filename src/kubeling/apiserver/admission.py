@@ -1,0 +1,78 @@
+"""Admission: per-kind plugins that mutate or reject writes inside the API server.
+
+Upstream splits this between admission plugins (ServiceAccount, DefaultTolerationSeconds,
+Priority, NamespaceLifecycle...) and registry REST hooks (Service ClusterIP / NodePort
+allocation). Both are the same thing here: a plugin registered for (group, kind) that the
+registry calls after defaulting and before validation, plus a hook after a delete (to release
+what was allocated). Plugins raise `StatusError` to reject.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+
+if TYPE_CHECKING:
+    from ..api.resources import Resource
+    from .registry import Registry
+
+
+class Plugin(Protocol):
+    kinds: tuple[tuple[str, str], ...]  # (group, kind) pairs this plugin handles
+
+    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None: ...
+
+    def admit_update(self, registry: "Registry", res: "Resource", old: dict[str, Any], new: dict[str, Any],
+                     dry_run: bool) -> None: ...
+
+    def after_delete(self, registry: "Registry", res: "Resource", obj: dict[str, Any]) -> None: ...
+
+
+class BasePlugin:
+    """Convenience base: every hook is a no-op unless overridden."""
+
+    kinds: tuple[tuple[str, str], ...] = ()
+
+    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+        return None
+
+    def admit_update(self, registry: "Registry", res: "Resource", old: dict[str, Any], new: dict[str, Any],
+                     dry_run: bool) -> None:
+        return None
+
+    def after_delete(self, registry: "Registry", res: "Resource", obj: dict[str, Any]) -> None:
+        return None
+
+
+@dataclass
+class Chain:
+    """The ordered plugins, indexed by kind."""
+
+    plugins: list[Plugin]
+
+    def __post_init__(self) -> None:
+        self._by_kind: dict[tuple[str, str], list[Plugin]] = {}
+        for p in self.plugins:
+            for k in p.kinds:
+                self._by_kind.setdefault(k, []).append(p)
+
+    def for_kind(self, res: "Resource") -> list[Plugin]:
+        return self._by_kind.get((res.group, res.kind), [])
+
+    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+        for p in self.for_kind(res):
+            p.admit_create(registry, res, obj, dry_run)
+
+    def admit_update(self, registry: "Registry", res: "Resource", old: dict[str, Any], new: dict[str, Any],
+                     dry_run: bool) -> None:
+        for p in self.for_kind(res):
+            p.admit_update(registry, res, old, new, dry_run)
+
+    def after_delete(self, registry: "Registry", res: "Resource", obj: dict[str, Any]) -> None:
+        for p in self.for_kind(res):
+            p.after_delete(registry, res, obj)
+
+
+def default_chain() -> Chain:
+    """The plugins `kubeling up` runs, in upstream's order. Empty until plugins are added."""
+    return Chain([])
