@@ -18,6 +18,7 @@ Sets are never mutated once built; operations return new dicts and share unchang
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -527,8 +528,11 @@ def _item_pe(t: _Type, item: Any) -> str:
 def _index_items(t: _Type, items: list, path: str) -> tuple[list[str], dict[str, Any]]:
     order: list[str] = []
     seen: dict[str, Any] = {}
-    for item in items:
-        pe = _item_pe(t, item)
+    for i, item in enumerate(items):
+        try:
+            pe = _item_pe(t, item)
+        except _SchemaError as err:
+            raise _SchemaError(f"{path}: element {i}: {err}" if path else f"element {i}: {err}") from None
         if pe in seen:
             raise _SchemaError(f"{path}: duplicate entries for key {_pe_string(pe)}")
         seen[pe] = item
@@ -1021,8 +1025,9 @@ def manager_from_user_agent(field_manager: str, user_agent: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=512)
 def reset_fields(group: str, kind: str, subresource: str = "") -> FieldSet | None:
-    """ResetFieldsStrategy: paths a write through this endpoint never owns."""
+    """ResetFieldsStrategy: paths a write through this endpoint never owns (shared; don't mutate)."""
     from kubeling.api import resources
 
     res = None
@@ -1101,6 +1106,9 @@ def _updater_update(cmp: Comparison, managed: _Managed, workflow: ManagerId, for
             out.extend((mid, p) for p in iterate(conflicts[mid]))
         raise _Conflicts(out)
     for mid, vs in list(managed.fields.items()):
+        if not vs.fields:
+            del managed.fields[mid]  # upstream drops every empty manager after an update
+            continue
         if mid == workflow:
             continue
         fields = vs.fields
@@ -1223,7 +1231,11 @@ def update_managed_fields(
     if not managed.fields and not creating:
         return []  # skipNonAppliedManager: no tracking for objects without managedFields
     mid = (manager or "unknown", "Update", api_version, subresource)
-    _structured_update(old, new, t, managed, mid, api_version, now, ignored or None)
+    try:
+        _structured_update(old, new, t, managed, mid, api_version, now, ignored or None)
+    except _SchemaError:
+        # UpdateNoErrors: an object SMD can't type keeps the live managedFields.
+        return list(live_entries or [])
     _cap_managers(managed)
     return _encode_managed(managed)
 
@@ -1236,10 +1248,18 @@ def _apply_core(live: dict, config: dict, t: _Type, managed: _Managed, mid: Mana
                 force: bool, ignored: FieldSet | None) -> tuple[dict, bool]:
     """merge.Updater.Apply: returns (new object, changed); raises _Conflicts."""
     try:
-        new = merge(live, config, t)
-        cfg_set = to_field_set(config, t)
+        return _apply_typed(live, config, t, managed, mid, api_version, force, ignored)
     except _SchemaError as err:
-        raise StatusError(500, "", f"failed to create typed patch object: {err}") from None
+        meta = _meta(config)
+        where = f"{meta.get('namespace', '')}/{meta.get('name', '')}; " \
+                f"{_gvk_string(config.get('apiVersion') or '', config.get('kind') or '')}"
+        raise StatusError(500, "", f"failed to create typed patch object ({where}): {err}") from None
+
+
+def _apply_typed(live: dict, config: dict, t: _Type, managed: _Managed, mid: ManagerId, api_version: str,
+                 force: bool, ignored: FieldSet | None) -> tuple[dict, bool]:
+    new = merge(live, config, t)
+    cfg_set = to_field_set(config, t)
     if ignored:
         cfg_set = recursive_difference(cfg_set, ignored)
     last = managed.fields.get(mid)
