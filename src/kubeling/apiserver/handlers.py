@@ -639,9 +639,9 @@ def scale_of(res: Resource, entry: Entry) -> dict[str, Any]:
     meta = obj["metadata"]
     sel = obj.get("spec", {}).get("selector")
     if res.kind == "ReplicationController":
-        selector = ",".join(f"{k}={v}" for k, v in sorted((sel or {}).items()))
+        selector = str(selectors.selector_from_set(sel))
     else:
-        selector = selectors.selector_to_string(sel or {})
+        selector = str(selectors.from_label_selector_object(sel))
     return {
         "kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid"),
