@@ -1530,7 +1530,7 @@ def _cluster_ips(spec: dict) -> list:
 
 def _is_headless(spec: dict) -> bool:
     ips = _cluster_ips(spec)
-    return _s(spec.get("type")) == "ClusterIP" and bool(ips) and ips[0] == "None"
+    return len(ips) == 1 and ips[0] == "None"
 
 
 def _go_service_port(p: dict) -> GoRaw:
