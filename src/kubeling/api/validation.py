@@ -14,7 +14,6 @@ Status errors the apiserver builds from it.
 from __future__ import annotations
 
 import json
-import math
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable
@@ -1420,15 +1419,6 @@ def _meta(obj: dict, old: dict | None, namespaced: bool, name_fn: NameFn) -> Cau
     if old is None:
         return validate_object_meta(obj.get("metadata"), namespaced, name_fn)
     return validate_object_meta_update(obj.get("metadata"), old.get("metadata"))
-
-
-def _validate_data_keys(data: Any, fld: str) -> tuple[Causes, int]:
-    out: Causes = []
-    size = 0
-    for k, v in _d(data).items():
-        out += [invalid(f"{fld}[{k}]", k, m) for m in is_config_map_key(k)]
-        size += len(_s(v))
-    return out, size
 
 
 def validate_config_map(obj: dict, old: dict | None) -> Causes:
