@@ -73,6 +73,14 @@ class Chain:
             p.after_delete(registry, res, obj)
 
 
-def default_chain() -> Chain:
-    """The plugins `kubeling up` runs, in upstream's order. Empty until plugins are added."""
-    return Chain([])
+def default_chain(service_cidr: str = "10.96.0.0/12", node_port_range: str = "30000-32767") -> Chain:
+    """The plugins `kubeling up` runs, in upstream's order."""
+    from .plugins.priority import PriorityAdmission
+    from .plugins.service_alloc import ServiceAllocator
+    from .plugins.serviceaccount import ServiceAccountAdmission
+    from .plugins.tolerations import DefaultTolerationSeconds
+
+    return Chain([
+        ServiceAccountAdmission(), PriorityAdmission(), DefaultTolerationSeconds(),
+        ServiceAllocator(service_cidr, node_port_range),
+    ])
