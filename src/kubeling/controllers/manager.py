@@ -7,8 +7,10 @@ import logging
 from typing import Awaitable, Callable
 
 from ..client.rest import Client
+from .deployment.controller import DeploymentController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
+from .replicaset import ReplicaSetController
 
 log = logging.getLogger("kubeling.controllers")
 
@@ -17,6 +19,8 @@ def controllers(client: Client) -> dict[str, Callable[[], Awaitable[None]]]:
     return {
         "garbage-collector": GarbageCollector(client).run,
         "namespace": NamespaceController(client).run,
+        "deployment": DeploymentController(client).run,
+        "replicaset": ReplicaSetController(client).run,
     }
 
 

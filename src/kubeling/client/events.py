@@ -1,0 +1,120 @@
+"""Event recorder: core/v1 Events as client-go's `record.EventRecorder` writes them.
+
+`recorder.event(obj, "Normal", "ScalingReplicaSet", "Scaled up ...")` returns at once; the write
+happens in a background task (an Event is best effort, never a reason to fail a reconcile).
+A repeat of the same event (same object, type, reason, message and source) is not a new object:
+like upstream's EventCorrelator it bumps `count` and `lastTimestamp` of the first one with a patch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from datetime import datetime, timezone
+from typing import Any
+
+from ..api import errors
+from ..api.resources import lookup
+from .rest import Client
+
+log = logging.getLogger("kubeling.events")
+
+EVENTS = lookup("", "v1", "events")
+assert EVENTS is not None
+
+_CACHE_SIZE = 4096
+
+
+def _stamp(t: float) -> str:
+    return datetime.fromtimestamp(int(t), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def object_reference(obj: dict[str, Any]) -> dict[str, Any]:
+    """reference.GetReference: what `involvedObject` holds."""
+    meta = obj.get("metadata") or {}
+    ref = {"kind": obj.get("kind", ""), "namespace": meta.get("namespace"), "name": meta.get("name"),
+           "uid": meta.get("uid"), "apiVersion": obj.get("apiVersion", ""),
+           "resourceVersion": meta.get("resourceVersion")}
+    return {k: v for k, v in ref.items() if v}
+
+
+def make_event(obj: dict[str, Any], event_type: str, reason: str, message: str, component: str,
+               host: str = "", now: float | None = None) -> dict[str, Any]:
+    """The Event object upstream's recorder creates (name `<object>.<hex unix nanos>`)."""
+    t = time.time() if now is None else now
+    ref = object_reference(obj)
+    ns = ref.get("namespace") or "default"
+    source = {"component": component}
+    if host:
+        source["host"] = host
+    return {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": f"{ref.get('name', '')}.{int(t * 1e9):x}", "namespace": ns},
+        "involvedObject": ref,
+        "reason": reason, "message": message, "type": event_type,
+        "source": source,
+        "firstTimestamp": _stamp(t), "lastTimestamp": _stamp(t), "count": 1,
+        "eventTime": None,
+        "reportingComponent": component, "reportingInstance": host,
+    }
+
+
+def _dedupe_key(ev: dict[str, Any]) -> tuple[Any, ...]:
+    ref = ev["involvedObject"]
+    return (ev["source"].get("component"), ev["source"].get("host", ""), ref.get("kind"), ref.get("namespace"),
+            ref.get("name"), ref.get("uid"), ref.get("apiVersion"), ev["type"], ev["reason"], ev["message"])
+
+
+class EventRecorder:
+    """Writes Events for one component (e.g. `deployment-controller`)."""
+
+    def __init__(self, client: Client, component: str, host: str = "") -> None:
+        self.client = client
+        self.component = component
+        self.host = host
+        self._seen: OrderedDict[tuple[Any, ...], tuple[str, str, int]] = OrderedDict()
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def event(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
+        ev = make_event(obj, event_type, reason, message, self.component, self.host)
+        log.info("event %s %s/%s: %s %s", event_type, ev["metadata"]["namespace"],
+                 ev["involvedObject"].get("name"), reason, message)
+        task = asyncio.get_running_loop().create_task(self.record(ev), name=f"event-{reason}")
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def record(self, ev: dict[str, Any]) -> None:
+        """Create the event, or bump the count of the identical one recorded before."""
+        key = _dedupe_key(ev)
+        try:
+            prev = self._seen.get(key)
+            if prev is not None:
+                ns, name, count = prev
+                try:
+                    await self.client.patch(EVENTS, ns, name, {"count": count + 1,
+                                                               "lastTimestamp": ev["lastTimestamp"]},
+                                            patch_type="strategic")
+                    self._remember(key, ns, name, count + 1)
+                    return
+                except errors.StatusError as e:
+                    if e.code != 404:
+                        raise
+            created = await self.client.create(EVENTS, ev["metadata"]["namespace"], ev)
+            self._remember(key, created["metadata"]["namespace"], created["metadata"]["name"], 1)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # events are best effort
+            log.info("could not record event %s: %s", ev["reason"], e)
+
+    def _remember(self, key: tuple[Any, ...], ns: str, name: str, count: int) -> None:
+        self._seen[key] = (ns, name, count)
+        self._seen.move_to_end(key)
+        while len(self._seen) > _CACHE_SIZE:
+            self._seen.popitem(last=False)
+
+    async def flush(self) -> None:
+        """Wait for the events recorded so far to be written (tests, shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
