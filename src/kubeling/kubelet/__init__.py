@@ -1,0 +1,1 @@
+"""The node agent: pod workers, runtime, images, networking, volumes."""

@@ -1,0 +1,88 @@
+"""Image pull policy and the kubelet image manager's messages (pure, no I/O).
+
+Ported from pkg/apis/core/v1/defaults.go (SetDefaults_Container) and
+pkg/kubelet/images/image_manager.go so events read exactly like upstream's.
+"""
+
+from __future__ import annotations
+
+from .reference import ReferenceError, parse_image_name
+
+ALWAYS = "Always"
+IF_NOT_PRESENT = "IfNotPresent"
+NEVER = "Never"
+
+# Waiting reasons (pkg/kubelet/images/types.go).
+ERR_IMAGE_PULL = "ErrImagePull"
+ERR_IMAGE_PULL_BACKOFF = "ImagePullBackOff"
+ERR_IMAGE_NEVER_PULL = "ErrImageNeverPull"
+ERR_INVALID_IMAGE_NAME = "InvalidImageName"
+
+
+def default_pull_policy(image: str) -> str:
+    """`:latest` or no tag (and no digest) → Always, anything else → IfNotPresent.
+
+    A digest-only reference (`nginx@sha256:…`) is IfNotPresent; `nginx:latest@sha256:…`
+    is Always, because upstream only looks at the tag. Unparseable names get
+    IfNotPresent (upstream ignores the error; validation rejects them elsewhere).
+    """
+    try:
+        _, tag, _ = parse_image_name(image)
+    except ReferenceError:
+        tag = ""
+    return ALWAYS if tag == "latest" else IF_NOT_PRESENT
+
+
+def needs_pull(policy: str, present: bool) -> bool:
+    """Port of shouldPullImage: Never never pulls; Always always; IfNotPresent when absent."""
+    if policy == NEVER:
+        return False
+    return policy == ALWAYS or (policy == IF_NOT_PRESENT and not present)
+
+
+def go_duration(seconds: float) -> str:
+    """Go's time.Duration.String() for a duration already truncated to milliseconds."""
+    ms = int(seconds * 1000)
+    if ms == 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, frac = divmod(rem, 1000)
+    sec = f"{s}.{frac:03d}".rstrip("0").rstrip(".") + "s"
+    if h:
+        return f"{h}h{m}m{sec}"
+    if m:
+        return f"{m}m{sec}"
+    return sec
+
+
+def msg_pulling(image: str) -> str:
+    return f'Pulling image "{image}"'
+
+
+def msg_pulled(image: str, pull_seconds: float, total_seconds: float, size: int) -> str:
+    """The Normal/Pulled event after a pull (reason `Pulled`)."""
+    return (f'Successfully pulled image "{image}" in {go_duration(pull_seconds)} '
+            f"({go_duration(total_seconds)} including waiting). Image size: {size} bytes.")
+
+
+def msg_present(image: str) -> str:
+    """The Normal/Pulled event when no pull is needed."""
+    return f'Container image "{image}" already present on machine'
+
+
+def msg_never_pull(image: str) -> str:
+    """Warning/ErrImageNeverPull and the waiting message for policy Never."""
+    return f'Container image "{image}" is not present with pull policy of Never'
+
+
+def msg_failed(image: str, err: str) -> str:
+    """Warning/Failed: `Failed to pull image "nginx:1.161": rpc error: code = NotFound desc = …`."""
+    return f'Failed to pull image "{image}": {err}'
+
+
+def msg_backoff(image: str) -> str:
+    """Normal/BackOff while the pull is backing off (waiting reason ImagePullBackOff)."""
+    return f'Back-off pulling image "{image}"'
