@@ -195,3 +195,25 @@ async def test_connection_refused(tmp_path) -> None:  # type: ignore[no-untyped-
             await c.pull("nginx", ImageStore(str(tmp_path)))
     assert str(e.value).endswith(f"dial tcp 127.0.0.1:{port}: connect: connection refused")
     assert e.value.cri_message().startswith("rpc error: code = Unknown desc = failed to pull and unpack image")
+
+
+async def test_service_dedupes_concurrent_pulls(fake: FakeRegistry, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from kubeling.kubelet.images.service import ImageService
+
+    blobs, digest, _ = make_image([BASE], {"Cmd": ["sh"]})
+    fake.add("library/busybox", "latest", blobs, digest)
+    host = fake.url.split("//")[1]
+    svc = ImageService(str(tmp_path), parse_registries({"mirrors": {"docker.io": {"endpoint": [f"http://{host}"]}}}))
+    try:
+        recs = await asyncio.gather(*(svc.pull(n) for n in ("busybox", "busybox:latest", "docker.io/library/busybox")))
+        assert {r.target for r in recs} == {digest}
+        assert fake.requests.count("manifest library/busybox latest") == 1
+        assert svc.status("busybox") is not None and svc.status("busybox:2") is None
+        m = await svc.mount_info("busybox")
+        assert m.cmd == ["sh"]
+        assert await svc.remove("busybox") == ["docker.io/library/busybox:latest"]
+        assert svc.list() == []
+    finally:
+        await svc.close()

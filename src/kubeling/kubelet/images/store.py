@@ -632,7 +632,7 @@ def apply_layer(f: IO[bytes], dest: str, lowers: list[str] | None = None) -> str
     lowers = lowers or []
     hr = _HashReader(open_layer(f))
     dir_times: list[tuple[str, int]] = []
-    with tarfile.open(fileobj=hr, mode="r|") as tf:  # type: ignore[call-overload]
+    with tarfile.open(fileobj=hr, mode="r|", bufsize=CHUNK) as tf:  # type: ignore[call-overload]
         for m in tf:
             rel = _clean_name(m.name)
             if rel is None:
