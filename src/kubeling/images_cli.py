@@ -11,7 +11,6 @@ import asyncio
 import os
 import sys
 import time
-from urllib.parse import urlsplit
 
 from .config import Config
 from .kubelet.images import build
@@ -111,22 +110,6 @@ async def _pull(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _push_all(args: argparse.Namespace, names: list[str]) -> None:
-    url = args.push if "://" in args.push else f"http://{args.push}"
-    host = urlsplit(url).netloc
-    cfg = _registries(args)
-    cfg.mirrors = {**cfg.mirrors, host: {"endpoint": [url]}}
-    store = _store(args)
-    async with RegistryClient(cfg) as client:
-        for name in names:
-            rec = store.get(name)
-            assert rec is not None
-            ref = parse(name)
-            dest = f"{host}/{ref.path}:{ref.tag}"
-            await client.push(store, rec, dest)
-            print(f"pushed {dest}@{rec.target}")
-
-
 def _build(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     refs = build.ensure_test_images(args.data_dir, args.cache_dir or None, args.only)
@@ -134,7 +117,8 @@ def _build(args: argparse.Namespace) -> int:
         print(f"{short}\t{full}")
     print(f"built and imported in {time.monotonic() - t0:.2f}s", file=sys.stderr)
     if args.push:
-        asyncio.run(_push_all(args, list(refs.values())))
+        for line in asyncio.run(build.push_test_images(args.data_dir, args.push, list(refs.values()))):
+            print(f"pushed {line}")
     return 0
 
 

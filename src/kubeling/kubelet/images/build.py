@@ -453,6 +453,32 @@ def ensure_test_images(data_dir: str, cache_dir: str | None = None, only: list[s
     return {n.removeprefix("docker.io/library/"): n for n in built}
 
 
+async def push_test_images(data_dir: str, url: str, names: list[str] | None = None) -> list[str]:
+    """Push stored images (default: every test image) to the registry at `url`
+    (`http://127.0.0.1:5000`) under the same repository paths (`library/nginx:1.14.2`),
+    so a `docker.io` mirror pointing at `url` serves them. Returns the pushed references."""
+    from urllib.parse import urlsplit
+
+    from .reference import parse
+    from .registries import RegistryConfig
+    from .registry import RegistryClient
+
+    url = url if "://" in url else f"http://{url}"
+    host = urlsplit(url).netloc
+    store = ImageStore(os.path.join(data_dir, "agent", "images"))
+    pushed = []
+    async with RegistryClient(RegistryConfig(mirrors={host: {"endpoint": [url]}})) as client:
+        for name in names or [s.name for s in specs()]:
+            rec = store.get(name)
+            if rec is None:
+                raise RuntimeError(f"image {name} is not in the store; run `kubeling images build` first")
+            ref = parse(name)
+            dest = f"{host}/{ref.path}:{ref.tag or 'latest'}"
+            await client.push(store, rec, dest)
+            pushed.append(f"{dest}@{rec.target}")
+    return pushed
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m kubeling.kubelet.images.build", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="build/images", help="OCI layout directory to write")

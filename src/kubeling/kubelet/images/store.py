@@ -17,7 +17,9 @@ Callers serialize `remove`/`gc` against pulls (the ImageService holds one lock).
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import gzip
 import hashlib
 import json
@@ -228,6 +230,16 @@ class ImageStore:
         except FileNotFoundError:
             return {}
 
+    @contextlib.contextmanager
+    def _index_lock(self) -> Iterator[None]:
+        """flock around read-modify-write of index.json (the CLI and a node may share a store)."""
+        with open(os.path.join(self.root, "index.lock"), "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     def _save_index(self, images: dict[str, dict[str, Any]]) -> None:
         tmp = self.index_path + ".tmp"
         with open(tmp, "w") as f:
@@ -281,9 +293,10 @@ class ImageStore:
             sum(layer.get("size", 0) for layer in manifest.get("layers", []))
         rec = ImageRecord(name=str(ref), target=target, target_media_type=media_type, manifest=manifest_digest,
                           config=config, layers=layers, diff_ids=diff_ids, size=size, created=time.time())
-        images = self._load_index()
-        images[rec.name] = rec.to_json()
-        self._save_index(images)
+        with self._index_lock():
+            images = self._load_index()
+            images[rec.name] = rec.to_json()
+            self._save_index(images)
         return rec
 
     def resolve_platform(self, digest: str, media_type: str, doc: dict[str, Any] | None = None
@@ -316,12 +329,13 @@ class ImageStore:
             raise NotFound(f"image {ref!r}: not found")
         if in_use is not None and in_use(rec):
             raise InUse(f"image {rec.name} ({rec.id}) is in use by a container")
-        images = self._load_index()
-        names = self.names_for(rec.config) if ref.startswith("sha256:") else [rec.name]
-        for n in names:
-            images.pop(n, None)
-        self._save_index(images)
-        self.gc()
+        with self._index_lock():
+            images = self._load_index()
+            names = self.names_for(rec.config) if ref.startswith("sha256:") else [rec.name]
+            for n in names:
+                images.pop(n, None)
+            self._save_index(images)
+            self.gc()
         return names
 
     def gc(self) -> None:
