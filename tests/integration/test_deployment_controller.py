@@ -12,7 +12,6 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 

@@ -106,7 +106,7 @@ async def slow_start_batch(count: int, initial: int, fn: Callable[[], Awaitable[
     """slowStartBatch: run fn count times in batches of 1, 2, 4, ...; stop after a batch with errors.
 
     Creating 10 pods under a quota that allows 2: batch 1 succeeds, batch 2 has one failure, so
-    4 calls were made, not 10. Returns (successes, first error).
+    3 calls were made, not 10. Returns (successes, first error).
     """
     remaining, successes = count, 0
     batch = min(remaining, initial)
