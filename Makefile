@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA_DIR ?= /var/lib/kubeling
-APT_PACKAGES := python3-venv ca-certificates
+APT_PACKAGES := python3-venv ca-certificates busybox-static nginx-light redis-server docker-registry skopeo
 STAMP := $(VENV)/.installed
 
 .PHONY: up test unit integration deps system-deps bench clean

@@ -21,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--service-cidr", default=Config.service_cidr)
     up.add_argument("-v", "--verbose", action="count", default=0)
     sub.add_parser("version", help="print the version")
+    from .images_cli import add_subcommands as add_images
+
+    add_images(sub)
     return p
 
 
@@ -29,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "version":
         print(f"kubeling {__version__} (Kubernetes {GIT_VERSION})")
         return 0
+    if args.cmd == "images":
+        from .images_cli import run as images_run
+
+        return images_run(args)
     if args.cmd == "up":
         level = logging.WARNING - 10 * min(args.verbose, 2)
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -564,7 +564,7 @@ def apply_defaults(group: str, version: str, kind: str, obj: dict) -> None:
 # ---------------------------------------------------------------------------------------------
 # create-only strategy steps (pkg/registry/*/strategy.go PrepareForCreate)
 
-_GENERATION_KINDS = {
+GENERATION_KINDS = {
     ("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
     ("batch", "Job"), ("batch", "CronJob"), ("", "ReplicationController"), ("policy", "PodDisruptionBudget"),
     ("networking.k8s.io", "NetworkPolicy"),
@@ -578,7 +578,7 @@ def prepare_for_create(group: str, version: str, kind: str, obj: dict) -> None:
     Job: generated selector/labels (unless manualSelector). Controllers: generation 1.
     """
     meta = _sub(obj, "metadata")
-    if (group, kind) in _GENERATION_KINDS:
+    if (group, kind) in GENERATION_KINDS:
         meta["generation"] = 1
     if (group, kind) == ("", "Namespace"):
         obj["status"] = {"phase": "Active"}

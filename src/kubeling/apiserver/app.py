@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import ssl
 import traceback
 from dataclasses import dataclass
@@ -48,8 +49,9 @@ LOCAL_USER = User("system:admin", ("system:masters", "system:authenticated"))
 class Authenticator:
     """x509 client certificates signed by the cluster CA, and static bearer tokens."""
 
-    def __init__(self, token_file: str | None) -> None:
+    def __init__(self, token_file: str | None, sa_tokens: Any = None) -> None:
         self.tokens: dict[str, User] = {}
+        self.sa_tokens = sa_tokens  # tokens.TokenIssuer: service-account JWTs
         if token_file:
             self._load_tokens(token_file)
 
@@ -69,6 +71,10 @@ class Authenticator:
             for known, user in self.tokens.items():
                 if hmac.compare_digest(known, token):
                     return user
+            if self.sa_tokens is not None:
+                ident = self.sa_tokens.authenticate(token)
+                if ident is not None:
+                    return User(ident.name, ident.groups)
             return None
         transport = request.transport
         if transport is not None and isinstance(transport.get_extra_info("sockname"), str):
@@ -99,7 +105,13 @@ def _ssl_context(pki: ClusterPKI) -> ssl.SSLContext:
 def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
               ready: Callable[[], bool] = lambda: True) -> web.Application:
     api = RestAPI(registry, server_address)
-    authn = Authenticator(pki.token_file if pki else None)
+    sa_tokens = None
+    if pki is not None and os.path.exists(pki.sa_key):
+        from .tokens import TokenIssuer
+
+        sa_tokens = TokenIssuer(pki.sa_key, registry.store)
+    api.token_issuer = sa_tokens  # answers serviceaccounts/{name}/token
+    authn = Authenticator(pki.token_file if pki else None, sa_tokens)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
@@ -112,6 +124,8 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
             resp = await handler(request)
         except errors.StatusError as e:
             resp = status_response(e)
+        except web.HTTPRedirection:
+            raise
         except web.HTTPException as e:
             if e.status == 404:
                 resp = status_response(errors.resource_not_found_for_path())
@@ -139,24 +153,37 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
         return web.Response(body=orjson.dumps(version_info(), option=orjson.OPT_INDENT_2), content_type="application/json")
 
     async def openapi_v3(request: web.Request) -> web.Response:
+        """kube-openapi handler3: the root lists group-versions with content hashes; a document
+        fetched with the current hash is immutable, a stale hash is redirected."""
         from . import openapi
 
+        if not openapi.json_acceptable(request.headers.get("Accept")):
+            raise errors.not_acceptable("only application/json is served for /openapi/v3")
         sub = request.match_info.get("tail", "").strip("/")
         if not sub:
-            return web.Response(body=openapi.v3_root(), content_type="application/json")
+            body = openapi.v3_root()
+            return web.Response(body=body, content_type="application/json",
+                                headers={"Etag": f'"{openapi.etag(body)}"'})
         doc = openapi.v3_document(sub)
         if doc is None:
             raise errors.StatusError(404, "NotFound", "404 page not found")
-        headers = {"Cache-Control": "public, immutable" if request.query.get("hash") else "no-cache, private"}
+        current = openapi.v3_hash(sub)
+        headers = {"Etag": f'"{current}"', "Vary": "Accept"}
+        asked = request.query.get("hash")
+        if asked and asked != current:
+            raise web.HTTPMovedPermanently(openapi.v3_url(sub), headers=headers)
+        if asked:
+            import email.utils
+            import time
+
+            headers["Cache-Control"] = "public, immutable"
+            headers["Expires"] = email.utils.formatdate(time.time() + 365 * 86400, usegmt=True)
         return web.Response(body=doc, content_type="application/json", headers=headers)
 
     async def openapi_v2(request: web.Request) -> web.Response:
         from . import openapi
 
-        accept = request.headers.get("Accept", "")
-        if "protobuf" in accept and hasattr(openapi, "v2_protobuf"):
-            return web.Response(body=openapi.v2_protobuf(), content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
-        if accept and not any(t in accept for t in ("application/json", "*/*")):
+        if not openapi.json_acceptable(request.headers.get("Accept")):
             raise errors.not_acceptable("only application/json is served for /openapi/v2")
         return web.Response(body=openapi.v2_document(), content_type="application/json")
 

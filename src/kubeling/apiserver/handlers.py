@@ -42,6 +42,17 @@ def _query_bool(q: Any, name: str) -> bool:
     return q.get(name, "").lower() in ("true", "1")
 
 
+def _query_int(q: Any, name: str) -> int:
+    """An integer query parameter; garbage is a 400 like upstream's parameter codec."""
+    raw = q.get(name)
+    if raw in (None, ""):
+        return 0
+    try:
+        return int(raw)
+    except ValueError:
+        raise errors.bad_request(f'{name}: Invalid value: "{raw}": must be an integer') from None
+
+
 class Selectors:
     """Label and field selectors of a list/watch request, parsed once."""
 
@@ -204,7 +215,7 @@ class RestAPI:
         q = request.query
         sel = Selectors(res, q)
         entries, rev = self.registry.list(res, target.namespace)
-        limit = int(q.get("limit") or 0)
+        limit = _query_int(q, "limit")
         cont = q.get("continue")
         if cont:
             rev_c, start = _parse_continue(cont)
@@ -243,7 +254,7 @@ class RestAPI:
         sel = Selectors(res, q)
         rv_param = q.get("resourceVersion", "")
         bookmarks = _query_bool(q, "allowWatchBookmarks")
-        timeout = float(q.get("timeoutSeconds") or 0) or None
+        timeout = float(_query_int(q, "timeoutSeconds")) or None
         if target.name is not None:
             raise errors.method_not_allowed()
         prefix = res.prefix(target.namespace)
@@ -362,8 +373,13 @@ class RestAPI:
         return WriteOptions(dry_run="All" in dry, field_manager=q.get("fieldManager", ""),
                             user_agent=request.headers.get("User-Agent", ""), subresource=subresource)
 
-    def _field_validation(self, request: web.Request, res: Resource, obj: Any, raw: bytes, opts: WriteOptions) -> None:
-        """fieldValidation=Strict rejects unknown/duplicate fields; Warn (the default) warns."""
+    def _field_validation(self, request: web.Request, res: Resource, obj: Any, raw: bytes, opts: WriteOptions,
+                          how: str = "write") -> None:
+        """fieldValidation=Strict rejects unknown/duplicate fields; Warn (the default) warns.
+
+        `how` picks upstream's error form: "write" (create/update: 400), "patch" (422 on the
+        patched object), "apply" (duplicates only; unknown fields fail in the apply merge).
+        """
         mode = request.query.get("fieldValidation", "Warn")
         if mode not in ("Ignore", "Warn", "Strict"):
             raise errors.bad_request(f"fieldValidation must be one of Ignore, Warn, Strict; got {mode}")
@@ -371,22 +387,30 @@ class RestAPI:
             return
         from ..api import validation
 
-        problems = []
-        if raw[:1] in (b"{", b" ", b"\n"):
-            problems += validation.duplicate_fields(raw)
-        problems += validation.unknown_fields(res.group, res.version, res.kind, obj)
+        problems = validation.duplicate_fields(raw) if raw[:1] in (b"{", b" ", b"\n", b"\t") else []
+        if how != "apply":
+            problems += validation.unknown_fields(res.group, res.version, res.kind, obj)
         if not problems:
             return
-        if mode == "Strict":
-            raise validation.strict_error(problems)
-        opts.warnings.extend(problems)
+        if mode == "Warn":
+            opts.warnings.extend(problems)
+        elif how == "patch":
+            raise validation.strict_patch_error(orjson.dumps(obj).decode(), problems)
+        elif how == "apply":
+            raise validation.strict_apply_error(problems)
+        else:
+            kind = obj.get("kind") if isinstance(obj.get("kind"), str) and obj.get("kind") else res.kind
+            version = (obj.get("apiVersion") or res.api_version).rpartition("/")[2] if isinstance(obj.get("apiVersion"), str) else res.version
+            raise validation.strict_error(kind, version, problems)
 
     def _respond_write(self, res: Resource, entry: Entry, request: web.Request, opts: WriteOptions,
                        status: int) -> web.Response:
         wanted = negotiation.negotiate(request.headers.get("Accept"))
         resp = self._encode_one(res, entry, Wanted(yaml=wanted.yaml), status)
-        for w in opts.warnings:
-            resp.headers.add("Warning", '299 - ' + orjson.dumps(w).decode())
+        from ..api import validation
+
+        for w in validation.warning_headers(opts.warnings):
+            resp.headers.add("Warning", w)
         return resp
 
     async def post(self, request: web.Request, target: paths.Target) -> web.Response:
@@ -407,7 +431,17 @@ class RestAPI:
         if sub == "eviction":
             obj, _ = await self._body(request)
             return await self.evict(request, target, obj)
+        if sub == "token":
+            return await self.token_request(request, target)
         raise errors.method_not_allowed()
+
+    async def token_request(self, request: web.Request, target: paths.Target) -> web.Response:
+        """serviceaccounts/{name}/token: a TokenRequest answered by `tokens.TokenIssuer`."""
+        issuer = getattr(self, "token_issuer", None)
+        if issuer is None or target.resource.kind != "ServiceAccount":
+            raise errors.method_not_allowed()
+        obj, _ = await self._body(request)
+        return _json(issuer.token_request(target.namespace or "", target.name or "", obj), 201)
 
     async def bind(self, request: web.Request, namespace: str | None, binding: Any, opts: WriteOptions,
                    pod_name: str | None = None) -> web.Response:
@@ -539,7 +573,7 @@ class RestAPI:
             meta = patched.get("metadata") if isinstance(patched.get("metadata"), dict) else None
             if meta is not None and meta.get("resourceVersion") in (None, ""):
                 meta["resourceVersion"] = str(cur.mod_rev)
-            self._field_validation(request, res, patched, b"", opts)
+            self._field_validation(request, res, patched, b"", opts, how="patch")
             return patched
 
         entry = await self.registry.guaranteed_update(res, target.namespace, target.name, mutate, opts)
@@ -555,7 +589,7 @@ class RestAPI:
             raise errors.bad_request("PATCH requests require a fieldManager for apply")
         if not isinstance(config, dict):
             raise errors.bad_request("error decoding YAML: the apply configuration must be an object")
-        self._field_validation(request, res, config, raw, opts)
+        self._field_validation(request, res, config, raw, opts, how="apply")
         sch = schema.for_kind(res.group, res.version, res.kind)
         cur = self.store.get(res.key(target.namespace, target.name))
         if cur is None:
@@ -564,7 +598,8 @@ class RestAPI:
             base = self.registry.prepare_new(res, target.namespace, {
                 "metadata": {"name": target.name, **({"namespace": target.namespace} if res.namespaced else {})}})
             self.registry._check_namespace(res, target.namespace, target.name)
-            new = apply.server_side_apply(None, config, opts.field_manager, force, res.api_version, self.registry.now(), sch)
+            new = apply.server_side_apply(None, config, opts.field_manager, force, res.api_version, self.registry.now(),
+                                          sch, kind=res.kind, subresource=opts.subresource)
             meta = new.setdefault("metadata", {})
             for k in ("uid", "creationTimestamp", "name", "namespace"):
                 if k in base["metadata"]:
@@ -573,9 +608,13 @@ class RestAPI:
             entry = await self.registry.insert(res, new, opts, managed_fields=meta.get("managedFields") or [])
             return self._respond_write(res, entry, request, opts, 201)
 
+        pinned_rv = (config.get("metadata") or {}).get("resourceVersion") if isinstance(config.get("metadata"), dict) else None
+
         def mutate(obj: dict[str, Any], cur: Entry) -> dict[str, Any]:
+            if pinned_rv and str(pinned_rv) != str(cur.mod_rev):  # a precondition, as upstream
+                raise errors.conflict(res.plural, target.name or "", res.group)
             new = apply.server_side_apply(obj, config, opts.field_manager, force, res.api_version,
-                                          self.registry.now(), sch)
+                                          self.registry.now(), sch, kind=res.kind, subresource=opts.subresource)
             new["metadata"]["resourceVersion"] = str(cur.mod_rev)
             return new
 

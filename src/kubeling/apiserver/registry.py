@@ -203,13 +203,14 @@ class Registry:
         key = res.key(namespace, name)
         if self.store.get(key) is not None:
             raise errors.already_exists(res.plural, name, res.group)
+        # managedFields record the request, before admission fills in allocations (as upstream)
+        if managed_fields is None:
+            self._managed(res, None, obj, opts)
+        else:
+            meta["managedFields"] = managed_fields
         self.admission.admit_create(self, res, obj, opts.dry_run)
         try:
             self._validate(res, obj, None)
-            if managed_fields is None:
-                self._managed(res, None, obj, opts)
-            else:
-                meta["managedFields"] = managed_fields
             if opts.dry_run:
                 return self._dry_entry(key, obj, None)
             try:

@@ -7,17 +7,10 @@ hooks; everything else about a write is generic.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ..api.resources import Resource
-
-# Kinds whose strategy sets generation=1 on create and bumps it when the spec changes.
-GENERATION_KINDS = frozenset({
-    ("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
-    ("", "ReplicationController"), ("batch", "Job"), ("batch", "CronJob"),
-    ("policy", "PodDisruptionBudget"), ("networking.k8s.io", "Ingress"),
-    ("networking.k8s.io", "NetworkPolicy"), ("autoscaling", "HorizontalPodAutoscaler"),
-})
 
 # Registries with ReturnDeletedObject: true answer DELETE with the object, others with a Status.
 RETURN_DELETED_KINDS = frozenset({
@@ -36,7 +29,6 @@ _INITIAL_STATUS: dict[tuple[str, str], Any] = {
     ("batch", "Job"): {},
     ("batch", "CronJob"): {},
     ("", "Service"): {"loadBalancer": {}},
-    ("", "Namespace"): {"phase": "Active"},
     ("", "PersistentVolumeClaim"): {"phase": "Pending"},
     ("", "PersistentVolume"): {"phase": "Pending"},
     ("autoscaling", "HorizontalPodAutoscaler"): {"currentReplicas": 0, "desiredReplicas": 0},
@@ -47,6 +39,8 @@ _INITIAL_STATUS: dict[tuple[str, str], Any] = {
 
 
 def tracks_generation(res: Resource) -> bool:
+    from ..api.defaults import GENERATION_KINDS
+
     return (res.group, res.kind) in GENERATION_KINDS
 
 
@@ -55,26 +49,14 @@ def returns_deleted_object(res: Resource) -> bool:
 
 
 def prepare_for_create(res: Resource, obj: dict[str, Any]) -> None:
-    """Reset what a client may not set on create (status, for kinds with a status subresource)."""
-    key = (res.group, res.kind)
-    if key == ("", "Pod"):
-        obj["status"] = {"phase": "Pending"}
-        from ..api.defaults import pod_qos_class
+    """Reset what a client may not set on create: the kind's own steps (api.defaults), then
+    the initial status of kinds with a status subresource."""
+    from ..api import defaults
 
-        obj["status"]["qosClass"] = pod_qos_class(obj)
-    elif key in _INITIAL_STATUS:
-        import copy
-
-        obj["status"] = copy.deepcopy(_INITIAL_STATUS[key])
-    if key == ("", "Namespace"):
-        # upstream namespaceStrategy.PrepareForCreate: the namespace controller's finalizer
-        fins = obj.setdefault("spec", {}).setdefault("finalizers", [])
-        if "kubernetes" not in fins:
-            fins.append("kubernetes")
-    elif key == ("", "Node"):
-        pass  # nodes may be created with status (the kubelet registers that way)
-    if tracks_generation(res):
-        obj["metadata"]["generation"] = 1
+    defaults.prepare_for_create(res.group, res.version, res.kind, obj)
+    initial = _INITIAL_STATUS.get((res.group, res.kind))
+    if initial is not None:
+        obj["status"] = copy.deepcopy(initial)
 
 
 def spec_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -1,0 +1,176 @@
+"""Bad input gets a Kubernetes Status with the right code, never a 500 or a hang."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import requests  # type: ignore[import-untyped]
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .conftest import Cluster
+
+
+@pytest.fixture(scope="module")
+def api(cluster: Cluster):
+    token = open(os.path.join(cluster.data_dir, "server", "token")).read().split(",")[0]
+    s = requests.Session()
+    s.trust_env = False  # REQUESTS_CA_BUNDLE would override the cluster CA
+    s.headers["Authorization"] = f"Bearer {token}"
+    s.verify = os.path.join(cluster.data_dir, "server", "tls", "server-ca.crt")
+    return s, cluster.url
+
+
+def _status(r: requests.Response) -> dict:
+    body = r.json()
+    assert body["kind"] == "Status" and body["apiVersion"] == "v1" and body["status"] == "Failure"
+    assert body["code"] == r.status_code
+    return body
+
+
+def test_anonymous_is_unauthorized(cluster: Cluster) -> None:
+    ca = os.path.join(cluster.data_dir, "server", "tls", "server-ca.crt")
+    r = requests.get(f"{cluster.url}/api/v1/namespaces", verify=ca)
+    assert r.status_code == 401 and _status(r)["reason"] == "Unauthorized"
+    for p in ("/healthz", "/livez", "/readyz", "/version"):
+        assert requests.get(cluster.url + p, verify=ca).status_code == 200
+    r = requests.get(f"{cluster.url}/api/v1/namespaces", verify=ca, headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401
+
+
+def test_malformed_bodies_are_400(api, ns: str) -> None:
+    s, url = api
+    r = s.post(f"{url}/api/v1/namespaces/{ns}/configmaps", data=b'{"metadata": {', headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and _status(r)["reason"] == "BadRequest"
+    r = s.post(f"{url}/api/v1/namespaces/{ns}/configmaps", data=b"a: [b", headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 400
+    r = s.post(f"{url}/api/v1/namespaces/{ns}/configmaps", data=b"k8s\x00\xff\xff", headers={"Content-Type": "application/vnd.kubernetes.protobuf"})
+    assert r.status_code == 400
+
+
+def test_namespace_mismatch_missing_namespace_duplicate(api, ns: str) -> None:
+    s, url = api
+    r = s.post(f"{url}/api/v1/namespaces/{ns}/configmaps", json={"metadata": {"name": "x", "namespace": "other"}})
+    assert r.status_code == 400
+    r = s.post(f"{url}/api/v1/namespaces/no-such-ns/configmaps", json={"metadata": {"name": "x"}})
+    assert r.status_code == 404 and _status(r)["message"] == 'namespaces "no-such-ns" not found'
+    assert s.post(f"{url}/api/v1/namespaces/{ns}/configmaps", json={"metadata": {"name": "dup"}}).status_code == 201
+    r = s.post(f"{url}/api/v1/namespaces/{ns}/configmaps", json={"metadata": {"name": "dup"}})
+    assert r.status_code == 409 and _status(r)["reason"] == "AlreadyExists"
+    assert _status(r)["message"] == 'configmaps "dup" already exists'
+
+
+def test_stale_resource_version_is_conflict(api, ns: str) -> None:
+    s, url = api
+    obj = s.post(f"{url}/api/v1/namespaces/{ns}/configmaps", json={"metadata": {"name": "cas"}, "data": {"a": "1"}}).json()
+    obj["data"]["a"] = "2"
+    assert s.put(f"{url}/api/v1/namespaces/{ns}/configmaps/cas", json=obj).status_code == 200
+    obj["data"]["a"] = "3"
+    r = s.put(f"{url}/api/v1/namespaces/{ns}/configmaps/cas", json=obj)
+    assert r.status_code == 409
+    assert _status(r)["message"] == ('Operation cannot be fulfilled on configmaps "cas": the object has been modified; '
+                                    'please apply your changes to the latest version and try again')
+
+
+def test_invalid_objects_are_422_with_causes(cluster: Cluster, ns: str) -> None:
+    bad_name = cluster.kubectl("create", "-n", ns, "configmap", "Bad_Name", check=False)
+    assert bad_name.returncode == 1
+    assert 'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain' in bad_name.stderr
+    no_selector = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: x}
+spec:
+  template:
+    metadata: {labels: {app: x}}
+    spec: {containers: [{name: c, image: nginx}]}
+"""
+    r = cluster.kubectl("apply", "-n", ns, "-f", "-", input=no_selector, check=False)
+    assert r.returncode == 1 and 'The Deployment "x" is invalid' in r.stderr and "spec.selector: Required value" in r.stderr
+
+
+def test_unknown_fields_strict_and_warn(cluster: Cluster, api, ns: str) -> None:
+    doc = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: unk}
+data: {a: b}
+bogus: 1
+"""
+    strict = cluster.kubectl("apply", "-n", ns, "-f", "-", input=doc, check=False)
+    assert strict.returncode == 1 and 'unknown field "bogus"' in strict.stderr
+    warn = cluster.kubectl("apply", "-n", ns, "--validate=warn", "-f", "-", input=doc)
+    assert 'unknown field "bogus"' in warn.stderr
+    s, url = api
+    r = s.post(f"{url}/api/v1/namespaces/{ns}/configmaps", params={"fieldValidation": "Strict"},
+               json={"metadata": {"name": "unk2"}, "nope": True})
+    assert r.status_code in (400, 422) and "nope" in _status(r)["message"]
+
+
+def test_immutable_selector_is_422(cluster: Cluster, ns: str) -> None:
+    from .conftest import manifest
+
+    cluster.kubectl("apply", "-n", ns, "-f", manifest("my-nginx.yaml"))
+    r = cluster.kubectl("patch", "-n", ns, "deploy", "nginx-deployment", "--type=merge",
+                        "-p", '{"spec":{"selector":{"matchLabels":{"app":"other"}},"template":{"metadata":{"labels":{"app":"other"}}}}}',
+                        check=False)
+    assert r.returncode == 1 and "field is immutable" in r.stderr
+
+
+def test_oversized_body_and_unknown_resource(api, ns: str, cluster: Cluster) -> None:
+    s, url = api
+    big = {"metadata": {"name": "big"}, "data": {"a": "x" * (3 * 1024 * 1024 + 10)}}
+    r = s.post(f"{url}/api/v1/namespaces/{ns}/configmaps", data=json.dumps(big), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    r = s.get(f"{url}/api/v1/namespaces/{ns}/widgets")
+    assert r.status_code == 404 and _status(r)["reason"] == "NotFound"
+    r = cluster.kubectl("get", "widgets", check=False)
+    assert r.returncode == 1 and 'the server doesn\'t have a resource type "widgets"' in r.stderr
+
+
+_paths = st.sampled_from([
+    "/api/v1/namespaces/{ns}/configmaps", "/api/v1/namespaces/{ns}/pods", "/apis/apps/v1/namespaces/{ns}/deployments",
+    "/api/v1/namespaces/{ns}/services", "/api/v1/namespaces", "/api/v1/namespaces/{ns}/configmaps/x",
+    "/apis/apps/v1/namespaces/{ns}/deployments/x/scale", "/api/v1/namespaces/{ns}/pods/x/status",
+    "/apis/batch/v1/namespaces/{ns}/jobs", "/api/v1/nodes", "/api/v1/namespaces/{ns}/pods/x/binding",
+])
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+_bodies = st.one_of(
+    st.binary(max_size=200),
+    _json_values.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({
+        "apiVersion": st.sampled_from(["v1", "apps/v1", "x", ""]),
+        "kind": st.sampled_from(["ConfigMap", "Pod", "Deployment", "Service", "Nope"]),
+        "metadata": st.fixed_dictionaries({"name": st.text(max_size=70)}, optional={"labels": _json_values}),
+        "spec": _json_values, "data": _json_values,
+    }).map(lambda v: json.dumps(v).encode()),
+)
+_ctypes = st.sampled_from(["application/json", "application/yaml", "application/merge-patch+json",
+                           "application/strategic-merge-patch+json", "application/json-patch+json",
+                           "application/apply-patch+yaml", "application/vnd.kubernetes.protobuf", "text/plain"])
+
+
+@settings(max_examples=int(os.environ.get("KUBELING_FUZZ_EXAMPLES", "1500")), deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(method=st.sampled_from(["POST", "PUT", "PATCH", "DELETE", "GET"]), path=_paths, body=_bodies, ctype=_ctypes,
+       query=st.dictionaries(st.sampled_from(["fieldManager", "fieldValidation", "dryRun", "labelSelector",
+                                               "fieldSelector", "limit", "continue", "resourceVersion", "force"]),
+                             st.text(max_size=10), max_size=3))
+def test_fuzzed_requests_never_500(api, ns: str, method: str, path: str, body: bytes, ctype: str, query: dict) -> None:
+    s, url = api
+    r = s.request(method, url + path.format(ns=ns), data=body, params=query, headers={"Content-Type": ctype}, timeout=10)
+    assert r.status_code < 500, (method, path, body[:200], ctype, query, r.status_code, r.text[:500])
+    if r.status_code >= 400:
+        assert r.json()["kind"] == "Status"
+
+
+def test_server_still_answers_after_fuzzing(api) -> None:
+    s, url = api
+    assert s.get(f"{url}/readyz").status_code == 200
+    assert s.get(f"{url}/api/v1/namespaces/default").status_code == 200
