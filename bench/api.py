@@ -136,7 +136,7 @@ async def run(args: argparse.Namespace) -> None:
                         body = await r.read()
                     lat.append(time.perf_counter() - t)
                 n_items = len(orjson.loads(body).get("items") or orjson.loads(body).get("rows"))
-                assert n_items == args.n, n_items
+                assert n_items >= args.n, n_items  # plus kube-root-ca.crt
                 line(name + " (median)", f"{statistics.median(lat)*1e3:.1f} ms", ref)
 
             # watch delay: create → event observed by a watcher

@@ -244,14 +244,19 @@ class Registry:
                 meta.pop(k, None)
         new["apiVersion"], new["kind"] = res.api_version, res.kind
         if subresource == "status":
-            merged = copy.deepcopy(old)
+            # upstream status strategies: everything but status (and metadata) comes from the old
+            # object; metadata is taken from the write except what the kind's strategy pins
+            merged = {k: copy.deepcopy(v) for k, v in old.items() if k not in ("status", "metadata")}
             if "status" in new:
                 merged["status"] = new["status"]
-            else:
-                merged.pop("status", None)
-            merged["metadata"] = {**old_meta, "managedFields": old_meta.get("managedFields", []),
-                                  "resourceVersion": meta.get("resourceVersion", old_meta.get("resourceVersion"))}
-            return merged  # upstream status strategies keep the old metadata and spec
+            merged["metadata"] = meta
+            for k in strategy.status_pinned_metadata(res):
+                if k in old_meta:
+                    meta[k] = copy.deepcopy(old_meta[k])
+                else:
+                    meta.pop(k, None)
+            merged["apiVersion"], merged["kind"] = res.api_version, res.kind
+            return merged
         if res.has_status:
             if "status" in old:
                 new["status"] = copy.deepcopy(old["status"])

@@ -44,6 +44,20 @@ def tracks_generation(res: Resource) -> bool:
     return (res.group, res.kind) in GENERATION_KINDS
 
 
+def status_pinned_metadata(res: Resource) -> tuple[str, ...]:
+    """Metadata a status write may not change (the rest of the write's metadata is kept).
+
+    Pods: ownerReferences and deletion fields (podStatusStrategy); workload kinds: labels
+    (their status strategies reset them); every kind: finalizers and deletion state.
+    """
+    pinned = ("deletionTimestamp", "deletionGracePeriodSeconds", "finalizers")
+    if (res.group, res.kind) == ("", "Pod"):
+        return pinned + ("ownerReferences",)
+    if res.group in ("apps", "batch") or (res.group, res.kind) == ("", "ReplicationController"):
+        return pinned + ("labels",)
+    return pinned
+
+
 def returns_deleted_object(res: Resource) -> bool:
     return (res.group, res.kind) in RETURN_DELETED_KINDS
 
