@@ -2171,6 +2171,24 @@ def _walk_unknown(value: Any, sch: dict | None, path: str, out: list[str]) -> No
             _walk_unknown(v, item, f"{path}[{i}]", out)
 
 
+_KEY_TOKEN = re.compile(rb'"\s*:')
+
+
+def _count_keys(v: Any) -> int:
+    if isinstance(v, dict):
+        return len(v) + sum(_count_keys(x) for x in v.values())
+    if isinstance(v, list):
+        return sum(_count_keys(x) for x in v)
+    return 0
+
+
+def may_have_duplicates(raw_json: bytes, parsed: Any) -> bool:
+    """Cheap pre-check for `duplicate_fields`: every key in JSON text is followed by `"` and a
+    colon, so if the text has no more `":` tokens than the decoded document has keys, no key
+    repeats. (String values containing `":` only make this say "maybe".)"""
+    return len(_KEY_TOKEN.findall(raw_json)) != _count_keys(parsed)
+
+
 def duplicate_fields(raw_json: bytes | str) -> list[str]:
     """`duplicate field "spec.replicas"` for each repeated key in a JSON document (any depth)."""
     found: list[str] = []

@@ -387,7 +387,9 @@ class RestAPI:
             return
         from ..api import validation
 
-        problems = validation.duplicate_fields(raw) if raw[:1] in (b"{", b" ", b"\n", b"\t") else []
+        problems = []
+        if raw[:1] in (b"{", b" ", b"\n", b"\t") and validation.may_have_duplicates(raw, obj):
+            problems = validation.duplicate_fields(raw)
         if how != "apply":
             problems += validation.unknown_fields(res.group, res.version, res.kind, obj)
         if not problems:

@@ -32,8 +32,18 @@ _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _SERVER_SET_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 
 
+_now_cache: list = [0, ""]
+
+
 def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Current time in RFC 3339 seconds (cached per second: it is on every write's path)."""
+    import time
+
+    sec = int(time.time())
+    if _now_cache[0] != sec:
+        _now_cache[0] = sec
+        _now_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sec))
+    return _now_cache[1]
 
 
 def random_suffix(n: int = 5) -> str:

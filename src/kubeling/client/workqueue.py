@@ -8,6 +8,7 @@ back with per-item exponential backoff (5 ms doubling to 1000 s, as client-go's 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from typing import Awaitable, Callable, Hashable
 
@@ -17,12 +18,12 @@ log = logging.getLogger("kubeling.workqueue")
 class WorkQueue:
     def __init__(self, name: str, base_delay: float = 0.005, max_delay: float = 1000.0) -> None:
         self.name = name
-        self._queue: list[Hashable] = []
+        self._queue: collections.deque[Hashable] = collections.deque()
         self._dirty: set[Hashable] = set()
         self._processing: set[Hashable] = set()
         self._failures: dict[Hashable, int] = {}
         self._timers: dict[Hashable, asyncio.TimerHandle] = {}
-        self._cond = asyncio.Condition()
+        self._getters: list[asyncio.Future[None]] = []
         self._base, self._max = base_delay, max_delay
         self._shutdown = False
 
@@ -39,11 +40,12 @@ class WorkQueue:
         self._notify()
 
     def _notify(self) -> None:
-        async def wake() -> None:
-            async with self._cond:
-                self._cond.notify()
-
-        asyncio.get_running_loop().create_task(wake())
+        """Wake one waiting worker (no task per add: this is on every informer event's path)."""
+        while self._getters:
+            fut = self._getters.pop(0)
+            if not fut.done():
+                fut.set_result(None)
+                return
 
     def add_after(self, key: Hashable, delay: float) -> None:
         if delay <= 0:
@@ -75,15 +77,21 @@ class WorkQueue:
         return self._failures.get(key, 0)
 
     async def get(self) -> Hashable | None:
-        async with self._cond:
-            while not self._queue and not self._shutdown:
-                await self._cond.wait()
-            if self._shutdown and not self._queue:
-                return None
-            key = self._queue.pop(0)
-            self._processing.add(key)
-            self._dirty.discard(key)
-            return key
+        while not self._queue and not self._shutdown:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._getters.append(fut)
+            try:
+                await fut
+            except asyncio.CancelledError:
+                if fut in self._getters:
+                    self._getters.remove(fut)
+                raise
+        if self._shutdown and not self._queue:
+            return None
+        key = self._queue.popleft()
+        self._processing.add(key)
+        self._dirty.discard(key)
+        return key
 
     def done(self, key: Hashable) -> None:
         self._processing.discard(key)
@@ -95,8 +103,10 @@ class WorkQueue:
         self._shutdown = True
         for t in self._timers.values():
             t.cancel()
-        async with self._cond:
-            self._cond.notify_all()
+        for fut in self._getters:
+            if not fut.done():
+                fut.set_result(None)
+        self._getters.clear()
 
 
 async def run_workers(queue: WorkQueue, reconcile: Callable[[Hashable], Awaitable[None]], workers: int = 1) -> None:

@@ -66,8 +66,10 @@ class SQLiteStore:
         self._db.executescript(_SCHEMA)
         self._buckets: dict[str, dict[str, Entry]] = collections.defaultdict(dict)
         self._sorted: dict[str, list[Entry] | None] = {}
-        row = self._db.execute("SELECT value FROM meta WHERE name='revision'").fetchone()
-        self.revision: int = row[0] if row else 1
+        row = self._db.execute(
+            "SELECT max(coalesce((SELECT value FROM meta WHERE name='revision'), 1),"
+            " coalesce((SELECT max(mod_rev) FROM kv), 1))").fetchone()
+        self.revision: int = row[0]
         for key, value, mod_rev, create_rev in self._db.execute("SELECT key, value, mod_rev, create_rev FROM kv"):
             self._buckets[_bucket(key)][key] = Entry(key, bytes(value), mod_rev, create_rev)
         self._history: collections.deque[Event] = collections.deque(maxlen=history)
@@ -95,16 +97,16 @@ class SQLiteStore:
 
     # --- writes ----------------------------------------------------------------------------
     def _commit(self, key: str, entry: Entry | None, rev: int) -> None:
+        """One durable transaction per write. An upsert is a single autocommit statement (its
+        row carries the revision); a delete also records the revision, since no row will."""
         db = self._db
+        if entry is not None:
+            db.execute("INSERT OR REPLACE INTO kv(key, value, mod_rev, create_rev) VALUES (?,?,?,?)",
+                       (key, entry.value, entry.mod_rev, entry.create_rev))
+            return
         db.execute("BEGIN IMMEDIATE")
         try:
-            if entry is None:
-                db.execute("DELETE FROM kv WHERE key=?", (key,))
-            else:
-                db.execute(
-                    "INSERT OR REPLACE INTO kv(key, value, mod_rev, create_rev) VALUES (?,?,?,?)",
-                    (key, entry.value, entry.mod_rev, entry.create_rev),
-                )
+            db.execute("DELETE FROM kv WHERE key=?", (key,))
             db.execute("INSERT OR REPLACE INTO meta(name, value) VALUES ('revision', ?)", (rev,))
             db.execute("COMMIT")
         except BaseException:
