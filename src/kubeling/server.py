@@ -17,7 +17,7 @@ from .apiserver.admission import default_chain
 from .apiserver.app import build_app, serve
 from .apiserver.certs import ensure_pki, write_kubeconfig
 from .apiserver.registry import Registry, WriteOptions
-from .client.rest import Client, ClientConfig
+from .client.rest import Client, ClientConfig, LocalTransport
 from .config import Config
 from .controllers import manager as controller_manager
 from .store.sqlite import SQLiteStore
@@ -50,7 +50,8 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}")
     runner = await serve(app, cfg.bind, cfg.port, pki, cfg.socket_path)
     write_kubeconfig(cfg.kubeconfig_path, pki, cfg.server_url)
-    client = Client(ClientConfig(unix_socket=cfg.socket_path, user_agent="kube-controller-manager/" + KUBE_VERSION))
+    client = Client(ClientConfig(unix_socket=cfg.socket_path, user_agent="kube-controller-manager/" + KUBE_VERSION),
+                    local=LocalTransport(app["api"]))
     tasks = [asyncio.create_task(controller_manager.run(client), name="controller-manager")]
     log.info("API server listening on %s (%.0f ms)", cfg.server_url, (time.monotonic() - t0) * 1000)
     print(f"kubeling is ready; export KUBECONFIG={cfg.kubeconfig_path}", flush=True)

@@ -18,15 +18,15 @@ from aiohttp import web
 
 from ..api import errors
 from ..api.resources import Resource
-from ..store.base import ADDED, DELETED, MODIFIED, Compacted, Entry
+from ..store.base import Entry
 from . import discovery, negotiation, paths, strategy
 from .negotiation import Wanted
 from .registry import DeleteOptions, Registry, WriteOptions
+from .watchstream import BOOKMARK, ERROR, WatchStream
 
 log = logging.getLogger("kubeling.apiserver")
 
 JSON_CT = "application/json"
-BOOKMARK_INTERVAL = 60.0
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -248,115 +248,52 @@ class RestAPI:
         body = b"".join((head, b',"items":[', b",".join(e.value for e in entries), b"]}"))
         return _json(body)
 
+    def open_watch(self, res: Resource, namespace: str | None, q: Any) -> WatchStream:
+        """A watch stream from query parameters; shared by HTTP and the in-process transport."""
+        stream = WatchStream(self.store, res, namespace, Selectors(res, q), q.get("resourceVersion", ""),
+                             timeout=float(_query_int(q, "timeoutSeconds")) or None,
+                             bookmarks=_query_bool(q, "allowWatchBookmarks"))
+        stream.open()
+        return stream
+
     async def watch(self, request: web.Request, target: paths.Target, wanted: Wanted) -> web.StreamResponse:
         res = target.resource
         q = request.query
-        sel = Selectors(res, q)
-        rv_param = q.get("resourceVersion", "")
-        bookmarks = _query_bool(q, "allowWatchBookmarks")
-        timeout = float(_query_int(q, "timeoutSeconds")) or None
         if target.name is not None:
             raise errors.method_not_allowed()
-        prefix = res.prefix(target.namespace)
-        initial: list[Entry] = []
         try:
-            if rv_param in ("", "0"):
-                initial, rev = self.store.list(prefix)
-                watcher = self.store.watch(prefix, rev)
-            else:
-                try:
-                    from_rev = int(rv_param)
-                except ValueError:
-                    raise errors.bad_request(f"invalid resource version: {rv_param}") from None
-                watcher = self.store.watch(prefix, from_rev)
-        except Compacted as c:
-            watcher = None
-            too_old = errors.gone(f"too old resource version: {rv_param} ({self.store.compacted_revision})")
+            stream: WatchStream | None = self.open_watch(res, target.namespace, q)
+        except errors.StatusError as e:
+            if e.code != 410:
+                raise
+            stream, too_old = None, e
         resp = web.StreamResponse(headers={"Content-Type": JSON_CT, "Cache-Control": "no-cache, private"})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
-        if watcher is None:
+        if stream is None:
             await resp.write(orjson.dumps({"type": "ERROR", "object": too_old.status()}) + b"\n")
             return resp
-        table_state = {"first": True}
+        first_table = True
 
-        def frame(kind: str, entry: Entry) -> bytes:
+        def frame(kind: str, item: Any) -> bytes:
+            nonlocal first_table
+            if kind in (BOOKMARK, ERROR):
+                return orjson.dumps({"type": kind, "object": item}) + b"\n"
             if wanted.as_kind == "Table":
-                obj = self._table(res, [entry.obj()], str(entry.mod_rev), with_columns=table_state["first"],
+                obj = self._table(res, [item.obj()], str(item.mod_rev), with_columns=first_table,
                                   include=q.get("includeObject", "Metadata"))
-                table_state["first"] = False
+                first_table = False
                 return orjson.dumps({"type": kind, "object": obj}) + b"\n"
             if wanted.as_kind:
-                return orjson.dumps({"type": kind, "object": _partial(entry.obj())}) + b"\n"
-            return b'{"type":"' + kind.encode() + b'","object":' + entry.value + b"}\n"
+                return orjson.dumps({"type": kind, "object": _partial(item.obj())}) + b"\n"
+            return b'{"type":"' + kind.encode() + b'","object":' + item.value + b"}\n"
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout if timeout else None
         try:
-            buf = [frame(ADDED, e) for e in initial if sel.empty or sel.matches(e.obj())]
-            if buf:
-                await resp.write(b"".join(buf))
-            last_rev = self.store.revision
-            while True:
-                wait = BOOKMARK_INTERVAL
-                if deadline is not None:
-                    wait = min(wait, deadline - loop.time())
-                    if wait <= 0:
-                        break
-                try:
-                    ev = await asyncio.wait_for(watcher.queue.get(), wait)
-                except asyncio.TimeoutError:
-                    if deadline is not None and loop.time() >= deadline:
-                        break
-                    if bookmarks:
-                        bm = {"kind": res.kind, "apiVersion": res.api_version,
-                              "metadata": {"resourceVersion": str(max(last_rev, self.store.revision))}}
-                        await resp.write(orjson.dumps({"type": "BOOKMARK", "object": bm}) + b"\n")
-                    continue
-                if ev is None:
-                    if watcher.overflowed:
-                        err = errors.StatusError(500, "InternalError", "watch channel overflowed; please restart the watch")
-                        await resp.write(orjson.dumps({"type": "ERROR", "object": err.status()}) + b"\n")
-                    break
-                last_rev = ev.entry.mod_rev
-                out = [ev]
-                while not watcher.queue.empty():
-                    nxt = watcher.queue.get_nowait()
-                    if nxt is None:
-                        watcher.queue.put_nowait(None)
-                        break
-                    out.append(nxt)
-                chunks = []
-                for e in out:
-                    kind = self._event_type(sel, e)
-                    if kind:
-                        chunks.append(frame(kind, e.entry))
-                if chunks:
-                    await resp.write(b"".join(chunks))
+            async for batch in stream.batches():
+                await resp.write(b"".join(frame(kind, item) for kind, item in batch))
         except (ConnectionResetError, asyncio.CancelledError):
             pass
-        finally:
-            self.store.unwatch(watcher)
         return resp
-
-    @staticmethod
-    def _event_type(sel: Selectors, ev: Any) -> str | None:
-        """Selector transitions: entering the selection is ADDED, leaving it is DELETED."""
-        if sel.empty:
-            return ev.type
-        now_in = sel.matches(ev.entry.obj())
-        if ev.type == DELETED:
-            return DELETED if now_in else None
-        was_in = ev.prev is not None and sel.matches(ev.prev.obj())
-        if ev.type == ADDED:
-            return ADDED if now_in else None
-        if now_in and was_in:
-            return MODIFIED
-        if now_in:
-            return ADDED
-        if was_in:
-            return DELETED
-        return None
 
     # ---- writes ---------------------------------------------------------------------------
     async def _body(self, request: web.Request) -> Any:

@@ -99,8 +99,9 @@ def _error(status: int, body: bytes) -> errors.StatusError:
 class Client:
     """Async API client with typed verbs over `Resource` rows."""
 
-    def __init__(self, config: ClientConfig) -> None:
+    def __init__(self, config: ClientConfig, local: "LocalTransport | None" = None) -> None:
         self.config = config
+        self.local = local  # in-process watches (kubeling up); None for remote agents and tools
         self._session: aiohttp.ClientSession | None = None
 
     def _sess(self) -> aiohttp.ClientSession:
@@ -201,6 +202,10 @@ class Client:
             params["fieldSelector"] = field_selector
         if timeout_seconds:
             params["timeoutSeconds"] = str(timeout_seconds)
+        if self.local is not None:
+            async for ev in self.local.watch(res, namespace, params):
+                yield ev
+            return
         async with self._sess().get(_path(res, namespace), params=params,
                                     timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as r:
             if r.status >= 400:
@@ -213,6 +218,27 @@ class Client:
                     st = ev["object"]
                     raise errors.StatusError(st.get("code", 500), st.get("reason", ""), st.get("message", ""))
                 yield ev["type"], ev["object"]
+
+
+class LocalTransport:
+    """Watches for components inside `kubeling up`, served from the API server's own watch
+    streams: same selectors, resourceVersion rules, bookmarks and errors as the HTTP watch, but
+    no HTTP framing and no socket. Each receiver gets its own decoded copy of every object."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api  # apiserver.handlers.RestAPI
+
+    async def watch(self, res: Resource, namespace: str | None,
+                    params: dict[str, str]) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        stream = self.api.open_watch(res, namespace, params)
+        async for batch in stream.batches():
+            for kind, item in batch:
+                if kind == "BOOKMARK":
+                    yield kind, item
+                elif kind == "ERROR":
+                    raise errors.StatusError(item.get("code", 500), item.get("reason", ""), item.get("message", ""))
+                else:
+                    yield kind, orjson.loads(item.value)
 
 
 async def wait_ready(client: Client, timeout: float = 10.0) -> None:
