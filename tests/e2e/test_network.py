@@ -9,6 +9,7 @@ kubeling (kubeling0, 10.244/16, 10.96/12) on the same machine is not disturbed.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -295,3 +296,106 @@ def test_teardown_leaves_nothing(tmp_path: Any) -> None:
     finally:
         loop.run_until_complete(net.teardown_host())
         loop.close()
+
+
+# --- kubeling down ---------------------------------------------------------------------------
+
+def _orphan_sleep() -> tuple[int, int]:
+    """A `sleep` that is not our child (like a container init under its monitor): pid + start."""
+    from kubeling.down import proc_start_time
+    out = subprocess.run(["sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!"], capture_output=True, text=True)
+    pid = int(out.stdout.strip())
+    return pid, proc_start_time(pid)
+
+
+def test_kubeling_down(tmp_path: Any) -> None:
+    """`down` on a data dir with a pod network, mounts, a (fake-runc-state) container, a
+    monitor and cgroups removes all of it; a second run finds nothing and reports no error."""
+    from kubeling import down
+    data = str(tmp_path / "data")
+    agent = os.path.join(data, "agent")
+    loop = asyncio.new_event_loop()
+    net = PodNetwork(data, "10.250.40.0/24", "kltest4", "10.250.40.0/22", "10.250.44.0/24", netns_prefix="kltest-d")
+    cg_root = "kltest-down"
+    cg_dirs: list[str] = []
+    pids: list[int] = []
+    try:
+        loop.run_until_complete(net.add("d0000001-aaaa", "default", "a", [{"containerPort": 80, "hostPort": 18971}]))
+        loop.run_until_complete(net.add("d0000002-bbbb", "default", "b"))
+        # mounts: a tmpfs emptyDir with a bind stacked inside, and an overlay rootfs
+        vol = os.path.join(agent, "pods", "u1", "volumes", "kubernetes.io~empty-dir", "cache")
+        sub = os.path.join(vol, "sub")
+        rootfs, lower, upper, work = (os.path.join(agent, "containers", "c1", d) for d in ("rootfs", "l", "u", "w"))
+        for d in (vol, rootfs, lower, upper, work):
+            os.makedirs(d, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", vol], check=True)
+        os.makedirs(sub)
+        subprocess.run(["mount", "--bind", str(tmp_path), sub], check=True)
+        subprocess.run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={work}",
+                        rootfs], check=True)
+        # a container in a runc root (state only; the "init" is a sleep) and its monitor
+        init_pid, init_start = _orphan_sleep()
+        mon_pid, mon_start = _orphan_sleep()
+        pids += [init_pid, mon_pid]
+        cid = "c1" + "0" * 62
+        state_dir = os.path.join(agent, "runc", cid)
+        os.makedirs(state_dir)
+        with open(os.path.join(state_dir, "state.json"), "w") as f:
+            json.dump({"id": cid, "init_process_pid": init_pid, "init_process_start": init_start}, f)
+        with open(os.path.join(agent, "containers", "c1", "state.json"), "w") as f:
+            json.dump({"id": cid, "monitor_pid": mon_pid, "monitor_start": mon_start, "status": "running"}, f)
+        # cgroups like the runtime's /kubeling/pod<uid>/<id> (a distinct root name here)
+        with open("/proc/self/mountinfo") as f:
+            hier = [m for m in down.cgroup_mounts(f.read()) if m.endswith("/pids") or m == "/sys/fs/cgroup"][:1]
+        for h in hier:
+            d = os.path.join(h, cg_root, "podu1", "c1")
+            os.makedirs(d)
+            cg_dirs.append(os.path.join(h, cg_root))
+
+        assert down.find_runtime_roots(agent) == [("runc", os.path.join(agent, "runc"))]
+        lines: list[str] = []
+        errors = down.down(data, log=lines.append, cgroup_root=cg_root, shared=False, binaries={"runc": None})
+        assert errors == [], errors
+        text = "\n".join(lines)
+        assert f"stopped container {cid}" in text and "unmounted" in text and "removed bridge kltest4" in text
+        from kubeling.down import proc_start_time
+        assert proc_start_time(init_pid) == 0 and proc_start_time(mon_pid) == 0
+        assert not os.path.exists(state_dir)
+        with open("/proc/self/mountinfo") as f:
+            assert down.mounts_under(os.path.realpath(agent), f.read()) == []
+        assert netns.list_names("kltest-d") == []
+        assert not os.path.exists("/sys/class/net/kltest4")
+        assert "kltest4" not in sh("ip route") and "kubeling:kltest4" not in sh("iptables-save")
+        assert "18971" not in sh("iptables-save")
+        assert all(not os.path.exists(d) for d in cg_dirs)
+        # twice, and on a data dir that never existed
+        lines.clear()
+        assert down.down(data, log=lines.append, cgroup_root=cg_root, shared=False) == []
+        assert lines == []
+        assert down.down(str(tmp_path / "nothing"), log=lines.append, shared=False) == [] and lines == []
+    finally:
+        for p in pids:
+            try:
+                os.kill(p, 9)
+            except ProcessLookupError:
+                pass
+        with open("/proc/self/mountinfo") as f:
+            for p in down.mounts_under(os.path.realpath(agent), f.read()):
+                subprocess.run(["umount", "-l", p], capture_output=True)
+        for d in cg_dirs:
+            for sub_d, _s, _f in sorted(os.walk(d), key=lambda t: -t[0].count("/")):
+                try:
+                    os.rmdir(sub_d)
+                except OSError:
+                    pass
+        loop.run_until_complete(net.teardown_host())
+        loop.close()
+
+
+def test_down_cli_parses(tmp_path: Any) -> None:
+    import argparse
+    from kubeling import down
+    p = argparse.ArgumentParser()
+    down.add_subcommand(p.add_subparsers(dest="cmd"))
+    args = p.parse_args(["down", "--data-dir", str(tmp_path), "-q"])
+    assert (args.data_dir, args.all, args.quiet) == (str(tmp_path), False, True)
