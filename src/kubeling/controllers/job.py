@@ -1,0 +1,1030 @@
+"""Job controller and TTL-after-finished controller (upstream pkg/controller/job/job_controller.go,
+backoff_utils.go, indexed_job_utils.go and pkg/controller/ttlafterfinished, v1.32 behavior).
+
+A Job runs pods from its template until `completions` of them succeeded (or, without completions,
+until one succeeded and none is left running), at most `parallelism` at a time. Pods carry the
+`batch.kubernetes.io/job-tracking` finalizer so a finished pod is counted exactly once: the
+controller first records its UID in `status.uncountedTerminatedPods`, then removes the finalizer,
+then moves it into `succeeded`/`failed`. Failures beyond `backoffLimit` (or a passed
+`activeDeadlineSeconds`) fail the Job: first the interim `FailureTarget` condition, then, when no
+pod is left terminating, `Failed`; success works the same way with `SuccessCriteriaMet` then
+`Complete` (reason CompletionsReached). A failed pod is replaced after an exponential backoff of
+10 s, doubling per consecutive failure, capped at 10 minutes (upstream's MaxJobPodFailureBackOff).
+
+Not ported: podFailurePolicy, successPolicy, backoffLimitPerIndex, managedBy (jobs with a
+managedBy other than the built-in controller are skipped, as upstream does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..api import errors
+from ..api.resources import lookup
+from ..api.selectors import from_label_selector_object
+from ..client.events import EventRecorder
+from ..client.informer import Informer, object_key, split_key, wait_synced
+from ..client.rest import Client
+from ..client.workqueue import WorkQueue, run_workers
+from . import podutil
+from .podutil import format_time, parse_time
+
+log = logging.getLogger("kubeling.job")
+
+PODS = lookup("", "v1", "pods")
+JOBS = lookup("batch", "v1", "jobs")
+assert PODS is not None and JOBS is not None
+
+TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
+COMPLETION_INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
+COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
+BUILTIN_CONTROLLER = "kubernetes.io/job-controller"
+
+DEFAULT_POD_FAILURE_BACKOFF = 10.0
+MAX_POD_FAILURE_BACKOFF = 600.0
+MAX_UNCOUNTED_PODS = 500
+MAX_POD_CREATE_DELETE_PER_SYNC = 500
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class JobSettings:
+    sync_batch_period: float = 1.0  # syncJobBatchPeriod
+    pod_failure_backoff: float = DEFAULT_POD_FAILURE_BACKOFF
+    max_pod_failure_backoff: float = MAX_POD_FAILURE_BACKOFF
+
+
+# ---------------------------------------------------------------------------------------------
+# pure parts: conditions
+# ---------------------------------------------------------------------------------------------
+
+
+def find_condition(job: Obj, ctype: str) -> Obj | None:
+    for c in (job.get("status") or {}).get("conditions") or []:
+        if c.get("type") == ctype:
+            return c
+    return None
+
+
+def has_true_condition(job: Obj, ctype: str) -> bool:
+    c = find_condition(job, ctype)
+    return c is not None and c.get("status") == "True"
+
+
+def is_job_finished(job: Obj) -> bool:
+    """util.IsJobFinished: Complete or Failed is True."""
+    return has_true_condition(job, "Complete") or has_true_condition(job, "Failed")
+
+
+def new_condition(ctype: str, status: str, reason: str, message: str, now: float) -> Obj:
+    t = format_time(now)
+    return {"type": ctype, "status": status, "lastProbeTime": t, "lastTransitionTime": t,
+            "reason": reason, "message": message}
+
+
+def ensure_condition(conds: list[Obj], ctype: str, status: str, reason: str, message: str,
+                     now: float) -> bool:
+    """ensureJobConditionStatus: update in place or append (never append a False one)."""
+    for i, c in enumerate(conds):
+        if c.get("type") == ctype:
+            if c.get("status") != status or c.get("reason", "") != reason or c.get("message", "") != message:
+                conds[i] = new_condition(ctype, status, reason, message, now)
+                return True
+            return False
+    if status != "False":
+        conds.append(new_condition(ctype, status, reason, message, now))
+        return True
+    return False
+
+
+def success_condition(now: float) -> Obj:
+    return new_condition("SuccessCriteriaMet", "True", "CompletionsReached",
+                         "Reached expected number of succeeded pods", now)
+
+
+def failure_condition(reason: str, message: str, now: float) -> Obj:
+    return new_condition("FailureTarget", "True", reason, message, now)
+
+
+# ---------------------------------------------------------------------------------------------
+# pure parts: pods
+# ---------------------------------------------------------------------------------------------
+
+
+def has_tracking_finalizer(pod: Obj) -> bool:
+    return TRACKING_FINALIZER in (pod["metadata"].get("finalizers") or [])
+
+
+def only_replace_failed_pods(job: Obj) -> bool:
+    spec = job.get("spec") or {}
+    return spec.get("podReplacementPolicy") == "Failed" or spec.get("podFailurePolicy") is not None
+
+
+def is_pod_failed(pod: Obj, job: Obj) -> bool:
+    """A Failed pod, or (unless only failed pods are replaced) one deleted before it succeeded."""
+    phase = (pod.get("status") or {}).get("phase")
+    if phase == "Failed":
+        return True
+    if only_replace_failed_pods(job):
+        return False
+    return bool(pod["metadata"].get("deletionTimestamp")) and phase != "Succeeded"
+
+
+def is_terminating(pod: Obj) -> bool:
+    """controller.CountTerminatingPods counts these."""
+    return bool(pod["metadata"].get("deletionTimestamp")) and \
+        (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+def is_indexed(job: Obj) -> bool:
+    return (job.get("spec") or {}).get("completionMode") == "Indexed"
+
+
+def completion_index(pod: Obj) -> int:
+    """getCompletionIndex: the annotation (label as fallback); -1 when missing or malformed."""
+    v = (pod["metadata"].get("annotations") or {}).get(COMPLETION_INDEX_ANNOTATION)
+    if v is None:
+        v = (pod["metadata"].get("labels") or {}).get(COMPLETION_INDEX_LABEL)
+    try:
+        i = int(v) if v is not None else -1
+    except ValueError:
+        return -1
+    return i if i >= 0 else -1
+
+
+def finished_time(pod: Obj) -> float:
+    """getFinishedTime: last container termination, else when Ready turned False, else the
+    deletion time minus its grace period, else creation."""
+    st = pod.get("status") or {}
+    statuses = (st.get("initContainerStatuses") or []) + (st.get("containerStatuses") or [])
+    latest = None
+    if statuses:
+        for cs in statuses:
+            term = (cs.get("state") or {}).get("terminated")
+            t = parse_time((term or {}).get("finishedAt"))
+            if t is None:
+                latest = None
+                break
+            latest = t if latest is None else max(latest, t)
+        if latest is not None:
+            return latest
+    ready = podutil.pod_ready_condition(pod)
+    if ready is not None and ready.get("status") == "False":
+        t = parse_time(ready.get("lastTransitionTime"))
+        if t is not None:
+            return t
+    dt = parse_time(pod["metadata"].get("deletionTimestamp"))
+    if dt is not None:
+        return dt - float(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
+    return parse_time(pod["metadata"].get("creationTimestamp")) or 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# pure parts: backoff
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BackoffRecord:
+    failures_after_last_success: int = 0
+    last_failure_time: float | None = None
+
+
+def new_backoff_record(old: BackoffRecord | None, new_succeeded: list[Obj], new_failed: list[Obj]) -> BackoffRecord:
+    """backoffStore.newBackoffRecord: failures since the last success, and the last failure time.
+
+    A success resets the count; failures that finished after the latest new success still count.
+    """
+    rec = BackoffRecord(old.failures_after_last_success, old.last_failure_time) if old else BackoffRecord()
+    succ = sorted(finished_time(p) for p in new_succeeded)
+    fail = sorted(finished_time(p) for p in new_failed)
+    if not succ:
+        if not fail:
+            return rec
+        return BackoffRecord(rec.failures_after_last_success + len(fail), fail[-1])
+    rec = BackoffRecord()
+    last_success = succ[-1]
+    for t in reversed(fail):
+        if not t > last_success:
+            break
+        if rec.last_failure_time is None:
+            rec.last_failure_time = t
+        rec.failures_after_last_success += 1
+    return rec
+
+
+def backoff_duration(failures: int, default: float = DEFAULT_POD_FAILURE_BACKOFF,
+                     maximum: float = MAX_POD_FAILURE_BACKOFF) -> float:
+    """10 s, 20 s, 40 s, ... capped: the delay before replacing the n-th consecutive failure."""
+    if failures <= 0:
+        return 0.0
+    d = default
+    for _ in range(1, failures):
+        d *= 2
+        if d >= maximum:
+            return maximum
+    return d
+
+
+def remaining_backoff(rec: BackoffRecord, now: float, default: float = DEFAULT_POD_FAILURE_BACKOFF,
+                      maximum: float = MAX_POD_FAILURE_BACKOFF) -> float:
+    """getRemainingTime: how long pod creation still waits after the last failure."""
+    if rec.failures_after_last_success == 0 or rec.last_failure_time is None:
+        return 0.0
+    d = backoff_duration(rec.failures_after_last_success, default, maximum)
+    elapsed = now - rec.last_failure_time
+    return 0.0 if d < elapsed else d - elapsed
+
+
+# ---------------------------------------------------------------------------------------------
+# pure parts: counting
+# ---------------------------------------------------------------------------------------------
+
+
+def want_active(job: Obj, succeeded: int, active: int) -> int:
+    """manageJob's target: parallelism, but never more than the completions still missing;
+    without completions, once one pod succeeded no new pods are started."""
+    spec = job.get("spec") or {}
+    parallelism = int(spec.get("parallelism") if spec.get("parallelism") is not None else 1)
+    completions = spec.get("completions")
+    if completions is None:
+        return active if succeeded > 0 else parallelism
+    return max(0, min(int(completions) - succeeded, parallelism))
+
+
+def past_backoff_limit_on_failure(job: Obj, pods: list[Obj]) -> bool:
+    """For restartPolicy OnFailure the container restarts count against backoffLimit."""
+    spec = job.get("spec") or {}
+    if (((spec.get("template") or {}).get("spec") or {}).get("restartPolicy")) != "OnFailure":
+        return False
+    total = 0
+    for p in pods:
+        st = p.get("status") or {}
+        if st.get("phase") in ("Running", "Pending"):
+            for cs in (st.get("initContainerStatuses") or []) + (st.get("containerStatuses") or []):
+                total += int(cs.get("restartCount") or 0)
+    limit = int(spec.get("backoffLimit") or 0)
+    return total > 0 if limit == 0 else total >= limit
+
+
+def parse_indexes(s: str | None, completions: int) -> set[int]:
+    """'1,3-5' -> {1, 3, 4, 5}, dropping indexes >= completions."""
+    out: set[int] = set()
+    for part in (s or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        try:
+            a, b = int(lo), int(hi or lo)
+        except ValueError:
+            continue
+        out.update(i for i in range(a, b + 1) if i < completions)
+    return out
+
+
+def format_indexes(idx: set[int]) -> str:
+    """{1, 3, 4, 5} -> '1,3-5' (status.completedIndexes)."""
+    out, run = [], []
+    for i in sorted(idx):
+        if run and i == run[-1] + 1:
+            run.append(i)
+            continue
+        if run:
+            out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+        run = [i]
+    if run:
+        out.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+    return ",".join(out)
+
+
+def first_pending_indexes(active: list[Obj], succeeded: set[int], count: int, completions: int) -> list[int]:
+    """The lowest indexes with neither a success nor an active pod."""
+    taken = succeeded | {completion_index(p) for p in active}
+    out = []
+    for i in range(completions):
+        if len(out) >= count:
+            break
+        if i not in taken:
+            out.append(i)
+    return out
+
+
+def pod_from_job(job: Obj, index: int | None = None) -> Obj:
+    """The pod a Job creates: its template, the tracking finalizer, a controller reference and,
+    for Indexed jobs, the completion index (annotation, label, hostname, env)."""
+    tpl = copy.deepcopy((job.get("spec") or {}).get("template") or {})
+    tmeta = tpl.get("metadata") or {}
+    name = job["metadata"]["name"]
+    meta: Obj = {"generateName": f"{name}-" if index is None else f"{name}-{index}-",
+                 "namespace": job["metadata"].get("namespace"),
+                 "ownerReferences": [podutil.new_controller_ref(job, "batch/v1", "Job")]}
+    for k in ("labels", "annotations"):
+        if tmeta.get(k):
+            meta[k] = dict(tmeta[k])
+    fins = list(tmeta.get("finalizers") or [])
+    if TRACKING_FINALIZER not in fins:
+        fins.append(TRACKING_FINALIZER)
+    meta["finalizers"] = fins
+    spec = tpl.get("spec") or {}
+    if index is not None:
+        meta.setdefault("annotations", {})[COMPLETION_INDEX_ANNOTATION] = str(index)
+        meta.setdefault("labels", {})[COMPLETION_INDEX_LABEL] = str(index)
+        spec["hostname"] = f"{name}-{index}"
+        env = {"name": COMPLETION_INDEX_ENV, "valueFrom": {"fieldRef": {
+            "apiVersion": "v1", "fieldPath": f"metadata.annotations['{COMPLETION_INDEX_ANNOTATION}']"}}}
+        for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            if not any(e.get("name") == COMPLETION_INDEX_ENV for e in c.get("env") or []):
+                c["env"] = [env] + list(c.get("env") or [])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+def removal_order(job: Obj, active: list[Obj], n: int, now: float) -> list[Obj]:
+    """activePodsForRemoval: duplicate or out-of-range indexes first, then the least advanced pods."""
+    rm: list[Obj] = []
+    left = list(active)
+    if is_indexed(job):
+        completions = int((job.get("spec") or {}).get("completions") or 0)
+        seen: set[int] = set()
+        left = []
+        for p in sorted(active, key=lambda p: (completion_index(p), podutil.deletion_order_key(p, 0, now))):
+            i = completion_index(p)
+            if i < 0 or i >= completions or i in seen:
+                rm.append(p)
+            else:
+                seen.add(i)
+                left.append(p)
+    if len(rm) < n:
+        left.sort(key=lambda p: podutil.deletion_order_key(p, 0, now))
+        rm += left[:n - len(rm)]
+    return rm
+
+
+def status_equal(a: Obj, b: Obj) -> bool:
+    keys = ("active", "succeeded", "failed", "ready", "terminating", "startTime", "completionTime",
+            "conditions", "uncountedTerminatedPods", "completedIndexes")
+    norm = {"active": 0, "succeeded": 0, "failed": 0}
+
+    def get(s: Obj, k: str) -> Any:
+        v = s.get(k)
+        if k == "uncountedTerminatedPods":
+            v = {kk: vv for kk, vv in (v or {}).items() if vv}
+        return norm.get(k) if v is None and k in norm else v
+
+    return all(get(a, k) == get(b, k) for k in keys)
+
+
+# ---------------------------------------------------------------------------------------------
+# controller
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Ctx:
+    job: Obj
+    pods: list[Obj]
+    active: list[Obj]
+    ready: int
+    succeeded: int = 0
+    failed: int = 0
+    terminating: int = 0
+    uncounted_succeeded: set[str] = field(default_factory=set)
+    uncounted_failed: set[str] = field(default_factory=set)
+    expected_rm: set[str] = field(default_factory=set)
+    finished: Obj | None = None
+    backoff: BackoffRecord = field(default_factory=BackoffRecord)
+    succeeded_indexes: set[int] = field(default_factory=set)
+
+
+class JobController:
+    def __init__(self, client: Client, settings: JobSettings | None = None, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.s = settings or JobSettings()
+        self.clock = clock
+        self.queue = WorkQueue("job")
+        self.orphans = WorkQueue("job-orphan-pods")
+        self.expectations = podutil.Expectations()
+        self.rm_finalizers: dict[str, set[str]] = {}  # job key -> pod UIDs whose finalizer removal we await
+        self.backoffs: dict[str, BackoffRecord] = {}
+        self.recorder = EventRecorder(client, "job-controller")
+        self.job_informer = Informer(client, JOBS)
+        self.pod_informer = Informer(client, PODS)
+
+    # ---- handlers ---------------------------------------------------------------------------
+    def _resolve(self, ns: str | None, ref: Obj | None) -> Obj | None:
+        if ref is None or ref.get("kind") != "Job":
+            return None
+        job = self.job_informer.get(ns, ref.get("name", ""))
+        if job is None or job["metadata"].get("uid") != ref.get("uid"):
+            return None
+        return job
+
+    def _enqueue_batched(self, job: Obj) -> None:
+        self.queue.add_after(object_key(job), self.s.sync_batch_period)
+
+    def _jobs_for_pod(self, pod: Obj) -> list[Obj]:
+        labels = pod["metadata"].get("labels") or {}
+        out = []
+        for j in self.job_informer.list(pod["metadata"].get("namespace")):
+            try:
+                sel = from_label_selector_object((j.get("spec") or {}).get("selector"))
+            except errors.StatusError:
+                continue
+            if labels and not sel.empty() and sel.matches(labels):
+                out.append(j)
+        return out
+
+    def _on_pod_add(self, pod: Obj) -> None:
+        if pod["metadata"].get("deletionTimestamp"):
+            self._on_pod_delete(pod, final=False)
+            return
+        ref = podutil.controller_of(pod)
+        if ref is not None:
+            job = self._resolve(pod["metadata"].get("namespace"), ref)
+            if job is not None:
+                self.expectations.creation_observed(object_key(job))
+                self._enqueue_batched(job)
+            return
+        if has_tracking_finalizer(pod):
+            self.orphans.add(object_key(pod))
+        for job in self._jobs_for_pod(pod):
+            self._enqueue_batched(job)
+
+    def _on_pod_update(self, old: Obj, cur: Obj) -> None:
+        if old["metadata"].get("resourceVersion") == cur["metadata"].get("resourceVersion"):
+            return
+        if cur["metadata"].get("deletionTimestamp"):
+            self._on_pod_delete(cur, final=False)
+            return
+        ns = cur["metadata"].get("namespace")
+        removed = not has_tracking_finalizer(cur)
+        cur_ref, old_ref = podutil.controller_of(cur), podutil.controller_of(old)
+        if cur_ref != old_ref and old_ref is not None:
+            job = self._resolve(ns, old_ref)
+            if job is not None:
+                if removed:
+                    self.rm_finalizers.get(object_key(job), set()).discard(cur["metadata"].get("uid"))
+                self._enqueue_batched(job)
+        if cur_ref is not None:
+            job = self._resolve(ns, cur_ref)
+            if job is None:
+                return
+            if removed:
+                self.rm_finalizers.get(object_key(job), set()).discard(cur["metadata"].get("uid"))
+            self._enqueue_batched(job)
+            return
+        if has_tracking_finalizer(cur):
+            self.orphans.add(object_key(cur))
+        if (old["metadata"].get("labels") != cur["metadata"].get("labels")) or cur_ref != old_ref:
+            for job in self._jobs_for_pod(cur):
+                self._enqueue_batched(job)
+
+    def _on_pod_delete(self, pod: Obj, final: bool = True) -> None:
+        ref = podutil.controller_of(pod)
+        has_fin = has_tracking_finalizer(pod)
+        if ref is None:
+            if has_fin:
+                self.orphans.add(object_key(pod))
+            return
+        job = self._resolve(pod["metadata"].get("namespace"), ref)
+        if job is None or is_job_finished(job):
+            if has_fin:
+                self.orphans.add(object_key(pod))
+            return
+        key = object_key(job)
+        self.expectations.deletion_observed(key, object_key(pod))
+        if final or not has_fin:
+            self.rm_finalizers.get(key, set()).discard(pod["metadata"].get("uid"))
+        self._enqueue_batched(job)
+
+    def _on_job_update(self, old: Obj, cur: Obj) -> None:
+        key = object_key(cur)
+        if cur["metadata"].get("generation") == old["metadata"].get("generation"):
+            self._enqueue_batched(cur)
+        else:
+            self.queue.add(key)
+        if is_job_finished(cur):
+            self._cleanup_pod_finalizers(cur)
+        start = parse_time((cur.get("status") or {}).get("startTime"))
+        ads = (cur.get("spec") or {}).get("activeDeadlineSeconds")
+        if start is not None and ads is not None and ads != (old.get("spec") or {}).get("activeDeadlineSeconds"):
+            self.queue.add_after(key, max(0.0, start + ads - self.clock()))
+
+    def _on_job_delete(self, job: Obj) -> None:
+        self.queue.add(object_key(job))
+        self._cleanup_pod_finalizers(job)
+
+    def _cleanup_pod_finalizers(self, job: Obj) -> None:
+        uid = job["metadata"].get("uid")
+        for pod in self.pod_informer.list(job["metadata"].get("namespace")):
+            if has_tracking_finalizer(pod) and (podutil.controller_of(pod) or {}).get("uid") == uid:
+                self.orphans.add(object_key(pod))
+
+    # ---- orphan pods ------------------------------------------------------------------------
+    async def sync_orphan_pod(self, key: str) -> None:
+        ns, name = split_key(key)
+        pod = self.pod_informer.get(ns, name)
+        if pod is None or not has_tracking_finalizer(pod):
+            return
+        ref = podutil.controller_of(pod)
+        if ref is not None:
+            if ref.get("kind") != "Job" or ref.get("apiVersion") != "batch/v1":
+                return
+            job = self._resolve(ns, ref)
+            if job is not None and not is_job_finished(job):
+                return
+        await self._remove_finalizer(pod)
+
+    async def _remove_finalizer(self, pod: Obj) -> bool:
+        patch = {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER]}}
+        try:
+            await self.client.patch(PODS, pod["metadata"].get("namespace"), pod["metadata"]["name"], patch,
+                                    patch_type="strategic")
+        except errors.StatusError as e:
+            if e.code != 404:
+                raise
+        return True
+
+    # ---- sync -------------------------------------------------------------------------------
+    async def _claim_pods(self, job: Obj) -> list[Obj]:
+        """getPodsForJob: ours, plus matching orphans adopted (with the tracking finalizer)."""
+        ns = job["metadata"].get("namespace")
+        uid = job["metadata"]["uid"]
+        try:
+            sel = from_label_selector_object((job.get("spec") or {}).get("selector"))
+        except errors.StatusError:
+            return []
+        out = []
+        for pod in self.pod_informer.list(ns):
+            ref = podutil.controller_of(pod)
+            matches = sel.matches(pod["metadata"].get("labels") or {}) and not sel.empty()
+            if ref is not None:
+                if ref.get("uid") != uid:
+                    continue
+                if matches or job["metadata"].get("deletionTimestamp"):
+                    out.append(pod)
+                else:
+                    await self._patch_pod(pod, podutil.release_patch(uid, pod["metadata"]["uid"]))
+                continue
+            if not matches or pod["metadata"].get("deletionTimestamp") or job["metadata"].get("deletionTimestamp"):
+                continue
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            patch = podutil.adopt_patch(job, "batch/v1", "Job", pod["metadata"]["uid"])
+            patch["metadata"]["finalizers"] = [TRACKING_FINALIZER]
+            if await self._patch_pod(pod, patch):
+                adopted = copy.deepcopy(pod)
+                adopted["metadata"]["finalizers"] = list(pod["metadata"].get("finalizers") or []) + [TRACKING_FINALIZER]
+                out.append(adopted)
+        return out
+
+    async def _patch_pod(self, pod: Obj, patch: Obj) -> bool:
+        try:
+            await self.client.patch(PODS, pod["metadata"].get("namespace"), pod["metadata"]["name"], patch,
+                                    patch_type="strategic")
+            return True
+        except errors.StatusError as e:
+            if e.code in (404, 409, 422):
+                return False
+            raise
+
+    async def sync(self, key: str) -> None:
+        ns, name = split_key(key)
+        shared = self.job_informer.get(ns, name)
+        if shared is None:
+            self.expectations.delete(key)
+            self.rm_finalizers.pop(key, None)
+            self.backoffs.pop(key, None)
+            return
+        managed_by = (shared.get("spec") or {}).get("managedBy")
+        if managed_by and managed_by != BUILTIN_CONTROLLER:
+            return
+        job = copy.deepcopy(shared)
+        if is_job_finished(job):
+            self.backoffs.pop(key, None)
+            return
+        mode = (job.get("spec") or {}).get("completionMode") or "NonIndexed"
+        if mode not in ("NonIndexed", "Indexed"):
+            self.recorder.event(job, "Warning", "UnknownCompletionMode",
+                                "Skipped Job sync because completion mode is unknown")
+            return
+        now = self.clock()
+        status = job.setdefault("status", {})
+        unc = status.get("uncountedTerminatedPods") or {}
+        status["uncountedTerminatedPods"] = {k: list(v) for k, v in unc.items() if v}
+        satisfied = self.expectations.satisfied(key)
+        pods = await self._claim_pods(job)
+        active = podutil.filter_active_pods(pods)
+        ctx = _Ctx(job=job, pods=pods, active=active, ready=sum(1 for p in active if podutil.is_pod_ready(p)),
+                   uncounted_succeeded=set(unc.get("succeeded") or []), uncounted_failed=set(unc.get("failed") or []),
+                   expected_rm=set(self.rm_finalizers.get(key, set())))
+        ctx.terminating = sum(1 for p in pods if is_terminating(p))
+        n_active = len(active)
+        new_succ, new_fail = self._new_finished_pods(ctx)
+        ctx.succeeded = int(status.get("succeeded") or 0) + len(new_succ) + len(ctx.uncounted_succeeded)
+        ctx.failed = int(status.get("failed") or 0) + len(new_fail) + len(ctx.uncounted_failed)
+        suspended = bool((job.get("spec") or {}).get("suspend"))
+        if status.get("startTime") is None and not suspended:
+            status["startTime"] = format_time(now)
+        ctx.backoff = new_backoff_record(self.backoffs.get(key), new_succ, new_fail)
+        spec = job.get("spec") or {}
+        backoff_limit = int(spec.get("backoffLimit") if spec.get("backoffLimit") is not None else 6)
+
+        if has_true_condition(job, "SuccessCriteriaMet"):
+            ctx.finished = find_condition(job, "SuccessCriteriaMet")
+        elif has_true_condition(job, "FailureTarget"):
+            ft = find_condition(job, "FailureTarget") or {}
+            ctx.finished = new_condition("Failed", "True", ft.get("reason", ""), ft.get("message", ""), now)
+        if ctx.finished is None:
+            if ctx.failed > backoff_limit or past_backoff_limit_on_failure(job, pods):
+                ctx.finished = failure_condition("BackoffLimitExceeded", "Job has reached the specified backoff limit", now)
+            elif self._past_active_deadline(job, now):
+                ctx.finished = failure_condition("DeadlineExceeded", "Job was active longer than specified deadline", now)
+            elif spec.get("activeDeadlineSeconds") is not None and not suspended:
+                start = parse_time(status.get("startTime")) or now
+                self.queue.add_after(key, max(0.0, start + int(spec["activeDeadlineSeconds"]) - now))
+        if is_indexed(job):
+            completions = int(spec.get("completions") or 0)
+            ctx.succeeded_indexes = parse_indexes(status.get("completedIndexes"), completions) | {
+                completion_index(p) for p in pods
+                if (p.get("status") or {}).get("phase") == "Succeeded" and 0 <= completion_index(p) < completions}
+            ctx.succeeded = len(ctx.succeeded_indexes)
+
+        suspend_changed = False
+        manage_err: Exception | None = None
+        if ctx.finished is not None:
+            deleted_ready, deleted, err = await self._delete_pods(job, active, keep_finalizer=True)
+            if deleted != n_active or not satisfied:
+                ctx.finished = None
+            n_active -= deleted
+            ctx.terminating += deleted
+            ctx.ready -= deleted_ready
+            manage_err = err
+        else:
+            called = False
+            if satisfied and not job["metadata"].get("deletionTimestamp"):
+                try:
+                    n_active = await self._manage(job, ctx, key, now)
+                except errors.StatusError as e:
+                    manage_err = e
+                    n_active = len(ctx.active)
+                called = True
+            completions = spec.get("completions")
+            if completions is None:
+                complete = ctx.succeeded > 0 and n_active == 0
+            else:
+                complete = ctx.succeeded >= int(completions) and n_active == 0
+            if complete:
+                ctx.finished = success_condition(now)
+            elif called:
+                conds = status.setdefault("conditions", [])
+                if suspended:
+                    if ensure_condition(conds, "Suspended", "True", "JobSuspended", "Job suspended", now):
+                        suspend_changed = True
+                        self.recorder.event(job, "Normal", "Suspended", "Job suspended")
+                elif ensure_condition(conds, "Suspended", "False", "JobResumed", "Job resumed", now):
+                    suspend_changed = True
+                    self.recorder.event(job, "Normal", "Resumed", "Job resumed")
+                    status["startTime"] = format_time(now)
+                if not conds:
+                    status.pop("conditions", None)
+        status["active"] = n_active
+        status["ready"] = ctx.ready
+        status["terminating"] = ctx.terminating
+        await self._track_status(ctx, shared, key, now)
+        if manage_err is not None:
+            raise manage_err
+
+    def _new_finished_pods(self, ctx: _Ctx) -> tuple[list[Obj], list[Obj]]:
+        """getNewFinishedPods: finished pods still holding our finalizer and not yet recorded."""
+        succ, fail = [], []
+        completions = int((ctx.job.get("spec") or {}).get("completions") or 0)
+        for p in ctx.pods:
+            uid = p["metadata"].get("uid", "")
+            if not has_tracking_finalizer(p) or uid in ctx.expected_rm:
+                continue
+            if is_indexed(ctx.job) and not 0 <= completion_index(p) < completions:
+                continue
+            if (p.get("status") or {}).get("phase") == "Succeeded" and uid not in ctx.uncounted_succeeded:
+                succ.append(p)
+            elif is_pod_failed(p, ctx.job) and uid not in ctx.uncounted_failed:
+                fail.append(p)
+        return succ, fail
+
+    def _past_active_deadline(self, job: Obj, now: float) -> bool:
+        spec, st = job.get("spec") or {}, job.get("status") or {}
+        ads = spec.get("activeDeadlineSeconds")
+        start = parse_time(st.get("startTime"))
+        if ads is None or start is None or spec.get("suspend"):
+            return False
+        return now - start >= int(ads)
+
+    async def _manage(self, job: Obj, ctx: _Ctx, key: str, now: float) -> int:
+        """manageJob: delete surplus pods, or create missing ones once the backoff has passed."""
+        active = len(ctx.active)
+        spec = job.get("spec") or {}
+        if spec.get("suspend"):
+            victims = removal_order(job, ctx.active, active, now)
+            self.expectations.expect_deletions(key, [object_key(p) for p in victims])
+            dr, d, err = await self._delete_pods(job, victims, keep_finalizer=False, key=key)
+            ctx.terminating += d
+            ctx.ready -= dr
+            if err is not None:
+                raise err
+            return active - d
+        want = want_active(job, ctx.succeeded, active)
+        rm = max(0, active - want)
+        victims = removal_order(job, ctx.active, rm, now)[:MAX_POD_CREATE_DELETE_PER_SYNC]
+        if victims:
+            self.expectations.expect_deletions(key, [object_key(p) for p in victims])
+            dr, d, err = await self._delete_pods(job, victims, keep_finalizer=False, key=key)
+            ctx.terminating += d
+            ctx.ready -= dr
+            if err is not None:
+                raise err
+            return active - d
+        terminating = ctx.terminating if only_replace_failed_pods(job) else 0
+        diff = want - terminating - active
+        if diff <= 0:
+            return active
+        wait = remaining_backoff(ctx.backoff, now, self.s.pod_failure_backoff, self.s.max_pod_failure_backoff)
+        if wait > 0:
+            self.queue.add_after(key, max(wait, self.s.sync_batch_period))
+            return active
+        diff = min(diff, MAX_POD_CREATE_DELETE_PER_SYNC)
+        indexes: list[int | None] = [None] * diff
+        if is_indexed(job):
+            completions = int(spec.get("completions") or 0)
+            found = first_pending_indexes(ctx.active, ctx.succeeded_indexes, diff, completions)
+            indexes = list(found)
+            diff = len(indexes)
+        if diff == 0:
+            return active
+        self.expectations.expect_creations(key, diff)
+        created, err = 0, None
+        batch = 1
+        pending = list(indexes)
+        while pending:
+            chunk, pending = pending[:batch], pending[batch:]
+            results = await asyncio.gather(*(self._create_pod(job, i) for i in chunk), return_exceptions=True)
+            errs = [r for r in results if isinstance(r, Exception)]
+            created += len(chunk) - len(errs)
+            for _ in errs:
+                self.expectations.creation_observed(key)
+            if errs:
+                err = errs[0]
+                for _ in pending:  # skipped: the informer will never see these
+                    self.expectations.creation_observed(key)
+                break
+            batch *= 2
+        if err is not None:
+            raise err
+        return active + created
+
+    async def _create_pod(self, job: Obj, index: int | None) -> None:
+        pod = pod_from_job(job, index)
+        try:
+            created = await self.client.create(PODS, job["metadata"].get("namespace"), pod)
+        except errors.StatusError as e:
+            if "is being terminated" in e.message:
+                return
+            self.recorder.event(job, "Warning", "FailedCreate", f"Error creating: {e.message}")
+            raise
+        self.recorder.event(job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+
+    async def _delete_pods(self, job: Obj, pods: list[Obj], *, keep_finalizer: bool,
+                           key: str = "") -> tuple[int, int, Exception | None]:
+        """deleteActivePods / deleteJobPods: (ready deleted, deleted, first error)."""
+        async def one(p: Obj) -> bool:
+            meta = p["metadata"]
+            try:
+                if not keep_finalizer and has_tracking_finalizer(p):
+                    await self._remove_finalizer(p)
+                await self.client.delete(PODS, meta.get("namespace"), meta["name"])
+            except errors.StatusError as e:
+                if key:
+                    self.expectations.deletion_observed(key, object_key(p))
+                if e.code == 404:
+                    return True
+                self.recorder.event(job, "Warning", "FailedDelete", f"Error deleting: {e.message}")
+                raise
+            self.recorder.event(job, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}")
+            return True
+
+        results = await asyncio.gather(*(one(p) for p in pods), return_exceptions=True)
+        errs = [r for r in results if isinstance(r, Exception)]
+        deleted = len(pods) - len(errs)
+        ready = sum(1 for p, r in zip(pods, results) if not isinstance(r, Exception) and podutil.is_pod_ready(p))
+        return ready, deleted, (errs[0] if errs else None)
+
+    async def _track_status(self, ctx: _Ctx, shared: Obj, key: str, now: float) -> None:
+        """trackJobStatusAndRemoveFinalizers."""
+        job = ctx.job
+        status = job["status"]
+        unc = status["uncountedTerminatedPods"]
+        with_fin = {p["metadata"]["uid"] for p in ctx.pods
+                    if has_tracking_finalizer(p) and p["metadata"]["uid"] not in ctx.expected_rm}
+        self._clean_uncounted(status, with_fin)
+        to_remove: list[Obj] = []
+        indexed = is_indexed(job)
+        completions = int((job.get("spec") or {}).get("completions") or 0)
+        for p in ctx.pods:
+            uid = p["metadata"]["uid"]
+            if not has_tracking_finalizer(p) or uid in ctx.expected_rm:
+                continue
+            failed = is_pod_failed(p, job)
+            phase = (p.get("status") or {}).get("phase")
+            if not (job["metadata"].get("deletionTimestamp") or ctx.finished is not None or phase == "Succeeded" or failed):
+                continue
+            to_remove.append(p)
+            if phase == "Succeeded" and uid not in ctx.uncounted_failed:
+                if not indexed and uid not in ctx.uncounted_succeeded and uid not in unc.get("succeeded", []):
+                    unc.setdefault("succeeded", []).append(uid)
+            elif failed or (ctx.finished is not None and ctx.finished["type"] != "SuccessCriteriaMet"):
+                ix = completion_index(p)
+                if uid not in ctx.uncounted_failed and uid not in unc.get("failed", []) and \
+                        (not indexed or 0 <= ix < completions):
+                    unc.setdefault("failed", []).append(uid)
+            if len(unc.get("succeeded", [])) + len(unc.get("failed", [])) >= MAX_UNCOUNTED_PODS:
+                break
+        if indexed:
+            status["succeeded"] = len(ctx.succeeded_indexes)
+            status["completedIndexes"] = format_indexes(ctx.succeeded_indexes)
+        conds = status.setdefault("conditions", [])
+        if ctx.finished is not None and ctx.finished["type"] == "FailureTarget":
+            conds.append(ctx.finished)
+            ctx.finished = new_condition("Failed", "True", ctx.finished["reason"], ctx.finished["message"], now)
+        elif ctx.finished is not None and ctx.finished["type"] == "SuccessCriteriaMet":
+            if find_condition(job, "SuccessCriteriaMet") is None:
+                conds.append(ctx.finished)
+            ctx.finished = new_condition("Complete", "True", ctx.finished.get("reason", ""),
+                                         ctx.finished.get("message", ""), now)
+        if not conds:
+            status.pop("conditions", None)
+        # flush the uncounted UIDs (and interim condition) before touching finalizers
+        if not status_equal(status, shared.get("status") or {}):
+            job = await self._update_status(job)
+            self.backoffs[key] = ctx.backoff
+            status = job["status"]
+            status.setdefault("uncountedTerminatedPods", {})
+        else:
+            self.backoffs[key] = ctx.backoff
+        flushed = copy.deepcopy(status)
+        if to_remove:
+            self.rm_finalizers.setdefault(key, set()).update(p["metadata"]["uid"] for p in to_remove)
+            results = await asyncio.gather(*(self._remove_finalizer(p) for p in to_remove), return_exceptions=True)
+            for p, r in zip(to_remove, results):
+                if not isinstance(r, Exception):
+                    with_fin.discard(p["metadata"]["uid"])
+                else:
+                    self.rm_finalizers.get(key, set()).discard(p["metadata"]["uid"])
+        self._clean_uncounted(status, with_fin)
+        finished = self._enact_finished(job, ctx, now)
+        if finished or not status_equal(status, flushed):
+            job = await self._update_status(job)
+            if finished and ctx.finished is not None:
+                if ctx.finished["type"] == "Complete":
+                    spec_c = (job.get("spec") or {}).get("completions")
+                    if spec_c is not None and int(job["status"].get("succeeded") or 0) > int(spec_c):
+                        self.recorder.event(job, "Warning", "TooManySucceededPods",
+                                            "Too many succeeded pods running after completion count reached")
+                    self.recorder.event(job, "Normal", "Completed", "Job completed")
+                else:
+                    self.recorder.event(job, "Warning", ctx.finished["reason"], ctx.finished["message"])
+
+    @staticmethod
+    def _clean_uncounted(status: Obj, with_fin: set[str]) -> bool:
+        """cleanUncountedPodsWithoutFinalizers: UIDs whose finalizer is gone become counts."""
+        unc = status.setdefault("uncountedTerminatedPods", {})
+        changed = False
+        for k in ("succeeded", "failed"):
+            uids = unc.get(k) or []
+            keep = [u for u in uids if u in with_fin]
+            if len(keep) != len(uids):
+                changed = True
+                status[k] = int(status.get(k) or 0) + len(uids) - len(keep)
+            if keep:
+                unc[k] = keep
+            else:
+                unc.pop(k, None)
+        return changed
+
+    def _enact_finished(self, job: Obj, ctx: _Ctx, now: float) -> bool:
+        """Set Complete/Failed once nothing is uncounted and no pod is terminating."""
+        if ctx.finished is None:
+            return False
+        unc = job["status"].get("uncountedTerminatedPods") or {}
+        if unc.get("succeeded") or unc.get("failed"):
+            return False
+        if ctx.terminating > 0:
+            return False
+        conds = job["status"].setdefault("conditions", [])
+        f = ctx.finished
+        ensure_condition(conds, f["type"], f["status"], f.get("reason", ""), f.get("message", ""), now)
+        if f["type"] == "Complete":
+            job["status"]["completionTime"] = f["lastTransitionTime"]
+        return True
+
+    async def _update_status(self, job: Obj) -> Obj:
+        body = copy.deepcopy(job)
+        return await self.client.update_status(JOBS, body)
+
+    # ---- run --------------------------------------------------------------------------------
+    async def run(self, workers: int = 5) -> None:
+        self.job_informer.add_handlers(on_add=lambda j: self.queue.add(object_key(j)),
+                                       on_update=self._on_job_update, on_delete=self._on_job_delete)
+        self.pod_informer.add_handlers(on_add=self._on_pod_add, on_update=self._on_pod_update,
+                                       on_delete=self._on_pod_delete)
+        tasks = [asyncio.create_task(self.job_informer.run(), name="job-informer-jobs"),
+                 asyncio.create_task(self.pod_informer.run(), name="job-informer-pods")]
+        try:
+            await wait_synced([self.job_informer, self.pod_informer])
+            await asyncio.gather(run_workers(self.queue, self.sync, workers),
+                                 run_workers(self.orphans, self.sync_orphan_pod, 1))
+        finally:
+            for t in tasks:
+                t.cancel()
+
+
+# ---------------------------------------------------------------------------------------------
+# TTL after finished (pkg/controller/ttlafterfinished)
+# ---------------------------------------------------------------------------------------------
+
+
+def finish_time(job: Obj) -> float | None:
+    """The lastTransitionTime of the True Complete or Failed condition."""
+    for c in (job.get("status") or {}).get("conditions") or []:
+        if c.get("type") in ("Complete", "Failed") and c.get("status") == "True":
+            return parse_time(c.get("lastTransitionTime"))
+    return None
+
+
+def ttl_remaining(job: Obj, now: float) -> float | None:
+    """Seconds until a finished Job with ttlSecondsAfterFinished expires (<= 0: now), else None."""
+    ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
+    if ttl is None or job["metadata"].get("deletionTimestamp") or not is_job_finished(job):
+        return None
+    t = finish_time(job)
+    if t is None:
+        return None
+    return t + int(ttl) - now
+
+
+class TTLAfterFinishedController:
+    def __init__(self, client: Client, *, clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.clock = clock
+        self.queue = WorkQueue("ttl_jobs_to_delete")
+        self.informer = Informer(client, JOBS)
+
+    def _enqueue(self, job: Obj) -> None:
+        if ttl_remaining(job, self.clock()) is not None:
+            self.queue.add(object_key(job))
+
+    async def sync(self, key: str) -> None:
+        ns, name = split_key(key)
+        job = self.informer.get(ns, name)
+        if job is None:
+            return
+        left = ttl_remaining(job, self.clock())
+        if left is None:
+            return
+        if left > 0:
+            self.queue.add_after(key, left)
+            return
+        try:  # re-check the live object: the TTL may have been changed
+            fresh = await self.client.get(JOBS, ns, name)
+        except errors.StatusError as e:
+            if e.code == 404:
+                return
+            raise
+        left = ttl_remaining(fresh, self.clock())
+        if left is None:
+            return
+        if left > 0:
+            self.queue.add_after(key, left)
+            return
+        log.info("cleaning up finished job %s (ttlSecondsAfterFinished)", key)
+        try:
+            await self.client.delete(JOBS, ns, name, propagation="Foreground",
+                                     preconditions={"resourceVersion": fresh["metadata"]["resourceVersion"]})
+        except errors.StatusError as e:
+            if e.code != 404:
+                raise
+
+    async def run(self, workers: int = 2) -> None:
+        self.informer.add_handlers(on_add=self._enqueue, on_update=lambda old, new: self._enqueue(new))
+        task = asyncio.create_task(self.informer.run(), name="ttl-after-finished-informer")
+        try:
+            await wait_synced([self.informer])
+            await run_workers(self.queue, self.sync, workers)
+        finally:
+            task.cancel()
