@@ -133,4 +133,6 @@ async def run_workers(queue: WorkQueue, reconcile: Callable[[Hashable], Awaitabl
             finally:
                 queue.done(key)
 
-    await asyncio.gather(*(worker() for _ in range(workers)))
+    async with asyncio.TaskGroup() as tg:  # cancellation ends every worker cleanly
+        for i in range(workers):
+            tg.create_task(worker(), name=f"{queue.name}-worker-{i}")
