@@ -226,6 +226,8 @@ def test_list_netns_readopts(env: Env) -> None:
     assert got[UID_A].port_mappings == [{"hostPort": HOST_PORT, "containerPort": 8080, "protocol": "tcp"}]
     assert got[UID_A].namespace == "default" and got[UID_A].name == "pod-a"
     assert again.orphan_netns() == []
+    rec = json.load(open(os.path.join(again.results_dir, f"{UID_B}.json")))
+    assert [p["type"] for p in rec["conflist"]["plugins"]] == ["bridge"]  # no hostPort: no portmap
 
 
 def test_remove_releases_ip_and_readd(env: Env) -> None:
@@ -399,3 +401,54 @@ def test_down_cli_parses(tmp_path: Any) -> None:
     down.add_subcommand(p.add_subparsers(dest="cmd"))
     args = p.parse_args(["down", "--data-dir", str(tmp_path), "-q"])
     assert (args.data_dir, args.all, args.quiet) == (str(tmp_path), False, True)
+
+
+@pytest.mark.skipif(not shutil.which("runc") or not shutil.which("busybox"), reason="needs runc and busybox-static")
+def test_kubeling_down_stops_real_runc_container(tmp_path: Any) -> None:
+    """A real runc container joined to a pod's netns (it sees the pod IP on eth0) is killed and
+    deleted by `down`, along with its cgroup and the pod network."""
+    from kubeling import down
+    data = str(tmp_path / "data")
+    root = os.path.join(data, "agent", "runc")
+    bundle = tmp_path / "bundle"
+    rootfs = bundle / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    for d in ("proc", "sys", "dev", "tmp", "etc"):
+        (rootfs / d).mkdir()
+    shutil.copy(shutil.which("busybox") or "", rootfs / "bin" / "busybox")
+    for a in ("sh", "sleep", "ip"):
+        os.symlink("busybox", rootfs / "bin" / a)
+    loop = asyncio.new_event_loop()
+    net = PodNetwork(data, "10.250.48.0/24", "kltest5", "10.250.48.0/22", "10.250.52.0/24", netns_prefix="kltest-r")
+    cid = "kltestdown" + "1" * 20
+    try:
+        ns_path, ips = loop.run_until_complete(net.add("r0000001-aaaa", "default", "r"))
+        subprocess.run(["runc", "spec"], cwd=bundle, check=True)
+        spec = json.loads((bundle / "config.json").read_text())
+        spec["process"].update(terminal=False, args=["sleep", "60"])
+        spec["root"] = {"path": str(rootfs), "readonly": True}
+        spec["linux"]["cgroupsPath"] = f"/kltest-down/podr1/{cid}"
+        spec["linux"]["namespaces"] = [n if n["type"] != "network" else {"type": "network", "path": ns_path}
+                                       for n in spec["linux"]["namespaces"]]
+        (bundle / "config.json").write_text(json.dumps(spec))
+        subprocess.run(["runc", "--root", root, "run", "-d", "--bundle", str(bundle), "--pid-file",
+                        str(tmp_path / "pid"), cid], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=True, timeout=30)
+        pid = int((tmp_path / "pid").read_text())
+        r = subprocess.run(["runc", "--root", root, "exec", cid, "ip", "-o", "-4", "addr", "show", "eth0"],
+                           capture_output=True, text=True, timeout=10)
+        assert f"inet {ips[0]}/24" in r.stdout, r
+        assert down.find_runtime_roots(os.path.join(data, "agent")) == [("runc", root)]
+        lines: list[str] = []
+        assert down.down(data, log=lines.append, cgroup_root="kltest-down", shared=False) == []
+        assert f"stopped container {cid} (runc, root {root})" in lines
+        assert down.proc_start_time(pid) == 0
+        assert json.loads(subprocess.run(["runc", "--root", root, "list", "-f", "json"], capture_output=True,
+                                         text=True).stdout or "null") in (None, [])
+        assert not os.path.exists(ns_path) and not os.path.exists("/sys/class/net/kltest5")
+        assert not any(os.path.exists(f"/sys/fs/cgroup/{c}/kltest-down") for c in ("memory", "pids", "cpu"))
+    finally:
+        subprocess.run(["runc", "--root", root, "delete", "-f", cid], capture_output=True)
+        down.remove_cgroups("kltest-down", lambda _m: None)
+        loop.run_until_complete(net.teardown_host())
+        loop.close()

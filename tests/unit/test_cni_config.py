@@ -23,6 +23,12 @@ def test_pod_conflist() -> None:
     assert pm == {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True}
 
 
+def test_without_plugin() -> None:
+    c = cni.pod_conflist("net", "br0", "10.1.0.0/24", "/ipam")
+    assert [p["type"] for p in cni.without_plugin(c, "portmap")["plugins"]] == ["bridge"]
+    assert [p["type"] for p in c["plugins"]] == ["bridge", "portmap"]  # untouched
+
+
 def test_plugin_config_injects_name_version_prev_and_capabilities() -> None:
     c = cni.pod_conflist("net", "br0", "10.1.0.0/24", "/ipam")
     rc = {"portMappings": [{"hostPort": 80, "containerPort": 8080, "protocol": "tcp"}], "bandwidth": {"x": 1}}

@@ -4,7 +4,8 @@ The pod network is a chained conflist (`cniVersion` 1.0.0): `bridge` (with `host
 then `portmap` (hostPorts). `loopback` runs as its own one-plugin network on `lo` like
 containerd's CRI does, because the loopback plugin acts on `CNI_IFNAME` and the chain's
 interface is `eth0`. ADD runs the chain in order, feeding each plugin the previous result;
-DEL runs it in reverse with the cached ADD result. The functions at the top are pure: they
+DEL runs it in reverse with the cached ADD result. A pod without hostPorts gets the chain
+without portmap (recorded with its result, so its DEL uses the same chain). The functions at the top are pure: they
 build configs and parse results; `exec_plugin` does the I/O.
 """
 
@@ -61,6 +62,12 @@ def pod_conflist(name: str, bridge: str, subnet: str, ipam_dir: str, *, gateway:
         bridge_conf,
         {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
     ]}
+
+
+def without_plugin(conflist: dict[str, Any], plugin_type: str) -> dict[str, Any]:
+    """The chain minus one plugin type (a pod without hostPorts skips portmap: one exec and
+    several iptables calls fewer on both ADD and DEL)."""
+    return {**conflist, "plugins": [p for p in conflist["plugins"] if p.get("type") != plugin_type]}
 
 
 def loopback_config() -> dict[str, Any]:

@@ -217,29 +217,36 @@ class PodNetwork:
             except OSError as e:
                 raise cni.NetworkError("FailedCreatePodSandBox",
                                        f'failed to create network namespace for sandbox "{pod_uid}": {e}') from None
+            conflist = self.conflist if pm else cni.without_plugin(self.conflist, "portmap")
+            # lo and eth0 are independent: bring them up concurrently
+            lo = cni.add_list(self.bin_dir or "", cni.loopback_config(), {},
+                              self._env(pod_uid, ns_path, "lo", namespace, name), self.timeout)
+            eth0 = cni.add_list(self.bin_dir or "", conflist, {"portMappings": pm},
+                                self._env(pod_uid, ns_path, "eth0", namespace, name), self.timeout)
             try:
-                await cni.add_list(self.bin_dir or "", cni.loopback_config(), {},
-                                   self._env(pod_uid, ns_path, "lo", namespace, name), self.timeout)
-                result = await cni.add_list(self.bin_dir or "", self.conflist, {"portMappings": pm},
-                                            self._env(pod_uid, ns_path, "eth0", namespace, name), self.timeout)
+                results = await asyncio.gather(lo, eth0, return_exceptions=True)
+                for r in results:
+                    if isinstance(r, BaseException):
+                        raise r
+                result = results[1]
                 ips = cni.result_ips(result)
                 if not ips:
                     raise cni.CNIPluginError("bridge", "ADD", 999, "no IP addresses in the result")
             except cni.CNIPluginError as e:
-                await self._undo(pod_uid, ns_name, ns_path, pm, namespace, name)
+                await self._undo(pod_uid, ns_name, ns_path, conflist, pm, namespace, name)
                 raise cni.NetworkError("FailedCreatePodSandBox",
                                        f'failed to setup network for sandbox "{pod_uid}": {e}') from None
             _write_json(self._result_path(pod_uid), {
                 "pod_uid": pod_uid, "namespace": namespace, "name": name, "netns": ns_name,
                 "netns_path": ns_path, "ips": ips, "port_mappings": pm, "result": result,
-                "conflist": self.conflist, "created_at": time.time()})
+                "conflist": conflist, "created_at": time.time()})
             log.debug("pod network for %s/%s: %s in %.1f ms", namespace, name, ips, (time.monotonic() - t0) * 1e3)
             return ns_path, ips
 
-    async def _undo(self, pod_uid: str, ns_name: str, ns_path: str, pm: list[dict[str, Any]],
-                    namespace: str, name: str) -> None:
+    async def _undo(self, pod_uid: str, ns_name: str, ns_path: str, conflist: dict[str, Any],
+                    pm: list[dict[str, Any]], namespace: str, name: str) -> None:
         try:
-            await cni.del_list(self.bin_dir or "", self.conflist, {"portMappings": pm}, None,
+            await cni.del_list(self.bin_dir or "", conflist, {"portMappings": pm}, None,
                                self._env(pod_uid, ns_path, "eth0", namespace, name), self.timeout)
         except cni.CNIPluginError as e:
             log.warning("cleanup after failed ADD of %s: %s", pod_uid, e)
@@ -249,7 +256,7 @@ class PodNetwork:
             log.warning("cleanup after failed ADD of %s: %s", pod_uid, e)
 
     async def remove(self, pod_uid: str) -> None:
-        """CNI DEL (portmap, then bridge — releasing the IP — then loopback) and delete the
+        """CNI DEL in reverse chain order (portmap, then bridge, releasing the IP) and delete the
         netns. Succeeds when nothing is left; raises NetworkError(FailedKillPod) if a plugin
         fails (the netns is deleted anyway; the cached result stays so a retry can DEL again)."""
         if not self.bin_dir:
@@ -268,12 +275,7 @@ class PodNetwork:
                                        self.timeout)
                 except cni.CNIPluginError as e:
                     err = e
-                if netns.exists(ns_name):
-                    try:
-                        await cni.del_list(self.bin_dir, cni.loopback_config(), {}, None,
-                                           self._env(pod_uid, ns_path, "lo", namespace, name), self.timeout)
-                    except cni.CNIPluginError:
-                        pass  # lo goes away with the netns anyway
+                # no loopback DEL: it only sets lo down, and lo goes away with the netns
             try:
                 await netns.delete(ns_name)
             except OSError as e:
