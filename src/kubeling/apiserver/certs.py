@@ -191,3 +191,24 @@ def write_kubeconfig(path: str, pki: ClusterPKI, server_url: str) -> None:
     with os.fdopen(fd, "w") as f:
         yaml.safe_dump(cfg, f, sort_keys=False)
     os.replace(tmp, path)
+
+
+def issue_cert(pki: ClusterPKI, cert_path: str, key_path: str, common_name: str, *,
+               organizations: tuple[str, ...] = (), server: bool = False, hosts: list[str] | None = None,
+               days: int = 365) -> None:
+    """Issue a leaf certificate from the cluster CA: kubelet serving certs (server=True, SANs
+    from `hosts`) and the API server's kubelet client certificate (server=False)."""
+    ca, ca_key = _load(pki.ca_cert, pki.ca_key)
+    names = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+    names.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    sans: list[x509.GeneralName] = []
+    for h in dict.fromkeys(hosts or []):
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(h)))
+        except ValueError:
+            sans.append(x509.DNSName(h))
+    key = _key()
+    cert = _issue(x509.Name(names), key, ca, ca_key, server=server, sans=sans or None, days=days)
+    os.makedirs(os.path.dirname(cert_path) or ".", exist_ok=True)
+    _write_key(key_path, key)
+    _write_cert(cert_path, cert)

@@ -113,6 +113,10 @@ class RestAPI:
             raise errors.resource_not_found_for_path() from None
         res = target.resource
         q = request.query
+        if target.subresource in STREAMING_SUBRESOURCES and res.kind == "Pod" and res.group == "" and target.name:
+            from . import streaming  # pods/log, exec, attach, portforward: relayed to the kubelet
+
+            return await streaming.handle(self, request, res, target.namespace, target.name, target.subresource)
         if method == "GET":
             wanted = negotiation.negotiate(request.headers.get("Accept"))
             if target.name is None:
@@ -193,22 +197,7 @@ class RestAPI:
         if sub == "scale":
             entry = self.registry.get(res, target.namespace, target.name)
             return _json(scale_of(res, entry))
-        if sub == "log":
-            entry = self.registry.get(res, target.namespace, target.name)
-            return await self.pod_log(request, res, entry)
         raise errors.method_not_allowed()
-
-    async def pod_log(self, request: web.Request, res: Resource, entry: Entry) -> web.StreamResponse:
-        pod = entry.obj()
-        name = pod["metadata"]["name"]
-        containers = [c["name"] for c in pod.get("spec", {}).get("containers", [])]
-        container = request.query.get("container") or (containers[0] if len(containers) == 1 else "")
-        if not container:
-            raise errors.bad_request(
-                f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]")
-        if not pod.get("spec", {}).get("nodeName"):
-            raise errors.bad_request(f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating')
-        raise errors.bad_request(f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating')
 
     def list(self, request: web.Request, target: paths.Target, wanted: Wanted) -> web.Response:
         res = target.resource
