@@ -174,8 +174,10 @@ class VolumeManager:
                     if key is None:
                         raise PayloadError("no volume plugin matched")
                     await self._setup_one(pod, vol, key)
-                except (PayloadError, projected.TokenError, downward.DownwardAPIError, hostpath.HostPathError,
-                        AtomicWriteError, ValueError, OSError) as e:
+                except Exception as e:  # noqa: BLE001 - any failure is this volume's FailedMount
+                    if not isinstance(e, (PayloadError, projected.TokenError, downward.DownwardAPIError,
+                                          hostpath.HostPathError, AtomicWriteError, ValueError, OSError)):
+                        log.exception("volume %s of pod %s", vol.get("name"), uid)
                     msg = str(e)
                     failures[vol.get("name", "")] = msg
                     self._event(pod, "Warning", "FailedMount",
@@ -290,8 +292,9 @@ class VolumeManager:
                 sub = self._expand_subpath(vm["subPathExpr"], env or {})
             if sub:
                 host = self._prepare_subpath(uid, vm, vol["name"], cname, i, host, sub)
+            # host_path is final (a subPath is already resolved to its bind mount): sub_path stays ""
             out.append(Mount(container_path=vm.get("mountPath", ""), host_path=host,
-                             read_only=bool(vm.get("readOnly")) or PLUGINS[key][2], sub_path=sub))
+                             read_only=bool(vm.get("readOnly")) or PLUGINS[key][2]))
         return out
 
     @staticmethod
