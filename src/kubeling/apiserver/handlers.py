@@ -113,7 +113,7 @@ class RestAPI:
             raise errors.resource_not_found_for_path() from None
         res = target.resource
         q = request.query
-        if target.subresource in STREAMING_SUBRESOURCES and res.kind == "Pod" and res.group == "" and target.name:
+        if target.subresource in ("log", "exec", "attach", "portforward") and res.kind == "Pod" and res.group == "" and target.name:
             from . import streaming  # pods/log, exec, attach, portforward: relayed to the kubelet
 
             return await streaming.handle(self, request, res, target.namespace, target.name, target.subresource)
