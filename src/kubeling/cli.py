@@ -24,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     from .images_cli import add_subcommands as add_images
 
     add_images(sub)
+    from .down import add_subcommand as add_down
+
+    add_down(sub)
     return p
 
 
@@ -32,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "version":
         print(f"kubeling {__version__} (Kubernetes {GIT_VERSION})")
         return 0
+    if args.cmd == "down":
+        from .down import run as down_run
+
+        return down_run(args)
     if args.cmd == "images":
         from .images_cli import run as images_run
 
