@@ -10,6 +10,32 @@ from . import GIT_VERSION, __version__
 from .config import Config
 
 
+def _add_node_flags(up: argparse.ArgumentParser) -> None:
+    """Kubelet flags of `kubeling up` (see kubelet/agent.py)."""
+    up.add_argument("--sim-nodes", type=int, default=0, metavar="N",
+                    help="run N simulated nodes (sim-node-1..N, a labelled fake runtime) and no real node")
+    up.add_argument("--runtime", choices=("runc", "crun", "simulated"), default=None,
+                    help="container runtime of this node (default runc)")
+    up.add_argument("--node-name", default="", help="name of this node (default: the hostname)")
+    up.add_argument("--node-ip", default="", help="InternalIP of this node (default: the bind address)")
+    up.add_argument("--pod-log-dir", default=Config.pod_log_dir, help="where container logs go (CRI format)")
+    up.add_argument("--cluster-cidr", default=Config.cluster_cidr, help="pod CIDR; node i gets its i-th /24")
+    up.add_argument("--node-lease-duration-seconds", type=int, default=Config.node_lease_duration,
+                    help="node Lease duration; it is renewed every quarter of it")
+    up.add_argument("--node-status-update-frequency", type=float, default=Config.node_status_update_frequency,
+                    help="seconds between node status computations")
+
+
+def _apply_node_flags(cfg: Config, args: argparse.Namespace) -> None:
+    cfg.sim_nodes = max(args.sim_nodes, 0)
+    cfg.runtime = args.runtime or "runc"
+    cfg.runtime_explicit = args.runtime is not None
+    cfg.node_name, cfg.node_ip, cfg.pod_log_dir = args.node_name, args.node_ip, args.pod_log_dir
+    cfg.cluster_cidr = args.cluster_cidr
+    cfg.node_lease_duration = args.node_lease_duration_seconds
+    cfg.node_status_update_frequency = args.node_status_update_frequency
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kubeling", description="Kubernetes in Python")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -19,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=Config.port)
     up.add_argument("--advertise-address", default="", help="address written into the kubeconfig")
     up.add_argument("--service-cidr", default=Config.service_cidr)
+    _add_node_flags(up)
     up.add_argument("-v", "--verbose", action="count", default=0)
     sub.add_parser("version", help="print the version")
     from .images_cli import add_subcommands as add_images
@@ -50,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
         cfg = Config(data_dir=args.data_dir, bind=args.bind, port=args.port, advertise=args.advertise_address,
                      service_cidr=args.service_cidr)
+        _apply_node_flags(cfg, args)
         return up(cfg)
     return 2
 

@@ -15,6 +15,28 @@ class Config:
     advertise: str = ""  # address written into the kubeconfig; defaults to the bind address
     service_cidr: str = "10.96.0.0/12"
     node_port_range: str = "30000-32767"
+    # nodes (kubelet flags; see kubelet/agent.py)
+    sim_nodes: int = 0  # N simulated nodes sim-node-1..N instead of the real node
+    runtime: str = "runc"  # runc | crun | simulated
+    runtime_explicit: bool = False  # --runtime was given (the real node is opt-in for now)
+    node_name: str = ""  # default: the hostname
+    node_ip: str = ""  # default: the bind address
+    pod_log_dir: str = "/var/log/pods"
+    cluster_cidr: str = "10.244.0.0/16"  # node i gets the i-th /24
+    node_lease_duration: int = 40  # seconds; the Lease is renewed every quarter of it
+    node_status_update_frequency: float = 10.0
+
+    @property
+    def node_name_or_default(self) -> str:
+        import socket
+
+        return self.node_name or socket.gethostname().lower()
+
+    @property
+    def node_ip_or_default(self) -> str:
+        if self.node_ip:
+            return self.node_ip
+        return "127.0.0.1" if self.bind in ("0.0.0.0", "::", "") else self.bind
 
     @property
     def server_dir(self) -> str:

@@ -20,6 +20,7 @@ from .apiserver.registry import Registry, WriteOptions
 from .client.rest import Client, ClientConfig, LocalTransport
 from .config import Config
 from .controllers import manager as controller_manager
+from .kubelet import agent as kubelet_agent
 from .store.sqlite import SQLiteStore
 
 log = logging.getLogger("kubeling")
@@ -53,6 +54,10 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     client = Client(ClientConfig(unix_socket=cfg.socket_path, user_agent="kube-controller-manager/" + KUBE_VERSION),
                     local=LocalTransport(app["api"]))
     tasks = [asyncio.create_task(controller_manager.run(client), name="controller-manager")]
+    node_client = Client(ClientConfig(unix_socket=cfg.socket_path, user_agent="kubelet/" + KUBE_VERSION),
+                         local=LocalTransport(app["api"]))
+    for name, coro in kubelet_agent.node_runners(cfg, node_client):
+        tasks.append(asyncio.create_task(coro, name=name))
     log.info("API server listening on %s (%.0f ms)", cfg.server_url, (time.monotonic() - t0) * 1000)
     print(f"kubeling is ready; export KUBECONFIG={cfg.kubeconfig_path}", flush=True)
     if on_ready:
@@ -65,6 +70,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await client.close()
+        await node_client.close()
         await runner.cleanup()
         store.close()
 
@@ -86,6 +92,9 @@ def up(cfg: Config) -> int:
 
     try:
         asyncio.run(main())
+    except kubelet_agent.NodeSetupError as e:
+        print(f"kubeling: {e}", file=sys.stderr)
+        return 1
     except OSError as e:
         print(f"kubeling: {e}", file=sys.stderr)
         return 1

@@ -33,6 +33,7 @@ class Cluster:
     proc: subprocess.Popen | None = None
     log_path: str = ""
     cache_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="kubectl-cache-"))
+    extra_args: tuple[str, ...] = ()  # more `kubeling up` flags
 
     @property
     def kubeconfig(self) -> str:
@@ -47,7 +48,8 @@ class Cluster:
         self.log_path = os.path.join(self.data_dir, "kubeling.log")
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kubeling.cli", "up", "--data-dir", self.data_dir, "--port", str(self.port), "-v"],
+            [sys.executable, "-m", "kubeling.cli", "up", "--data-dir", self.data_dir, "--port", str(self.port), "-v",
+             *self.extra_args],
             stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
         )
         assert self.proc.stdout is not None
