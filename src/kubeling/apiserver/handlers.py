@@ -21,7 +21,7 @@ from ..api.resources import Resource
 from ..store.base import Entry
 from . import discovery, negotiation, paths, strategy
 from .negotiation import Wanted
-from .registry import DeleteOptions, Registry, WriteOptions
+from .registry import DeleteOptions, Registry, WriteOptions, encoded, view
 from .watchstream import BOOKMARK, ERROR, WatchStream
 
 log = logging.getLogger("kubeling.apiserver")
@@ -170,12 +170,12 @@ class RestAPI:
     # ---- encoding -------------------------------------------------------------------------
     def _encode_one(self, res: Resource, entry: Entry, wanted: Wanted, status: int = 200) -> web.Response:
         if wanted.as_kind == "Table":
-            return _json(self._table(res, [entry.obj()], str(entry.mod_rev)), status)
+            return _json(self._table(res, [view(res, entry)], str(entry.mod_rev)), status)
         if wanted.as_kind == "PartialObjectMetadata":
             return _json(_partial(entry.obj()), status)
         if wanted.yaml:
-            return web.Response(body=negotiation.encode_yaml(entry.obj()), status=status, content_type="application/yaml")
-        return _json(entry.value, status)
+            return web.Response(body=negotiation.encode_yaml(view(res, entry)), status=status, content_type="application/yaml")
+        return _json(encoded(res, entry), status)
 
     def _table(self, res: Resource, objs: list[dict[str, Any]], rv: str, *, with_columns: bool = True,
                include: str = "Metadata", cont: str | None = None, remaining: int | None = None) -> dict[str, Any]:
@@ -220,7 +220,7 @@ class RestAPI:
             next_token = _continue_token(rev, entries[-1].key)
         rv = str(rev)
         if wanted.as_kind == "Table":
-            return _json(self._table(res, [e.obj() for e in entries], rv, include=q.get("includeObject", "Metadata"),
+            return _json(self._table(res, [view(res, e) for e in entries], rv, include=q.get("includeObject", "Metadata"),
                                      cont=next_token, remaining=remaining))
         meta: dict[str, Any] = {"resourceVersion": rv}
         if next_token:
@@ -231,11 +231,16 @@ class RestAPI:
                    "items": [_partial(e.obj()) for e in entries]}
             return _json(doc)
         if wanted.yaml:
-            doc = {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta, "items": [e.obj() for e in entries]}
+            doc = {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta, "items": [view(res, e) for e in entries]}
             return web.Response(body=negotiation.encode_yaml(doc), content_type="application/yaml")
         head = orjson.dumps({"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta})[:-1]
-        body = b"".join((head, b',"items":[', b",".join(e.value for e in entries), b"]}"))
+        body = b"".join((head, b',"items":[', b",".join(encoded(res, e) for e in entries), b"]}"))
         return _json(body)
+
+    @staticmethod
+    def entry_bytes(res: Resource, entry: Entry) -> bytes:
+        """An event's object as JSON in `res`'s version (for the in-process transport)."""
+        return encoded(res, entry)
 
     def open_watch(self, res: Resource, namespace: str | None, q: Any) -> WatchStream:
         """A watch stream from query parameters; shared by HTTP and the in-process transport."""
@@ -269,13 +274,13 @@ class RestAPI:
             if kind in (BOOKMARK, ERROR):
                 return orjson.dumps({"type": kind, "object": item}) + b"\n"
             if wanted.as_kind == "Table":
-                obj = self._table(res, [item.obj()], str(item.mod_rev), with_columns=first_table,
+                obj = self._table(res, [view(res, item)], str(item.mod_rev), with_columns=first_table,
                                   include=q.get("includeObject", "Metadata"))
                 first_table = False
                 return orjson.dumps({"type": kind, "object": obj}) + b"\n"
             if wanted.as_kind:
                 return orjson.dumps({"type": kind, "object": _partial(item.obj())}) + b"\n"
-            return b'{"type":"' + kind.encode() + b'","object":' + item.value + b"}\n"
+            return b'{"type":"' + kind.encode() + b'","object":' + encoded(res, item) + b"}\n"
 
         try:
             async for batch in stream.batches():
@@ -586,7 +591,7 @@ class RestAPI:
                 meta = e.obj()["metadata"]
                 try:
                     entry, _ = await self.registry.delete(res, meta.get("namespace"), meta["name"], opts)
-                    items.append(entry.obj())
+                    items.append(view(res, entry))
                 except errors.StatusError as err:
                     if err.code != 404:
                         raise

@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 import orjson
 
-from ..api import errors
+from ..api import conversion, errors
+from ..api.conversion import CONVERTIBLE_KINDS
 from ..api.resources import Resource, lookup
 from ..store.base import Entry, KeyExists, KeyNotFound, RevisionConflict
 from . import strategy
@@ -44,6 +45,25 @@ def now_rfc3339() -> str:
         _now_cache[0] = sec
         _now_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sec))
     return _now_cache[1]
+
+
+def view(res: Resource, entry: Entry) -> dict[str, Any]:
+    """The stored object as `res`'s version sees it (shared, read-only)."""
+    if res.kind not in CONVERTIBLE_KINDS:
+        return entry.obj()
+    return conversion.convert(entry.obj(), res.api_version)
+
+
+def encoded(res: Resource, entry: Entry) -> bytes:
+    """JSON bytes of the object in `res`'s version: the stored bytes unless a conversion applies."""
+    if res.kind not in CONVERTIBLE_KINDS or entry.obj().get("apiVersion") == res.api_version:
+        return entry.value
+    return orjson.dumps(conversion.convert(entry.obj(), res.api_version))
+
+
+def copy_view(res: Resource, entry: Entry) -> dict[str, Any]:
+    """A private, mutable copy of the object in `res`'s version."""
+    return orjson.loads(encoded(res, entry))
 
 
 def random_suffix(n: int = 5) -> str:
@@ -285,7 +305,7 @@ class Registry:
         from ..api import defaults
 
         cur = current or self.get(res, namespace, name)
-        old = cur.obj()
+        old = view(res, cur)
         if not isinstance(new, dict):
             raise errors.bad_request("the body of the request was in an unknown format")
         rv = (new.get("metadata") or {}).get("resourceVersion")
@@ -302,7 +322,7 @@ class Registry:
         return await self._write(res, cur, new, opts)
 
     async def _write(self, res: Resource, cur: Entry, new: dict[str, Any], opts: WriteOptions) -> Entry:
-        old = cur.obj()
+        old = view(res, cur)
         if _same(old, new):
             return cur  # a no-op write changes nothing, not even the resourceVersion
         meta = new["metadata"]
@@ -339,7 +359,7 @@ class Registry:
         With keep_managed_fields the mutation's own managedFields are stored (server-side apply)."""
         for attempt in range(retries):
             cur = self.get(res, namespace, name)
-            new = mutate(cur.copy(), cur)
+            new = mutate(copy_view(res, cur), cur)
             mf = new.get("metadata", {}).get("managedFields") if keep_managed_fields else None
             try:
                 return await self.update(res, namespace, name, new, opts, current=cur, managed_fields=mf)

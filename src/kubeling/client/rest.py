@@ -238,7 +238,7 @@ class LocalTransport:
                 elif kind == "ERROR":
                     raise errors.StatusError(item.get("code", 500), item.get("reason", ""), item.get("message", ""))
                 else:
-                    yield kind, orjson.loads(item.value)
+                    yield kind, orjson.loads(self.api.entry_bytes(res, item))
 
 
 async def wait_ready(client: Client, timeout: float = 10.0) -> None:
