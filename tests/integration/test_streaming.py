@@ -539,3 +539,20 @@ def test_python_client_exec_v4(env: dict[str, Any]) -> None:
     assert resp.returncode == 4
     resp.close()
     assert api.read_namespaced_pod_log("box", NS, container="app", tail_lines=1) == "new line\n"
+
+
+def test_python_client_port_forward(env: dict[str, Any]) -> None:
+    """The Python client's port-forward is the WebSocket protocol (v4.channel.k8s.io, ?ports=)."""
+    from kubernetes import client, config
+    from kubernetes.stream import portforward
+
+    api = client.CoreV1Api(config.new_client_from_config(env["cluster"].kubeconfig))
+    pf = portforward(api.connect_get_namespaced_pod_portforward, "box", NS, ports="8080")
+    sock = pf.socket(8080)
+    sock.settimeout(10)
+    sock.sendall(b"through the python client")
+    assert recv_exactly(sock, 25) == b"through the python client"
+    sock.close()
+    assert pf.error(8080) is None
+    pf.close()
+

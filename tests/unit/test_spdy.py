@@ -275,3 +275,40 @@ async def test_garbage_in_the_tunnel_closes_it(forward: Any) -> None:
             await ws.send_bytes(b"\x80\x07\x00\x01\x00\x00\x00\x00")
             msg = await asyncio.wait_for(ws.receive(), 5)
             assert msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+
+
+# ---- the WebSocket port-forward protocol (the Python client) ------------------------------------
+
+
+async def test_websocket_port_forward_channels(forward: Any) -> None:
+    url, rt = forward
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(url + "?port=8080,9", protocols=["v4.channel.k8s.io"],
+                                      headers={"Authorization": "Bearer t"}) as ws:
+            got: dict[int, bytes] = {}
+
+            async def until(ch: int, want: bytes) -> None:
+                while got.get(ch, b"") != want:
+                    msg = await asyncio.wait_for(ws.receive(), 5)
+                    assert msg.type == WSMsgType.BINARY, msg
+                    got[msg.data[0]] = got.get(msg.data[0], b"") + msg.data[1:]
+
+            # every channel opens with its port, little endian
+            await until(0, b"\x90\x1f")
+            await until(3, b"\x09\x00" + b"error forwarding port 9 to pod web, uid uid-1: "
+                        b"dial tcp4 127.0.0.1:9: connect: connection refused")
+            await ws.send_bytes(b"\x00ping")
+            await until(0, b"\x90\x1fping")
+            assert got[1] == b"\x90\x1f" and got[2] == b"\x09\x00"
+
+
+async def test_websocket_port_forward_needs_ports(forward: Any) -> None:
+    url, _ = forward
+    async with aiohttp.ClientSession() as session:
+        for query, text in (("", 'query parameter "port" is required'), ("?port=0", 'port "0" must be > 0'),
+                            ("?port=x", 'unable to parse "x" as a port: strconv.ParseUint: parsing "x": invalid syntax')):
+            async with session.get(url + query, headers={"Authorization": "Bearer t", "Upgrade": "websocket",
+                                                         "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                                                         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                                                         "Sec-WebSocket-Protocol": "v4.channel.k8s.io"}) as resp:
+                assert (resp.status, await resp.text()) == (400, text)

@@ -36,6 +36,7 @@ KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
 DEFAULT_KUBELET_PORT = 10250
 ADDRESS_PREFERENCE = ("InternalIP", "Hostname", "InternalDNS", "ExternalIP", "ExternalDNS")
 SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
+PORT_FORWARD_PROTOCOLS = (SPDY_TUNNEL, channel.V4, channel.V4_BASE64)
 ERROR_HEADER = "X-Kubelet-Error"
 MAX_MESSAGE = 16 * 1024 * 1024
 
@@ -313,13 +314,20 @@ async def port_forward(api: Any, request: web.Request, pod: dict[str, Any]) -> w
     host, port = _node_endpoint(api, require_node(pod))
     path = "/portForward/" + "/".join(urllib.parse.quote(p, safe="") for p in (meta["namespace"], meta["name"]))
     url = f"https://{_host(host)}:{port}{path}"
-    ws = web.WebSocketResponse(protocols=(SPDY_TUNNEL,), max_msg_size=MAX_MESSAGE, autoping=True)
-    if not ws.can_prepare(request).ok or ws.can_prepare(request).protocol != SPDY_TUNNEL:
+    ws = web.WebSocketResponse(protocols=PORT_FORWARD_PROTOCOLS, max_msg_size=MAX_MESSAGE, autoping=True)
+    ready = ws.can_prepare(request)
+    if not ready.ok:
         raise errors.bad_request(f"Upgrade request required: use a WebSocket with subprotocol {SPDY_TUNNEL}")
+    protocol = ready.protocol or channel.V4  # no subprotocol: upstream's websocket port-forward default
+    if protocol != SPDY_TUNNEL:  # the WebSocket protocol: PodPortForwardOptions.ports -> the kubelet's port
+        ports = [p for v in request.query.getall("ports", []) for p in v.split(",") if p]
+        for p in ports:
+            _port_number(p)
+        url += "?" + urllib.parse.urlencode({"port": ",".join(ports)}) if ports else ""
     client = kubelet_client(api, request)
     async with client.session() as session:
         try:
-            backend = await session.ws_connect(url, protocols=[SPDY_TUNNEL], max_msg_size=MAX_MESSAGE,
+            backend = await session.ws_connect(url, protocols=[protocol], max_msg_size=MAX_MESSAGE,
                                                autoping=True, autoclose=True)
         except aiohttp.WSServerHandshakeError as e:
             raise errors.StatusError(e.status if e.status >= 400 else 500, "",
@@ -329,6 +337,16 @@ async def port_forward(api: Any, request: web.Request, pod: dict[str, Any]) -> w
         await ws.prepare(request)
         await relay(ws, backend)
     return ws
+
+
+def _port_number(raw: str) -> int:
+    try:
+        n = int(raw)
+        if 0 <= n < 65536:
+            return n
+    except ValueError:
+        pass
+    raise errors.bad_request(f'strconv.ParseInt: parsing "{raw}": invalid syntax')
 
 
 async def relay(client: web.WebSocketResponse, backend: aiohttp.ClientWebSocketResponse) -> None:

@@ -44,6 +44,7 @@ SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
 APISERVER_CLIENT_CN = "kube-apiserver-kubelet-client"
 MAX_MESSAGE = 16 * 1024 * 1024
 ERROR_HEADER = "X-Kubelet-Error"
+PORT_FORWARD_PROTOCOLS = (SPDY_TUNNEL, channel.V4, channel.V4_BASE64)
 
 GetPod = Callable[[str, str], "dict[str, Any] | None | Awaitable[dict[str, Any] | None]"]
 
@@ -306,6 +307,93 @@ async def serve_spdy_tunnel(ws: web.WebSocketResponse, dial: portforward.Dial, p
             await ws.close()
 
 
+def parse_ports(values: list[str]) -> list[int]:
+    """NewV4Options: the `port` query values (repeated or comma separated) of a WebSocket
+    port-forward."""
+    if not values:
+        raise HTTPError(400, 'query parameter "port" is required')
+    ports: list[int] = []
+    for value in values:
+        if not value:
+            raise HTTPError(400, 'query parameter "port" cannot be empty')
+        for p in value.split(","):
+            try:
+                port = int(p)
+                if not 0 <= port < 65536:
+                    raise ValueError
+            except ValueError:
+                raise HTTPError(400, f'unable to parse "{value}" as a port: strconv.ParseUint: parsing "{p}": invalid syntax') from None
+            if port < 1:
+                raise HTTPError(400, f'port "{value}" must be > 0')
+            ports.append(port)
+    return ports
+
+
+async def serve_ws_port_forward(ws: web.WebSocketResponse, proto: channel.Protocol, ports: list[int],
+                                dial: portforward.Dial, pod: str, uid: str) -> None:
+    """The WebSocket port-forward protocol (kubelet portforward/websocket.go; the Python client):
+    per requested port a data channel 2i and an error channel 2i+1, each opened by the port as a
+    little-endian uint16; one TCP connection per port for the life of the WebSocket."""
+    send_lock = asyncio.Lock()
+    inboxes: list[asyncio.Queue[bytes | None]] = [asyncio.Queue() for _ in ports]
+
+    async def send(ch: int, data: bytes) -> None:
+        msg = channel.encode(proto, ch, data)
+        async with send_lock:
+            await (ws.send_str(msg) if isinstance(msg, str) else ws.send_bytes(msg))
+
+    async def forward(i: int, port: int) -> None:
+        try:
+            reader, writer = await dial(port)
+        except Exception as e:  # noqa: BLE001 - reported on the error channel
+            await send(2 * i + 1, f"error forwarding port {port} to pod {pod}, uid {uid}: {e}".encode())
+            return
+
+        async def to_pod() -> None:
+            while (chunk := await inboxes[i].get()) is not None:
+                writer.write(chunk)
+                await writer.drain()
+
+        up = asyncio.create_task(to_pod())
+        try:
+            while chunk := await reader.read(64 * 1024):
+                await send(2 * i, chunk)
+        finally:
+            up.cancel()
+            writer.close()
+
+    async def from_client() -> None:
+        async for msg in ws:
+            if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+                continue
+            try:
+                ch, data = channel.decode(proto, msg.data)
+            except ValueError:
+                continue
+            if ch % 2 == 0 and ch // 2 < len(ports) and data:
+                inboxes[ch // 2].put_nowait(data)
+        for q in inboxes:
+            q.put_nowait(None)
+
+    try:
+        for i, port in enumerate(ports):
+            await send(2 * i, port.to_bytes(2, "little"))
+            await send(2 * i + 1, port.to_bytes(2, "little"))
+        reader = asyncio.create_task(from_client())
+        workers = asyncio.gather(*(forward(i, p) for i, p in enumerate(ports)), return_exceptions=True)
+        await asyncio.wait({reader, workers}, return_when=asyncio.FIRST_COMPLETED)
+        if not reader.done():  # every forward ended: close like upstream's conn.Close()
+            await ws.close()
+        await asyncio.gather(reader, return_exceptions=True)
+        workers.cancel()
+        await asyncio.gather(workers, return_exceptions=True)
+    except ConnectionError:
+        pass
+    finally:
+        if not ws.closed:
+            await ws.close()
+
+
 # ---- the server -----------------------------------------------------------------------------
 
 class KubeletServer:
@@ -501,18 +589,21 @@ class KubeletServer:
         if pod is None or (request.match_info.get("uid") and pod["metadata"].get("uid") != request.match_info["uid"]):
             raise HTTPError(404, "pod does not exist")
         uid = pod["metadata"].get("uid", "")
-        ws = web.WebSocketResponse(protocols=(SPDY_TUNNEL,), max_msg_size=MAX_MESSAGE, autoping=True)
-        if not ws.can_prepare(request).ok:
+        ws = web.WebSocketResponse(protocols=PORT_FORWARD_PROTOCOLS, max_msg_size=MAX_MESSAGE, autoping=True)
+        ready = ws.can_prepare(request)
+        if not ready.ok:
             raise HTTPError(400, f"Upgrade request required: this server speaks WebSocket ({SPDY_TUNNEL})")
-        await ws.prepare(request)
-        if ws.ws_protocol != SPDY_TUNNEL:
-            await ws.close(code=1002, message=b"unsupported port-forward protocol")
-            return ws
+        ports = parse_ports(request.query.getall("port", [])) if ready.protocol != SPDY_TUNNEL else []
 
         async def dial(port: int) -> tuple[Any, Any]:
             return await self.runtime.port_forward(uid, port)
 
-        await serve_spdy_tunnel(ws, dial, name, uid)
+        await ws.prepare(request)
+        if ws.ws_protocol == SPDY_TUNNEL:
+            await serve_spdy_tunnel(ws, dial, name, uid)
+        else:
+            proto = channel.PROTOCOLS.get(ws.ws_protocol or "", channel.PROTOCOLS[channel.V4])
+            await serve_ws_port_forward(ws, proto, ports, dial, name, uid)
         return ws
 
 
