@@ -162,24 +162,28 @@ class Monitor:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
         try:
+            t0 = time.monotonic()
             proc = subprocess.Popen(argv, stdin=stdin_r, stdout=out_w, stderr=err_w, cwd=self.dir)
         finally:
             for fd in {out_w, err_w, stdin_r}:
                 os.close(fd)
             if stdin_r != devnull:
                 os.close(devnull)
-        early: list[bytes] = []
-        if tty:
-            self.readers.append(self._reader(out_r, "", early))
-        else:
-            self.readers.append(self._reader(out_r, STDOUT, early))
-            self.readers.append(self._reader(err_r, STDERR, early))
+        # nothing in the container runs before `start`: whatever is in the pipes once create has
+        # exited is the runtime's own messages (the error, or warnings), not container output
         rc = proc.wait()
+        create_ms = (time.monotonic() - t0) * 1000
+        early = [_drain(fd) for fd in ({out_r, err_r})]
         if rc != 0:
-            for t in self.readers:
-                t.join(timeout=2)
+            for fd in {out_r, err_r}:
+                os.close(fd)
             msg = b"".join(early).decode(errors="replace").strip() or f"runtime create exited with {rc}"
             return False, msg
+        if tty:
+            os.close(out_r)
+        else:
+            self.readers.append(self._reader(out_r, STDOUT))
+            self.readers.append(self._reader(err_r, STDERR))
         if console is not None:
             console.settimeout(5)
             try:
@@ -192,16 +196,16 @@ class Monitor:
             finally:
                 console.close()
                 _unlink(CONSOLE_SOCK)
-            self.readers.append(self._reader(self.master, STDOUT, None))
+            self.readers.append(self._reader(self.master, STDOUT))
         with open(pid_file) as f:
             pid = int(f.read().strip())
-        if early:  # runtime warnings while creating: keep them out of the container's log
+        if any(early):  # runtime warnings while creating: keep them out of the container's log
             with open(os.path.join(self.dir, "monitor.log"), "ab") as f:
                 f.write(b"".join(early))
-        self.save(status="created", pid=pid, created_at=time.time())
+        self.save(status="created", pid=pid, created_at=time.time(), runtime_create_ms=round(create_ms, 1))
         return True, str(pid)
 
-    def _reader(self, fd: int, stream: str, early: list[bytes] | None) -> threading.Thread:
+    def _reader(self, fd: int, stream: str) -> threading.Thread:
         """Copy one output fd to the log and the attached clients until EOF (or EIO on a pty)."""
 
         def run() -> None:
@@ -212,14 +216,9 @@ class Monitor:
                     data = b""
                 if not data:
                     break
-                if not stream or (early is not None and self.state["status"] == "creating"):
-                    if early is not None:
-                        early.append(data)
-                    continue
                 self.log.write(stream, data)
                 self.broadcast(F_STDOUT if stream == STDOUT else F_STDERR, data)
-            if stream:
-                self.log.flush(stream)
+            self.log.flush(stream)
             os.close(fd)
 
         t = threading.Thread(target=run, daemon=True)
@@ -292,12 +291,14 @@ class Monitor:
                 return {"ok": False, "error": f"container is {self.state['status']}, not created"}
             self.started = True
         t = time.time()
+        t0 = time.monotonic()
         r = self.runtime("start", self.id)
+        start_ms = round((time.monotonic() - t0) * 1000, 1)
         if r.returncode != 0:
             return {"ok": False, "error": (r.stderr or r.stdout).decode(errors="replace").strip()}
         with self.lock:
             if self.state["status"] == "created":  # it may already have exited
-                self.state.update(status="running", started_at=t)
+                self.state.update(status="running", started_at=t, runtime_start_ms=start_ms)
                 write_json(os.path.join(self.dir, STATE), self.state)
         return {"ok": True}
 
@@ -407,6 +408,19 @@ def read_frame_file(f: Any) -> tuple[int, bytes] | None:
     if len(body) < n:
         return None
     return kind, body
+
+
+def _drain(fd: int) -> bytes:
+    """What is buffered in a pipe right now (without blocking)."""
+    os.set_blocking(fd, False)
+    out = []
+    try:
+        while chunk := os.read(fd, 65536):
+            out.append(chunk)
+    except BlockingIOError:
+        pass
+    os.set_blocking(fd, True)
+    return b"".join(out)
 
 
 def _unlink(path: str) -> None:
