@@ -113,6 +113,21 @@ async def test_connection_replies_echoes_pings_and_refuses_bad_streams() -> None
     assert r.feed(b"".join(sent)) == [spdy.RstStream(77, spdy.INVALID_STREAM)]
 
 
+async def test_connection_stops_reading_while_a_stream_is_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spdy, "MAX_BUFFERED", 10)
+    streams: list[spdy.Stream] = []
+    conn = spdy.Connection(lambda b: asyncio.sleep(0), lambda s: streams.append(s))  # type: ignore[func-returns-value]
+    w = spdy.FrameWriter()
+    await conn.feed(w.syn_stream(1, {"port": "1", "streamtype": "data"}) + w.data(1, b"x" * 8))
+    blocked = asyncio.ensure_future(conn.feed(w.data(1, b"y" * 8)))  # 16 unread bytes > 10
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not blocked.done()
+    assert await streams[0].read() == b"x" * 8  # 8 left: reading resumes
+    await asyncio.wait_for(blocked, 1)
+    assert await streams[0].read() == b"y" * 8
+
+
 @pytest.mark.parametrize("headers,problem", [
     ({"streamtype": "data"}, '"port" header is required'),
     ({"streamtype": "data", "port": "http"}, 'unable to parse "http" as a port'),

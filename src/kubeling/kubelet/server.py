@@ -335,7 +335,7 @@ async def serve_ws_port_forward(ws: web.WebSocketResponse, proto: channel.Protoc
     per requested port a data channel 2i and an error channel 2i+1, each opened by the port as a
     little-endian uint16; one TCP connection per port for the life of the WebSocket."""
     send_lock = asyncio.Lock()
-    inboxes: list[asyncio.Queue[bytes | None]] = [asyncio.Queue() for _ in ports]
+    inboxes: list[asyncio.Queue[bytes | None]] = [asyncio.Queue(maxsize=64) for _ in ports]  # backpressure
 
     async def send(ch: int, data: bytes) -> None:
         msg = channel.encode(proto, ch, data)
@@ -371,8 +371,10 @@ async def serve_ws_port_forward(ws: web.WebSocketResponse, proto: channel.Protoc
             except ValueError:
                 continue
             if ch % 2 == 0 and ch // 2 < len(ports) and data:
-                inboxes[ch // 2].put_nowait(data)
+                await inboxes[ch // 2].put(data)
         for q in inboxes:
+            while q.full():  # the forward is gone or stuck: drop what it did not take
+                q.get_nowait()
             q.put_nowait(None)
 
     try:
@@ -521,6 +523,18 @@ class KubeletServer:
         st = await self.runtime.container_status(cid)
         return st is not None and st.state == base.RUNNING
 
+    def _running_check(self, cid: str, every: float = 0.5) -> Callable[[], Awaitable[bool]]:
+        """`kubectl logs -f` polls the file often; ask the runtime at most every `every` s."""
+        last = {"at": 0.0, "alive": True}
+
+        async def check() -> bool:
+            now = time.monotonic()
+            if now - last["at"] >= every:
+                last["at"], last["alive"] = now, await self._is_running(cid)
+            return bool(last["alive"])
+
+        return check
+
     # ---- logs ----
     async def container_logs(self, request: web.Request) -> web.StreamResponse:
         ns, name, container = (request.match_info[k] for k in ("ns", "pod", "container"))
@@ -538,7 +552,7 @@ class KubeletServer:
         await resp.prepare(request)
         try:
             if follow and not previous:
-                async for chunk in crilogs.follow(path, opts, lambda: self._is_running(cid)):
+                async for chunk in crilogs.follow(path, opts, self._running_check(cid)):
                     await resp.write(chunk)
             else:
                 for chunk in crilogs.read_logs(path, opts):

@@ -45,6 +45,7 @@ STREAM_ALREADY_CLOSED = 9
 
 MAX_FRAME = (1 << 24) - 1
 DATA_CHUNK = 32 * 1024  # what spdystream writes per DATA frame at most, roughly
+MAX_BUFFERED = 4 * 1024 * 1024  # per stream: unread bytes before the connection stops reading
 
 _NAMES = (
     "options head post put delete trace accept accept-charset accept-encoding accept-language "
@@ -324,6 +325,9 @@ class Stream:
         self.id = stream_id
         self.headers = headers
         self._incoming: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._buffered = 0  # bytes received but not read yet
+        self._drained = asyncio.Event()
+        self._drained.set()
         self.remote_closed = False  # peer sent FIN
         self.local_closed = False  # we sent FIN
         self.reset = False
@@ -339,6 +343,9 @@ class Stream:
         if chunk is None:
             self._incoming.put_nowait(None)  # stay at EOF for later readers
             return b""
+        self._buffered -= len(chunk)
+        if self._buffered <= MAX_BUFFERED:
+            self._drained.set()
         return chunk
 
     async def write(self, data: bytes) -> None:
@@ -373,8 +380,18 @@ class Stream:
     def _feed(self, data: bytes) -> None:
         if data:
             self._incoming.put_nowait(data)
+            self._buffered += len(data)
+            if self._buffered > MAX_BUFFERED:
+                self._drained.clear()
+
+    async def _backpressure(self) -> None:
+        """Stop reading the connection while this stream's reader is behind (there is no SPDY
+        flow control with spdystream, so this is what keeps memory bounded)."""
+        if not self._drained.is_set() and not self.reset:
+            await self._drained.wait()
 
     def _eof(self) -> None:
+        self._drained.set()
         if not self.remote_closed:
             self.remote_closed = True
             self._incoming.put_nowait(None)
@@ -418,6 +435,8 @@ class Connection:
             if frame.fin:
                 stream._eof()
                 self._maybe_forget(stream)
+            else:
+                await stream._backpressure()
         elif isinstance(frame, SynStream):
             if frame.stream_id in self.streams:
                 await self.send(FrameWriter.rst_stream(frame.stream_id, PROTOCOL_ERROR))
