@@ -421,11 +421,67 @@ class RestAPI:
         return await self.store.update(cur.key, new, cur.mod_rev)
 
     async def evict(self, request: web.Request, target: paths.Target, body: Any) -> web.Response:
+        """pods/eviction (upstream registry/core/pod/storage/eviction.go): delete unless a PDB forbids.
+
+        Pending, terminal or terminating pods skip the budget; otherwise the one matching
+        PodDisruptionBudget must allow a disruption, which is taken (disruptionsAllowed - 1,
+        the pod noted in disruptedPods) before the delete. A refusal is 429 TooManyRequests.
+        """
         res = target.resource
         assert target.name is not None
+        if isinstance(body, dict) and (body.get("metadata") or {}).get("name") not in (None, target.name):
+            raise errors.bad_request("name in URL does not match name in Eviction object")
         opts = DeleteOptions.from_body((body or {}).get("deleteOptions") if isinstance(body, dict) else None, {})
+        pod = self.registry.get(res, target.namespace, target.name).obj()
+        if res.kind == "Pod" and not _eviction_ignores_pdb(pod):
+            await self._take_disruption(pod, opts.dry_run)
         await self.registry.delete(res, target.namespace, target.name, opts)
         return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
+
+    async def _take_disruption(self, pod: dict[str, Any], dry_run: bool) -> None:
+        from ..api.resources import lookup
+        from ..api.selectors import from_label_selector_object
+
+        pdbs_res = lookup("policy", "v1", "poddisruptionbudgets")
+        assert pdbs_res is not None
+        ns, labels = pod["metadata"].get("namespace"), pod["metadata"].get("labels") or {}
+        matching = []
+        for e in self.registry.list(pdbs_res, ns)[0]:
+            try:
+                if from_label_selector_object((e.obj().get("spec") or {}).get("selector")).matches(labels):
+                    matching.append(e.obj())
+            except errors.StatusError:
+                continue
+        if len(matching) > 1:
+            raise errors.StatusError(500, "", "This pod has more than one PodDisruptionBudget, which the eviction "
+                                              "subresource does not support.")
+        if not matching:
+            return
+        pdb = matching[0]
+        name, st = pdb["metadata"]["name"], pdb.get("status") or {}
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in (pod.get("status") or {}).get("conditions") or [])
+        if not ready and ((pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy") == "AlwaysAllow" or (
+                st.get("currentHealthy", 0) >= st.get("desiredHealthy", 0) > 0)):
+            return  # an unready pod of a healthy budget goes without spending a disruption
+
+        def take(obj: dict[str, Any], cur: Entry) -> dict[str, Any]:
+            s = obj.setdefault("status", {})
+            if s.get("observedGeneration", 0) < obj["metadata"].get("generation", 0):
+                raise _pdb_too_many(f"The disruption budget {name} is still being processed by the server.")
+            allowed = s.get("disruptionsAllowed", 0)
+            if allowed < 0:
+                raise errors.forbidden("poddisruptionbudget", name, "policy", "pdb disruptions allowed is negative")
+            if allowed == 0:
+                raise _pdb_too_many(f"The disruption budget {name} needs {s.get('desiredHealthy', 0)} healthy pods "
+                                    f"and has {s.get('currentHealthy', 0)} currently")
+            s["disruptionsAllowed"] = allowed - 1
+            s.setdefault("disruptedPods", {})[pod["metadata"]["name"]] = self.registry.now()
+            obj["metadata"]["resourceVersion"] = str(cur.mod_rev)
+            return obj
+
+        await self.registry.guaranteed_update(pdbs_res, ns, name, take, WriteOptions(
+            dry_run=dry_run, field_manager="kube-apiserver", subresource="status"))
 
     async def put(self, request: web.Request, target: paths.Target) -> web.Response:
         res, sub = target.resource, target.subresource
@@ -621,3 +677,13 @@ def scale_of(res: Resource, entry: Entry) -> dict[str, Any]:
         "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
         "status": {"replicas": obj.get("status", {}).get("replicas", 0), "selector": selector},
     }
+
+def _eviction_ignores_pdb(pod: dict[str, Any]) -> bool:
+    """canIgnorePDB: a pod that is not running (yet or any more) disrupts nothing."""
+    return ((pod.get("status") or {}).get("phase") in ("Succeeded", "Failed", "Pending", None)
+            or bool(pod["metadata"].get("deletionTimestamp")))
+
+
+def _pdb_too_many(cause: str) -> errors.StatusError:
+    return errors.StatusError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.",
+                              {"causes": [{"reason": "DisruptionBudget", "message": cause}]})

@@ -7,6 +7,7 @@ import logging
 from typing import Awaitable, Callable
 
 from ..client.rest import Client
+from ..scheduler.scheduler import Scheduler
 from .deployment.controller import DeploymentController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
@@ -21,6 +22,7 @@ def controllers(client: Client) -> dict[str, Callable[[], Awaitable[None]]]:
         "namespace": NamespaceController(client).run,
         "deployment": DeploymentController(client).run,
         "replicaset": ReplicaSetController(client).run,
+        "scheduler": Scheduler(client).run,
     }
 
 

@@ -322,11 +322,14 @@ class Scheduler:
         t.add_done_callback(self._tasks.discard)
 
     async def _patch_status(self, pod: Obj, patch: Obj) -> None:
+        """PATCH pods/status, pinned to the version we scheduled so a racing bind is never undone."""
         m = pod["metadata"]
+        if m.get("resourceVersion"):
+            patch = {"metadata": {"resourceVersion": m["resourceVersion"]}, **patch}
         try:
             await self.client.patch(PODS, m.get("namespace"), m["name"], patch, patch_type="strategic", sub="status")
         except errors.StatusError as e:
-            if e.code != 404:
+            if e.code not in (404, 409):
                 log.info("could not update condition of %s/%s: %s", m.get("namespace"), m["name"], e.message)
 
     async def _bind(self, qp: QueuedPod, pi: fw.PodInfo, node: str) -> None:
