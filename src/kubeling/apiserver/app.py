@@ -197,6 +197,7 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
     app.router.add_route("*", "/api{tail:.*}", api.handle)
     app.router.add_route("*", "/apis{tail:.*}", api.handle)
     app["api"] = api
+    app["pki"] = pki  # the streaming proxy needs the cluster CA to reach kubelets
     return app
 
 

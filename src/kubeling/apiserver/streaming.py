@@ -170,26 +170,13 @@ class KubeletClient:
                                      timeout=aiohttp.ClientTimeout(total=None, connect=10))
 
 
-def _pki_of(api: Any, request: web.Request) -> Any:
-    """The cluster PKI: `app["pki"]` when the app carries it, else found from the store's
-    data dir (DATA/server/db/state.db -> DATA/server/tls)."""
-    pki = request.app.get("pki") if hasattr(request.app, "get") else None
-    if pki is not None:
-        return pki
-    from .certs import ensure_pki
-
-    db = api.registry.store._db.execute("PRAGMA database_list").fetchone()[2]
-    data_dir = os.path.dirname(os.path.dirname(os.path.dirname(db)))
-    return ensure_pki(data_dir, "127.0.0.1", "10.96.0.1")
-
-
 def kubelet_client(api: Any, request: web.Request) -> KubeletClient:
     client = request.app.get("kubelet_client") if hasattr(request.app, "get") else None
     if client is not None:
         return client
     cached = api.__dict__.get("_kubelet_client")
     if cached is None:
-        cached = KubeletClient.for_pki(_pki_of(api, request))
+        cached = KubeletClient.for_pki(request.app["pki"])
         api.__dict__["_kubelet_client"] = cached
     return cached
 
