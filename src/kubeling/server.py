@@ -20,6 +20,7 @@ from .apiserver.registry import Registry, WriteOptions
 from .client.rest import Client, ClientConfig, LocalTransport
 from .config import Config
 from .controllers import manager as controller_manager
+from .controllers.bootstrap import KubernetesServiceController
 from .kubelet import agent as kubelet_agent
 from .store.sqlite import SQLiteStore
 
@@ -46,14 +47,18 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     t0 = time.monotonic()
     pki = ensure_pki(cfg.data_dir, cfg.bind, cfg.first_service_ip, [cfg.advertise] if cfg.advertise else [])
     store = SQLiteStore(cfg.db_path)
-    registry = Registry(store, admission=default_chain())
+    registry = Registry(store, admission=default_chain(cfg.service_cidr, cfg.node_port_range))
     await bootstrap(registry)
     app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}")
     runner = await serve(app, cfg.bind, cfg.port, pki, cfg.socket_path)
     write_kubeconfig(cfg.kubeconfig_path, pki, cfg.server_url)
-    client = Client(ClientConfig(unix_socket=cfg.socket_path, user_agent="kube-controller-manager/" + KUBE_VERSION),
+    # ca_file is the cluster CA the root-CA publisher hands to pods (unused by in-process transports)
+    client = Client(ClientConfig(unix_socket=cfg.socket_path, ca_file=pki.ca_cert,
+                                 user_agent="kube-controller-manager/" + KUBE_VERSION),
                     local=LocalTransport(app["api"]))
     tasks = [asyncio.create_task(controller_manager.run(client), name="controller-manager")]
+    kube_svc = KubernetesServiceController(client, cfg.advertise or cfg.bind, cfg.port, cfg.first_service_ip)
+    tasks.append(asyncio.create_task(kube_svc.run(), name="kubernetes-service"))
     node_client = Client(ClientConfig(unix_socket=cfg.socket_path, user_agent="kubelet/" + KUBE_VERSION),
                          local=LocalTransport(app["api"]))
     for name, coro in kubelet_agent.node_runners(cfg, node_client):

@@ -9,9 +9,13 @@ from typing import Awaitable, Callable
 from ..client.rest import Client
 from ..scheduler.scheduler import Scheduler
 from .deployment.controller import DeploymentController
+from .endpoints import EndpointsController
+from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
 from .replicaset import ReplicaSetController
+from .rootca import RootCAPublisher
+from .serviceaccount import ServiceAccountsController
 
 log = logging.getLogger("kubeling.controllers")
 
@@ -22,6 +26,10 @@ def controllers(client: Client) -> dict[str, Callable[[], Awaitable[None]]]:
         "namespace": NamespaceController(client).run,
         "deployment": DeploymentController(client).run,
         "replicaset": ReplicaSetController(client).run,
+        "serviceaccount": ServiceAccountsController(client).run,
+        "root-ca-cert-publisher": RootCAPublisher(client).run,
+        "endpoint": EndpointsController(client).run,
+        "endpointslice": EndpointSliceController(client).run,
         "scheduler": Scheduler(client).run,
     }
 

@@ -1,0 +1,122 @@
+"""The `kubernetes` Service and its endpoints (upstream pkg/controlplane/controller/kubernetesservice
+and reconcilers/endpointsadapter.go).
+
+The API server publishes itself: Service default/kubernetes (ClusterIP = the first service IP,
+port 443 `https` → the API port), created once and then left alone, and an Endpoints plus an
+EndpointSlice named `kubernetes` with the advertise address, reconciled every 10 s. The
+Endpoints carry `endpointslice.kubernetes.io/skip-mirror: "true"` so nothing mirrors them; the
+slice carries only the `kubernetes.io/service-name` label, as the endpoints adapter writes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from typing import Any
+
+from ..api import errors
+from ..api.resources import lookup
+from ..client.rest import Client
+
+log = logging.getLogger("kubeling.bootstrap")
+
+SERVICES = lookup("", "v1", "services")
+ENDPOINTS = lookup("", "v1", "endpoints")
+SLICES = lookup("discovery.k8s.io", "v1", "endpointslices")
+assert SERVICES and ENDPOINTS and SLICES
+
+NAME, NAMESPACE = "kubernetes", "default"
+INTERVAL = 10.0
+
+
+def kubernetes_service(service_ip: str, api_port: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": NAME, "namespace": NAMESPACE,
+                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"type": "ClusterIP", "clusterIP": service_ip, "sessionAffinity": "None",
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": api_port}]}}
+
+
+def kubernetes_endpoints(ip: str, api_port: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": NAME, "namespace": NAMESPACE,
+                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": ip}], "ports": [{"name": "https", "port": api_port, "protocol": "TCP"}]}]}
+
+
+def kubernetes_slice(ip: str, api_port: int) -> dict[str, Any]:
+    """endpointSliceFromEndpoints for the Endpoints above."""
+    addr_type = "IPv6" if ipaddress.ip_address(ip).version == 6 else "IPv4"
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": {"kubernetes.io/service-name": NAME}},
+            "addressType": addr_type,
+            "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": api_port, "protocol": "TCP"}]}
+
+
+def endpoint_ip(advertise: str) -> str:
+    """The address pods reach the API server on: the advertise/bind address (loopback if unset)."""
+    if advertise in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return advertise
+
+
+class KubernetesServiceController:
+    """Runs inside the API server process (upstream's bootstrap controller), over the client."""
+
+    def __init__(self, client: Client, advertise: str, api_port: int, service_ip: str,
+                 interval: float = INTERVAL) -> None:
+        self.client = client
+        self.ip = endpoint_ip(advertise)
+        self.api_port = api_port
+        self.service_ip = service_ip
+        self.interval = interval
+
+    async def ensure_service(self) -> None:
+        """createOrUpdateMasterServiceIfNeeded: create once, never overwrite user changes."""
+        try:
+            await self.client.get(SERVICES, NAMESPACE, NAME)
+        except errors.StatusError as e:
+            if e.code != 404:
+                raise
+            try:
+                await self.client.create(SERVICES, NAMESPACE, kubernetes_service(self.service_ip, self.api_port))
+            except errors.StatusError as e2:
+                if e2.code != 409:
+                    raise
+
+    async def _ensure(self, res: Any, want: dict[str, Any], fields: tuple[str, ...]) -> None:
+        try:
+            cur = await self.client.get(res, NAMESPACE, NAME)
+        except errors.StatusError as e:
+            if e.code != 404:
+                raise
+            try:
+                await self.client.create(res, NAMESPACE, want)
+            except errors.StatusError as e2:
+                if e2.code != 409:
+                    raise
+            return
+        labels = {**(cur["metadata"].get("labels") or {}), **want["metadata"]["labels"]}
+        if all(cur.get(f) == want[f] for f in fields) and labels == cur["metadata"].get("labels"):
+            return
+        new = {**cur, **{f: want[f] for f in fields}, "metadata": {**cur["metadata"], "labels": labels}}
+        await self.client.update(res, new)
+
+    async def reconcile(self) -> None:
+        await self.ensure_service()
+        await self._ensure(ENDPOINTS, kubernetes_endpoints(self.ip, self.api_port), ("subsets",))
+        await self._ensure(SLICES, kubernetes_slice(self.ip, self.api_port), ("addressType", "endpoints", "ports"))
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.reconcile()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("reconciling the kubernetes service failed: %s", e)
+                await asyncio.sleep(0.5)
+                continue
+            await asyncio.sleep(self.interval)
