@@ -77,6 +77,9 @@ class WorkQueue:
         return self._failures.get(key, 0)
 
     async def get(self) -> Hashable | None:
+        # Always give the event loop a turn: a reconcile that re-adds its own key (a requeue
+        # with no delay) must not starve the API server and every other task in this process.
+        await asyncio.sleep(0)
         while not self._queue and not self._shutdown:
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._getters.append(fut)

@@ -49,7 +49,11 @@ class DeploymentController:
 
     # ---- hooks used by the strategy steps ---------------------------------------------------
     def enqueue_after(self, d: Obj, delay: float) -> None:
-        self.queue.add_after(object_key(d), delay)
+        """Recheck later; "now" is a rate-limited requeue, as upstream's requeueStuckDeployment."""
+        if delay <= 0:
+            self.queue.add_rate_limited(object_key(d))
+        else:
+            self.queue.add_after(object_key(d), delay)
 
     def rs_written(self, rs: Obj) -> None:
         """Put a ReplicaSet we just wrote into the cache, so the next sync doesn't act on a stale copy."""
