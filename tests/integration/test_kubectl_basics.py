@@ -185,3 +185,11 @@ def test_explain(cluster: Cluster) -> None:
     assert "FIELD: strategy <DeploymentStrategy>" in out and "rollingUpdate" in out
     out = cluster.kubectl("explain", "pods.spec.containers.image").stdout
     assert "FIELD: image <string>" in out
+
+
+def test_auth_whoami_and_can_i(cluster: Cluster) -> None:
+    out = cluster.kubectl("auth", "whoami").stdout
+    assert "kubernetes-admin" in out and "system:masters" in out
+    assert cluster.kubectl("auth", "can-i", "create", "deployments").stdout.strip() == "yes"
+    rules = cluster.kubectl("auth", "can-i", "--list").stdout
+    assert "*.*" in rules

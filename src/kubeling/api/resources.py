@@ -148,11 +148,23 @@ RESOURCES: tuple[Resource, ...] = (
     _r("networking.k8s.io/v1", "Ingress", "ingresses", short_names=("ing",), subresources=(STATUS,)),
     _r("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", short_names=("netpol",)),
     _r("networking.k8s.io/v1", "IngressClass", "ingressclasses", namespaced=False),
+    # reviews: create-only, answered from the request's identity, never stored
+    _r("authentication.k8s.io/v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False, verbs=("create",)),
+    _r("authentication.k8s.io/v1", "TokenReview", "tokenreviews", namespaced=False, verbs=("create",)),
+    _r("authorization.k8s.io/v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", verbs=("create",)),
+    _r("authorization.k8s.io/v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", namespaced=False,
+       verbs=("create",)),
+    _r("authorization.k8s.io/v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", namespaced=False,
+       verbs=("create",)),
+    _r("authorization.k8s.io/v1", "SubjectAccessReview", "subjectaccessreviews", namespaced=False, verbs=("create",)),
 )
+
+REVIEW_GROUPS = ("authentication.k8s.io", "authorization.k8s.io")
 
 # Group order as kube-apiserver lists it (discovery order decides kubectl's preferred resource).
 GROUP_ORDER = (
-    "", "apps", "events.k8s.io", "autoscaling", "batch", "networking.k8s.io", "policy",
+    "", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch",
+    "networking.k8s.io", "policy",
     "rbac.authorization.k8s.io", "storage.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
     "discovery.k8s.io",
 )

@@ -64,18 +64,21 @@ class Authenticator:
                     groups = tuple(g for g in (row[3].split(",") if len(row) > 3 else []) if g)
                     self.tokens[row[0]] = User(row[1], groups)
 
+    def authenticate_token(self, token: str) -> User | None:
+        """A bearer token: the static admin tokens, then service-account JWTs (also TokenReview)."""
+        for known, user in self.tokens.items():
+            if hmac.compare_digest(known, token):
+                return user
+        if self.sa_tokens is not None and token:
+            ident = self.sa_tokens.authenticate(token)
+            if ident is not None:
+                return User(ident.name, ident.groups)
+        return None
+
     def authenticate(self, request: web.Request) -> User | None:
         auth = request.headers.get("Authorization", "")
         if auth[:7].lower() == "bearer ":
-            token = auth[7:].strip()
-            for known, user in self.tokens.items():
-                if hmac.compare_digest(known, token):
-                    return user
-            if self.sa_tokens is not None:
-                ident = self.sa_tokens.authenticate(token)
-                if ident is not None:
-                    return User(ident.name, ident.groups)
-            return None
+            return self.authenticate_token(auth[7:].strip())
         transport = request.transport
         if transport is not None and isinstance(transport.get_extra_info("sockname"), str):
             return LOCAL_USER  # the root-only unix socket that in-process components use
@@ -198,6 +201,7 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
     app.router.add_route("*", "/apis{tail:.*}", api.handle)
     app["api"] = api
     app["pki"] = pki  # the streaming proxy needs the cluster CA to reach kubelets
+    app["authn"] = authn  # TokenReview asks it
     return app
 
 

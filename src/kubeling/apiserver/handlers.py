@@ -17,7 +17,7 @@ import orjson
 from aiohttp import web
 
 from ..api import errors
-from ..api.resources import Resource
+from ..api.resources import REVIEW_GROUPS, Resource
 from ..store.base import Entry
 from . import discovery, negotiation, paths, strategy
 from .negotiation import Wanted
@@ -353,6 +353,11 @@ class RestAPI:
                 raise errors.method_not_allowed()
             obj, raw = await self._body(request)
             opts = self._write_opts(request)
+            if res.group in REVIEW_GROUPS:
+                from .reviews import review
+
+                authn = request.app.get("authn") if hasattr(request.app, "get") else None
+                return _json(review(res, obj, request.get("user"), getattr(authn, "authenticate_token", None)), 201)
             if res.kind == "Binding" and res.group == "":
                 return await self.bind(request, target.namespace, obj, opts)
             self._field_validation(request, res, obj, raw, opts)
@@ -624,7 +629,7 @@ class RestAPI:
         entry, gone = await self.registry.delete(res, target.namespace, target.name, opts)
         wanted = negotiation.negotiate(request.headers.get("Accept"))
         if not gone:
-            return self._encode_one(res, entry, Wanted(yaml=wanted.yaml), 202 if False else 200)
+            return self._encode_one(res, entry, Wanted(yaml=wanted.yaml), 200)
         if strategy.returns_deleted_object(res):
             return self._encode_one(res, entry, Wanted(yaml=wanted.yaml))
         obj = entry.obj()
@@ -677,6 +682,7 @@ def scale_of(res: Resource, entry: Entry) -> dict[str, Any]:
         "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
         "status": {"replicas": obj.get("status", {}).get("replicas", 0), "selector": selector},
     }
+
 
 def _eviction_ignores_pdb(pod: dict[str, Any]) -> bool:
     """canIgnorePDB: a pod that is not running (yet or any more) disrupts nothing."""
