@@ -117,6 +117,7 @@ class Monitor:
         self.clients: list[socket.socket] = []
         self.exited = threading.Event()
         self.started = False
+        self.start_requested = 0.0
         self.stdin_w: int | None = None
         self.master: int | None = None  # tty
         self.readers: list[threading.Thread] = []
@@ -290,11 +291,13 @@ class Monitor:
             if self.started or self.state["status"] != "created":
                 return {"ok": False, "error": f"container is {self.state['status']}, not created"}
             self.started = True
-        t = time.time()
+            t = self.start_requested = time.time()
         t0 = time.monotonic()
         r = self.runtime("start", self.id)
         start_ms = round((time.monotonic() - t0) * 1000, 1)
-        if r.returncode != 0:
+        if r.returncode != 0 and not self.exited.wait(1.0):
+            # (a container that exits at once can make `runc start` fail on its own cleanup
+            # — "remove .../exec.fifo: no such file" — after it did start: that is a start)
             return {"ok": False, "error": (r.stderr or r.stdout).decode(errors="replace").strip()}
         with self.lock:
             if self.state["status"] == "created":  # it may already have exited
@@ -373,6 +376,8 @@ class Monitor:
         oom = self._oom_kills() > 0
         self.runtime("delete", "-f", self.id)
         with self.lock:
+            if not self.state.get("started_at") and self.started:  # exited before `start` returned
+                self.state["started_at"] = min(self.start_requested, finished)
             self.state.update(status="exited", exit_code=code, finished_at=finished, oom_killed=oom)
             write_json(os.path.join(self.dir, STATE), self.state)
         self._close_stdin()
