@@ -2,10 +2,12 @@
 what the node created on the host. Safe to run twice, and when nothing exists.
 
 In order:
-1. containers: every OCI runtime root under DATA/agent (a dir whose children hold runc's
-   `state.json` or crun's `status`) → `<runtime> --root R delete -f ID` (after `kill --all
-   KILL`); without the runtime binary, SIGKILL the init by PID (checked against its recorded
-   start time) and drop the state dir;
+1. containers: every OCI runtime root of the data dir — the node's `/run/kubeling/<hash of
+   DATA>/<runc|crun>` (see runtime/oci.py) and any under DATA/agent (a dir whose children hold
+   runc's `state.json` or crun's `status`) → `<runtime> --root R delete -f ID` (after `kill
+   --all KILL`); without the runtime binary, SIGKILL the init by PID (checked against its
+   recorded start time) and drop the state dir; then the local registry (DATA/agent/registry/pid,
+   checked to be that docker-registry);
 2. the per-container monitor processes (DATA/agent/containers/*/state.json `monitor_pid`,
    again matched by start time): SIGTERM, then SIGKILL;
 3. the pod network recorded in DATA/agent/cni (PodNetwork.teardown_host: CNI DEL for each pod,
@@ -37,6 +39,7 @@ from .config import Config
 
 Log = Callable[[str], None]
 CGROUP_ROOT = "kubeling"
+STATE_BASE = "/run/kubeling"
 SKIP_DIRS = {"images", "rootfs", "upper", "work", "merged", "volumes", "ipam"}
 TABLES = ("nat", "filter", "mangle", "raw")
 
@@ -66,10 +69,12 @@ def down(data_dir: str, *, everything: bool = False, log: Log = print, cgroup_ro
     True: always, False: never). binaries: runtime name -> path (default: found on PATH)."""
     agent = os.path.join(os.path.abspath(data_dir), "agent")
     errors: list[str] = []
-    for kind, root in find_runtime_roots(agent):
+    for kind, root in oci_state_roots(data_dir) + find_runtime_roots(agent):
         binary = binaries[kind] if binaries and kind in binaries else shutil.which(kind)
         errors += stop_containers(kind, root, binary, log)
+    remove_state_roots(data_dir)
     stop_monitors(agent, log)
+    stop_registry(os.path.join(agent, "registry"), log)
     errors += asyncio.run(_network(data_dir, everything, log, shared))
     errors += unmount_under(agent, log)
     remove_cgroups(cgroup_root, log)
@@ -152,6 +157,48 @@ def find_runtime_roots(agent: str, depth: int = 3) -> list[tuple[str, str]]:
 
     walk(agent, 0)
     return found
+
+
+def state_dir(data_dir: str) -> str:
+    """`/run/kubeling/<hash>`: where the node's OCI runtime keeps its state (runtime/oci.py)."""
+    import hashlib
+
+    return os.path.join(STATE_BASE, hashlib.sha256(os.path.abspath(data_dir).encode()).hexdigest()[:12])
+
+
+def oci_state_roots(data_dir: str) -> list[tuple[str, str]]:
+    return [(k, os.path.join(state_dir(data_dir), k)) for k in ("runc", "crun")
+            if os.path.isdir(os.path.join(state_dir(data_dir), k))]
+
+
+def remove_state_roots(data_dir: str) -> None:
+    """Drop the runtime state dirs once no container is left in them."""
+    for _kind, root in oci_state_roots(data_dir):
+        if not any(state_kind(e.path) for e in os.scandir(root) if e.is_dir()):
+            shutil.rmtree(root, ignore_errors=True)
+    try:
+        os.rmdir(state_dir(data_dir))
+    except OSError:
+        pass
+
+
+def stop_registry(workdir: str, log: Log) -> None:
+    """The local docker-registry `kubeling up` started, by its recorded PID, after checking
+    the PID still is that registry (its argv names this workdir's config)."""
+    try:
+        with open(os.path.join(workdir, "pid")) as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except (OSError, ValueError):
+        return
+    if os.path.join(workdir, "config.yml").encode() not in argv:
+        return
+    start = proc_start_time(pid)
+    kill_verified(pid, start, signal.SIGTERM)
+    for p, s in wait_gone([(pid, start)], 3):
+        kill_verified(p, s, signal.SIGKILL)
+    log(f"stopped registry {pid}")
 
 
 def stop_containers(kind: str, root: str, binary: str | None, log: Log) -> list[str]:
