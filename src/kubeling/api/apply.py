@@ -59,6 +59,48 @@ _STRIP: FieldSet = {
     },
 }
 _NO_MANAGED_FIELDS: FieldSet = {"f:metadata": {"f:managedFields": {}}}
+_STRIP_META = tuple(k for k in _STRIP["f:metadata"] if k != ".")
+
+
+def _strip(s: FieldSet) -> FieldSet:
+    """difference(s, _STRIP), spelled out for its one shape (it runs on every write).
+
+    Set.Difference is not recursive: a stripped path loses its own membership but keeps any
+    members below it, and metadata itself stops being a member.
+    """
+    out = None
+    for k in ("f:apiVersion", "f:kind"):
+        node = s.get(k)
+        if node is not None and (not node or "." in node):
+            if out is None:
+                out = dict(s)
+            kids = _kids(node)
+            if kids:
+                out[k] = kids
+            else:
+                del out[k]
+    meta = s.get("f:metadata")
+    if meta is not None:
+        m = None
+        for k in _STRIP_META:
+            node = meta.get(k)
+            if node is not None and (not node or "." in node):
+                if m is None:
+                    m = dict(meta)
+                kids = _kids(node)
+                if kids:
+                    m[k] = kids
+                else:
+                    del m[k]
+        if m is not None or not meta or "." in meta:
+            m = _kids(m if m is not None else meta)
+            if out is None:
+                out = dict(s)
+            if m:
+                out["f:metadata"] = m
+            else:
+                del out["f:metadata"]
+    return s if out is None else out
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,12 +523,23 @@ def _build_list(s: dict) -> _Type:
     return t
 
 
+_TYPES: dict[tuple[str, str], _Type] = {}
+
+
 def type_for(obj: dict, schema: dict | None = None) -> _Type:
     """The SMD type of a whole object (from its schema, or looked up by apiVersion/kind)."""
     if schema is None:
-        group, _, version = (obj.get("apiVersion") or "").rpartition("/")
-        schema = schemas.for_kind(group, version, obj.get("kind") or "")
-    return _compile(schema) if schema is not None else _DEDUCED
+        api_version, kind = obj.get("apiVersion") or "", obj.get("kind") or ""
+        cacheable = type(api_version) is str and type(kind) is str
+        t = _TYPES.get((api_version, kind)) if cacheable else None
+        if t is None:
+            group, _, version = api_version.rpartition("/")
+            schema = schemas.for_kind(group, version, kind)
+            t = _compile(schema) if schema is not None else _DEDUCED
+            if cacheable and len(_TYPES) < 4096:
+                _TYPES[(api_version, kind)] = t
+        return t
+    return _compile(schema)
 
 
 def _effective(t: _Type, v: Any) -> int:
@@ -698,27 +751,95 @@ def _shape_ok(kind: int, v: Any) -> bool:
 
 
 def _subtree(v: Any, t: _Type, ign: FieldSet) -> FieldSet:
-    """Every node of a value added or removed as a whole (compare's Added/Removed)."""
-    kind = _effective(t, v)
-    if _is_leaf(t, kind) or _empty(v) or not _shape_ok(kind, v):
+    """Every node of a value added or removed as a whole (compare's Added/Removed).
+
+    Hot on every create, so the leaf tests of `_effective` / `_is_leaf` / `_empty` /
+    `_shape_ok` are inlined: a leaf, a null, an empty or a mis-shaped value is one member.
+    """
+    kind = t.kind
+    if kind == DEDUCED:
+        kind = STRUCT if isinstance(v, dict) else SCALAR
+    if kind == SCALAR or t.atomic:
         return _MEMBER
     kids: FieldSet = {}
     if kind == STRUCT:
+        if not isinstance(v, dict) or not v:
+            return _MEMBER
+        children = t._children
         for k, cv in v.items():
             pe = "f:" + k
-            ig = ign.get(pe) if ign else None
-            if ig is not None and _is_member(ig):
-                continue
-            kids[pe] = _subtree(cv, t.child(k), ig or {})
+            if ign:
+                ig = ign.get(pe)
+                if ig is not None:
+                    if _is_member(ig):
+                        continue
+                    kids[pe] = _subtree(cv, t.child(k), ig)
+                    continue
+            ct = children.get(k) or t.child(k)
+            if ct.kind == SCALAR or ct.atomic:
+                kids[pe] = _MEMBER
+            else:
+                kids[pe] = _subtree(cv, ct, _MEMBER)
     else:
+        if not isinstance(v, list) or not v:
+            return _MEMBER
         et = t.elem_type()
         order, seen = _index_items(t, v, "")
         for pe in order:
             ig = ign.get(pe) if ign else None
             if ig is not None and _is_member(ig):
                 continue
-            kids[pe] = _subtree(seen[pe], et, ig or {})
-    return _mk(True, kids) or _MEMBER
+            kids[pe] = _subtree(seen[pe], et, ig or _MEMBER)
+    return {".": _MEMBER, **kids} if kids else _MEMBER
+
+
+def _added_children(l: Any, r: Any, t: _Type, ign: FieldSet) -> FieldSet:
+    """union(Added, Modified) of compare(l, r) when l holds nothing: `{}` (a new object, or a
+    value struct that is always present) or None (an always-present null field).
+
+    The create path: one walk instead of compare + union. It mirrors `_cmp_children` branch for
+    branch (Removed is always empty here, since l has no keys), including the quirk that fields
+    in `t.present` are compared against their zero value rather than added.
+    """
+    kind = _effective(t, l if l is not None else r)
+    out: FieldSet = {}
+    if kind == STRUCT:
+        rd = r if isinstance(r, dict) else {}
+        present = t.present if isinstance(l, dict) else None
+        for k, rv in rd.items():
+            pe = "f:" + k
+            ig = ign.get(pe) if ign else None
+            if ig is not None and _is_member(ig):
+                continue
+            if present and k in present:
+                node = _added_item({} if present[k] else None, rv, t.child(k), ig or _MEMBER)
+                if node is not None:
+                    out[pe] = node
+                continue
+            ct = t.child(k)
+            if ig is None and (ct.kind == SCALAR or ct.atomic):
+                out[pe] = _MEMBER  # what _subtree says of a leaf
+            else:
+                out[pe] = _subtree(rv, ct, ig or _MEMBER)
+    elif kind == LIST:
+        et = t.elem_type()
+        rorder, rseen = _index_items(t, r or [], "")
+        for pe in rorder:
+            ig = ign.get(pe) if ign else None
+            if ig is not None and _is_member(ig):
+                continue
+            out[pe] = _subtree(rseen[pe], et, ig or {})
+    return out
+
+
+def _added_item(l: Any, r: Any, t: _Type, ign: FieldSet) -> FieldSet | None:
+    """`_cmp_item` for an always-present field of a new object (l is its zero value)."""
+    if l == r and type(l) is type(r):
+        return None
+    kind = _effective(t, r if r is not None else l)
+    if _is_leaf(t, kind) or _empty(l) and _empty(r) or not _shape_ok(kind, l) or not _shape_ok(kind, r):
+        return _MEMBER
+    return _added_children(l, r, t, ign) or None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1092,7 +1213,12 @@ def _id_json(mid: ManagerId) -> str:
 
 def _updater_update(cmp: Comparison, managed: _Managed, workflow: ManagerId, force: bool) -> None:
     """Updater.update: take changed fields from other managers (or report them as conflicts)."""
-    changed = union(cmp.modified, cmp.added)
+    _updater_update_sets(union(cmp.modified, cmp.added), cmp.removed, managed, workflow, force)
+
+
+def _updater_update_sets(changed: FieldSet, removed: FieldSet, managed: _Managed, workflow: ManagerId,
+                         force: bool) -> None:
+    """Updater.update given union(modified, added) and removed."""
     conflicts: dict[ManagerId, FieldSet] = {}
     for mid, vs in managed.fields.items():
         if mid == workflow:
@@ -1114,8 +1240,8 @@ def _updater_update(cmp: Comparison, managed: _Managed, workflow: ManagerId, for
         fields = vs.fields
         if mid in conflicts:
             fields = difference(fields, conflicts[mid])
-        if cmp.removed:
-            fields = difference(fields, cmp.removed)
+        if removed:
+            fields = difference(fields, removed)
         if fields is not vs.fields:
             if fields:
                 managed.fields[mid] = _Versioned(fields, vs.api_version, vs.applied)
@@ -1123,19 +1249,38 @@ def _updater_update(cmp: Comparison, managed: _Managed, workflow: ManagerId, for
                 del managed.fields[mid]
 
 
+_IGNORED_WITH_META: dict[int, tuple[FieldSet, FieldSet]] = {}
+
+
 def _ignored_with_meta(ignored: FieldSet | None) -> FieldSet:
-    return union(_NO_MANAGED_FIELDS, ignored or {})
+    """The reset fields plus metadata.managedFields (cached: reset sets are shared constants)."""
+    if not ignored:
+        return _NO_MANAGED_FIELDS
+    hit = _IGNORED_WITH_META.get(id(ignored))
+    if hit is not None and hit[0] is ignored:
+        return hit[1]
+    out = union(_NO_MANAGED_FIELDS, ignored)
+    if len(_IGNORED_WITH_META) > 1024:
+        _IGNORED_WITH_META.clear()
+    _IGNORED_WITH_META[id(ignored)] = (ignored, out)
+    return out
 
 
 def _structured_update(live: Any, new: dict, t: _Type, managed: _Managed, mid: ManagerId,
                        api_version: str, now: str, ignored: FieldSet | None) -> None:
     """managedFieldsUpdater + stripMeta + structuredMerge Update, in place on `managed`."""
-    cmp = compare(live if live is not None else {}, new, t, _ignored_with_meta(ignored))
-    _updater_update(cmp, managed, _CURRENT, True)
-    fields = difference(union(cmp.modified, cmp.added), cmp.removed)
+    if live is None or live == {}:
+        # a create: everything in `new` is added (compare({}, new) without the split)
+        changed = _added_children({}, new, t, _ignored_with_meta(ignored)) if new else {}
+        removed: FieldSet = {}
+    else:
+        cmp = compare(live, new, t, _ignored_with_meta(ignored))
+        changed, removed = union(cmp.modified, cmp.added), cmp.removed
+    _updater_update_sets(changed, removed, managed, _CURRENT, True)
+    fields = difference(changed, removed)
     if ignored:
         fields = recursive_difference(fields, ignored)
-    fields = difference(fields, _STRIP)
+    fields = _strip(fields)
     if not fields:
         return
     prev = managed.fields.get(mid)
@@ -1392,7 +1537,7 @@ def server_side_apply(
         new = base
     vs = managed.fields.get(mid)
     if vs is not None:
-        stripped = difference(vs.fields, _STRIP)
+        stripped = _strip(vs.fields)
         if stripped:
             managed.fields[mid] = _Versioned(stripped, vs.api_version, vs.applied)
         else:
@@ -1412,7 +1557,7 @@ def server_side_apply(
 def fields_v1(obj: dict, schema: dict | None = None, ignored: FieldSet | None = None) -> FieldSet:
     """FieldsV1 of the fields an object sets, as an applier of it would own them."""
     t = type_for(obj, schema)
-    s = difference(to_field_set(obj, t), _STRIP)
+    s = _strip(to_field_set(obj, t))
     if ignored:
         s = recursive_difference(s, ignored)
     return sorted_fields(s)
