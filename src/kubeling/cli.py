@@ -12,12 +12,20 @@ from .config import Config
 
 def _add_node_flags(up: argparse.ArgumentParser) -> None:
     """Kubelet flags of `kubeling up` (see kubelet/agent.py)."""
+    up.add_argument("--no-node", action="store_true",
+                    help="run the control plane only (no kubelet on this machine; --sim-nodes still works)")
     up.add_argument("--sim-nodes", type=int, default=0, metavar="N",
                     help="run N simulated nodes (sim-node-1..N, a labelled fake runtime) and no real node")
-    up.add_argument("--runtime", choices=("runc", "crun", "simulated"), default=None,
-                    help="container runtime of this node (default runc)")
+    up.add_argument("--runtime", choices=("runc", "crun", "simulated", "none"), default=None,
+                    help="container runtime of this node (default runc; none = --no-node)")
     up.add_argument("--node-name", default="", help="name of this node (default: the hostname)")
-    up.add_argument("--node-ip", default="", help="InternalIP of this node (default: the bind address)")
+    up.add_argument("--node-ip", default="",
+                    help="InternalIP of this node (default: the gateway address of its pod CIDR on the bridge)")
+    up.add_argument("--kubelet-port", type=int, default=Config.kubelet_port,
+                    help="port of the kubelet API (logs, exec, attach, port-forward); 0 picks a free one")
+    up.add_argument("--pod-bridge", default=Config.pod_bridge, help="name of the node's CNI bridge")
+    up.add_argument("--no-test-images", dest="test_images", action="store_false",
+                    help="don't build the tutorial images (nginx, redis, busybox) or start the local registry")
     up.add_argument("--pod-log-dir", default=Config.pod_log_dir, help="where container logs go (CRI format)")
     up.add_argument("--cluster-cidr", default=Config.cluster_cidr, help="pod CIDR; node i gets its i-th /24")
     up.add_argument("--node-lease-duration-seconds", type=int, default=Config.node_lease_duration,
@@ -30,7 +38,9 @@ def _apply_node_flags(cfg: Config, args: argparse.Namespace) -> None:
     cfg.sim_nodes = max(args.sim_nodes, 0)
     cfg.runtime = args.runtime or "runc"
     cfg.runtime_explicit = args.runtime is not None
+    cfg.no_node = args.no_node or args.runtime == "none"
     cfg.node_name, cfg.node_ip, cfg.pod_log_dir = args.node_name, args.node_ip, args.pod_log_dir
+    cfg.kubelet_port, cfg.pod_bridge, cfg.test_images = args.kubelet_port, args.pod_bridge, args.test_images
     cfg.cluster_cidr = args.cluster_cidr
     cfg.node_lease_duration = args.node_lease_duration_seconds
     cfg.node_status_update_frequency = args.node_status_update_frequency

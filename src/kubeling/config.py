@@ -17,10 +17,14 @@ class Config:
     node_port_range: str = "30000-32767"
     # nodes (kubelet flags; see kubelet/agent.py)
     sim_nodes: int = 0  # N simulated nodes sim-node-1..N instead of the real node
-    runtime: str = "runc"  # runc | crun | simulated
-    runtime_explicit: bool = False  # --runtime was given (the real node is opt-in for now)
+    runtime: str = "runc"  # runc | crun | simulated | none (= no_node)
+    runtime_explicit: bool = False  # --runtime was given
+    no_node: bool = False  # control plane only (--no-node); --sim-nodes still runs simulated nodes
     node_name: str = ""  # default: the hostname
-    node_ip: str = ""  # default: the bind address
+    node_ip: str = ""  # default: the pod network's gateway on the bridge (see kubelet/agent.py)
+    kubelet_port: int = 10250  # the kubelet API (logs, exec, attach, port-forward); 0 = any free port
+    pod_bridge: str = "kubeling0"  # the node's CNI bridge
+    test_images: bool = True  # build/import the tutorial images and run a local docker.io mirror
     pod_log_dir: str = "/var/log/pods"
     cluster_cidr: str = "10.244.0.0/16"  # node i gets the i-th /24
     node_lease_duration: int = 40  # seconds; the Lease is renewed every quarter of it
@@ -34,6 +38,7 @@ class Config:
 
     @property
     def node_ip_or_default(self) -> str:
+        """--node-ip, else the bind address (simulated nodes; the real node prefers its gateway)."""
         if self.node_ip:
             return self.node_ip
         return "127.0.0.1" if self.bind in ("0.0.0.0", "::", "") else self.bind

@@ -34,6 +34,10 @@ class Cluster:
     log_path: str = ""
     cache_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="kubectl-cache-"))
     extra_args: tuple[str, ...] = ()  # more `kubeling up` flags
+    # run the real node (runc containers, pod network)? Control-plane tests assume pods stay
+    # Pending unless a test binds them, so by default the cluster has no node (`--no-node`),
+    # except when extra_args ask for simulated nodes or a runtime themselves.
+    node: bool = False
 
     @property
     def kubeconfig(self) -> str:
@@ -43,13 +47,19 @@ class Cluster:
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
+    @property
+    def node_args(self) -> tuple[str, ...]:
+        if self.node or any(a.startswith(("--runtime", "--sim-nodes", "--no-node")) for a in self.extra_args):
+            return ()
+        return ("--no-node",)
+
     def start(self, timeout: float = 30.0) -> None:
         os.makedirs(self.data_dir, exist_ok=True)
         self.log_path = os.path.join(self.data_dir, "kubeling.log")
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kubeling.cli", "up", "--data-dir", self.data_dir, "--port", str(self.port), "-v",
-             *self.extra_args],
+             *self.node_args, *self.extra_args],
             stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
         )
         assert self.proc.stdout is not None

@@ -1,20 +1,31 @@
 """Which node(s) `kubeling up` runs, from the config: the one place that wires kubelets in.
 
+- default (`--runtime runc`, or `crun`): the real node — OCI runtime, image service, CNI pod
+  network, volume manager, the kubelet API on `--kubelet-port` (10250) and, in the background,
+  the tutorial images plus a local registry mirroring docker.io (see `RealNode`).
+- `--no-node` (or `--runtime none`): the control plane only.
 - `--sim-nodes N`: N simulated kubelets (`sim-node-1..N`, pod CIDRs 10.244.1-N.0/24, node IPs
   127.0.1.1-N) sharing one pod informer, and no real node.
 - `--runtime simulated`: one simulated node named `--node-name` (pod CIDR 10.244.0.0/24).
-- `--runtime runc|crun`: the real node (OCI runtime, images, pod network, volumes).
 
-The real node is started by default once `REAL_NODE_BY_DEFAULT` is switched on (when the OCI
-runtime, network and volume modules are wired and their tests clean up after themselves);
-until then a plain `kubeling up` runs the control plane only and `--runtime runc|crun` asks
-for the real node explicitly (failing with a clear message if it cannot be built).
+The real node's InternalIP (`--node-ip`) defaults to the gateway address of its pod CIDR on the
+bridge (10.244.0.1 on kubeling0): the API server reaches the kubelet API there (it is a local
+address of the host), pods reach the node there (127.0.0.1 inside a pod is the pod itself),
+and `status.hostIP` is an address that means the node from everywhere. hostPorts are DNATed by
+portmap for any local destination, so they answer on 127.0.0.1 and on that address alike.
+Without a pod network (no CNI plugins) the node falls back to 127.0.0.1.
+
+Stopping kubeling (SIGINT/SIGTERM) stops the kubelet, its API and the registry but leaves
+containers, their monitors, the pod network and volumes in place: the next `kubeling up` on the
+same data dir adopts them. `kubeling down` removes all of it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
 from typing import Any, Awaitable
 
 from ..client.rest import Client
@@ -24,8 +35,8 @@ from .node import NodeConfig
 
 log = logging.getLogger("kubeling.kubelet")
 
-REAL_NODE_BY_DEFAULT = False
-RUNTIMES = ("runc", "crun", "simulated")
+REAL_NODE_BY_DEFAULT = True
+RUNTIMES = ("runc", "crun", "simulated", "none")
 
 
 class NodeSetupError(Exception):
@@ -51,33 +62,183 @@ def _simulated_node(cfg: Config, client: Client) -> Kubelet:
                                          pod_log_dir=cfg.pod_log_dir), runtime)
 
 
-def _real_node(cfg: Config, client: Client) -> Kubelet:
-    """runc/crun: the OCI runtime with the image service, the pod network and the volume manager."""
-    try:
-        from .images.service import ImageService
-        from .runtime.oci import OCIRuntime
-        from .volumes.manager import VolumeManager
-    except ImportError as e:
-        raise NodeSetupError(f"the {cfg.runtime} node is not available in this build ({e}); "
-                             "use --sim-nodes N or --runtime simulated") from e
-    registries = os.path.join(cfg.data_dir, "registries.yaml")
-    images = ImageService.for_data_dir(cfg.data_dir, registries if os.path.exists(registries) else "")
-    network: Any = None
-    try:
-        from .network.podnet import PodNetwork
+class GatedImages:
+    """The node's ImageService, except that pulls wait until the background image preparation
+    (test images imported, local registry up and configured as the docker.io mirror) is done:
+    until then a pod waits in ContainerCreating instead of failing to reach Docker Hub."""
 
-        network = PodNetwork(cfg.data_dir, pod_cidr=_node_config(cfg, "", False).pod_cidr)
-    except Exception as e:  # the runtime falls back to loopback-only pods
-        log.warning("pod network unavailable (%s); pods get loopback only", e)
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self.ready = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.service, name)
+
+    async def pull(self, image: str, *args: Any, **kwargs: Any) -> Any:
+        await self.ready.wait()
+        return await self.service.pull(image, *args, **kwargs)
+
+
+class RealNode:
+    """The runc/crun node and everything around its kubelet (see the module docstring)."""
+
+    def __init__(self, cfg: Config, client: Client) -> None:
+        try:
+            from .images.service import ImageService
+            from .runtime.base import RuntimeError_
+            from .runtime.oci import OCIRuntime
+            from .volumes.manager import VolumeManager
+        except ImportError as e:
+            raise NodeSetupError(f"the {cfg.runtime} node is not available in this build ({e}); "
+                                 "use --sim-nodes N or --runtime simulated") from e
+        self.cfg = cfg
+        self.client = client
+        registries = os.path.join(cfg.data_dir, "registries.yaml")
+        self.image_service = ImageService.for_data_dir(cfg.data_dir, registries if os.path.exists(registries) else "")
+        self.images = GatedImages(self.image_service)
+        node = _node_config(cfg, "", simulated=False)
+        self.network: Any = None
+        try:
+            from .network.podnet import PodNetwork
+
+            self.network = PodNetwork(cfg.data_dir, pod_cidr=node.pod_cidr, bridge=cfg.pod_bridge,
+                                      cluster_cidr=cfg.cluster_cidr, service_cidr=cfg.service_cidr)
+        except Exception as e:  # the runtime falls back to loopback-only pods
+            log.warning("pod network unavailable (%s); pods get loopback only", e)
+        try:
+            self.runtime = OCIRuntime(cfg.data_dir, runtime=cfg.runtime, images=self.images, network=self.network)
+            self.runtime.check()
+        except (RuntimeError_, ValueError, OSError) as e:
+            msg = getattr(e, "message", str(e))
+            raise NodeSetupError(f"cannot use the {cfg.runtime} runtime: {msg} "
+                                 "(or run the control plane only with --no-node)") from e
+        node.runtime_version = f"{self.runtime.name}://"  # + the version, once the runtime started
+        node.kubelet_port = cfg.kubelet_port
+        self.node = node
+        agent_dir = os.path.join(cfg.data_dir, "agent")
+        self.volumes = VolumeManager(client, os.path.join(agent_dir, "pods"), node.name)
+        self.kubelet = Kubelet(client, KubeletConfig(node=node, root_dir=agent_dir, pod_log_dir=cfg.pod_log_dir),
+                               self.runtime, image_service=self.images, volume_manager=self.volumes)
+        self.volumes.recorder = self.kubelet  # FailedMount events
+        self.server: Any = None
+        self.registry: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    async def _node_ip(self) -> str:
+        """--node-ip, else the bridge gateway once the host side of the pod network is up."""
+        if self.cfg.node_ip:
+            return self.cfg.node_ip
+        if self.network is not None:
+            try:
+                await self.network.setup_host()
+                return str(self.network.gateway)
+            except Exception as e:
+                log.error("pod network not ready: %s", getattr(e, "message", e))
+        return "127.0.0.1"
+
+    async def _start_server(self) -> None:
+        """The kubelet API, with a serving certificate from the cluster CA for the node's names."""
+        from ..apiserver.certs import ensure_pki
+        from .server import KubeletServer, ensure_serving_cert
+
+        cfg = self.cfg
+        pki = ensure_pki(cfg.data_dir, cfg.bind, cfg.first_service_ip, [cfg.advertise] if cfg.advertise else [])
+        cert_dir = os.path.join(cfg.data_dir, "agent", "pki")
+        cert, key = await asyncio.to_thread(ensure_serving_cert, pki, cert_dir, self.node.name, [self.node.ip])
+        self.server = KubeletServer(self.runtime, self.kubelet.pod_by_name, host=self.node.ip, port=cfg.kubelet_port,
+                                    cert_file=cert, key_file=key, client_ca_file=pki.ca_cert,
+                                    log_dir=cfg.pod_log_dir)
+        try:
+            await self.server.start()
+        except OSError as e:
+            log.error("kubelet API: cannot listen on %s:%d (%s); logs/exec/port-forward will not work "
+                      "(use --kubelet-port)", self.node.ip, cfg.kubelet_port, e)
+            self.server = None
+            return
+        self.node.kubelet_port = self.server.port
+
+    async def _prepare_images(self) -> None:
+        """Build/import the tutorial images and serve them from a local registry that mirrors
+        docker.io; pulls wait for this (GatedImages)."""
+        from .images import build, localregistry
+
+        data = self.cfg.data_dir
+        t0 = time.monotonic()
+        try:
+            names = await asyncio.to_thread(build.ensure_test_images, data)
+            log.info("test images ready in the node's store (%.1f s): %s", time.monotonic() - t0,
+                     " ".join(sorted(names)))
+            workdir = os.path.join(data, "agent", "registry")
+            await asyncio.to_thread(_stop_stale_registry, workdir)
+            self.registry = await asyncio.to_thread(localregistry.start_registry, workdir)
+            await build.push_test_images(data, self.registry.url)
+            mirrors = self.image_service.client.config.mirrors
+            if "docker.io" not in mirrors:
+                mirrors["docker.io"] = {"endpoint": [self.registry.url]}
+            log.info("local registry %s mirrors docker.io (%.1f s)", self.registry.url, time.monotonic() - t0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.error("test images unavailable: %s", e)
+        finally:
+            self.images.ready.set()
+
+    async def run(self) -> None:
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            self.node.ip = await self._node_ip()
+            await self._start_server()
+            if self.cfg.test_images:
+                tasks.append(asyncio.create_task(self._prepare_images(), name="node-images"))
+            else:
+                self.images.ready.set()
+            await self.kubelet.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("node %s failed", self.name)
+            raise
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop what this process runs (API, registry, zygote); containers keep running."""
+        if self.server is not None:
+            await self.server.stop()
+        if self.registry is not None:
+            await asyncio.to_thread(self.registry.stop)
+            self.registry = None
+        await self.runtime.close()
+        await self.image_service.close()
+
+
+def _stop_stale_registry(workdir: str) -> None:
+    """A registry left running by a kubeling that was killed: stop it by its recorded PID,
+    after checking that PID is a docker-registry serving this workdir's config."""
+    import signal
+
     try:
-        runtime = OCIRuntime(cfg.data_dir, runtime=cfg.runtime, images=images, network=network)
-    except Exception as e:
-        raise NodeSetupError(f"cannot use the {cfg.runtime} runtime: {e}") from e
-    node = _node_config(cfg, f"{runtime.name}://{runtime.version}", simulated=False)
-    agent_dir = os.path.join(cfg.data_dir, "agent")
-    volumes = VolumeManager(client, os.path.join(agent_dir, "pods"), node.name)
-    return Kubelet(client, KubeletConfig(node=node, root_dir=agent_dir, pod_log_dir=cfg.pod_log_dir), runtime,
-                   image_service=images, volume_manager=volumes)
+        with open(os.path.join(workdir, "pid")) as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except (OSError, ValueError):
+        return
+    if any(a.endswith(b"docker-registry") for a in argv) and os.path.join(workdir, "config.yml").encode() in argv:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        for _ in range(100):
+            if not os.path.exists(f"/proc/{pid}"):
+                return
+            time.sleep(0.02)
 
 
 def node_runners(cfg: Config, client: Client) -> list[tuple[str, Awaitable[None]]]:
@@ -91,12 +252,12 @@ def node_runners(cfg: Config, client: Client) -> list[tuple[str, Awaitable[None]
                                lease_duration=cfg.node_lease_duration,
                                status_update_frequency=cfg.node_status_update_frequency)
         return [("sim-nodes", nodes.run())]
+    if cfg.no_node or cfg.runtime == "none":
+        return []
     if cfg.runtime == "simulated":
         k = _simulated_node(cfg, client)
         return [(f"kubelet-{k.node_name}", k.run())]
     if not (cfg.runtime_explicit or REAL_NODE_BY_DEFAULT):
-        log.warning("no node: the real node (runc/crun) starts only with --runtime runc|crun for now; "
-                    "use --sim-nodes N for simulated nodes")
         return []
-    k = _real_node(cfg, client)
-    return [(f"kubelet-{k.node_name}", k.run())]
+    node = RealNode(cfg, client)
+    return [(f"kubelet-{node.name}", node.run())]

@@ -221,6 +221,14 @@ class Kubelet:
         if uid in self.pods:
             self.pods[uid] = pod
 
+    def pod_by_name(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The pod as the kubelet knows it (with the status it last wrote), for the kubelet API."""
+        pod = self.source.get(namespace, name) if hasattr(self.source, "get") else None
+        if pod is None:
+            pod = next((p for p in self.pods.values() if p["metadata"].get("name") == name
+                        and p["metadata"].get("namespace") == namespace), None)
+        return self.pods.get(_uid(pod), pod) if pod is not None else None
+
     def pod_changed(self, uid: str) -> None:
         """Something about this pod changed outside the API (runtime event, probe result)."""
         if uid:
@@ -651,6 +659,9 @@ class Kubelet:
         from ..client.workqueue import run_workers
 
         await self.runtime.start()
+        version = getattr(self.runtime, "version", "")
+        if version and self.config.node.runtime_version.endswith("://"):  # known once the runtime started
+            self.config.node.runtime_version = f"{self.runtime.name}://{version}"
         tasks = [asyncio.create_task(self.node.run(), name=f"node-{self.node_name}")]
         await self.node.registered.wait()
         if self._own_informer:

@@ -1,0 +1,95 @@
+"""kubelet/agent.py: which node `kubeling up` runs, from the flags; pulls wait for the images."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from kubeling import cli
+from kubeling.config import Config
+from kubeling.kubelet import agent
+
+
+def _cfg(*flags: str) -> Config:
+    args = cli._parser().parse_args(["up", *flags])
+    cfg = Config()
+    cli._apply_node_flags(cfg, args)
+    return cfg
+
+
+def _names(cfg: Config) -> list[str]:
+    runners = agent.node_runners(cfg, client=None)  # type: ignore[arg-type]
+    for _, coro in runners:
+        coro.close()  # type: ignore[attr-defined]
+    return [n for n, _ in runners]
+
+
+def test_flags() -> None:
+    cfg = _cfg()
+    assert (cfg.runtime, cfg.no_node, cfg.kubelet_port, cfg.pod_bridge, cfg.test_images) == \
+        ("runc", False, 10250, "kubeling0", True)
+    cfg = _cfg("--no-node", "--kubelet-port", "0", "--pod-bridge", "kltest9", "--no-test-images")
+    assert (cfg.no_node, cfg.kubelet_port, cfg.pod_bridge, cfg.test_images) == (True, 0, "kltest9", False)
+    assert _cfg("--runtime", "none").no_node
+    assert _cfg("--runtime", "crun").runtime_explicit
+
+
+def test_control_plane_only() -> None:
+    assert _names(_cfg("--no-node")) == []
+    assert _names(_cfg("--runtime", "none")) == []
+
+
+def test_simulated_nodes_win_over_no_node() -> None:
+    assert _names(_cfg("--no-node", "--sim-nodes", "2")) == ["sim-nodes"]
+
+
+def test_unknown_runtime() -> None:
+    cfg = Config(runtime="docker")
+    with pytest.raises(agent.NodeSetupError, match="unknown --runtime 'docker'"):
+        agent.node_runners(cfg, client=None)  # type: ignore[arg-type]
+
+
+def test_real_node_is_the_default() -> None:
+    assert agent.REAL_NODE_BY_DEFAULT
+
+
+async def test_pulls_wait_for_the_images() -> None:
+    class Service:
+        pulled: list[str] = []
+
+        def status(self, image: str) -> None:
+            return None
+
+        async def pull(self, image: str) -> str:
+            self.pulled.append(image)
+            return image
+
+    svc = Service()
+    gated = agent.GatedImages(svc)
+    assert gated.status("nginx") is None  # everything else passes through
+    task = asyncio.create_task(gated.pull("nginx"))
+    await asyncio.sleep(0.01)
+    assert not task.done() and svc.pulled == []
+    gated.ready.set()
+    assert await task == "nginx" and svc.pulled == ["nginx"]
+
+
+def test_stale_registry_check_leaves_other_processes(tmp_path: Any) -> None:
+    """Only a docker-registry serving this workdir's config is stopped."""
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / "pid").write_text(str(p.pid))
+        agent._stop_stale_registry(str(tmp_path))
+        assert p.poll() is None
+        (tmp_path / "pid").write_text("not a pid")
+        agent._stop_stale_registry(str(tmp_path))
+        os.unlink(tmp_path / "pid")
+        agent._stop_stale_registry(str(tmp_path))
+    finally:
+        p.kill()
+        p.wait()
