@@ -256,6 +256,8 @@ class NodeInfo:
         self.allocatable = Resource()
         self.labels: dict[str, str] = {}
         self.taints: list[Obj] = []
+        self.hard_taints: list[Obj] = []  # NoSchedule / NoExecute: what TaintToleration filters on
+        self.prefer_taints: list[Obj] = []  # PreferNoSchedule: what TaintToleration scores
         self.unschedulable = False
         if node is not None:
             self.set_node(node)
@@ -266,6 +268,8 @@ class NodeInfo:
         self.allocatable = Resource.from_list((node.get("status") or {}).get("allocatable"))
         self.labels = node["metadata"].get("labels") or {}
         self.taints = effective_taints(node)
+        self.hard_taints = [t for t in self.taints if t.get("effect") in ("NoSchedule", "NoExecute")]
+        self.prefer_taints = [t for t in self.taints if t.get("effect") == "PreferNoSchedule"]
         self.unschedulable = bool((node.get("spec") or {}).get("unschedulable"))
 
     def add_pod(self, pi: PodInfo) -> None:
@@ -359,9 +363,7 @@ def node_name(pi: PodInfo, ni: NodeInfo) -> Status | None:
 
 def taint_toleration(pi: PodInfo, ni: NodeInfo) -> Status | None:
     """TaintToleration: the first NoSchedule/NoExecute taint the pod does not tolerate."""
-    for t in ni.taints:
-        if t.get("effect") not in ("NoSchedule", "NoExecute"):
-            continue
+    for t in ni.hard_taints:
         if not tolerations_tolerate(pi.tolerations, t):
             return _fail("TaintToleration", UNRESOLVABLE,
                          f"node(s) had untolerated taint {{{t.get('key', '')}: {t.get('value', '')}}}")
@@ -521,12 +523,30 @@ def insufficient_resources(req: Resource, ni: NodeInfo) -> list[str]:
 
 
 def node_resources_fit(pi: PodInfo, ni: NodeInfo) -> Status | None:
-    reasons = insufficient_resources(pi.requests, ni)
+    req, alloc, used = pi.requests, ni.allocatable, ni.requested
+    if (len(ni.pods) < alloc.allowed_pods and req.milli_cpu <= alloc.milli_cpu - used.milli_cpu
+            and req.memory <= alloc.memory - used.memory and not req.ephemeral_storage and not req.scalars):
+        return None  # the common case, decided without building a reason list
+    reasons = insufficient_resources(req, ni)
     return _fail("NodeResourcesFit", UNSCHEDULABLE, *reasons) if reasons else None
 
 
 FILTERS: tuple[Filter, ...] = (node_unschedulable, node_name, taint_toleration, node_affinity, node_ports,
                                node_resources_fit)
+
+
+def applicable_filters(pi: PodInfo, filters: Iterable[Filter] = FILTERS) -> tuple[Filter, ...]:
+    """Drop the filters that cannot reject this pod on any node (PreFilter's Skip): no
+    spec.nodeName, no node selector or required affinity, no host ports. Saves a call per node."""
+    spec = pi.pod.get("spec") or {}
+    skip: set[Filter] = set()
+    if not spec.get("nodeName"):
+        skip.add(node_name)
+    if not spec.get("nodeSelector") and _required_terms(pi.pod) is None:
+        skip.add(node_affinity)
+    if not pi.host_ports:
+        skip.add(node_ports)
+    return tuple(f for f in filters if f not in skip)
 
 
 def run_filters(pi: PodInfo, ni: NodeInfo, filters: Iterable[Filter] = FILTERS) -> Status | None:
@@ -591,7 +611,7 @@ def balanced_allocation(pi: PodInfo, ni: NodeInfo) -> int:
 def taint_toleration_score(pi: PodInfo, ni: NodeInfo) -> int:
     """Raw count of PreferNoSchedule taints the pod does not tolerate (normalized reversed)."""
     tols = [t for t in pi.tolerations if not t.get("effect") or t.get("effect") == "PreferNoSchedule"]
-    return sum(1 for t in ni.taints if t.get("effect") == "PreferNoSchedule" and not tolerations_tolerate(tols, t))
+    return sum(1 for t in ni.prefer_taints if not tolerations_tolerate(tols, t))
 
 
 def preferred_terms(pod: Obj) -> list[Obj]:
@@ -602,10 +622,6 @@ def preferred_terms(pod: Obj) -> list[Obj]:
 def node_affinity_score(terms: list[Obj], ni: NodeInfo) -> int:
     """Sum of the weights of the preferred terms the node matches."""
     return sum(int(t.get("weight") or 0) for t in terms if term_matches(t.get("preference"), ni.labels, ni.name))
-
-
-def _round_half_away(x: float) -> int:
-    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
 
 
 def topology_spread_scores(pi: PodInfo, feasible: list[NodeInfo], all_nodes: Iterable[NodeInfo]) -> list[int] | None:
@@ -632,13 +648,17 @@ def topology_spread_scores(pi: PodInfo, feasible: list[NodeInfo], all_nodes: Ite
                 zone_counts[z] = zone_counts.get(z, 0) + ni.owner_counts.get(owner, 0)
     w_host = math.log(hostnames + 2)
     w_zone = math.log(len(zones) + 2)
-    raw = []
-    for ni in feasible:
-        s = ni.owner_counts.get(owner, 0) * w_host + (3 - 1)
-        z = ni.labels.get(LABEL_ZONE)
-        if z is not None:
-            s += zone_counts.get(z, 0) * w_zone + (5 - 1)
-        raw.append(_round_half_away(s))
+    floor = math.floor
+    if zones:
+        raw = []
+        for ni in feasible:
+            s = ni.owner_counts.get(owner, 0) * w_host + (3 - 1)
+            z = ni.labels.get(LABEL_ZONE)
+            if z is not None:
+                s += zone_counts.get(z, 0) * w_zone + (5 - 1)
+            raw.append(int(floor(s + 0.5)))  # math.Round of a non-negative score
+    else:
+        raw = [int(floor(ni.owner_counts.get(owner, 0) * w_host + 2.5)) for ni in feasible]
     lo, hi = min(raw), max(raw)
     if hi == 0:
         return [MAX_NODE_SCORE] * len(raw)
@@ -646,37 +666,56 @@ def topology_spread_scores(pi: PodInfo, feasible: list[NodeInfo], all_nodes: Ite
 
 
 def score_nodes(pi: PodInfo, feasible: list[NodeInfo], all_nodes: Iterable[NodeInfo]) -> list[int]:
-    """RunScorePlugins: weighted sum of every enabled plugin's normalized score, per feasible node."""
-    n = len(feasible)
-    totals = [WEIGHT_FIT * least_allocated(pi, ni) for ni in feasible]
-    if pi.requests.milli_cpu or pi.requests.memory:  # BalancedAllocation skips best-effort pods
-        for i, ni in enumerate(feasible):
-            totals[i] += WEIGHT_BALANCED * balanced_allocation(pi, ni)
-    taint_raw = [taint_toleration_score(pi, ni) for ni in feasible]
-    for i, s in enumerate(default_normalize(taint_raw, reverse=True)):
-        totals[i] += WEIGHT_TAINT * s
+    """RunScorePlugins: weighted sum of every enabled plugin's normalized score, per feasible node.
+
+    LeastAllocated and BalancedAllocation are computed in one pass over the nodes (same
+    arithmetic as `least_allocated` / `balanced_allocation`); plugins whose normalized score is
+    the same on every node (no PreferNoSchedule taints, no preferred affinity) add that constant.
+    """
+    nz_cpu, nz_mem = pi.non_zero.milli_cpu, pi.non_zero.memory
+    rq_cpu, rq_mem = pi.requests.milli_cpu, pi.requests.memory
+    balanced = bool(rq_cpu or rq_mem)  # BalancedAllocation skips best-effort pods
+    totals = []
+    for ni in feasible:
+        alloc = ni.allocatable
+        a_cpu, a_mem = alloc.milli_cpu, alloc.memory
+        if not (a_cpu and a_mem):  # the general (rare) case
+            total = WEIGHT_FIT * least_allocated(pi, ni)
+            if balanced:
+                total += WEIGHT_BALANCED * balanced_allocation(pi, ni)
+            totals.append(total)
+            continue
+        nzr = ni.non_zero_requested
+        r1, r2 = nzr.milli_cpu + nz_cpu, nzr.memory + nz_mem
+        s1 = (a_cpu - r1) * MAX_NODE_SCORE // a_cpu if r1 <= a_cpu else 0
+        s2 = (a_mem - r2) * MAX_NODE_SCORE // a_mem if r2 <= a_mem else 0
+        total = WEIGHT_FIT * ((s1 + s2) // 2)
+        if balanced:
+            req = ni.requested
+            f1, f2 = (req.milli_cpu + rq_cpu) / a_cpu, (req.memory + rq_mem) / a_mem
+            total += WEIGHT_BALANCED * int((1 - abs((f1 if f1 < 1.0 else 1.0) - (f2 if f2 < 1.0 else 1.0)) / 2)
+                                           * MAX_NODE_SCORE)
+        totals.append(total)
+    if any(ni.prefer_taints for ni in feasible):
+        for i, s in enumerate(default_normalize([taint_toleration_score(pi, ni) for ni in feasible], reverse=True)):
+            totals[i] += WEIGHT_TAINT * s
+    else:
+        totals = [t + WEIGHT_TAINT * MAX_NODE_SCORE for t in totals]
     prefs = preferred_terms(pi.pod)
     if prefs:
         for i, s in enumerate(default_normalize([node_affinity_score(prefs, ni) for ni in feasible])):
             totals[i] += WEIGHT_AFFINITY * s
     spread = topology_spread_scores(pi, feasible, all_nodes)
     if spread is not None:
-        for i in range(n):
-            totals[i] += WEIGHT_SPREAD * spread[i]
+        totals = [t + WEIGHT_SPREAD * s for t, s in zip(totals, spread)]
     return totals
 
 
 def select_host(feasible: list[NodeInfo], scores: list[int], rng: random.Random) -> NodeInfo:
-    """selectHost: the highest total; ties broken uniformly at random (reservoir sampling)."""
-    best, best_score, ties = feasible[0], scores[0], 1
-    for ni, s in zip(feasible[1:], scores[1:]):
-        if s > best_score:
-            best, best_score, ties = ni, s, 1
-        elif s == best_score:
-            ties += 1
-            if rng.randrange(ties) == 0:
-                best = ni
-    return best
+    """selectHost: the highest total; ties broken uniformly at random (one draw, seedable)."""
+    top = max(scores)
+    ties = [i for i, s in enumerate(scores) if s == top]
+    return feasible[ties[rng.randrange(len(ties))] if len(ties) > 1 else ties[0]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -766,11 +805,14 @@ def find_fit(pi: PodInfo, nodes: list[NodeInfo], filters: Iterable[Filter] = FIL
         candidates = [ni for ni in nodes if ni.name in names]
         fit.absent_reasons = ("node(s) didn't satisfy plugin(s) [NodeAffinity]",)
     feasible = []
-    filters = tuple(filters)
+    filters = applicable_filters(pi, filters)
+    statuses = fit.node_status
     for ni in candidates:
-        st = run_filters(pi, ni, filters)
-        if st is None:
-            feasible.append(ni)
+        for f in filters:
+            st = f(pi, ni)
+            if st is not None:
+                statuses[ni.name] = st
+                break
         else:
-            fit.node_status[ni.name] = st
+            feasible.append(ni)
     return feasible, fit
