@@ -301,6 +301,18 @@ class NodeAgent:
         ready, msg = self.readiness()
         now = now_rfc3339()
         for attempt in range(5):
+            # Compare with the server's node, not our last write (upstream tryUpdateNodeStatus GETs
+            # it too): the node lifecycle controller may have set Ready=Unknown meanwhile, and a
+            # kubelet that is back must say Ready again at once, not at the next 5-minute report.
+            try:
+                self.node = await self.client.get(NODES, None, self.cfg.name)
+            except errors.StatusError as e:
+                if e.code != 404:
+                    raise
+                log.warning("node %s was deleted; registering again", self.cfg.name)
+                self.node = None
+                await self.register()
+                return True
             node = self.node
             st = node_status(self.cfg, node.get("status") or {}, now, ready, msg)
             due = time.monotonic() - self._last_report >= self.cfg.status_report_frequency
@@ -318,7 +330,6 @@ class NodeAgent:
                     return True
                 if e.code != 409:
                     raise
-                self.node = await self.client.get(NODES, None, self.cfg.name)
         return False
 
     async def status_loop(self) -> None:
