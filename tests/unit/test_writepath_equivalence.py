@@ -145,9 +145,91 @@ def test_strip_matches_difference() -> None:
         assert A._strip(s) == A.difference(s, A._STRIP), s
 
 
+def walk_unknown(value: Any, sch: dict | None, path: str, out: list[str]) -> None:
+    """The plain schema walk unknown_fields did before it compiled schemas (the reference)."""
+    if isinstance(value, dict):
+        props, extra = V._object_shape(sch)
+        if extra is V._FREEFORM and props is None:
+            return
+        for k, v in value.items():
+            p = f"{path}.{k}" if path else k
+            if props is not None and k in props:
+                walk_unknown(v, props[k], p, out)
+            elif isinstance(extra, dict):
+                walk_unknown(v, extra, p, out)
+            elif extra is True:
+                continue
+            else:
+                out.append(f'unknown field "{p}"')
+    elif isinstance(value, list):
+        s = S.resolve(sch)
+        item = s.get("items") if s else None
+        if item is None:
+            return
+        for i, v in enumerate(value):
+            walk_unknown(v, item, f"{path}[{i}]", out)
+
+
 def test_unknown_fields_compiled_matches_schema_walk() -> None:
+    found = 0
     for seed in range(400):
         gvk, obj = random_object(seed)
+        if seed % 3 == 0:
+            obj["spec"] = {"bogus": [1], "template": {"spec": {"containers": [{"nme": "x"}]}}}
+            obj["metadata"]["labelz"] = {}
         want: list[str] = []
-        V._walk_unknown(obj, S.for_kind(*gvk), "", want)
+        walk_unknown(obj, S.for_kind(*gvk), "", want)
         assert V.unknown_fields(*gvk, obj) == want, (seed, gvk)
+        found += bool(want)
+    assert found > 100
+
+
+NAMES = ["a", "web-1", "a.b.c", "-x", "x-", "A", "a_b", "a/b", "example.com/app", "/x", "x/", "a//b", "ex_ample.com/x",
+         "x" * 63, "x" * 64, "a" * 254, "abc\n", "a..b", "", "k8s.io/" + "n" * 63, "k8s.io/" + "n" * 64, "1", "a.b/c/d"]
+
+
+def test_label_quick_check_is_exact() -> None:
+    rnd = random.Random(7)
+    for _ in range(3000):
+        labels: Any = {rnd.choice(NAMES): rnd.choice(NAMES + [None, 5, True]) for _ in range(rnd.randint(0, 3))}
+        if rnd.random() < .05:
+            labels = rnd.choice([None, "x", [1], 3])
+        assert V._labels_ok(labels) == (V._label_causes(labels, "metadata.labels") == []), labels
+
+
+def test_object_meta_quick_check_is_sound() -> None:
+    rnd = random.Random(11)
+    name_fns = [V.name_is_dns_subdomain, V.name_is_dns_label, V.validate_path_segment_name, V.name_is_dns1035_label]
+    quick = 0
+    for _ in range(5000):
+        meta: dict[str, Any] = {}
+        for key, values in (("name", NAMES + [None, 3]), ("namespace", NAMES + [None, 3]),
+                            ("generateName", ["", None, "x-", "-"]), ("generation", [None, 0, 2, -1, 1.5, True]),
+                            ("labels", [None, {}, {"app": "x"}, {"-": "x"}, {"a": "-"}, "x"]),
+                            ("annotations", [None, {}, {"a": "b"}, {"-": "b"}]), ("ownerReferences", [None, [], [{}]]),
+                            ("finalizers", [None, [], ["a/b"], ["-"]])):
+            if rnd.random() < .7:
+                meta[key] = rnd.choice(values)
+        namespaced, fn = rnd.random() < .7, rnd.choice(name_fns)
+        full = V._object_meta_causes(meta, namespaced, fn, "metadata")
+        if V._object_meta_ok(meta, namespaced, fn):
+            quick += 1
+            assert full == [], (meta, namespaced, fn)
+        assert V.validate_object_meta(meta, namespaced, fn) == full
+    assert quick > 20
+
+
+def test_config_map_key_quick_check_is_exact() -> None:
+    for k in NAMES + [".", "..", "..a", ".a", "a.", "a b", "k" * 253, "k" * 254, "KEY_NAME"]:
+        assert V._config_map_key_ok(k) == (V.is_config_map_key(k) == []), k
+
+
+def test_may_have_duplicates_counts_spaced_keys() -> None:
+    import json
+
+    for text in ['{"a":1,"a":2}', '{"a" :1, "a": 2}', '{"a":1,"b":{"c":2}}', '{"a": "x\\":y"}', '{\n "a"\n:\n1\n}',
+                 '{"a": [{"b": 1}, {"b": 2, "b": 3}]}', '[]', '{"a": {"b": {"c": [1, {"d": 1}]}}}']:
+        parsed = json.loads(text)
+        raw = text.encode()
+        slow = len(V._KEY_TOKEN.findall(raw)) != V._count_keys(parsed)
+        assert V.may_have_duplicates(raw, parsed) == slow, text

@@ -327,6 +327,11 @@ def is_valid_label_value(v: str) -> list[str]:
     return errs
 
 
+def _config_map_key_ok(v: str) -> bool:
+    """is_config_map_key(v) == [], without building the list."""
+    return len(v) <= 253 and _cm_key_re.match(v) is not None and v != "." and not v.startswith("..")
+
+
 def is_config_map_key(v: str) -> list[str]:
     errs = []
     if len(v) > 253:
@@ -468,7 +473,33 @@ TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
 MAX_SECRET_SIZE = 1024 * 1024
 
 
+def _qualified_name_ok(k: str) -> bool:
+    """is_qualified_name(k) == [] (a fast yes; False means "ask is_qualified_name")."""
+    prefix, slash, name = k.rpartition("/")
+    if slash and (not prefix or "/" in prefix or len(prefix) > 253 or not _dns1123_sub_re.match(prefix)):
+        return False
+    return 0 < len(name) <= 63 and _qname_re.match(name) is not None
+
+
+def _labels_ok(labels: Any) -> bool:
+    """validate_labels would find nothing (the common case, checked without building causes)."""
+    if not isinstance(labels, dict):
+        return True
+    for k, v in labels.items():
+        if not _qualified_name_ok(k):
+            return False
+        if isinstance(v, str) and (len(v) > 63 or not _label_value_re.match(v)):
+            return False
+    return True
+
+
 def validate_labels(labels: Any, fld: str) -> Causes:
+    if _labels_ok(labels):
+        return []
+    return _label_causes(labels, fld)
+
+
+def _label_causes(labels: Any, fld: str) -> Causes:
     out: Causes = []
     for k, v in _d(labels).items():
         out += [invalid(fld, k, m) for m in is_qualified_name(k)]
@@ -538,9 +569,39 @@ def validate_finalizers(finalizers: Any, fld: str) -> Causes:
     return out
 
 
+def _object_meta_ok(m: dict, namespaced: bool, name_fn: NameFn) -> bool:
+    """validate_object_meta would find nothing: a plain name (and namespace), valid labels, and
+    no generateName, negative generation, annotations, owners or finalizers to look at."""
+    name = m.get("name")
+    if type(name) is not str or not name or m.get("generateName"):
+        return False
+    if name_fn is name_is_dns_subdomain:
+        if len(name) > 253 or not _dns1123_sub_re.match(name):
+            return False
+    elif name_fn(name, False):
+        return False
+    ns = m.get("namespace")
+    if namespaced:
+        if type(ns) is not str or not ns or len(ns) > 63 or not _dns1123_label_re.match(ns):
+            return False
+    elif isinstance(ns, str) and ns:
+        return False
+    gen = m.get("generation")
+    if gen is not None and (not isinstance(gen, int) or gen < 0):
+        return False
+    return (not m.get("annotations") and not m.get("ownerReferences") and not m.get("finalizers")
+            and _labels_ok(m.get("labels")))
+
+
 def validate_object_meta(meta: Any, namespaced: bool, name_fn: NameFn, fld: str = "metadata") -> Causes:
     """ValidateObjectMetaAccessor: names, namespace, labels, annotations, owners, finalizers."""
     m = _d(meta)
+    if _object_meta_ok(m, namespaced, name_fn):
+        return []
+    return _object_meta_causes(m, namespaced, name_fn, fld)
+
+
+def _object_meta_causes(m: dict, namespaced: bool, name_fn: NameFn, fld: str) -> Causes:
     out: Causes = []
     gen_name = _s(m.get("generateName"))
     if gen_name:
@@ -1430,7 +1491,8 @@ def validate_config_map(obj: dict, old: dict | None) -> Causes:
     data, binary = _d(obj.get("data")), _d(obj.get("binaryData"))
     size = 0
     for k, v in data.items():
-        out += [invalid(f"data[{k}]", k, m) for m in is_config_map_key(k)]
+        if not _config_map_key_ok(k):
+            out += [invalid(f"data[{k}]", k, m) for m in is_config_map_key(k)]
         if k in binary:
             out.append(invalid(f"data[{k}]", k, "duplicate of key present in binaryData"))
         size += len(_s(v).encode())
@@ -2133,60 +2195,132 @@ def _object_shape(s: dict | None) -> tuple[dict | None, Any]:
     return props, extra
 
 
+class _Shape:
+    """What strict decoding allows at one schema node, compiled once (children lazily).
+
+    As an object: `free` (any keys), else declared `props` plus map values (`extra`, a schema)
+    or any extra key (`extra_true`). As an array: the `items` schema (None: not checked).
+    """
+
+    __slots__ = ("free", "props", "extra", "extra_true", "items", "_kids", "_extra", "_items")
+
+    def __init__(self, sch: dict | None) -> None:
+        props, extra = _object_shape(sch)
+        self.free = extra is _FREEFORM and props is None
+        self.props = props
+        self.extra = extra if isinstance(extra, dict) else None
+        self.extra_true = extra is True
+        s = schema.resolve(sch)
+        self.items = s.get("items") if s else None
+        self._kids: dict[str, _Shape] = {}
+        self._extra: _Shape | None = None
+        self._items: _Shape | None = None
+
+    def child(self, key: str) -> "_Shape":
+        sh = self._kids.get(key)
+        if sh is None:
+            sh = self._kids[key] = _shape(self.props[key])  # type: ignore[index]
+        return sh
+
+    def extra_shape(self) -> "_Shape":
+        if self._extra is None:
+            self._extra = _shape(self.extra)
+        return self._extra
+
+    def items_shape(self) -> "_Shape":
+        if self._items is None:
+            self._items = _shape(self.items)
+        return self._items
+
+
+_SHAPES: dict[int, tuple[Any, _Shape]] = {}
+_ROOT_SHAPES: dict[tuple[str, str, str], _Shape | None] = {}
+
+
+def _shape(sch: dict | None) -> _Shape:
+    hit = _SHAPES.get(id(sch))
+    if hit is not None and hit[0] is sch:
+        return hit[1]
+    sh = _Shape(sch)
+    _SHAPES[id(sch)] = (sch, sh)
+    return sh
+
+
 def unknown_fields(group: str, version: str, kind: str, obj: dict) -> list[str]:
     """`unknown field "spec.replica"` for every field the kind's schema does not declare.
 
     Same paths as sigs.k8s.io/json strict decoding: dotted fields, `[i]` for list items, map keys
-    as fields. In document order, like the decoder reports them.
+    as fields. In document order, like the decoder reports them. The schema is compiled into
+    `_Shape`s once per kind, so a request only walks its own object.
     """
-    root = schema.for_kind(group, version, kind)
+    gvk = (group, version, kind)
+    try:
+        root = _ROOT_SHAPES[gvk]
+    except KeyError:
+        sch = schema.for_kind(group, version, kind)
+        root = _ROOT_SHAPES[gvk] = _shape(sch) if sch is not None else None
     if root is None:
         return []
     out: list[str] = []
-    _walk_unknown(obj, root, "", out)
+    _walk_shape(obj, root, "", out)
     return out
 
 
-def _walk_unknown(value: Any, sch: dict | None, path: str, out: list[str]) -> None:
+def _walk_shape(value: Any, sh: _Shape, path: str, out: list[str]) -> None:
+    """The strict-decoding walk over compiled shapes; scalars (nothing to check) are never visited."""
     if isinstance(value, dict):
-        props, extra = _object_shape(sch)
-        if extra is _FREEFORM and props is None:
+        if sh.free:
             return
+        props = sh.props
         for k, v in value.items():
-            p = f"{path}.{k}" if path else k
             if props is not None and k in props:
-                _walk_unknown(v, props[k], p, out)
-            elif isinstance(extra, dict):
-                _walk_unknown(v, extra, p, out)
-            elif extra is True:
+                if isinstance(v, (dict, list)):
+                    _walk_shape(v, sh.child(k), f"{path}.{k}" if path else k, out)
+            elif sh.extra is not None:
+                if isinstance(v, (dict, list)):
+                    _walk_shape(v, sh.extra_shape(), f"{path}.{k}" if path else k, out)
+            elif sh.extra_true:
                 continue
             else:
-                out.append(f'unknown field "{p}"')
+                out.append(f'unknown field "{path}.{k}"' if path else f'unknown field "{k}"')
     elif isinstance(value, list):
-        s = schema.resolve(sch)
-        item = s.get("items") if s else None
-        if item is None:
+        if sh.items is None:
             return
+        item = sh.items_shape()
         for i, v in enumerate(value):
-            _walk_unknown(v, item, f"{path}[{i}]", out)
+            if isinstance(v, (dict, list)):
+                _walk_shape(v, item, f"{path}[{i}]", out)
 
 
 _KEY_TOKEN = re.compile(rb'"\s*:')
+_SPACED_KEY_TOKEN = re.compile(rb'"\s+:')
 
 
 def _count_keys(v: Any) -> int:
+    n = 0
     if isinstance(v, dict):
-        return len(v) + sum(_count_keys(x) for x in v.values())
-    if isinstance(v, list):
-        return sum(_count_keys(x) for x in v)
-    return 0
+        n = len(v)
+        v = v.values()
+    elif not isinstance(v, list):
+        return 0
+    for x in v:
+        if isinstance(x, (dict, list)):
+            n += _count_keys(x)
+    return n
+
+
+def _count_key_tokens(raw_json: bytes) -> int:
+    """How many `"` + optional whitespace + `:` the text has (compact JSON: just count `":`)."""
+    if _SPACED_KEY_TOKEN.search(raw_json) is None:
+        return raw_json.count(b'":')
+    return len(_KEY_TOKEN.findall(raw_json))
 
 
 def may_have_duplicates(raw_json: bytes, parsed: Any) -> bool:
     """Cheap pre-check for `duplicate_fields`: every key in JSON text is followed by `"` and a
     colon, so if the text has no more `":` tokens than the decoded document has keys, no key
     repeats. (String values containing `":` only make this say "maybe".)"""
-    return len(_KEY_TOKEN.findall(raw_json)) != _count_keys(parsed)
+    return _count_key_tokens(raw_json) != _count_keys(parsed)
 
 
 def duplicate_fields(raw_json: bytes | str) -> list[str]:
