@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import copy
 import datetime
+import os
 import secrets
-import uuid
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import orjson
 
-from ..api import conversion, errors
+from ..api import apply, conversion, defaults, errors, validation
 from ..api.conversion import CONVERTIBLE_KINDS
 from ..api.resources import Resource, lookup
 from ..store.base import Entry, KeyExists, KeyNotFound, RevisionConflict
@@ -38,8 +39,6 @@ _now_cache: list = [0, ""]
 
 def now_rfc3339() -> str:
     """Current time in RFC 3339 seconds (cached per second: it is on every write's path)."""
-    import time
-
     sec = int(time.time())
     if _now_cache[0] != sec:
         _now_cache[0] = sec
@@ -64,6 +63,15 @@ def encoded(res: Resource, entry: Entry) -> bytes:
 def copy_view(res: Resource, entry: Entry) -> dict[str, Any]:
     """A private, mutable copy of the object in `res`'s version."""
     return orjson.loads(encoded(res, entry))
+
+
+def new_uid() -> str:
+    """A random (version 4) UUID string, as uuid.uuid4() would give, at a third of the cost."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def random_suffix(n: int = 5) -> str:
@@ -153,15 +161,11 @@ class Registry:
                 f"unable to create new content in namespace {namespace} because it is being terminated")
 
     def _validate(self, res: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        from ..api import validation
-
         causes = validation.validate(res.group, res.version, res.kind, obj, old)
         if causes:
             raise errors.invalid(res.kind, obj.get("metadata", {}).get("name", ""), res.group, causes)
 
     def _managed(self, res: Resource, old: dict[str, Any] | None, new: dict[str, Any], opts: WriteOptions) -> None:
-        from ..api import apply
-
         new.setdefault("metadata", {})["managedFields"] = apply.update_managed_fields(
             old, new, opts.manager(), res.api_version, self.now(), opts.subresource)
         if not new["metadata"]["managedFields"]:
@@ -202,7 +206,7 @@ class Registry:
                 "FieldValueRequired", "metadata.name", "metadata.name: Required value: name or generateName is required")])
         for k in _SERVER_SET_META:
             meta.pop(k, None)
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = new_uid()
         meta["creationTimestamp"] = self.now()
         obj["apiVersion"], obj["kind"] = res.api_version, res.kind
         return obj
@@ -224,8 +228,6 @@ class Registry:
                      managed_fields: list[dict[str, Any]] | None = None) -> Entry:
         """The create pipeline after metadata is set: defaults → strategy → admission →
         validation → managedFields (computed, or given by server-side apply) → store."""
-        from ..api import defaults
-
         meta = obj["metadata"]
         name, namespace = meta["name"], meta.get("namespace")
         defaults.apply_defaults(res.group, res.version, res.kind, obj)
@@ -302,8 +304,6 @@ class Registry:
     ) -> Entry:
         """PUT semantics (also the last step of patch and apply): optimistic concurrency on
         resourceVersion. Server-side apply passes the managedFields its merge computed."""
-        from ..api import defaults
-
         cur = current or self.get(res, namespace, name)
         old = view(res, cur)
         if not isinstance(new, dict):
