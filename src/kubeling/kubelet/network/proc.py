@@ -6,10 +6,9 @@ killed rather than blocking the kubelet's event loop.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 from dataclasses import dataclass
+
+from .. import subproc
 
 
 @dataclass
@@ -35,21 +34,12 @@ class CommandTimeout(Exception):
 
 async def run(argv: list[str], *, input: bytes | None = None, env: dict[str, str] | None = None,
               timeout: float = 10.0) -> Completed:
-    """Run argv to completion; kill it (and raise CommandTimeout) after `timeout` seconds."""
+    """Run argv to completion; kill it (and raise CommandTimeout) after `timeout` seconds.
+    (Spawned with vfork off the event loop: see kubelet/subproc.py.)"""
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
-            start_new_session=True)  # its own process group, so a timeout kills helpers too
+        rc, out, err = await subproc.run(argv, input, env, timeout)
     except FileNotFoundError as e:
         return Completed(argv, 127, b"", str(e).encode())
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(input), timeout)
-    except asyncio.TimeoutError:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        await proc.wait()
-        raise CommandTimeout(f"{os.path.basename(argv[0])} timed out after {timeout:g}s") from None
-    return Completed(argv, proc.returncode or 0, out, err)
+    except subproc.Timeout as e:
+        raise CommandTimeout(str(e)) from None
+    return Completed(argv, rc, out, err)

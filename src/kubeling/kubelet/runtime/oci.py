@@ -46,6 +46,7 @@ import time
 from dataclasses import asdict
 from typing import Any, AsyncIterator, Protocol
 
+from .. import subproc
 from . import cgroups
 from .base import (CREATED, EXITED, RUNNING, UNKNOWN, ContainerConfig, ContainerStatus, ExecResult, Mount,
                    RuntimeError_, SandboxConfig, SandboxStatus)
@@ -116,16 +117,10 @@ def _read_text(path: str, limit: int = 1 << 20) -> str:
 
 
 async def _run(argv: list[str], timeout: float = 30, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    return proc.returncode or 0, out, err
+        return await subproc.run(argv, stdin, None, timeout)
+    except subproc.Timeout:
+        raise asyncio.TimeoutError(f"{argv[0]} timed out after {timeout}s") from None
 
 
 def parse_version(text: str) -> str:
