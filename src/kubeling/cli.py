@@ -46,6 +46,28 @@ def _apply_node_flags(cfg: Config, args: argparse.Namespace) -> None:
     cfg.node_status_update_frequency = args.node_status_update_frequency
 
 
+def _duration(s: str) -> float:
+    """A Go duration flag value (`40s`, `1m30s`, `500ms`; a bare number is seconds)."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    total, num, i = 0.0, "", 0
+    while i < len(s):
+        if s[i].isdigit() or s[i] == ".":
+            num += s[i]
+            i += 1
+            continue
+        unit = "ms" if s.startswith("ms", i) else s[i]
+        if unit not in units or not num:
+            raise argparse.ArgumentTypeError(f"invalid duration {s!r}")
+        total, num, i = total + float(num) * units[unit], "", i + len(unit)
+    if num:
+        raise argparse.ArgumentTypeError(f"missing unit in duration {s!r}")
+    return total
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kubeling", description="Kubernetes in Python")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -55,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=Config.port)
     up.add_argument("--advertise-address", default="", help="address written into the kubeconfig")
     up.add_argument("--service-cidr", default=Config.service_cidr)
+    up.add_argument("--node-monitor-period", type=_duration, default=Config.node_monitor_period,
+                    help="how often node health is checked (Go duration, e.g. 5s)")
+    up.add_argument("--node-monitor-grace-period", type=_duration, default=Config.node_monitor_grace_period,
+                    help="how long a node may stay silent before it is marked unhealthy (e.g. 40s)")
+    up.add_argument("--node-startup-grace-period", type=_duration, default=Config.node_startup_grace_period,
+                    help="how long a starting node may stay silent (e.g. 1m)")
+    up.add_argument("--node-eviction-rate", type=float, default=Config.node_eviction_rate,
+                    help="nodes per second tainted NoExecute per zone when the zone is healthy")
     _add_node_flags(up)
     up.add_argument("-v", "--verbose", action="count", default=0)
     sub.add_parser("version", help="print the version")
@@ -87,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
 
         cfg = Config(data_dir=args.data_dir, bind=args.bind, port=args.port, advertise=args.advertise_address,
                      service_cidr=args.service_cidr)
+        cfg.node_monitor_period = args.node_monitor_period
+        cfg.node_monitor_grace_period = args.node_monitor_grace_period
+        cfg.node_startup_grace_period = args.node_startup_grace_period
+        cfg.node_eviction_rate = args.node_eviction_rate
         _apply_node_flags(cfg, args)
         return up(cfg)
     return 2

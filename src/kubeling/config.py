@@ -15,6 +15,11 @@ class Config:
     advertise: str = ""  # address written into the kubeconfig; defaults to the bind address
     service_cidr: str = "10.96.0.0/12"
     node_port_range: str = "30000-32767"
+    # node lifecycle (kube-controller-manager flags, upstream defaults; seconds)
+    node_monitor_period: float = 5.0
+    node_monitor_grace_period: float = 40.0
+    node_startup_grace_period: float = 60.0
+    node_eviction_rate: float = 0.1
     # nodes (kubelet flags; see kubelet/agent.py)
     sim_nodes: int = 0  # N simulated nodes sim-node-1..N instead of the real node
     runtime: str = "runc"  # runc | crun | simulated | none (= no_node)

@@ -56,7 +56,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     client = Client(ClientConfig(unix_socket=cfg.socket_path, ca_file=pki.ca_cert,
                                  user_agent="kube-controller-manager/" + KUBE_VERSION),
                     local=LocalTransport(app["api"]))
-    tasks = [asyncio.create_task(controller_manager.run(client), name="controller-manager")]
+    tasks = [asyncio.create_task(controller_manager.run(client, cfg), name="controller-manager")]
     kube_svc = KubernetesServiceController(client, cfg.advertise or cfg.bind, cfg.port, cfg.first_service_ip)
     tasks.append(asyncio.create_task(kube_svc.run(), name="kubernetes-service"))
     node_client = Client(ClientConfig(unix_socket=cfg.socket_path, user_agent="kubelet/" + KUBE_VERSION),

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from ..client.rest import Client
 from ..scheduler.scheduler import Scheduler
+from .cronjob import CronJobController
 from .deployment.controller import DeploymentController
 from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
+from .job import JobController, TTLAfterFinishedController
 from .namespace import NamespaceController
+from .nodelifecycle import node_controllers
 from .replicaset import ReplicaSetController
 from .rootca import RootCAPublisher
 from .serviceaccount import ServiceAccountsController
@@ -20,8 +23,12 @@ from .serviceaccount import ServiceAccountsController
 log = logging.getLogger("kubeling.controllers")
 
 
-def controllers(client: Client) -> dict[str, Callable[[], Awaitable[None]]]:
+def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Awaitable[None]]]:
     return {
+        **node_controllers(client, cfg),  # node-lifecycle, taint-eviction-controller (pod GC: see ENABLE_POD_GC)
+        "job": JobController(client).run,
+        "cronjob": CronJobController(client).run,
+        "ttl-after-finished": TTLAfterFinishedController(client).run,
         "garbage-collector": GarbageCollector(client).run,
         "namespace": NamespaceController(client).run,
         "deployment": DeploymentController(client).run,
@@ -34,7 +41,7 @@ def controllers(client: Client) -> dict[str, Callable[[], Awaitable[None]]]:
     }
 
 
-async def run(client: Client) -> None:
+async def run(client: Client, cfg: Any = None) -> None:
     """Run all controllers until cancelled; one crashing controller is restarted, not fatal."""
 
     async def supervise(name: str, start: Callable[[], Awaitable[None]]) -> None:
@@ -49,4 +56,4 @@ async def run(client: Client) -> None:
                 await asyncio.sleep(1.0)
 
     await asyncio.gather(*(asyncio.create_task(supervise(n, s), name=f"controller-{n}")
-                           for n, s in controllers(client).items()))
+                           for n, s in controllers(client, cfg).items()))
