@@ -33,6 +33,12 @@ class FakeKubelet:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> "FakeKubelet":
+        # the node the pods are bound to exists, or pod GC would rightly delete them
+        try:
+            self.core.create_node(client.V1Node(metadata=client.V1ObjectMeta(name="n1")))
+        except client.exceptions.ApiException as e:
+            if e.status != 409:
+                raise
         self._thread.start()
         return self
 

@@ -25,7 +25,7 @@ log = logging.getLogger("kubeling.controllers")
 
 def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Awaitable[None]]]:
     return {
-        **node_controllers(client, cfg),  # node-lifecycle, taint-eviction-controller (pod GC: see ENABLE_POD_GC)
+        **node_controllers(client, cfg),  # node-lifecycle, taint-eviction-controller, pod-garbage-collector
         "job": JobController(client).run,
         "cronjob": CronJobController(client).run,
         "ttl-after-finished": TTLAfterFinishedController(client).run,

@@ -717,14 +717,5 @@ def node_controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], 
         "node-lifecycle": NodeLifecycleController(client, s, informers=shared).run,
         "taint-eviction-controller": TaintEvictionController(client, informers=shared).run,
     }
-    if ENABLE_POD_GC:
-        out["pod-garbage-collector"] = PodGCController(client, s, informers=shared).run
+    out["pod-garbage-collector"] = PodGCController(client, s, informers=shared).run
     return out
-
-
-# Pod GC force-deletes pods bound to nodes that don't exist (after 40 s), as upstream does. It is
-# off until the deployment controller requeues a stuck rollout rate-limited (upstream
-# requeueStuckDeployment) instead of with a 0 s delay, which spins the event loop when such pods
-# vanish under a rollout with a progress deadline (tests/integration/test_deployment_controller.py
-# binds pods to a node "n1" that is never created).
-ENABLE_POD_GC = False
