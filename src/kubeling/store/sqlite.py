@@ -3,9 +3,7 @@
 Every write is one SQLite transaction that upserts the object row and bumps the global revision.
 Commits use WAL with synchronous=NORMAL: a committed transaction is in the OS page cache before
 the call returns, so it survives `kill -9` of the process (not a power cut; that is what etcd is
-for). Checkpoints (copying the WAL into the database file, with fsyncs that can take many
-milliseconds on a busy disk) run on a background thread with its own connection instead of
-inside whichever commit crosses the auto-checkpoint threshold on the event loop. Reads never touch SQLite: the whole keyspace lives in memory, grouped per resource, the way
+for). Reads never touch SQLite: the whole keyspace lives in memory, grouped per resource, the way
 kube-apiserver's watch cache sits in front of etcd. The process that commits also emits the
 watch events right after the commit, so there is no polling.
 """
@@ -16,7 +14,6 @@ import collections
 import logging
 import os
 import sqlite3
-import threading
 from typing import Any, Iterable
 
 import orjson
@@ -53,50 +50,6 @@ def _bucket(key: str) -> str:
     return "/".join(parts[:4]) + "/"
 
 
-CHECKPOINT_EVERY = 500  # commits between background checkpoints (SQLite's default: 1000 WAL pages)
-
-
-class _Checkpointer:
-    """A thread that runs `PRAGMA wal_checkpoint(PASSIVE)` when poked.
-
-    PASSIVE never blocks the writer; the fsyncs happen here, off the event loop. Started on the
-    first poke, so short-lived stores (tests) never start one.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-
-    def poke(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
-            self._thread.start()
-        self._wake.set()
-
-    def _run(self) -> None:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            while True:
-                self._wake.wait()
-                self._wake.clear()
-                if self._stopping:
-                    return
-                try:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as e:  # the next poke tries again
-                    log.warning("background checkpoint failed: %s", e)
-        finally:
-            db.close()
-
-    def close(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(30)
-
-
 def _encode(obj: dict[str, Any], rev: int) -> bytes:
     obj.setdefault("metadata", {})["resourceVersion"] = str(rev)
     return orjson.dumps(obj)
@@ -110,10 +63,7 @@ class SQLiteStore:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA wal_autocheckpoint=0")  # see _Checkpointer
         self._db.executescript(_SCHEMA)
-        self._checkpointer = _Checkpointer(path)
-        self._commits = 0
         self._buckets: dict[str, dict[str, Entry]] = collections.defaultdict(dict)
         self._sorted: dict[str, list[Entry] | None] = {}
         row = self._db.execute(
@@ -153,19 +103,15 @@ class SQLiteStore:
         if entry is not None:
             db.execute("INSERT OR REPLACE INTO kv(key, value, mod_rev, create_rev) VALUES (?,?,?,?)",
                        (key, entry.value, entry.mod_rev, entry.create_rev))
-        else:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute("DELETE FROM kv WHERE key=?", (key,))
-                db.execute("INSERT OR REPLACE INTO meta(name, value) VALUES ('revision', ?)", (rev,))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        self._commits += 1
-        if self._commits >= CHECKPOINT_EVERY:
-            self._commits = 0
-            self._checkpointer.poke()
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM kv WHERE key=?", (key,))
+            db.execute("INSERT OR REPLACE INTO meta(name, value) VALUES ('revision', ?)", (rev,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def _apply(self, ev: Event) -> None:
         key = ev.entry.key
@@ -252,5 +198,4 @@ class SQLiteStore:
             for w in ws:
                 w.close()
         self._watchers.clear()
-        self._checkpointer.close()
         self._db.close()
