@@ -99,6 +99,17 @@ class Cluster:
         extra = ("--show-managed-fields",) if managed_fields else ()
         return json.loads(self.kubectl(*args, "-o", "json", *extra).stdout)
 
+    def session(self) -> Any:
+        """A `requests` session authenticated with the admin token and trusting the cluster CA."""
+        import requests  # type: ignore[import-untyped]
+
+        token = open(os.path.join(self.data_dir, "server", "token")).read().split(",")[0]
+        s = requests.Session()
+        s.trust_env = False  # REQUESTS_CA_BUNDLE would override the cluster CA
+        s.headers["Authorization"] = f"Bearer {token}"
+        s.verify = os.path.join(self.data_dir, "server", "tls", "server-ca.crt")
+        return s
+
     def wait_for(self, predicate: Any, timeout: float = 20.0, interval: float = 0.1, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout
         last = None

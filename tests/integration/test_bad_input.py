@@ -15,12 +15,7 @@ from .conftest import Cluster
 
 @pytest.fixture(scope="module")
 def api(cluster: Cluster):
-    token = open(os.path.join(cluster.data_dir, "server", "token")).read().split(",")[0]
-    s = requests.Session()
-    s.trust_env = False  # REQUESTS_CA_BUNDLE would override the cluster CA
-    s.headers["Authorization"] = f"Bearer {token}"
-    s.verify = os.path.join(cluster.data_dir, "server", "tls", "server-ca.crt")
-    return s, cluster.url
+    return cluster.session(), cluster.url
 
 
 def _status(r: requests.Response) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 
@@ -16,11 +15,7 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(tmp_path) -> None:
     c = Cluster(str(tmp_path / "k"), free_port())
     c.start()
     try:
-        token = open(os.path.join(c.data_dir, "server", "token")).read().split(",")[0]
-        s = requests.Session()
-        s.trust_env = False  # REQUESTS_CA_BUNDLE would override the cluster CA
-        s.headers["Authorization"] = f"Bearer {token}"
-        s.verify = os.path.join(c.data_dir, "server", "tls", "server-ca.crt")
+        s = c.session()
         acked: list[str] = []
         stop = threading.Event()
 
@@ -45,7 +40,6 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(tmp_path) -> None:
         c.proc.wait(10)
         stop.set()
         t.join(10)
-        last_rev = None
         c.start()
         r = s.get(f"{c.url}/api/v1/namespaces/default/configmaps")
         names = {item["metadata"]["name"] for item in r.json()["items"]}

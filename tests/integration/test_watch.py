@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 
 import requests  # type: ignore[import-untyped]
 
@@ -13,15 +12,7 @@ from .conftest import Cluster
 
 
 def _session(cluster: Cluster) -> tuple[requests.Session, str]:
-    import yaml
-
-    cfg = yaml.safe_load(open(cluster.kubeconfig))
-    token = open(os.path.join(cluster.data_dir, "server", "token")).read().split(",")[0]
-    s = requests.Session()
-    s.trust_env = False  # REQUESTS_CA_BUNDLE would override the cluster CA
-    s.headers["Authorization"] = f"Bearer {token}"
-    s.verify = os.path.join(cluster.data_dir, "server", "tls", "server-ca.crt")
-    return s, cluster.url
+    return cluster.session(), cluster.url
 
 
 def test_kubectl_get_watch_receives_events(cluster: Cluster, ns: str) -> None:
