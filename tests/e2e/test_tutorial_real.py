@@ -394,13 +394,13 @@ def test_restart_keeps_containers(kc: RealCluster, node: dict[str, Any]) -> None
     pods = _nginx_pods(kc)
     before = {p["metadata"]["name"]: (_cs(p)["containerID"], _cs(p)["restartCount"]) for p in pods}
     kc.stop()
-    assert kc.proc is not None and kc.proc.returncode == 0
+    assert kc.proc is not None and kc.proc.returncode == 0, open(kc.log_path).read()[-3000:]
     for p in pods:  # still serving while kubeling is down
         assert "nginx:1.16.1" in http_get(f"http://{p['status']['podIP']}/")
     kc.start()
     kc.wait_for(lambda: len(_serving(kc, "1.16.1")) == 3, 30, what="nginx pods after restart")
     after = {p["metadata"]["name"]: (_cs(p)["containerID"], _cs(p)["restartCount"]) for p in _nginx_pods(kc)}
-    assert after == before
+    assert after == before, (before, after)
     name = sorted(after)[0]
     # the kubelet API is back once the node has started again
     out = kc.wait_for(lambda: kc.kubectl("exec", name, "--", "cat", "/tmp/to-pod.txt", check=False).stdout, 15,

@@ -93,3 +93,13 @@ def test_stale_registry_check_leaves_other_processes(tmp_path: Any) -> None:
     finally:
         p.kill()
         p.wait()
+
+
+def test_down_finds_the_runtime_state_root(tmp_path: Any) -> None:
+    """`kubeling down` looks for containers where the node's OCIRuntime keeps its state."""
+    from kubeling import down
+    from kubeling.kubelet.runtime.oci import OCIRuntime
+
+    rt = OCIRuntime(str(tmp_path / "data"), runtime="runc")
+    assert os.path.dirname(rt.state_root) == down.state_dir(str(tmp_path / "data"))
+    assert os.path.basename(rt.state_root) == "runc"
