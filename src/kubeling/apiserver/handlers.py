@@ -16,8 +16,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..api import errors
-from ..api.resources import REVIEW_GROUPS, Resource
+from ..api import apply, errors, printers, schema, selectors, validation
+from ..api import patch as patching
+from ..api.selectors import from_label_selector_object
+from ..api.resources import REVIEW_GROUPS, Resource, lookup
 from ..store.base import Entry
 from . import discovery, negotiation, paths, strategy
 from .negotiation import Wanted
@@ -57,8 +59,6 @@ class Selectors:
     """Label and field selectors of a list/watch request, parsed once."""
 
     def __init__(self, res: Resource, query: Any) -> None:
-        from ..api import selectors
-
         self.res = res
         ls, fs = query.get("labelSelector", ""), query.get("fieldSelector", "")
         self.label = selectors.parse_label_selector(ls) if ls else None
@@ -179,8 +179,6 @@ class RestAPI:
 
     def _table(self, res: Resource, objs: list[dict[str, Any]], rv: str, *, with_columns: bool = True,
                include: str = "Metadata", cont: str | None = None, remaining: int | None = None) -> dict[str, Any]:
-        from ..api import printers
-
         return printers.table(res.group, res.kind, objs, datetime.datetime.now(datetime.timezone.utc), rv,
                               include_object=include, with_columns=with_columns, continue_token=cont,
                               remaining=remaining)
@@ -316,8 +314,6 @@ class RestAPI:
             raise errors.bad_request(f"fieldValidation must be one of Ignore, Warn, Strict; got {mode}")
         if mode == "Ignore" or not isinstance(obj, dict):
             return
-        from ..api import validation
-
         problems = []
         if raw[:1] in (b"{", b" ", b"\n", b"\t") and validation.may_have_duplicates(raw, obj):
             problems = validation.duplicate_fields(raw)
@@ -340,10 +336,9 @@ class RestAPI:
                        status: int) -> web.Response:
         wanted = negotiation.negotiate(request.headers.get("Accept"))
         resp = self._encode_one(res, entry, Wanted(yaml=wanted.yaml), status)
-        from ..api import validation
-
-        for w in validation.warning_headers(opts.warnings):
-            resp.headers.add("Warning", w)
+        if opts.warnings:
+            for w in validation.warning_headers(opts.warnings):
+                resp.headers.add("Warning", w)
         return resp
 
     async def post(self, request: web.Request, target: paths.Target) -> web.Response:
@@ -384,8 +379,6 @@ class RestAPI:
     async def bind(self, request: web.Request, namespace: str | None, binding: Any, opts: WriteOptions,
                    pod_name: str | None = None) -> web.Response:
         """pods/binding: set spec.nodeName once and mark the pod scheduled."""
-        from ..api.resources import lookup
-
         pods = lookup("", "v1", "pods")
         assert pods is not None
         if not isinstance(binding, dict):
@@ -415,8 +408,6 @@ class RestAPI:
     async def _update_pod_spec_and_status(self, pods: Resource, namespace: str | None, name: str, mutate: Any,
                                           opts: WriteOptions) -> Entry:
         """Binding writes spec.nodeName and status together, bypassing the spec/status split."""
-        from ..api import apply
-
         cur = self.registry.get(pods, namespace, name)
         new = mutate(cur.copy(), cur)
         new["metadata"]["managedFields"] = apply.update_managed_fields(
@@ -444,9 +435,6 @@ class RestAPI:
         return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
 
     async def _take_disruption(self, pod: dict[str, Any], dry_run: bool) -> None:
-        from ..api.resources import lookup
-        from ..api.selectors import from_label_selector_object
-
         pdbs_res = lookup("policy", "v1", "poddisruptionbudgets")
         assert pdbs_res is not None
         ns, labels = pod["metadata"].get("namespace"), pod["metadata"].get("labels") or {}
@@ -528,8 +516,6 @@ class RestAPI:
         return await self.registry.guaranteed_update(res, target.namespace, target.name, mutate, opts)
 
     async def patch(self, request: web.Request, target: paths.Target) -> web.Response:
-        from ..api import patch as patching
-
         res, sub = target.resource, target.subresource
         if target.name is None or sub not in (None, "status", "scale"):
             raise errors.method_not_allowed()
@@ -575,8 +561,6 @@ class RestAPI:
 
     async def server_side_apply(self, request: web.Request, target: paths.Target, config: Any, raw: bytes,
                                 opts: WriteOptions, force: bool) -> web.Response:
-        from ..api import apply, schema
-
         res = target.resource
         assert target.name is not None
         if not opts.field_manager:

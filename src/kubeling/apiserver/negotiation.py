@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,7 @@ def _media(entry: str) -> tuple[str, dict[str, str]]:
     return mt.lower(), out
 
 
+@functools.lru_cache(maxsize=256)
 def negotiate(accept: str | None) -> Wanted:
     """Pick the first Accept entry we can produce; like the apiserver, prefer the client's order."""
     if not accept:
