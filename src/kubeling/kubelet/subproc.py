@@ -1,21 +1,29 @@
-"""Run a host tool to completion without stalling the event loop (`ip`, CNI plugins, runc, ...).
+"""Blocking work of the node off the event loop: host tools (`ip`, CNI plugins, runc, ...) and
+file-system / mount work, in the kubelet's own thread pool.
 
 Why not `asyncio.create_subprocess_exec`: under uvloop (what `kubeling up` runs) it fork()s the
 whole kubeling process in the event-loop thread — 30-40 ms of page-table copying for a 150 MB
 process, during which nothing else runs, several times per pod. `subprocess.Popen` uses
-vfork() (0.2-0.3 ms), and waiting for the child in a worker thread keeps the loop free. The
-pool is the kubelet's own, so these short waits never queue behind other `to_thread` work.
+vfork() (0.2-0.3 ms), and waiting for the child in a worker thread keeps the loop free.
+
+Why a pool of our own instead of `asyncio.to_thread`: the default executor has cpu+4 threads
+(6 here), and a container create holds one for the whole `runc create` (100-300 ms under
+load); a burst of pods would queue every small file read behind them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, TypeVar
 
-_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="kubelet-exec")
+T = TypeVar("T")
+
+_POOL = ThreadPoolExecutor(max_workers=48, thread_name_prefix="kubelet-io")
 
 
 class Timeout(Exception):
@@ -44,3 +52,9 @@ async def run(argv: list[str], input: bytes | None = None, env: dict[str, str] |
               timeout: float | None = 30.0) -> tuple[int, bytes, bytes]:
     """run_sync in the kubelet's exec pool."""
     return await asyncio.get_running_loop().run_in_executor(_POOL, run_sync, argv, input, env, timeout)
+
+
+async def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """fn(*args, **kwargs) in the kubelet's pool (file system, mounts, waits on helpers)."""
+    call = functools.partial(fn, *args, **kwargs) if kwargs else functools.partial(fn, *args)
+    return await asyncio.get_running_loop().run_in_executor(_POOL, call)

@@ -10,6 +10,7 @@ import asyncio
 import os
 from typing import Callable
 
+from .. import subproc
 from .reference import normalize
 from .registries import Auth, RegistryConfig, load_registries
 from .registry import RegistryClient
@@ -68,7 +69,7 @@ class ImageService:
 
     async def mount_info(self, image: str) -> ImageMount:
         """Lower dirs (top first) + config for a container; unpacks in a thread if needed."""
-        return await asyncio.to_thread(self.store.mount_info, image)
+        return await subproc.blocking(self.store.mount_info, image)
 
     async def remove(self, image: str, in_use: Callable[[ImageRecord], bool] | None = None) -> list[str]:
         async with self._gc_lock:

@@ -482,6 +482,11 @@ class OCIRuntime:
         self.base_cmd: list[str] = []
         self.create_cmd: list[str] = []
         self.zygote = Zygote(os.path.join(self.containers_dir, "zygote.log"))
+        self._sandboxes: dict[str, dict[str, Any]] = {}  # pod uid -> sandbox.json
+        self._metas: dict[str, dict[str, Any]] = {}  # container id -> meta.json
+        self._by_pod: dict[str, set[str]] = {}  # pod uid -> container ids
+        self._scanned = False
+        self._cache_lock = threading.Lock()
 
     # ---- lifecycle ----
     async def start(self) -> None:
@@ -493,7 +498,7 @@ class OCIRuntime:
         self.version = parse_version((out or err).decode(errors="replace"))
         mem_root = self.layout.v1.get("memory", "")
         self.swap_accounting = bool(mem_root) and os.path.exists(os.path.join(mem_root, "memory.memsw.limit_in_bytes"))
-        await asyncio.to_thread(self.zygote.ensure)
+        await subproc.blocking(self.zygote.ensure)
         alive = [s for s in await self.list_containers() if s.state in (CREATED, RUNNING)]
         log.info("runtime %s %s (cgroups %s), state %s; %d container(s) still running", self.name, self.version,
                  self.layout.version, self.state_root, len(alive))
@@ -520,14 +525,20 @@ class OCIRuntime:
     async def close(self) -> None:
         """Stop the zygote; containers, their monitors and sandboxes keep running (re-adopted by
         the next start)."""
-        await asyncio.to_thread(self.zygote.close)
+        await subproc.blocking(self.zygote.close)
 
     # ---- sandboxes ----
     def _sandbox_dir(self, pod_uid: str) -> str:
         return os.path.join(self.sandboxes_dir, pod_uid)
 
     def _sandbox_record(self, pod_uid: str) -> dict[str, Any] | None:
-        return _read_json(os.path.join(self._sandbox_dir(pod_uid), "sandbox.json"))
+        """sandbox.json, kept in memory once read or written (only this runtime writes it)."""
+        rec = self._sandboxes.get(pod_uid)
+        if rec is None:
+            rec = _read_json(os.path.join(self._sandbox_dir(pod_uid), "sandbox.json"))
+            if rec is not None:
+                self._sandboxes[pod_uid] = rec
+        return rec
 
     def _sandbox_status(self, rec: dict[str, Any]) -> SandboxStatus:
         ns = rec.get("netns_path", "")
@@ -540,44 +551,53 @@ class OCIRuntime:
         if rec is not None and self._sandbox_status(rec).ready:
             return self._sandbox_status(rec)
         d = self._sandbox_dir(config.pod_uid)
-        os.makedirs(os.path.join(d, "ns"), exist_ok=True)
+        await subproc.blocking(os.makedirs, os.path.join(d, "ns"), exist_ok=True)
         netns, ips = "", []
+        hostname = socket.gethostname() if config.host_network else config.hostname or config.name
         try:
             if not config.host_network:
                 netns, ips = await self.network.setup(config)
             else:
                 ips = _host_ips()
             await self._make_pod_namespaces(d, config.host_network)
-            shm = os.path.join(d, "shm")
-            os.makedirs(shm, exist_ok=True)
-            if not os.path.ismount(shm):
-                _mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k")
-            hostname = socket.gethostname() if config.host_network else config.hostname or config.name
-            files = {"hostname": hostname + "\n", "resolv.conf": resolv_conf(config.dns_config),
-                     "hosts": _read_text("/etc/hosts") if config.host_network else hosts_file(hostname, ips)}
-            for name, text in files.items():
-                with open(os.path.join(d, name), "w") as f:
-                    f.write(text)
+            await subproc.blocking(self._sandbox_files, d, config, hostname, ips)
         except BaseException:
             await self._teardown_sandbox(config.pod_uid, netns)
             raise
         rec = {"pod_uid": config.pod_uid, "name": config.name, "namespace": config.namespace, "hostname": hostname,
                "host_network": config.host_network, "netns_path": netns, "ips": ips, "created_at": time.time(),
                "labels": config.labels}
-        _write_json(os.path.join(d, "sandbox.json"), rec)
+        await subproc.blocking(_write_json, os.path.join(d, "sandbox.json"), rec)
+        self._sandboxes[config.pod_uid] = rec
         return self._sandbox_status(rec)
+
+    @staticmethod
+    def _sandbox_files(d: str, config: SandboxConfig, hostname: str, ips: list[str]) -> None:
+        """/dev/shm (a tmpfs) and the pod's /etc/hostname, /etc/resolv.conf, /etc/hosts."""
+        shm = os.path.join(d, "shm")
+        os.makedirs(shm, exist_ok=True)
+        if not os.path.ismount(shm):
+            _mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k")
+        files = {"hostname": hostname + "\n", "resolv.conf": resolv_conf(config.dns_config),
+                 "hosts": _read_text("/etc/hosts") if config.host_network else hosts_file(hostname, ips)}
+        for name, text in files.items():
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
 
     async def _make_pod_namespaces(self, d: str, host_network: bool) -> None:
         """IPC and UTS namespaces that outlive any process: `unshare --ipc=FILE` bind-mounts the
         new namespace onto FILE (what `ip netns` does for network namespaces)."""
-        args = []
-        kinds = ["ipc"] if host_network else ["ipc", "uts"]
-        for kind in kinds:
-            path = os.path.join(d, "ns", kind)
-            if os.path.ismount(path):
-                continue
-            open(path, "a").close()
-            args.append(f"--{kind}={path}")
+        def prepare() -> list[str]:
+            args = []
+            for kind in (["ipc"] if host_network else ["ipc", "uts"]):
+                path = os.path.join(d, "ns", kind)
+                if os.path.ismount(path):
+                    continue
+                open(path, "a").close()
+                args.append(f"--{kind}={path}")
+            return args
+
+        args = await subproc.blocking(prepare)
         if args:
             rc, _, err = await _run(["unshare", *args, "true"])
             if rc != 0:
@@ -589,15 +609,21 @@ class OCIRuntime:
 
     async def _teardown_sandbox(self, pod_uid: str, netns: str) -> None:
         d = self._sandbox_dir(pod_uid)
+        self._sandboxes.pop(pod_uid, None)
         if netns:
             try:
                 await self.network.teardown(pod_uid, netns)
             except Exception as e:  # keep tearing down the rest
                 log.warning("pod %s: network teardown: %s", pod_uid, e)
-        for p in (os.path.join(d, "ns", "ipc"), os.path.join(d, "ns", "uts"), os.path.join(d, "shm")):
-            _umount(p)
-        shutil.rmtree(d, ignore_errors=True)
-        cgroups.remove_empty(self.layout, pod_uid_cgroup(pod_uid, self.cgroup_root))
+
+        def local() -> None:
+            for p in (os.path.join(d, "ns", "ipc"), os.path.join(d, "ns", "uts"), os.path.join(d, "shm")):
+                _umount(p)
+            shutil.rmtree(d, ignore_errors=True)
+            cgroups.remove_empty(self.layout, pod_uid_cgroup(pod_uid, self.cgroup_root))
+
+        await subproc.blocking(local)
+        self._sandboxes.pop(pod_uid, None)
 
     async def sandbox_status(self, pod_uid: str) -> SandboxStatus | None:
         rec = self._sandbox_record(pod_uid)
@@ -642,9 +668,9 @@ class OCIRuntime:
         d = os.path.join(self.containers_dir, cid)
         rootfs = os.path.join(d, "rootfs")
         try:
-            return await asyncio.to_thread(self._create, cid, d, rootfs, config, sandbox, image)
+            return await subproc.blocking(self._create, cid, d, rootfs, config, sandbox, image)
         except BaseException:
-            await asyncio.to_thread(self._cleanup_dir, cid, d)
+            await subproc.blocking(self._cleanup_dir, cid, d)
             raise
 
     def _create(self, cid: str, d: str, rootfs: str, config: ContainerConfig, sandbox: SandboxStatus,
@@ -681,6 +707,7 @@ class OCIRuntime:
         report = self._spawn_monitor(d)
         if not report.get("ok"):
             raise RuntimeError_("CreateContainerError", report.get("error") or "container create failed")
+        self._remember(meta)
         log.debug("container %s (%s/%s) created in %.1f ms", cid[:12], config.pod_uid, config.name,
                   (time.monotonic() - t0) * 1000)
         return cid
@@ -713,7 +740,8 @@ class OCIRuntime:
         return json.loads(text.splitlines()[0])
 
     def _cleanup_dir(self, cid: str, d: str) -> None:
-        meta = _read_json(os.path.join(d, "meta.json")) or {}
+        meta = self._metas.get(cid) or _read_json(os.path.join(d, "meta.json")) or {}
+        self._forget(cid)
         subprocess.run([*self.base_cmd, "delete", "-f", cid], capture_output=True, timeout=30)
         _umount(os.path.join(d, "rootfs"))
         if meta.get("cgroups_path"):
@@ -762,7 +790,7 @@ class OCIRuntime:
         st = await self.container_status(container_id)
         if st is None or st.state == EXITED:
             return
-        meta = _read_json(os.path.join(self._cdir(container_id), "meta.json")) or {}
+        meta = self._metas.get(container_id) or _read_json(os.path.join(self._cdir(container_id), "meta.json")) or {}
         sig = "KILL" if st.state == CREATED or grace_seconds <= 0 else _signal_name(meta.get("stop_signal") or "TERM")
         await self._kill(container_id, sig)
         if sig != "KILL" and await self._wait_exit(container_id, grace_seconds):
@@ -807,7 +835,7 @@ class OCIRuntime:
         if st is not None and st.state != EXITED:
             await self.stop_container(container_id, 0)
         await self._wait_monitor_gone(d)
-        await asyncio.to_thread(self._cleanup_dir, container_id, d)
+        await subproc.blocking(self._cleanup_dir, container_id, d)
 
     async def _wait_monitor_gone(self, d: str, timeout: float = 2.0) -> None:
         state = _read_json(os.path.join(d, "state.json")) or {}
@@ -818,10 +846,43 @@ class OCIRuntime:
 
     async def container_status(self, container_id: str) -> ContainerStatus | None:
         d = self._cdir(container_id)
-        meta = _read_json(os.path.join(d, "meta.json"))
+        meta = self._metas.get(container_id) or _read_json(os.path.join(d, "meta.json"))
         if meta is None:
             return None
-        return await asyncio.to_thread(self._status, d, meta)
+        return await subproc.blocking(self._status, d, meta)
+
+    # meta.json never changes after create: the runtime keeps every container's in memory, by pod,
+    # so a pod's sync reads only its own containers' state.json (not every container's files)
+    def _remember(self, meta: dict[str, Any]) -> None:
+        with self._cache_lock:
+            self._metas[meta["id"]] = meta
+            self._by_pod.setdefault(meta["pod_uid"], set()).add(meta["id"])
+
+    def _forget(self, cid: str) -> None:
+        with self._cache_lock:
+            meta = self._metas.pop(cid, None)
+            if meta is not None:
+                ids = self._by_pod.get(meta["pod_uid"], set())
+                ids.discard(cid)
+                if not ids:
+                    self._by_pod.pop(meta["pod_uid"], None)
+
+    def _scan_once(self) -> None:
+        """Fill the cache from disk (containers made before a restart)."""
+        with self._cache_lock:
+            if self._scanned:
+                return
+            try:
+                names = os.listdir(self.containers_dir)
+            except FileNotFoundError:
+                names = []
+            for cid in names:
+                if cid not in self._metas:
+                    meta = _read_json(os.path.join(self.containers_dir, cid, "meta.json"))
+                    if meta is not None and meta.get("id") == cid:
+                        self._metas[cid] = meta
+                        self._by_pod.setdefault(meta["pod_uid"], set()).add(cid)
+            self._scanned = True
 
     def _status(self, d: str, meta: dict[str, Any]) -> ContainerStatus:
         state = _read_json(os.path.join(d, "state.json")) or {}
@@ -861,21 +922,21 @@ class OCIRuntime:
 
     async def list_containers(self, pod_uid: str | None = None) -> list[ContainerStatus]:
         def scan() -> list[ContainerStatus]:
+            self._scan_once()
+            with self._cache_lock:
+                ids = list(self._metas) if pod_uid is None else list(self._by_pod.get(pod_uid, ()))
+                metas = [self._metas[c] for c in ids if c in self._metas]
             out = []
-            try:
-                names = os.listdir(self.containers_dir)
-            except FileNotFoundError:
-                return out
-            for cid in names:
-                d = os.path.join(self.containers_dir, cid)
-                meta = _read_json(os.path.join(d, "meta.json"))
-                if meta is None or (pod_uid is not None and meta.get("pod_uid") != pod_uid):
+            for meta in metas:
+                d = os.path.join(self.containers_dir, meta["id"])
+                if not os.path.isdir(d):  # removed behind our back (kubeling down)
+                    self._forget(meta["id"])
                     continue
                 out.append(self._status(d, meta))
             out.sort(key=lambda s: s.created_at)
             return out
 
-        return await asyncio.to_thread(scan)
+        return await subproc.blocking(scan)
 
     # ---- exec / attach / port-forward ----
     def _exec_argv(self, cid: str, cmd: list[str], tty: bool, pid_file: str = "") -> list[str]:
@@ -959,12 +1020,12 @@ class OCIRuntime:
         if rec is None:
             raise RuntimeError_("NotFound", f"pod sandbox {pod_uid} not found")
         netns = "" if rec.get("host_network") else rec.get("netns_path", "")
-        sock = await asyncio.to_thread(_connect_in_netns, netns, port)
+        sock = await subproc.blocking(_connect_in_netns, netns, port)
         return await asyncio.open_connection(sock=sock)
 
     # ---- stats / maintenance ----
     async def container_stats(self, container_id: str) -> cgroups.Stats:
-        meta = _read_json(os.path.join(self._cdir(container_id), "meta.json")) or {}
+        meta = self._metas.get(container_id) or _read_json(os.path.join(self._cdir(container_id), "meta.json")) or {}
         return cgroups.stats(self.layout, meta.get("cgroups_path", "/nonexistent"))
 
     async def remove_all(self) -> None:

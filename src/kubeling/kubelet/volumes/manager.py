@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from ...api import errors
 from ...api.resources import lookup
+from .. import subproc
 from ..runtime.base import Mount
 from . import configmap_secret, downward, emptydir, env as envmod, hostpath, mountutil, projected, subpath
 from .atomic_writer import AtomicWriteError, AtomicWriter, FileProjection
@@ -191,9 +192,11 @@ class VolumeManager:
             self.recorder.event(pod, etype, reason, message)
 
     async def _setup_one(self, pod: dict[str, Any], vol: dict[str, Any], key: str) -> None:
+        """The API reads run on the event loop; the file system and mount work in the kubelet's
+        I/O pool (a slow disk must not stall every other pod's sync)."""
         spec = vol[key]
         if key == "hostPath":
-            hostpath.check_type(spec.get("path", ""), spec.get("type"))
+            await subproc.blocking(hostpath.check_type, spec.get("path", ""), spec.get("type"))
             return
         path = self.volume_path(pod, vol)
         fs_group = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup")
@@ -201,15 +204,21 @@ class VolumeManager:
             medium = spec.get("medium") or ""
             size = emptydir.memory_size(self._alloc_memory(), pod, spec.get("sizeLimit")) \
                 if medium == emptydir.MEDIUM_MEMORY else None
-            emptydir.setup(path, medium, size)
-            if fs_group is not None:
-                set_volume_ownership(path, fs_group, False)
+
+            def empty_dir() -> None:
+                emptydir.setup(path, medium, size)
+                if fs_group is not None:
+                    set_volume_ownership(path, fs_group, False)
+            await subproc.blocking(empty_dir)
             return
         payload = await self._payload(pod, key, spec)
-        self._wrap(pod, path, PLUGINS[key][1])
-        if AtomicWriter(path, f"pod {pod['metadata'].get('name')} volume {vol['name']}").write(payload) \
-                and fs_group is not None:
-            set_volume_ownership(path, fs_group, True)
+
+        def write() -> None:
+            self._wrap(pod, path, PLUGINS[key][1])
+            if AtomicWriter(path, f"pod {pod['metadata'].get('name')} volume {vol['name']}").write(payload) \
+                    and fs_group is not None:
+                set_volume_ownership(path, fs_group, True)
+        await subproc.blocking(write)
 
     def _wrap(self, pod: dict[str, Any], path: str, memory: bool) -> None:
         """The emptyDir wrapping a projected-file volume (tmpfs for secrets, like upstream)."""
@@ -357,7 +366,7 @@ class VolumeManager:
         """Unmount and remove the pod's directory (volumes, subpath binds). Idempotent; works
         from what is on disk, so it is safe after a restart."""
         async with self._lock(pod_uid):
-            await asyncio.to_thread(self._teardown_sync, pod_uid)
+            await subproc.blocking(self._teardown_sync, pod_uid)
             self._tokens = {k: v for k, v in self._tokens.items() if k[0] != pod_uid}
         self._locks.pop(pod_uid, None)
 
