@@ -103,3 +103,35 @@ def test_down_finds_the_runtime_state_root(tmp_path: Any) -> None:
     rt = OCIRuntime(str(tmp_path / "data"), runtime="runc")
     assert os.path.dirname(rt.state_root) == down.state_dir(str(tmp_path / "data"))
     assert os.path.basename(rt.state_root) == "runc"
+
+
+class _FakeRuntime:
+    def __init__(self, state_root: str, sandboxes: list[str]) -> None:
+        self.state_root = state_root
+        self.sandboxes = sandboxes
+
+    async def list_sandboxes(self) -> list[str]:
+        return self.sandboxes
+
+    async def list_containers(self) -> list[str]:
+        return []
+
+
+class _FakeNetwork:
+    bridge = "kltest-none"  # no such link: no pod of anyone is on it
+    torn_down = False
+
+    async def teardown_host(self) -> None:
+        self.torn_down = True
+
+
+async def test_a_node_without_pods_leaves_nothing_when_it_stops(tmp_path: Any) -> None:
+    root = tmp_path / "run" / "abc" / "runc"
+    root.mkdir(parents=True)
+    node = agent.RealNode.__new__(agent.RealNode)
+    node.runtime, node.network = _FakeRuntime(str(root), ["some-pod"]), _FakeNetwork()
+    await node._tidy_if_unused()
+    assert root.exists() and not node.network.torn_down  # pods left: everything stays
+    node.runtime.sandboxes = []
+    await node._tidy_if_unused()
+    assert not (tmp_path / "run" / "abc").exists() and node.network.torn_down

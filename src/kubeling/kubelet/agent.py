@@ -216,6 +216,26 @@ class RealNode:
             self.registry = None
         await self.runtime.close()
         await self.image_service.close()
+        try:
+            await self._tidy_if_unused()
+        except Exception as e:
+            log.warning("node %s: cleanup at exit: %s", self.name, e)
+
+    async def _tidy_if_unused(self) -> None:
+        """A node that has no pod left leaves nothing on the host when it stops (the bridge, its
+        routes and rules, the runtime's state dir): short-lived clusters that never ran a pod
+        then need no `kubeling down`. Not when any pod of any node still uses the bridge."""
+        if await self.runtime.list_sandboxes() or await self.runtime.list_containers():
+            return
+        for d in (self.runtime.state_root, os.path.dirname(self.runtime.state_root)):
+            try:
+                os.rmdir(d)  # empty without containers
+            except OSError:
+                pass
+        if self.network is not None:
+            ports = f"/sys/class/net/{self.network.bridge}/brif"
+            if not os.path.isdir(ports) or not os.listdir(ports):
+                await self.network.teardown_host()
 
 
 def _stop_stale_registry(workdir: str) -> None:
