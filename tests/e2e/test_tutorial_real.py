@@ -26,12 +26,13 @@ from typing import Any, Iterator
 
 import pytest
 
+from kubeling.kubelet.images import build
 from tests.integration.conftest import Cluster, free_port, manifest
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("runc") or not shutil.which("kubectl")
-    or not os.path.exists("/usr/lib/cni/bridge") or not shutil.which("docker-registry"),
-    reason="needs root, runc, kubectl, containernetworking-plugins and docker-registry")
+    or not os.path.exists("/usr/lib/cni/bridge") or not shutil.which("docker-registry") or build.missing_packages(),
+    reason="needs root, runc, kubectl, containernetworking-plugins, docker-registry and the test images' packages")
 
 NET = random.Random(os.getpid()).randrange(1, 250)
 BRIDGE = f"kltut{NET}"
