@@ -135,3 +135,42 @@ async def test_a_node_without_pods_leaves_nothing_when_it_stops(tmp_path: Any) -
     node.runtime.sandboxes = []
     await node._tidy_if_unused()
     assert not (tmp_path / "run" / "abc").exists() and node.network.torn_down
+
+
+async def test_pull_for_pod_uses_the_pods_pull_secrets() -> None:
+    import base64
+    import json as _json
+
+    from kubeling.api import errors
+
+    cfg = {"auths": {"registry.example.com": {"username": "u", "password": "p"},
+                     "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hub:pw").decode()}}}
+    secret = {"metadata": {"name": "creds"}, "type": "kubernetes.io/dockerconfigjson",
+              "data": {".dockerconfigjson": base64.b64encode(_json.dumps(cfg).encode()).decode()}}
+
+    class Client:
+        async def get(self, res: Any, ns: str, name: str) -> dict[str, Any]:
+            if name == "creds" and ns == "team":
+                return secret
+            raise errors.StatusError(404, "NotFound", f"secrets {name!r} not found")
+
+    class Service:
+        pulls: list[tuple[str, Any]] = []
+
+        async def pull(self, image: str, auth: Any = None) -> str:
+            self.pulls.append((image, auth))
+            return image
+
+    svc = Service()
+    gated = agent.GatedImages(svc, Client())
+    gated.ready.set()
+    pod = {"metadata": {"name": "p", "namespace": "team"},
+           "spec": {"imagePullSecrets": [{"name": "missing"}, {"name": "creds"}]}}
+    await gated.pull_for_pod(pod, {"image": "registry.example.com/app:1"})
+    await gated.pull_for_pod(pod, {"image": "nginx"})
+    await gated.pull_for_pod(pod, {"image": "other.example.com/x"})
+    await gated.pull_for_pod({"metadata": {"name": "q", "namespace": "team"}, "spec": {}}, {"image": "nginx"})
+    (i1, a1), (i2, a2), (i3, a3), (i4, a4) = svc.pulls
+    assert (a1.username, a1.password) == ("u", "p")
+    assert (a2.username, a2.password) == ("hub", "pw")
+    assert a3 is None and a4 is None

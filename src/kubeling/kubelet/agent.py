@@ -63,12 +63,16 @@ def _simulated_node(cfg: Config, client: Client) -> Kubelet:
 
 
 class GatedImages:
-    """The node's ImageService, except that pulls wait until the background image preparation
-    (test images imported, local registry up and configured as the docker.io mirror) is done:
-    until then a pod waits in ContainerCreating instead of failing to reach Docker Hub."""
+    """The node's ImageService as the kubelet sees it:
+    - pulls wait until the background image preparation (test images imported, local registry
+      up and configured as the docker.io mirror) is done: until then a pod waits in
+      ContainerCreating instead of failing to reach Docker Hub;
+    - `pull_for_pod` pulls with the credentials of the pod's `imagePullSecrets` that match the
+      image's registry (kubernetes.io/dockerconfigjson and dockercfg secrets)."""
 
-    def __init__(self, service: Any) -> None:
+    def __init__(self, service: Any, client: Any = None) -> None:
         self.service = service
+        self.client = client
         self.ready = asyncio.Event()
 
     def __getattr__(self, name: str) -> Any:
@@ -77,6 +81,38 @@ class GatedImages:
     async def pull(self, image: str, *args: Any, **kwargs: Any) -> Any:
         await self.ready.wait()
         return await self.service.pull(image, *args, **kwargs)
+
+    async def pull_for_pod(self, pod: dict[str, Any], container: dict[str, Any], auth: Any = None,
+                           init: bool = False) -> Any:
+        image = container.get("image", "")
+        if auth is None:
+            auth = await self.pod_auth(pod, image)
+        return await (self.pull(image, auth) if auth else self.pull(image))
+
+    async def pod_auth(self, pod: dict[str, Any], image: str) -> Any:
+        """Credentials from the pod's pull secrets for the image's registry, or None."""
+        from ..api import errors
+        from ..api.resources import lookup
+        from .images.reference import ReferenceError, normalize
+        from .images.registries import auth_from_secrets
+
+        names = [r.get("name", "") for r in (pod.get("spec") or {}).get("imagePullSecrets") or [] if r.get("name")]
+        if not names or self.client is None:
+            return None
+        try:
+            registry = normalize(image).domain
+        except ReferenceError:
+            return None
+        secrets_res, ns = lookup("", "v1", "secrets"), (pod.get("metadata") or {}).get("namespace", "")
+        found = []
+        for name in names:
+            try:
+                found.append(await self.client.get(secrets_res, ns, name))
+            except errors.StatusError as e:
+                if e.code != 404:
+                    raise
+                log.warning("pod %s/%s: image pull secret %s not found", ns, pod["metadata"].get("name"), name)
+        return auth_from_secrets(found, registry)
 
 
 class RealNode:
@@ -95,7 +131,7 @@ class RealNode:
         self.client = client
         registries = os.path.join(cfg.data_dir, "registries.yaml")
         self.image_service = ImageService.for_data_dir(cfg.data_dir, registries if os.path.exists(registries) else "")
-        self.images = GatedImages(self.image_service)
+        self.images = GatedImages(self.image_service, client)
         node = _node_config(cfg, "", simulated=False)
         self.network: Any = None
         try:
