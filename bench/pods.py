@@ -20,6 +20,7 @@ import glob
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import ssl
@@ -108,6 +109,8 @@ class Bench:
                            capture_output=True, text=True)
         if r.returncode:
             print(f"kubeling down: {r.stdout}{r.stderr}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.data, ignore_errors=True)
 
     def session(self) -> aiohttp.ClientSession:
         ctx = ssl.create_default_context(cafile=os.path.join(self.data, "server", "tls", "server-ca.crt"))
