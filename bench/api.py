@@ -53,7 +53,8 @@ class Server:
     def start(self) -> float:
         t0 = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "-m", "kubeling.cli", "up", "--data-dir", self.dir,
-                                      "--port", str(self.port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                      "--port", str(self.port), "--no-node"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
             if b"kubeling is ready" in raw:

@@ -204,8 +204,9 @@ def test_cordon_and_drain(cl: Cluster, nodes: list[str]) -> None:
     cl.kubectl("create", "deployment", "app", "--image=nginx", "--replicas=3", "-n", ns)
     on_2 = cl.wait_for(lambda: [p["metadata"]["name"] for p in cl.json("get", "pods", "-n", ns, "-l", "app=app")["items"]
                                 if p["spec"].get("nodeName") == "node-2"], what="an app pod on node-2")
+    # only this test's pods: other tests' bare pods may share node-2 (drain refuses those without --force)
     r = cl.kubectl("drain", "node-2", "--ignore-daemonsets", "--delete-emptydir-data", "--grace-period=0",
-                   "--timeout=60s")
+                   "--pod-selector=app=app", "--timeout=60s")
     assert "node/node-2 drained" in r.stdout, r.stdout + r.stderr
     assert f"evicting pod {ns}/{on_2[0]}" in r.stderr + r.stdout
     node = cl.json("get", "node", "node-2")
@@ -216,7 +217,7 @@ def test_cordon_and_drain(cl: Cluster, nodes: list[str]) -> None:
         return len(pods) == 3 and all(p["spec"].get("nodeName") in ("node-1", "node-3") for p in pods)
 
     cl.wait_for(replacements_elsewhere, what="replacements on the other nodes")
-    assert all(p["spec"].get("nodeName") != "node-2" for p in cl.json("get", "pods", "-A")["items"])
+    assert all(p["spec"].get("nodeName") != "node-2" for p in cl.json("get", "pods", "-n", ns)["items"])
     cl.kubectl("uncordon", "node-2")
 
 
