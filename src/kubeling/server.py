@@ -19,9 +19,6 @@ from .apiserver.certs import ensure_pki, write_kubeconfig
 from .apiserver.registry import Registry, WriteOptions
 from .client.rest import Client, ClientConfig, LocalTransport
 from .config import Config
-from .controllers import manager as controller_manager
-from .controllers.bootstrap import KubernetesServiceController
-from .kubelet import agent as kubelet_agent
 from .store.sqlite import SQLiteStore
 
 log = logging.getLogger("kubeling")
@@ -52,6 +49,13 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}")
     runner = await serve(app, cfg.bind, cfg.port, pki, cfg.socket_path)
     write_kubeconfig(cfg.kubeconfig_path, pki, cfg.server_url)
+    log.info("API server listening on %s (%.0f ms)", cfg.server_url, (time.monotonic() - t0) * 1000)
+    print(f"kubeling is ready; export KUBECONFIG={cfg.kubeconfig_path}", flush=True)
+    # the rest loads after the API answers: the controllers and the node only need the API
+    from .controllers import manager as controller_manager
+    from .controllers.bootstrap import KubernetesServiceController
+    from .kubelet import agent as kubelet_agent
+
     # ca_file is the cluster CA the root-CA publisher hands to pods (unused by in-process transports)
     client = Client(ClientConfig(unix_socket=cfg.socket_path, ca_file=pki.ca_cert,
                                  user_agent="kube-controller-manager/" + KUBE_VERSION),
@@ -63,8 +67,6 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
                          local=LocalTransport(app["api"]))
     for name, coro in kubelet_agent.node_runners(cfg, node_client):
         tasks.append(asyncio.create_task(coro, name=name))
-    log.info("API server listening on %s (%.0f ms)", cfg.server_url, (time.monotonic() - t0) * 1000)
-    print(f"kubeling is ready; export KUBECONFIG={cfg.kubeconfig_path}", flush=True)
     if on_ready:
         on_ready()
     try:
