@@ -15,7 +15,7 @@ from aiohttp import web
 
 from .. import GIT_VERSION, KUBE_VERSION
 from ..api import errors
-from .certs import ClusterPKI
+from .certs import ClusterPKI, peer_identity
 from .handlers import RestAPI, status_response
 from .registry import Registry
 
@@ -82,17 +82,9 @@ class Authenticator:
         transport = request.transport
         if transport is not None and isinstance(transport.get_extra_info("sockname"), str):
             return LOCAL_USER  # the root-only unix socket that in-process components use
-        cert = transport.get_extra_info("peercert") if transport is not None else None
-        if cert:
-            cn, orgs = "", []
-            for rdn in cert.get("subject", ()):
-                for k, v in rdn:
-                    if k == "commonName":
-                        cn = v
-                    elif k == "organizationName":
-                        orgs.append(v)
-            if cn:
-                return User(cn, tuple(orgs) + ("system:authenticated",))
+        cn, orgs = peer_identity(transport.get_extra_info("peercert") if transport is not None else None)
+        if cn:
+            return User(cn, orgs + ("system:authenticated",))
         return None
 
 

@@ -35,6 +35,18 @@ class ClusterPKI:
             return f.read().split(",", 1)[0].strip()
 
 
+def peer_identity(peercert: dict | None) -> tuple[str, tuple[str, ...]]:
+    """(common name, organizations) of a verified TLS peer (`ssl` getpeercert() form)."""
+    cn, orgs = "", []
+    for rdn in (peercert or {}).get("subject", ()):
+        for k, v in rdn:
+            if k == "commonName":
+                cn = v
+            elif k == "organizationName":
+                orgs.append(v)
+    return cn, tuple(orgs)
+
+
 def _key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 

@@ -33,6 +33,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
+from ..apiserver.certs import peer_identity
 from ..streaming import channel, portforward, spdy
 from .runtime import base
 from .runtime import logs as crilogs
@@ -477,16 +478,7 @@ class KubeletServer:
         if self.token and auth[:7].lower() == "bearer ":
             return hmac.compare_digest(auth[7:].strip(), self.token)
         transport = request.transport
-        cert = transport.get_extra_info("peercert") if transport is not None else None
-        if not cert:
-            return False
-        cn, orgs = "", []
-        for rdn in cert.get("subject", ()):
-            for k, v in rdn:
-                if k == "commonName":
-                    cn = v
-                elif k == "organizationName":
-                    orgs.append(v)
+        cn, orgs = peer_identity(transport.get_extra_info("peercert") if transport is not None else None)
         return cn == APISERVER_CLIENT_CN or "system:masters" in orgs
 
     async def healthz(self, request: web.Request) -> web.Response:
