@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 from ..api import errors
 from ..api.resources import lookup
-from ..client.informer import Informer, object_key, split_key, wait_synced
+from ..client.informer import Informer, object_key, shared_informer, split_key, wait_synced
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_workers
 
@@ -247,9 +247,9 @@ class EndpointsController:
     def __init__(self, client: Client) -> None:
         self.client = client
         self.queue = WorkQueue("endpoint")
-        self.services = Informer(client, SERVICES)
-        self.pods = Informer(client, PODS)
-        self.endpoints = Informer(client, ENDPOINTS)
+        self.services = shared_informer(client, SERVICES)
+        self.pods = shared_informer(client, PODS)
+        self.endpoints = shared_informer(client, ENDPOINTS)
         self.index = ServiceIndex(self.services)
 
     def _pod_changed(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:

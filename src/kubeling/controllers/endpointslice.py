@@ -16,7 +16,7 @@ from typing import Any
 
 from ..api import errors
 from ..api.resources import lookup
-from ..client.informer import Informer, object_key, split_key, wait_synced
+from ..client.informer import object_key, shared_informer, split_key, wait_synced
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_workers
 from .endpoints import (HEADLESS_LABEL, PODS, SERVICES, TRIGGER_TIME, ServiceIndex, hostname_for, is_headless,
@@ -121,9 +121,9 @@ class EndpointSliceController:
     def __init__(self, client: Client) -> None:
         self.client = client
         self.queue = WorkQueue("endpoint_slice")
-        self.services = Informer(client, SERVICES)
-        self.pods = Informer(client, PODS)
-        self.slices = Informer(client, SLICES, label_selector=f"{MANAGED_BY}={CONTROLLER}")
+        self.services = shared_informer(client, SERVICES)
+        self.pods = shared_informer(client, PODS)
+        self.slices = shared_informer(client, SLICES, label_selector=f"{MANAGED_BY}={CONTROLLER}")
         self.index = ServiceIndex(self.services)
         # our writes the informer has not shown yet: service key -> slice name -> rv (None: deleted)
         self._expect: dict[str, dict[str, int | None]] = {}

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..api import errors
 from ..api.resources import RESOURCES, Resource, by_kind
-from ..client.informer import Informer, wait_synced
+from ..client.informer import Informer, shared_informer, wait_synced
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_workers
 
@@ -64,15 +64,27 @@ class GarbageCollector:
         if not uid:
             return
         old = self.by_uid.get(uid)
-        if old is not None:
-            for ref in old[1]["metadata"].get("ownerReferences") or []:
-                self.dependents[ref["uid"]].discard(uid)
+        old_refs = (old[1]["metadata"].get("ownerReferences") or []) if old is not None else []
+        refs = meta.get("ownerReferences") or []
+        for ref in old_refs:
+            self.dependents[ref["uid"]].discard(uid)
         self.by_uid[uid] = (res, obj)
-        for ref in meta.get("ownerReferences") or []:
+        for ref in refs:
             self.dependents[ref["uid"]].add(uid)
-        self.queue.add(uid)
-        for dep in self.dependents.get(uid, ()):  # an owner changed: its dependents may need work
-            self.queue.add(dep)
+        # Like upstream's graph builder, only changes that can change a decision cause work (a
+        # ReplicaSet's status update must not re-check its 10,000 pods): a new object, changed
+        # owner references (the old and new owners too: one deleting in the foreground may be
+        # waiting for this reference to go), and anything about an object being deleted (its
+        # dependents then have to be orphaned or deleted).
+        being_deleted = bool(meta.get("deletionTimestamp"))
+        if old is None or being_deleted or refs != old_refs:
+            self.queue.add(uid)
+        if refs != old_refs and old is not None:
+            for ref in old_refs + refs:
+                self.queue.add(ref["uid"])
+        if being_deleted:
+            for dep in self.dependents.get(uid, ()):
+                self.queue.add(dep)
 
     def _forget(self, obj: dict[str, Any]) -> None:
         uid = obj["metadata"].get("uid")
@@ -213,7 +225,7 @@ class GarbageCollector:
     # ---- run ------------------------------------------------------------------------------
     async def run(self, workers: int = 2) -> None:
         for res in _watched():
-            inf = Informer(self.client, res)
+            inf = shared_informer(self.client, res)
             inf.add_handlers(
                 on_add=lambda o, r=res: self._index(r, o),
                 on_update=lambda old, new, r=res: self._index(r, new),

@@ -28,7 +28,7 @@ from ..api import errors
 from ..api.resources import lookup
 from ..api.selectors import from_label_selector_object
 from ..client.events import EventRecorder
-from ..client.informer import Informer, object_key, split_key, wait_synced
+from ..client.informer import Informer, object_key, shared_informer, split_key, wait_synced
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_workers
 from . import podutil
@@ -416,7 +416,7 @@ class JobController:
         self.backoffs: dict[str, BackoffRecord] = {}
         self.recorder = EventRecorder(client, "job-controller")
         self.job_informer = Informer(client, JOBS)
-        self.pod_informer = Informer(client, PODS)
+        self.pod_informer = shared_informer(client, PODS)
 
     # ---- handlers ---------------------------------------------------------------------------
     def _resolve(self, ns: str | None, ref: Obj | None) -> Obj | None:

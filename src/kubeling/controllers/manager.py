@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable
 
+from ..client.informer import SharedInformers
 from ..client.rest import Client
 from ..scheduler.scheduler import Scheduler
 from .cronjob import CronJobController
@@ -55,5 +56,8 @@ async def run(client: Client, cfg: Any = None) -> None:
                 log.exception("controller %s crashed; restarting", name)
                 await asyncio.sleep(1.0)
 
-    await asyncio.gather(*(asyncio.create_task(supervise(n, s), name=f"controller-{n}")
-                           for n, s in controllers(client, cfg).items()))
+    try:
+        await asyncio.gather(*(asyncio.create_task(supervise(n, s), name=f"controller-{n}")
+                               for n, s in controllers(client, cfg).items()))
+    finally:  # the controllers share informers (client/informer.py): their loops end with them
+        await SharedInformers.of(client).shutdown()

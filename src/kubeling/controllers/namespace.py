@@ -13,7 +13,7 @@ from typing import Any
 
 from ..api import errors
 from ..api.resources import RESOURCES, Resource, lookup
-from ..client.informer import Informer, wait_synced
+from ..client.informer import shared_informer, wait_synced
 from ..client.rest import Client, _path
 from ..client.workqueue import WorkQueue, run_workers
 
@@ -38,7 +38,7 @@ class NamespaceController:
     def __init__(self, client: Client, recheck: float = 0.25) -> None:
         self.client = client
         self.queue = WorkQueue("namespace")
-        self.informer = Informer(client, NAMESPACES)
+        self.informer = shared_informer(client, NAMESPACES)
         self.recheck = recheck
 
     def _enqueue(self, ns: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ from typing import Any, Callable
 from ..api import errors
 from ..api.resources import lookup
 from ..client.events import EventRecorder
-from ..client.informer import Informer, wait_synced
+from ..client.informer import shared_informer, wait_synced
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_workers
 from .podutil import format_time, parse_time
@@ -297,9 +297,9 @@ class NodeInformers:
 
     def __init__(self, client: Client) -> None:
         self.client = client
-        self.nodes = Informer(client, NODES)
-        self.pods = Informer(client, PODS)
-        self.leases = Informer(client, LEASES, NODE_LEASE_NAMESPACE)
+        self.nodes = shared_informer(client, NODES)
+        self.pods = shared_informer(client, PODS)
+        self.leases = shared_informer(client, LEASES, NODE_LEASE_NAMESPACE)
         self._tasks: list[asyncio.Task[None]] = []
         self._users = 0
 

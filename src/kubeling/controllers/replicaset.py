@@ -16,13 +16,14 @@ import asyncio
 import copy
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 from ..api import errors
 from ..api.resources import lookup
 from ..api.selectors import from_label_selector_object, selector_from_set
 from ..client.events import EventRecorder
-from ..client.informer import Informer, object_key, split_key, wait_synced
+from ..client.informer import (CONTROLLER_UID, ORPHANS_BY_NAMESPACE, add_owner_indexes, object_key, shared_informer,
+                               split_key, wait_synced)
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_workers
 from . import podutil
@@ -57,23 +58,96 @@ def pod_from_template(rs: Obj, api_version: str = "apps/v1", kind: str = "Replic
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": copy.deepcopy(tpl.get("spec") or {})}
 
 
-def calculate_status(rs: Obj, pods: list[Obj], manage_error: str | None, now: float) -> Obj:
+# What a sync needs to know about one pod: (active, matches the selector, matches the template's
+# labels, Ready, lastTransitionTime of Ready, uid of its controller or None). `PodFacts`
+# remembers it per pod version.
+Facts = tuple[bool, bool, bool, bool, Any, Any]
+Counts = tuple[int, int, int, int]
+
+
+def pod_facts(pod: Obj, selector: Any, tpl_labels: Any) -> Facts:
+    labels = pod["metadata"].get("labels") or {}
+    cond = podutil.pod_ready_condition(pod)
+    ready = cond is not None and cond.get("status") == "True"
+    ref = podutil.controller_of(pod)
+    return (podutil.is_pod_active(pod), selector.matches(labels), tpl_labels.matches(labels), ready,
+            cond.get("lastTransitionTime") if ready and cond is not None else None,
+            ref.get("uid") if ref is not None else None)
+
+
+class PodFacts:
+    """`pod_facts` computed once per pod version instead of once per pod per sync.
+
+    A ReplicaSet of 10,000 pods is synced on every event of any of its pods, and every sync
+    looks at all of them: without this, selector matching and condition scans dominate the
+    controller. The informer replaces a pod's dict on every change, so the dict's identity is
+    its version; the ReplicaSet's uid and generation stand for its selector and template.
+    """
+
+    def __init__(self) -> None:
+        self._memo: dict[str, tuple[Obj, Any, Facts]] = {}
+
+    def for_sync(self, rs: Obj, selector: Any, tpl_labels: Any) -> Callable[[Obj], Facts]:
+        """The facts function of one sync of `rs`."""
+        token = (rs["metadata"].get("uid"), rs["metadata"].get("generation"))
+        memo = self._memo
+
+        def facts(pod: Obj) -> Facts:
+            uid = pod["metadata"].get("uid") or object_key(pod)
+            hit = memo.get(uid)
+            if hit is not None and hit[0] is pod and hit[1] == token:
+                return hit[2]
+            f = pod_facts(pod, selector, tpl_labels)
+            memo[uid] = (pod, token, f)
+            return f
+
+        return facts
+
+    def forget(self, pod: Obj) -> None:
+        self._memo.pop(pod["metadata"].get("uid") or object_key(pod), None)
+
+
+def template_selector(rs: Obj) -> Any:
+    return selector_from_set((((rs.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels"))
+
+
+def count_pods(pods: Iterable[Obj], facts: Callable[[Obj], Facts], min_ready: int, now: float) -> Counts:
+    """(replicas, fullyLabeledReplicas, readyReplicas, availableReplicas) of claimed active pods."""
+    replicas = fully = ready = available = 0
+    for p in pods:
+        _, _, labelled, is_ready, since, _ = facts(p)
+        replicas += 1
+        if labelled:
+            fully += 1
+        if is_ready:
+            ready += 1
+            if not min_ready:
+                available += 1
+            else:  # podutil.IsPodAvailable: ready for longer than minReadySeconds
+                t = podutil.parse_time(since)
+                if t is not None and t + min_ready < now:
+                    available += 1
+    return replicas, fully, ready, available
+
+
+def calculate_status(rs: Obj, pods: list[Obj], manage_error: str | None, now: float,
+                     facts: Callable[[Obj], Facts] | None = None) -> Obj:
     """calculateStatus: counts over the claimed active pods, and the ReplicaFailure condition."""
+    if facts is None:
+        tpl_labels = template_selector(rs)
+        everything = from_label_selector_object({})
+        facts = lambda p: pod_facts(p, everything, tpl_labels)  # noqa: E731
+    min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
+    return status_from_counts(rs, count_pods(pods, facts, min_ready, now), manage_error, now)
+
+
+def status_from_counts(rs: Obj, counts: Counts, manage_error: str | None, now: float) -> Obj:
     spec = rs.get("spec") or {}
     status = copy.deepcopy(rs.get("status") or {})
-    tpl_labels = selector_from_set(((spec.get("template") or {}).get("metadata") or {}).get("labels"))
-    min_ready = int(spec.get("minReadySeconds") or 0)
-    fully = ready = available = 0
-    for p in pods:
-        if tpl_labels.matches(p["metadata"].get("labels") or {}):
-            fully += 1
-        if podutil.is_pod_ready(p):
-            ready += 1
-            if podutil.is_pod_available(p, min_ready, now):
-                available += 1
+    replicas, fully, ready, available = counts
     failure = next((c for c in status.get("conditions") or [] if c.get("type") == "ReplicaFailure"), None)
     if manage_error is not None and failure is None:
-        diff = len(pods) - int(spec.get("replicas", 1))
+        diff = replicas - int(spec.get("replicas", 1))
         reason = "FailedCreate" if diff < 0 else ("FailedDelete" if diff > 0 else "")
         status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != "ReplicaFailure"] + [
             {"type": "ReplicaFailure", "status": "True", "lastTransitionTime": podutil.format_time(now),
@@ -84,13 +158,41 @@ def calculate_status(rs: Obj, pods: list[Obj], manage_error: str | None, now: fl
             status["conditions"] = conds
         else:
             status.pop("conditions", None)
-    status["replicas"] = len(pods)
+    status["replicas"] = replicas
     for key, value in (("fullyLabeledReplicas", fully), ("readyReplicas", ready), ("availableReplicas", available)):
         if value:
             status[key] = value
         else:
             status.pop(key, None)  # omitempty
     return status
+
+
+class Tally:
+    """A ReplicaSet's claimed active pods as of its last sync, with their counts kept up to date
+    from the pods that changed since (see `ReplicaSetController.reconcile`)."""
+
+    def __init__(self, token: Any) -> None:
+        self.token = token  # (uid, generation) of the ReplicaSet it was built for
+        self.facts: dict[str, Facts] = {}  # pod key -> facts
+        self.replicas = self.fully = self.ready = 0
+
+    def add(self, key: str, f: Facts) -> None:
+        self.remove(key)
+        self.facts[key] = f
+        self.replicas += 1
+        self.fully += f[2]
+        self.ready += f[3]
+
+    def remove(self, key: str) -> None:
+        f = self.facts.pop(key, None)
+        if f is not None:
+            self.replicas -= 1
+            self.fully -= f[2]
+            self.ready -= f[3]
+
+    def counts(self) -> Counts:
+        """Only used without minReadySeconds, so available == ready."""
+        return self.replicas, self.fully, self.ready, self.ready
 
 
 def status_unchanged(rs: Obj, new_status: Obj) -> bool:
@@ -135,8 +237,12 @@ class ReplicaSetController:
         self.queue = WorkQueue("replicaset")
         self.expectations = podutil.Expectations()
         self.recorder = EventRecorder(client, "replicaset-controller")
-        self.rs_informer = Informer(client, REPLICASETS)
-        self.pod_informer = Informer(client, PODS)
+        self.rs_informer = shared_informer(client, REPLICASETS)
+        self.pod_informer = shared_informer(client, PODS)
+        add_owner_indexes(self.pod_informer)
+        self.facts = PodFacts()
+        self._tallies: dict[str, Tally] = {}  # ReplicaSet key -> its claimed pods at the last sync
+        self._touched: dict[str, set[str]] = {}  # controller uid -> keys of its pods changed since
 
     # ---- handlers ---------------------------------------------------------------------------
     def _resolve(self, namespace: str | None, ref: Obj | None) -> Obj | None:
@@ -169,6 +275,9 @@ class ReplicaSetController:
     def _on_rs_delete(self, rs: Obj) -> None:
         key = object_key(rs)
         self.expectations.delete(key)
+        if self.rs_informer.get_by_key(key) is None:
+            self._tallies.pop(key, None)
+            self._touched.pop(rs["metadata"].get("uid", ""), None)
         self.queue.add(key)
 
     def _on_pod_add(self, pod: Obj) -> None:
@@ -216,6 +325,9 @@ class ReplicaSetController:
                 self.queue.add(object_key(rs))
 
     def _on_pod_delete(self, pod: Obj) -> None:
+        cached = self.pod_informer.get(pod["metadata"].get("namespace"), pod["metadata"]["name"])
+        if cached is None or cached["metadata"].get("uid") != pod["metadata"].get("uid"):
+            self.facts.forget(pod)  # gone from the cache (not just terminating)
         ref = podutil.controller_of(pod)
         if ref is None:
             return
@@ -239,16 +351,52 @@ class ReplicaSetController:
         except errors.StatusError as e:
             log.warning("replicaset %s has an invalid selector: %s", key, e.message)
             return
-        active = podutil.filter_active_pods(self.pod_informer.list(ns))
-        pods = await self._claim_pods(rs, selector, active)
+        tpl_labels = template_selector(rs)
+        of = self.facts.for_sync(rs, selector, tpl_labels)
+        rs_uid = rs["metadata"]["uid"]
+        touched = self._touched.pop(rs_uid, None)  # before reading the cache: later events count next time
+        token = (rs_uid, rs["metadata"].get("generation"))
+        want = int((rs.get("spec") or {}).get("replicas", 1))
+        tally = self._tallies.get(key)
+        manage = needs_sync and not rs["metadata"].get("deletionTimestamp")
         manage_error: str | None = None
         failure: Exception | None = None
-        if needs_sync and not rs["metadata"].get("deletionTimestamp"):
-            try:
-                await self._manage_replicas(rs, pods)
-            except errors.StatusError as e:
-                manage_error, failure = e.message, e
-        new_status = calculate_status(rs, pods, manage_error, self.clock())
+        if (tally is not None and tally.token == token and not (rs.get("spec") or {}).get("minReadySeconds")
+                and not rs["metadata"].get("deletionTimestamp")
+                and not self._adoptable_orphans(ns, of)
+                and self._apply_touched(tally, touched, rs_uid, of)
+                and not (manage and tally.replicas > want)):
+            # The claimed pods are known and only `touched` changed: no orphan to adopt, none of
+            # ours to release, nothing to delete. This is the sync of every pod event of a big
+            # ReplicaSet, and it costs O(changed pods) instead of O(pods).
+            if manage:
+                try:
+                    await self._manage_replicas(rs, tally.replicas, lambda: [])  # never deletes here
+                except errors.StatusError as e:
+                    manage_error, failure = e.message, e
+            new_status = status_from_counts(rs, tally.counts(), manage_error, self.clock())
+        else:
+            seen: dict[int, Facts] = {}  # this sync's pods (alive in `active`, so ids are stable)
+            active = []
+            for p in self._candidate_pods(rs):
+                f = seen[id(p)] = of(p)
+                if f[0]:  # FilterActivePods
+                    active.append(p)
+
+            def facts(p: Obj) -> Facts:
+                f = seen.get(id(p))
+                return f if f is not None else of(p)
+
+            pods = await self._claim_pods(rs, selector, active, facts)
+            tally = self._tallies[key] = Tally(token)
+            for p in pods:
+                tally.add(object_key(p), facts(p))
+            if manage:
+                try:
+                    await self._manage_replicas(rs, len(pods), lambda: pods)
+                except errors.StatusError as e:
+                    manage_error, failure = e.message, e
+            new_status = calculate_status(rs, pods, manage_error, self.clock(), facts)
         updated = await self._update_status(rs, new_status)
         spec = updated.get("spec") or {}
         st = updated.get("status") or {}
@@ -260,17 +408,59 @@ class ReplicaSetController:
         if failure is not None:
             raise failure
 
-    async def _claim_pods(self, rs: Obj, selector: Any, pods: list[Obj]) -> list[Obj]:
+    def _track(self, *pods: Obj) -> None:
+        """Pod handler: note the pod under the uid of its controller, before and after the change."""
+        for pod in pods:
+            ref = podutil.controller_of(pod)
+            if ref is not None and ref.get("uid"):
+                self._touched.setdefault(ref["uid"], set()).add(object_key(pod))
+
+    def _adoptable_orphans(self, ns: str | None, facts: Callable[[Obj], Facts]) -> bool:
+        """Is there an active pod without a controller in the namespace that matches the selector?"""
+        return any(f[0] and f[1] for f in map(facts, self.pod_informer.by_index(ORPHANS_BY_NAMESPACE, ns or "")))
+
+    def _apply_touched(self, tally: Tally, touched: set[str] | None, rs_uid: str,
+                       facts: Callable[[Obj], Facts]) -> bool:
+        """Bring `tally` up to date with the pods that changed; False if a full claim is needed
+        (a pod of ours stopped matching the selector and must be released)."""
+        for k in touched or ():
+            tally.remove(k)
+            pod = self.pod_informer.get_by_key(k)
+            if pod is None:
+                continue
+            f = facts(pod)
+            if f[5] != rs_uid or not f[0]:  # not ours (any more), or not active
+                continue
+            if not f[1]:
+                return False
+            tally.add(k, f)
+        return True
+
+    def _candidate_pods(self, rs: Obj) -> list[Obj]:
+        """The pods ClaimPods can keep or adopt: the ones this ReplicaSet controls and the orphans
+        of its namespace (pods controlled by someone else are skipped anyway). Read from
+        indexes: a sync costs O(own pods), not O(pods in the namespace)."""
+        inf = self.pod_informer
+        return inf.by_index(CONTROLLER_UID, rs["metadata"]["uid"]) + \
+            inf.by_index(ORPHANS_BY_NAMESPACE, rs["metadata"].get("namespace") or "")
+
+    async def _claim_pods(self, rs: Obj, selector: Any, pods: list[Obj],
+                          facts: Callable[[Obj], Facts] | None = None) -> list[Obj]:
         """ControllerRefManager.ClaimPods: keep ours that match, adopt matching orphans, release ours that don't."""
         claimed: list[Obj] = []
         rs_uid = rs["metadata"]["uid"]
         being_deleted = bool(rs["metadata"].get("deletionTimestamp"))
         can_adopt: bool | None = None
         for pod in pods:
-            ref = podutil.controller_of(pod)
-            matches = selector.matches(pod["metadata"].get("labels") or {})
-            if ref is not None:
-                if ref.get("uid") != rs_uid:
+            if facts is not None:
+                f = facts(pod)
+                matches, ref_uid = f[1], f[5]
+            else:
+                ref = podutil.controller_of(pod)
+                matches = selector.matches(pod["metadata"].get("labels") or {})
+                ref_uid = ref.get("uid") if ref is not None else None
+            if ref_uid is not None:
+                if ref_uid != rs_uid:
                     continue
                 if matches:
                     claimed.append(pod)
@@ -307,10 +497,12 @@ class ReplicaSetController:
                 return False
             raise
 
-    async def _manage_replicas(self, rs: Obj, pods: list[Obj]) -> None:
+    async def _manage_replicas(self, rs: Obj, count: int, pods: Callable[[], list[Obj]]) -> None:
+        """Create or delete pods so that `count` claimed active pods become spec.replicas
+        (`pods()` lists them; only needed to pick pods to delete)."""
         key = object_key(rs)
         want = int((rs.get("spec") or {}).get("replicas", 1))
-        diff = len(pods) - want
+        diff = count - want
         if diff < 0:
             n = min(-diff, self.burst)
             self.expectations.expect_creations(key, n)
@@ -325,7 +517,7 @@ class ReplicaSetController:
                 raise err
         elif diff > 0:
             n = min(diff, self.burst)
-            victims = podutil.pods_to_delete(pods, self._related_pods(rs), n, self.clock())
+            victims = podutil.pods_to_delete(pods(), self._related_pods(rs), n, self.clock())
             self.expectations.expect_deletions(key, [object_key(p) for p in victims])
             results = await asyncio.gather(*(self._delete_pod(rs, p) for p in victims), return_exceptions=True)
             errs = [r for r in results if isinstance(r, Exception)]
@@ -342,7 +534,7 @@ class ReplicaSetController:
                 o = podutil.controller_of(other)
                 if o is not None and o.get("uid") == owner.get("uid"):
                     rs_uids.add(other["metadata"]["uid"])
-        return [p for p in self.pod_informer.list(ns) if (podutil.controller_of(p) or {}).get("uid") in rs_uids]
+        return [p for uid in rs_uids for p in self.pod_informer.by_index(CONTROLLER_UID, uid)]
 
     async def _create_pod(self, rs: Obj) -> None:
         pod = pod_from_template(rs)
@@ -394,6 +586,7 @@ class ReplicaSetController:
     async def run(self, workers: int = 5) -> None:
         self.rs_informer.add_handlers(on_add=lambda o: self.queue.add(object_key(o)),
                                       on_update=self._on_rs_update, on_delete=self._on_rs_delete)
+        self.pod_informer.add_handlers(on_add=self._track, on_update=self._track, on_delete=self._track)
         self.pod_informer.add_handlers(on_add=self._on_pod_add, on_update=self._on_pod_update,
                                        on_delete=self._on_pod_delete)
         tasks = [asyncio.create_task(self.rs_informer.run(), name="replicaset-informer-rs"),

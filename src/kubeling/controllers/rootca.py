@@ -9,7 +9,7 @@ from typing import Any
 
 from ..api import errors
 from ..api.resources import lookup
-from ..client.informer import Informer, wait_synced
+from ..client.informer import shared_informer, wait_synced
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_workers
 
@@ -42,8 +42,8 @@ class RootCAPublisher:
         self.client = client
         self.ca_file = ca_file or client.config.ca_file
         self.queue = WorkQueue("root-ca-cert-publisher")
-        self.namespaces = Informer(client, NAMESPACES)
-        self.configmaps = Informer(client, CONFIGMAPS, field_selector=f"metadata.name={NAME}")
+        self.namespaces = shared_informer(client, NAMESPACES)
+        self.configmaps = shared_informer(client, CONFIGMAPS, field_selector=f"metadata.name={NAME}")
         self._ca = ""
 
     def ca_pem(self) -> str:

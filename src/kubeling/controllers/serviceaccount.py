@@ -9,7 +9,7 @@ from typing import Any
 
 from ..api import errors
 from ..api.resources import lookup
-from ..client.informer import Informer, wait_synced
+from ..client.informer import shared_informer, wait_synced
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_workers
 
@@ -31,8 +31,8 @@ class ServiceAccountsController:
     def __init__(self, client: Client) -> None:
         self.client = client
         self.queue = WorkQueue("serviceaccount")
-        self.namespaces = Informer(client, NAMESPACES)
-        self.accounts = Informer(client, SERVICE_ACCOUNTS, field_selector="metadata.name=default")
+        self.namespaces = shared_informer(client, NAMESPACES)
+        self.accounts = shared_informer(client, SERVICE_ACCOUNTS, field_selector="metadata.name=default")
 
     def _on_sa_delete(self, sa: dict[str, Any]) -> None:
         if sa["metadata"].get("name") in MANAGED and sa["metadata"].get("namespace"):

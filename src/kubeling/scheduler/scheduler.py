@@ -21,7 +21,7 @@ from typing import Any
 from ..api import errors
 from ..api.resources import lookup
 from ..client.events import EventRecorder
-from ..client.informer import Informer, wait_synced
+from ..client.informer import shared_informer, wait_synced
 from ..client.rest import Client
 from . import framework as fw
 from .queue import QueuedPod, SchedulingQueue
@@ -150,8 +150,8 @@ class Scheduler:
         self.queue = SchedulingQueue(backoff_initial, backoff_max, unschedulable_timeout)
         self.cache = Cache()
         self.recorder = EventRecorder(client, scheduler_name)
-        self.pod_informer = Informer(client, PODS)
-        self.node_informer = Informer(client, NODES)
+        self.pod_informer = shared_informer(client, PODS)
+        self.node_informer = shared_informer(client, NODES)
         self._wake = asyncio.Event()
         self._bind_slots = asyncio.Semaphore(bind_concurrency)
         self._tasks: set[asyncio.Task[Any]] = set()

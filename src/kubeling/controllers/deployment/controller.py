@@ -18,7 +18,7 @@ from ...api import errors
 from ...api.resources import lookup
 from ...api.selectors import from_label_selector_object
 from ...client.events import EventRecorder
-from ...client.informer import Informer, object_key, split_key, wait_synced
+from ...client.informer import CONTROLLER_UID, add_owner_indexes, object_key, shared_informer, split_key, wait_synced
 from ...client.rest import Client
 from ...client.workqueue import WorkQueue, run_workers
 from .. import podutil
@@ -43,9 +43,10 @@ class DeploymentController:
         self.clock = clock
         self.queue = WorkQueue("deployment")
         self.recorder = EventRecorder(client, "deployment-controller")
-        self.d_informer = Informer(client, DEPLOYMENTS)
-        self.rs_informer = Informer(client, REPLICASETS)
-        self.pod_informer = Informer(client, PODS)
+        self.d_informer = shared_informer(client, DEPLOYMENTS)
+        self.rs_informer = shared_informer(client, REPLICASETS)
+        self.pod_informer = shared_informer(client, PODS)
+        add_owner_indexes(self.pod_informer)
 
     # ---- hooks used by the strategy steps ---------------------------------------------------
     def enqueue_after(self, d: Obj, delay: float) -> None:
@@ -162,7 +163,6 @@ class DeploymentController:
                 await self.client.update_status(DEPLOYMENTS, d)
             return
         rs_list = await self._replica_sets_for(d)
-        pod_map = self._pod_map(d, rs_list)
         if d["metadata"].get("deletionTimestamp"):
             await sync_status_only(self, d, rs_list)
             return
@@ -175,7 +175,8 @@ class DeploymentController:
             return
         kind = util.strategy_type(d)
         if kind == "Recreate":
-            await rollout_recreate(self, d, rs_list, pod_map)
+            # getPodMapForDeployment: only Recreate reads it, so only Recreate pays for it
+            await rollout_recreate(self, d, rs_list, self._pod_map(d, rs_list))
         elif kind == "RollingUpdate":
             await rollout_rolling(self, d, rs_list)
         else:
@@ -237,12 +238,9 @@ class DeploymentController:
             selector = from_label_selector_object(d["spec"].get("selector"))
         except errors.StatusError:
             return out
-        for pod in self.pod_informer.list(d["metadata"].get("namespace")):
-            if not selector.matches(pod["metadata"].get("labels") or {}):
-                continue
-            ref = podutil.controller_of(pod)
-            if ref is not None and ref.get("uid") in out:
-                out[ref["uid"]].append(pod)
+        for uid, pods in out.items():  # by the controller-uid index: O(the deployment's pods)
+            pods.extend(p for p in self.pod_informer.by_index(CONTROLLER_UID, uid)
+                        if selector.matches(p["metadata"].get("labels") or {}))
         return out
 
     # ---- run --------------------------------------------------------------------------------
