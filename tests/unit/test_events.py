@@ -1,0 +1,95 @@
+"""client/events.py: the EventCorrelator's aggregation and spam filter (client-go events_cache.go)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kubeling.client.events import AGGREGATE_PREFIX, EventCorrelator, EventRecorder, make_event
+
+RS = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+      "metadata": {"name": "web-1", "namespace": "default", "uid": "u-1", "resourceVersion": "5"}}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.created: list[dict] = []
+        self.patched: list[tuple[str, dict]] = []
+
+    async def create(self, res: Any, ns: str, obj: dict) -> dict:
+        self.created.append(obj)
+        return obj
+
+    async def patch(self, res: Any, ns: str, name: str, patch: dict, **_: Any) -> dict:
+        self.patched.append((name, patch))
+        return {}
+
+
+def ev(msg: str, reason: str = "SuccessfulCreate") -> dict:
+    return make_event(RS, "Normal", reason, msg, "replicaset-controller")
+
+
+def test_similar_events_are_aggregated_from_the_tenth() -> None:
+    c = EventCorrelator(Clock())
+    keys = set()
+    for i in range(9):
+        out, key = c.aggregate(ev(f"Created pod: web-1-{i}"))
+        assert out["message"] == f"Created pod: web-1-{i}"
+        keys.add(key)
+    assert len(keys) == 9  # nine distinct events
+    out, key = c.aggregate(ev("Created pod: web-1-9"))
+    assert out["message"] == AGGREGATE_PREFIX + "Created pod: web-1-9"
+    out2, key2 = c.aggregate(ev("Created pod: web-1-10"))
+    assert key2 == key and out2["message"] == AGGREGATE_PREFIX + "Created pod: web-1-10"
+    other, _ = c.aggregate(ev("Deleted pod: web-1-0", reason="SuccessfulDelete"))
+    assert other["message"] == "Deleted pod: web-1-0"  # another reason is another group
+
+
+def test_aggregation_starts_over_after_ten_minutes() -> None:
+    clock = Clock()
+    c = EventCorrelator(clock)
+    for i in range(9):
+        c.aggregate(ev(f"m{i}"))
+    clock.t += 601
+    out, _ = c.aggregate(ev("m9"))
+    assert out["message"] == "m9"
+
+
+def test_spam_filter_burst_25_then_one_per_five_minutes() -> None:
+    clock = Clock()
+    c = EventCorrelator(clock)
+    assert [c.spam_filtered(ev(f"m{i}")) for i in range(26)] == [False] * 25 + [True]
+    clock.t += 299
+    assert c.spam_filtered(ev("x"))
+    clock.t += 2
+    assert not c.spam_filtered(ev("y"))
+    assert c.spam_filtered(ev("z"))
+    other = make_event({**RS, "metadata": {**RS["metadata"], "name": "web-2", "uid": "u-2"}}, "Normal", "R", "m",
+                       "replicaset-controller")
+    assert not c.spam_filtered(other)  # per object
+
+
+def test_recorder_writes_25_events_for_a_thousand_pods() -> None:
+    async def run() -> FakeClient:
+        client = FakeClient()
+        rec = EventRecorder(client, "replicaset-controller")  # type: ignore[arg-type]
+        for i in range(1000):
+            rec.event(RS, "Normal", "SuccessfulCreate", f"Created pod: web-1-{i}")
+        await rec.flush()
+        return client
+
+    client = asyncio.run(run())
+    writes = len(client.created) + len(client.patched)
+    assert writes == 25
+    assert len(client.created) == 10  # 9 single events, then the aggregate...
+    assert client.created[-1]["message"].startswith(AGGREGATE_PREFIX)
+    assert all(p[0] == client.created[-1]["metadata"]["name"] for p in client.patched)  # ...counted up
+    assert [p[1]["count"] for p in client.patched] == list(range(2, 17))
