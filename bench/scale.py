@@ -112,6 +112,7 @@ async def run(args: argparse.Namespace) -> None:
                     await asyncio.sleep(0.1)
 
             tasks = [asyncio.create_task(watch()), asyncio.create_task(sample())]
+            cpu0 = sum(ps.cpu_times()[:2])
             patch = orjson.dumps({"spec": {"replicas": args.replicas}})
             async with s.patch("/apis/apps/v1/namespaces/default/deployments/scale/scale", data=patch,
                                headers={"Content-Type": "application/merge-patch+json"}) as r:
@@ -121,6 +122,7 @@ async def run(args: argparse.Namespace) -> None:
             except asyncio.TimeoutError:
                 pass
             elapsed = time.monotonic() - start
+            cpu = sum(ps.cpu_times()[:2]) - cpu0
             for t in tasks:
                 t.cancel()
             print(f"{'pods Running':<34} {len(running):10d} / {args.replicas} in {elapsed:.1f} s", flush=True)
@@ -128,6 +130,9 @@ async def run(args: argparse.Namespace) -> None:
                 times = sorted(bound.values())
                 span = max(times[-1] - times[0], 1e-6)
                 print(f"{'scheduler throughput':<34} {len(bound) / span:10.0f} pods/s", flush=True)
+            print(f"{'kubeling CPU during the run':<34} {cpu:10.1f} s   ({100 * cpu / elapsed:.0f}% of a core, "
+                  f"{1000 * cpu / max(len(running), 1):.1f} ms/pod; load avg {os.getloadavg()[0]:.1f} "
+                  f"on {os.cpu_count()} CPUs)", flush=True)
             print(f"{'peak RSS':<34} {peak_rss / 2**20:10.0f} MB", flush=True)
             print(f"{'API GET p50 / p99 during run':<34} {pct(lat, 50) * 1e3:6.1f} / {pct(lat, 99) * 1e3:.1f} ms",
                   flush=True)
