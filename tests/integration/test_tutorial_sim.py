@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import threading
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 import yaml
