@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import signal
 import sys
 import time
@@ -116,10 +115,11 @@ def up(cfg: Config) -> int:
 
     try:
         asyncio.run(main())
-    except kubelet_agent.NodeSetupError as e:
-        print(f"kubeling: {e}", file=sys.stderr)
-        return 1
-    except OSError as e:
+    except Exception as e:
+        from .kubelet.agent import NodeSetupError  # loaded after "ready", like the rest of the node
+
+        if not isinstance(e, (NodeSetupError, OSError)):
+            raise
         print(f"kubeling: {e}", file=sys.stderr)
         return 1
     return 0
