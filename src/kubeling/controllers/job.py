@@ -572,7 +572,7 @@ class JobController:
                 if matches or job["metadata"].get("deletionTimestamp"):
                     out.append(pod)
                 else:
-                    await self._patch_pod(pod, podutil.release_patch(uid, pod["metadata"]["uid"]))
+                    await podutil.patch_pod(self.client, pod, podutil.release_patch(uid, pod["metadata"]["uid"]))
                 continue
             if not matches or pod["metadata"].get("deletionTimestamp") or job["metadata"].get("deletionTimestamp"):
                 continue
@@ -580,21 +580,11 @@ class JobController:
                 continue
             patch = podutil.adopt_patch(job, "batch/v1", "Job", pod["metadata"]["uid"])
             patch["metadata"]["finalizers"] = [TRACKING_FINALIZER]
-            if await self._patch_pod(pod, patch):
+            if await podutil.patch_pod(self.client, pod, patch):
                 adopted = copy.deepcopy(pod)
                 adopted["metadata"]["finalizers"] = list(pod["metadata"].get("finalizers") or []) + [TRACKING_FINALIZER]
                 out.append(adopted)
         return out
-
-    async def _patch_pod(self, pod: Obj, patch: Obj) -> bool:
-        try:
-            await self.client.patch(PODS, pod["metadata"].get("namespace"), pod["metadata"]["name"], patch,
-                                    patch_type="strategic")
-            return True
-        except errors.StatusError as e:
-            if e.code in (404, 409, 422):
-                return False
-            raise
 
     async def sync(self, key: str) -> None:
         ns, name = split_key(key)

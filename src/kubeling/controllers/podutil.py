@@ -234,3 +234,18 @@ class Expectations:
 
     def delete(self, key: str) -> None:
         self._items.pop(key, None)
+
+
+async def patch_pod(client: Any, pod: dict[str, Any], patch: dict[str, Any]) -> bool:
+    """Adopt/release patches: False when the pod is gone, changed or no longer patchable."""
+    from ..api import errors
+    from ..api.resources import lookup
+
+    try:
+        await client.patch(lookup("", "v1", "pods"), pod["metadata"].get("namespace"), pod["metadata"]["name"],
+                           patch, patch_type="strategic")
+        return True
+    except errors.StatusError as e:
+        if e.code in (404, 409, 422):
+            return False
+        raise

@@ -465,7 +465,7 @@ class ReplicaSetController:
                 if matches:
                     claimed.append(pod)
                 elif not being_deleted:
-                    await self._patch_pod(pod, podutil.release_patch(rs_uid, pod["metadata"]["uid"]))
+                    await podutil.patch_pod(self.client, pod, podutil.release_patch(rs_uid, pod["metadata"]["uid"]))
                 continue
             if being_deleted or not matches or pod["metadata"].get("deletionTimestamp"):
                 continue
@@ -473,7 +473,7 @@ class ReplicaSetController:
                 can_adopt = await self._can_adopt(rs)
             if not can_adopt:
                 continue
-            if await self._patch_pod(pod, podutil.adopt_patch(rs, "apps/v1", "ReplicaSet", pod["metadata"]["uid"])):
+            if await podutil.patch_pod(self.client, pod, podutil.adopt_patch(rs, "apps/v1", "ReplicaSet", pod["metadata"]["uid"])):
                 claimed.append(pod)
         return claimed
 
@@ -486,16 +486,6 @@ class ReplicaSetController:
                 return False
             raise
         return live["metadata"].get("uid") == rs["metadata"]["uid"] and not live["metadata"].get("deletionTimestamp")
-
-    async def _patch_pod(self, pod: Obj, patch: Obj) -> bool:
-        try:
-            await self.client.patch(PODS, pod["metadata"].get("namespace"), pod["metadata"]["name"], patch,
-                                    patch_type="strategic")
-            return True
-        except errors.StatusError as e:
-            if e.code in (404, 409, 422):
-                return False
-            raise
 
     async def _manage_replicas(self, rs: Obj, count: int, pods: Callable[[], list[Obj]]) -> None:
         """Create or delete pods so that `count` claimed active pods become spec.replicas

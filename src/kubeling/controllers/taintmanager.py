@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..api.taints import tolerates
 from ..api import errors
 from ..client.events import EventRecorder
 from ..client.rest import Client
@@ -39,19 +40,7 @@ def no_execute_taints(taints: list[Obj] | None) -> list[Obj]:
     return [t for t in taints or [] if t.get("effect") == NO_EXECUTE]
 
 
-def tolerates_taint(toleration: Obj, taint: Obj) -> bool:
-    """Toleration.ToleratesTaint: effect (empty matches all), key (empty + Exists matches all),
-    then operator Exists, or Equal (the default) with the same value."""
-    if toleration.get("effect") and toleration.get("effect") != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration.get("key") != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    if op == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
+tolerates_taint = tolerates  # the upstream name, kept for callers and tests
 
 
 def matching_tolerations(taints: list[Obj], tolerations: list[Obj] | None) -> tuple[bool, list[Obj]]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 
+from ..api.taints import tolerates
 from ..api import quantity
 
 Obj = dict[str, Any]
@@ -325,20 +326,6 @@ Filter = Callable[["PodInfo", NodeInfo], "Status | None"]
 # ---------------------------------------------------------------------------------------------
 # tolerations, taints
 # ---------------------------------------------------------------------------------------------
-
-
-def tolerates(tol: Obj, taint: Obj) -> bool:
-    """Toleration.ToleratesTaint."""
-    if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-        return False
-    if tol.get("key") and tol.get("key") != taint.get("key"):
-        return False
-    op = tol.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    if op == "Equal":
-        return (tol.get("value") or "") == (taint.get("value") or "")
-    return False
 
 
 def tolerations_tolerate(tolerations: Iterable[Obj], taint: Obj) -> bool:
