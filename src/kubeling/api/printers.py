@@ -518,7 +518,8 @@ def _pdb(obj: dict, clock: _Clock) -> Cells:
             (obj.get("status") or _E).get("disruptionsAllowed") or 0, clock.since(md.get("creationTimestamp"))]
 
 
-def _rc(obj: dict, clock: _Clock) -> Cells:
+def _replicated(obj: dict, clock: _Clock, selector: str) -> Cells:
+    """ReplicaSet and ReplicationController rows: the same columns, only the selector differs."""
     spec = obj.get("spec") or _E
     status = obj.get("status") or _E
     md = _md(obj)
@@ -526,18 +527,15 @@ def _rc(obj: dict, clock: _Clock) -> Cells:
     replicas = spec.get("replicas")
     return [md.get("name", ""), 1 if replicas is None else replicas, status.get("replicas") or 0,
             status.get("readyReplicas") or 0, clock.since(md.get("creationTimestamp")),
-            names, images, format_labels(spec.get("selector"))]
+            names, images, selector]
+
+
+def _rc(obj: dict, clock: _Clock) -> Cells:
+    return _replicated(obj, clock, format_labels((obj.get("spec") or _E).get("selector")))
 
 
 def _replica_set(obj: dict, clock: _Clock) -> Cells:
-    spec = obj.get("spec") or _E
-    status = obj.get("status") or _E
-    md = _md(obj)
-    names, images = _layout_containers(_template_containers(obj))
-    replicas = spec.get("replicas")
-    return [md.get("name", ""), 1 if replicas is None else replicas, status.get("replicas") or 0,
-            status.get("readyReplicas") or 0, clock.since(md.get("creationTimestamp")),
-            names, images, format_label_selector(spec.get("selector"))]
+    return _replicated(obj, clock, format_label_selector((obj.get("spec") or _E).get("selector")))
 
 
 def _daemon_set(obj: dict, clock: _Clock) -> Cells:
