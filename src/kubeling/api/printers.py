@@ -1079,6 +1079,17 @@ def _sel(definition: str, field: str) -> Col:
 
 _DEFAULT = _Handler((NAME, CREATED_AT), _default_cells)
 
+def _replicated_columns(kind: str) -> tuple[Col, ...]:
+    """ReplicaSet / ReplicationController columns: same names, descriptions from each kind's types."""
+    return (
+        NAME,
+        Col("Desired", "integer", _d(kind + "Spec", "replicas")),
+        Col("Current", "integer", _d(kind + "Status", "replicas")),
+        Col("Ready", "integer", _d(kind + "Status", "readyReplicas")),
+        AGE, CONTAINERS, IMAGES, _sel(kind + "Spec", "selector"),
+    )
+
+
 _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("", "Pod"): _Handler((
         NAME,
@@ -1105,20 +1116,8 @@ _HANDLERS: dict[tuple[str, str], _Handler] = {
         Col("Allowed Disruptions", "integer", "Calculated number of pods that may be disrupted at this time."),
         AGE,
     ), _pdb),
-    ("", "ReplicationController"): _Handler((
-        NAME,
-        Col("Desired", "integer", _d(_CORE + "ReplicationControllerSpec", "replicas")),
-        Col("Current", "integer", _d(_CORE + "ReplicationControllerStatus", "replicas")),
-        Col("Ready", "integer", _d(_CORE + "ReplicationControllerStatus", "readyReplicas")),
-        AGE, CONTAINERS, IMAGES, _sel(_CORE + "ReplicationControllerSpec", "selector"),
-    ), _rc),
-    ("apps", "ReplicaSet"): _Handler((
-        NAME,
-        Col("Desired", "integer", _d(_APPS + "ReplicaSetSpec", "replicas")),
-        Col("Current", "integer", _d(_APPS + "ReplicaSetStatus", "replicas")),
-        Col("Ready", "integer", _d(_APPS + "ReplicaSetStatus", "readyReplicas")),
-        AGE, CONTAINERS, IMAGES, _sel(_APPS + "ReplicaSetSpec", "selector"),
-    ), _replica_set),
+    ("", "ReplicationController"): _Handler(_replicated_columns(_CORE + "ReplicationController"), _rc),
+    ("apps", "ReplicaSet"): _Handler(_replicated_columns(_APPS + "ReplicaSet"), _replica_set),
     ("apps", "DaemonSet"): _Handler((
         NAME,
         Col("Desired", "integer", _d(_APPS + "DaemonSetStatus", "desiredNumberScheduled")),
