@@ -14,8 +14,9 @@ def _add_node_flags(up: argparse.ArgumentParser) -> None:
     """Kubelet flags of `kubeling up` (see kubelet/agent.py)."""
     up.add_argument("--no-node", action="store_true",
                     help="run the control plane only (no kubelet on this machine; --sim-nodes still works)")
-    up.add_argument("--sim-nodes", type=int, default=0, metavar="N",
-                    help="run N simulated nodes (sim-node-1..N, a labelled fake runtime) and no real node")
+    up.add_argument("--sim-nodes", type=int, default=None, metavar="N",
+                    help="run N simulated nodes (sim-node-1..N, a labelled fake runtime) and no real node "
+                         "(0: no node at all)")
     up.add_argument("--runtime", choices=("runc", "crun", "simulated", "none"), default=None,
                     help="container runtime of this node (default runc; none = --no-node)")
     up.add_argument("--node-name", default="", help="name of this node (default: the hostname)")
@@ -35,7 +36,7 @@ def _add_node_flags(up: argparse.ArgumentParser) -> None:
 
 
 def _apply_node_flags(cfg: Config, args: argparse.Namespace) -> None:
-    cfg.sim_nodes = max(args.sim_nodes, 0)
+    cfg.sim_nodes = None if args.sim_nodes is None else max(args.sim_nodes, 0)
     cfg.runtime = args.runtime or "runc"
     cfg.runtime_explicit = args.runtime is not None
     cfg.no_node = args.no_node or args.runtime == "none"

@@ -21,7 +21,7 @@ class Config:
     node_startup_grace_period: float = 60.0
     node_eviction_rate: float = 0.1
     # nodes (kubelet flags; see kubelet/agent.py)
-    sim_nodes: int = 0  # N simulated nodes sim-node-1..N instead of the real node
+    sim_nodes: int | None = None  # N simulated nodes sim-node-1..N instead of the real node (0: no node)
     runtime: str = "runc"  # runc | crun | simulated | none (= no_node)
     runtime_explicit: bool = False  # --runtime was given
     no_node: bool = False  # control plane only (--no-node); --sim-nodes still runs simulated nodes
@@ -34,6 +34,7 @@ class Config:
     cluster_cidr: str = "10.244.0.0/16"  # node i gets the i-th /24
     node_lease_duration: int = 40  # seconds; the Lease is renewed every quarter of it
     node_status_update_frequency: float = 10.0
+    network_check_period: float = 10.0  # seconds between checks that the node's host network is intact
 
     @property
     def node_name_or_default(self) -> str:

@@ -11,11 +11,13 @@ In order:
 2. the per-container monitor processes (DATA/agent/containers/*/state.json `monitor_pid`,
    again matched by start time): SIGTERM, then SIGKILL;
 3. the pod network recorded in DATA/agent/cni (PodNetwork.teardown_host: CNI DEL for each pod,
-   the netns, the bridge and its routes, this bridge's masquerade/forward rules, IPAM state);
+   the netns, the bridge and its routes if the bridge carries this data dir's owner mark, this
+   data dir's masquerade/forward rules, IPAM state, its claim in /run/kubeling/net);
 4. every mount under DATA/agent (overlay rootfs, tmpfs and bind volumes), deepest first;
 5. empty cgroups under /sys/fs/cgroup/*/kubeling (a cgroup that still has processes — another
    node's — can't be removed, so this is safe);
-6. shared chains: once no node's rules are left in KUBELING-POSTROUTING/-FORWARD, every
+6. shared chains (only when this data dir had a pod network: a cluster without a node touches
+   no host network state): once no node's rules are left in KUBELING-POSTROUTING/-FORWARD, every
    KUBELING-* and KUBE-* iptables chain and the nft tables `kube-proxy`/`kubeling*`, plus
    portmap's CNI-HOSTPORT-* chains when no mapping is left.
 `--all` also removes what no data dir records: every `kubeling-*` netns, every `kubeling*`
@@ -331,25 +333,22 @@ async def _network(data_dir: str, everything: bool, log: Log, shared: bool | Non
     from .kubelet.network import NetworkError, PodNetwork, host, netns
 
     errors: list[str] = []
-    net = PodNetwork.from_state(data_dir)
-    if net is None:
-        # no host.json (setup never finished): still undo each recorded pod's netns
-        net = PodNetwork(data_dir)
-        for st in net.list_netns():
-            try:
-                await net.remove(st.pod_uid)
-                log(f"removed pod network of {st.namespace}/{st.name} ({os.path.basename(st.netns_path)})")
-            except NetworkError as e:
-                errors.append(e.message)
-    else:
-        for st in net.list_netns():
-            try:
-                await net.remove(st.pod_uid)
-                log(f"removed pod network of {st.namespace}/{st.name} ({os.path.basename(st.netns_path)})")
-            except NetworkError as e:
-                errors.append(e.message)
-        await net.teardown_host()
-        log(f"removed bridge {net.bridge}, routes {net.cluster_cidr} {net.service_cidr}, its rules and IPAM state")
+    recorded = PodNetwork.from_state(data_dir)
+    # no host.json (no node, or its setup never finished): still undo each recorded pod's netns
+    net = recorded or PodNetwork(data_dir)
+    for st in net.list_netns():
+        try:
+            await net.remove(st.pod_uid)
+            log(f"removed pod network of {st.namespace}/{st.name} ({os.path.basename(st.netns_path)})")
+        except NetworkError as e:
+            errors.append(e.message)
+    if recorded is not None:
+        owned = recorded.owns_bridge()
+        await recorded.teardown_host()
+        what = f"bridge {net.bridge}, routes {net.cluster_cidr} {net.service_cidr}, " if owned else ""
+        log(f"removed {what}its rules and IPAM state")
+    elif not everything:
+        return errors  # this data dir made nothing on the host network: leave the shared state alone
     if everything:
         for n in netns.list_names("kubeling-"):
             await netns.delete(n)

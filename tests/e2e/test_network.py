@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(
 BRIDGE = "kltest0"
 PREFIX = "kltest-"
 POD_CIDR = "10.250.1.0/24"
-CLUSTER_CIDR = "10.250.0.0/16"
+CLUSTER_CIDR = "10.250.0.0/20"  # the other tests' networks lie outside it (claims)
 SERVICE_CIDR = "10.251.0.0/16"
 GATEWAY = "10.250.1.1"
 UID_A = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -209,7 +209,8 @@ def test_host_port_via_portmap(env: Env) -> None:
 def test_host_rules_and_sysctls(env: Env) -> None:
     nat = sh("iptables -t nat -S KUBELING-POSTROUTING")
     assert f'-A KUBELING-POSTROUTING -s {POD_CIDR} ! -d {CLUSTER_CIDR} ! -o {BRIDGE} -m comment --comment ' \
-           f'"kubeling:{BRIDGE}" -j MASQUERADE' in nat
+           f'"kubeling:{BRIDGE}:{env.net.owner}" -j MASQUERADE' in nat
+    assert sh(f"ip -d link show {BRIDGE}").split("alias ")[1].split()[0] == f"kubeling:{env.net.owner}"
     assert "-A POSTROUTING -j KUBELING-POSTROUTING" in sh("iptables -t nat -S POSTROUTING")
     assert open("/proc/sys/net/ipv4/ip_forward").read().strip() == "1"
     assert sh(f"ip -br addr show {BRIDGE}").split()[2] == f"{GATEWAY}/24"
@@ -227,6 +228,63 @@ def test_list_netns_readopts(env: Env) -> None:
     assert again.orphan_netns() == []
     rec = json.load(open(os.path.join(again.results_dir, f"{UID_B}.json")))
     assert [p["type"] for p in rec["conflist"]["plugins"]] == ["bridge"]  # no hostPort: no portmap
+
+
+def _reachable(env: Env) -> None:
+    a, b = env.net.netns_name(UID_A), env.net.netns_name(UID_B)
+    assert tcp_from(a, ip_of(env, UID_B), 9090) == f"hi from {ip_of(env, UID_A)}"
+    assert tcp_from(None, ip_of(env, UID_A), 8080) == f"hi from {GATEWAY}"
+    assert env.run(host.route_dev("10.251.0.99")) == BRIDGE
+
+
+def test_reconcile_repairs_what_disappeared(env: Env) -> None:
+    """Bridge deleted (its address, routes and ports go with it) and our masquerade rule
+    deleted: reconcile re-creates them and re-attaches the pods' veths, pods talk again."""
+    assert env.run(env.net.reconcile()) == []  # all in place: nothing to do
+    ports = env.net.host_ports()
+    assert len(ports) == 2 and all(host.link_master(p) == BRIDGE for p in ports)
+    rule = host.masquerade_rules(BRIDGE, POD_CIDR, CLUSTER_CIDR, env.net.owner)[0]
+    subprocess.run(["iptables", "-t", "nat", "-D", host.POSTROUTING_CHAIN, *rule], check=True)
+    subprocess.run(["ip", "link", "delete", BRIDGE], check=True)
+    assert all(host.link_master(p) == "" for p in ports)
+    done = env.run(env.net.reconcile())
+    assert done[:4] == [f"created bridge {BRIDGE}", f"added address {GATEWAY}/24", f"set {BRIDGE} up",
+                        f"added route {CLUSTER_CIDR} dev {BRIDGE}"], done
+    assert f"added route {SERVICE_CIDR} dev {BRIDGE}" in done
+    assert sorted(d for d in done if d.startswith("re-attached")) == sorted(f"re-attached {p}" for p in ports)
+    assert any(d.startswith(f"added rule nat/{host.POSTROUTING_CHAIN}") for d in done)
+    assert open(f"/sys/class/net/{ports[0]}/brport/hairpin_mode").read().strip() == "1"
+    assert env.run(env.net.reconcile()) == []
+    _reachable(env)
+
+
+def test_monitor_repairs_on_the_netlink_event(env: Env) -> None:
+    """The node's monitor (a period far too long to matter here) sees the bridge go away
+    through `ip monitor` and repairs it at once; pods are reachable again."""
+    from kubeling.kubelet.network.monitor import NetworkMonitor
+
+    reports: list[tuple[bool, str, list[str]]] = []
+    mon = NetworkMonitor(env.net, lambda ok, msg, done: reports.append((ok, msg, done)), period=3600)
+    task = env.loop.create_task(mon.run())
+
+    async def until(pred: Any, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not pred():
+            assert time.monotonic() < deadline, reports
+            await asyncio.sleep(0.05)
+
+    try:
+        env.run(until(lambda: mon._proc is not None, 5))
+        env.run(asyncio.sleep(0.3))  # `ip monitor` subscribed
+        subprocess.run(["ip", "link", "delete", BRIDGE], check=True)
+        env.run(until(lambda: reports, 10))
+        ok, _msg, done = reports[0]
+        assert ok and f"created bridge {BRIDGE}" in done
+    finally:
+        task.cancel()
+        env.run(asyncio.gather(task, return_exceptions=True))
+    assert mon._proc is None  # `ip monitor` stopped with the monitor
+    _reachable(env)
 
 
 def test_remove_releases_ip_and_readd(env: Env) -> None:
@@ -256,7 +314,7 @@ def test_failed_add_is_undone(env: Env, tmp_path: Any) -> None:
     """A /30 has one pod address: the second ADD fails with FailedCreatePodSandBox and leaves
     no netns behind; missing plugins give NetworkPluginNotReady."""
     loop = env.loop
-    small = PodNetwork(str(tmp_path), "10.250.9.0/30", "kltest1", "10.250.9.0/30", "10.250.10.0/30",
+    small = PodNetwork(str(tmp_path), "10.250.16.0/30", "kltest1", "10.250.16.0/30", "10.250.17.0/30",
                        netns_prefix="kltest-x")
     try:
         loop.run_until_complete(small.add("eeeeeeee-1", "default", "one"))
@@ -269,7 +327,8 @@ def test_failed_add_is_undone(env: Env, tmp_path: Any) -> None:
     finally:
         loop.run_until_complete(small.teardown_host())
     assert not os.path.exists("/sys/class/net/kltest1")
-    broken = PodNetwork(str(tmp_path / "b"), "10.250.11.0/24", "kltest2", bin_dir=str(tmp_path / "nope"))
+    broken = PodNetwork(str(tmp_path / "b"), "10.250.18.0/24", "kltest2", "10.250.18.0/24", "10.250.19.0/24",
+                        bin_dir=str(tmp_path / "nope"))
     with pytest.raises(NetworkError) as ei:
         loop.run_until_complete(broken.add("ffffffff-1", "default", "x"))
     assert ei.value.reason == "NetworkPluginNotReady"

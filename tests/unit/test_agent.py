@@ -48,6 +48,13 @@ def test_simulated_nodes_win_over_no_node() -> None:
     assert _names(_cfg("--no-node", "--sim-nodes", "2")) == ["sim-nodes"]
 
 
+def test_sim_nodes_zero_means_no_node() -> None:
+    """`--sim-nodes 0` ran the real node (on the default bridge) against its help text."""
+    assert _cfg("--sim-nodes", "0").sim_nodes == 0
+    assert _names(_cfg("--sim-nodes", "0")) == []
+    assert _cfg().sim_nodes is None
+
+
 def test_unknown_runtime() -> None:
     cfg = Config(runtime="docker")
     with pytest.raises(agent.NodeSetupError, match="unknown --runtime 'docker'"):

@@ -5,7 +5,7 @@
   the tutorial images plus a local registry mirroring docker.io (see `RealNode`).
 - `--no-node` (or `--runtime none`): the control plane only.
 - `--sim-nodes N`: N simulated kubelets (`sim-node-1..N`, pod CIDRs 10.244.1-N.0/24, node IPs
-  127.0.1.1-N) sharing one pod informer, and no real node.
+  127.0.1.1-N) sharing one pod informer, and no real node (`--sim-nodes 0`: no node at all).
 - `--runtime simulated`: one simulated node named `--node-name` (pod CIDR 10.244.0.0/24).
 
 The real node's InternalIP (`--node-ip`) defaults to the gateway address of its pod CIDR on the
@@ -14,6 +14,11 @@ address of the host), pods reach the node there (127.0.0.1 inside a pod is the p
 and `status.hostIP` is an address that means the node from everywhere. hostPorts are DNATed by
 portmap for any local destination, so they answer on 127.0.0.1 and on that address alike.
 Without a pod network (no CNI plugins) the node falls back to 127.0.0.1.
+
+The real node claims its bridge and CIDRs on the host (network/claim.py): a second cluster on
+the same bridge or an overlapping cluster CIDR refuses to start, naming the other data dir. It
+keeps its host network in repair while it runs (network/monitor.py): a missing bridge, address,
+route or iptables rule is re-created, with a Node event and the NetworkUnavailable condition.
 
 Stopping kubeling (SIGINT/SIGTERM) stops the kubelet, its API and the registry but leaves
 containers, their monitors, the pod network and volumes in place: the next `kubeling up` on the
@@ -158,6 +163,17 @@ class RealNode:
         self.volumes.recorder = self.kubelet  # FailedMount events
         self.server: Any = None
         self.registry: Any = None
+        self._net_condition: tuple[str, str, str, str] | None = None  # NetworkUnavailable, once it mattered
+        self._net_error = ""
+        self.kubelet.node.extra_conditions = lambda: [self._net_condition] if self._net_condition else []
+        self.kubelet.node.readiness = self._readiness
+        if self.network is not None:  # last: nothing above may fail with the claim held
+            from .network.claim import ClaimError
+
+            try:
+                self.network.claim.acquire()
+            except ClaimError as e:
+                raise NodeSetupError(e.message) from None
 
     @property
     def name(self) -> str:
@@ -174,6 +190,35 @@ class RealNode:
             except Exception as e:
                 log.error("pod network not ready: %s", getattr(e, "message", e))
         return "127.0.0.1"
+
+    def _readiness(self) -> tuple[bool, str]:
+        """Ready=False while the pod network is broken, as upstream reports a runtime whose
+        network is not ready."""
+        if not self._net_error:
+            return True, ""
+        return False, ("container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
+                       f"message:Network plugin returns error: {self._net_error}")
+
+    def _network_changed(self, ok: bool, message: str, repaired: list[str]) -> None:
+        """NetworkMonitor's report: a Node event, NetworkUnavailable (reasons as upstream's route
+        controller) and Ready."""
+        bridge = self.network.bridge
+        ref = {"kind": "Node", "metadata": {"name": self.name, "uid": self.name}}
+        if ok:
+            self._net_condition = ("NetworkUnavailable", "False", "RouteCreated",
+                                   f"kubelet set up the pod network on bridge {bridge}")
+            self._net_error = ""
+            if repaired:
+                self.kubelet.recorder.event(ref, "Warning", "NetworkRepaired",
+                                            f"pod network on bridge {bridge} repaired: {'; '.join(repaired)}")
+        else:
+            self._net_condition = ("NetworkUnavailable", "True", "NoRouteCreated",
+                                   f"pod network on bridge {bridge} is broken: {message}")
+            self._net_error = message
+            self.kubelet.recorder.event(ref, "Warning", "NetworkNotReady",
+                                        f"pod network on bridge {bridge} is broken and could not be repaired: "
+                                        f"{message}")
+        self.kubelet.node.status_changed()
 
     async def _start_server(self) -> None:
         """The kubelet API, with a serving certificate from the cluster CA for the node's names."""
@@ -226,6 +271,11 @@ class RealNode:
         tasks: list[asyncio.Task[Any]] = []
         try:
             self.node.ip = await self._node_ip()
+            if self.network is not None:
+                from .network.monitor import NetworkMonitor
+
+                monitor = NetworkMonitor(self.network, self._network_changed, self.cfg.network_check_period)
+                tasks.append(asyncio.create_task(monitor.run(), name="node-network"))
             await self._start_server()
             if self.cfg.test_images:
                 tasks.append(asyncio.create_task(self._prepare_images(), name="node-images"))
@@ -256,6 +306,8 @@ class RealNode:
             await self._tidy_if_unused()
         except Exception as e:
             log.warning("node %s: cleanup at exit: %s", self.name, e)
+        if self.network is not None:
+            self.network.claim.release()
 
     async def _tidy_if_unused(self) -> None:
         """A node that has no pod left leaves nothing on the host when it stops (the bridge, its
@@ -301,7 +353,9 @@ def node_runners(cfg: Config, client: Client) -> list[tuple[str, Awaitable[None]
     """(task name, coroutine) for every node this process runs; [] for a control plane only."""
     if cfg.runtime not in RUNTIMES:
         raise NodeSetupError(f"unknown --runtime {cfg.runtime!r} (choose one of {', '.join(RUNTIMES)})")
-    if cfg.sim_nodes > 0:
+    if cfg.sim_nodes is not None:  # --sim-nodes N: N simulated nodes and no real node (0: none at all)
+        if cfg.sim_nodes <= 0:
+            return []
         from .sim import SimulatedNodes
 
         nodes = SimulatedNodes(client, cfg.sim_nodes, cluster_cidr=cfg.cluster_cidr, pod_log_dir=cfg.pod_log_dir,

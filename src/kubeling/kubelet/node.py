@@ -21,7 +21,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .. import GIT_VERSION
 from ..api import errors
@@ -146,11 +146,16 @@ _PRESSURE = (
 )
 
 
+Condition = tuple[str, str, str, str]  # (type, status, reason, message)
+
+
 def node_conditions(old: list[dict[str, Any]], now: str, ready: bool = True,
-                    not_ready_message: str = "") -> list[dict[str, Any]]:
-    """The four kubelet conditions; lastTransitionTime moves only when a status changes."""
+                    not_ready_message: str = "", extra: Sequence[Condition] = ()) -> list[dict[str, Any]]:
+    """The four kubelet conditions, after `extra` ones (e.g. NetworkUnavailable, which comes
+    first as upstream's route controller adds it); lastTransitionTime moves only when a
+    status changes."""
     prev = {c.get("type"): c for c in old or []}
-    want = [(t, "False", r, m) for t, r, m in _PRESSURE]
+    want = list(extra) + [(t, "False", r, m) for t, r, m in _PRESSURE]
     want.append(("Ready", "True", "KubeletReady", "kubelet is posting ready status") if ready
                 else ("Ready", "False", "KubeletNotReady", not_ready_message))
     out = []
@@ -159,13 +164,13 @@ def node_conditions(old: list[dict[str, Any]], now: str, ready: bool = True,
         transition = p["lastTransitionTime"] if p and p.get("status") == status and p.get("lastTransitionTime") else now
         out.append({"type": typ, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": transition,
                     "reason": reason, "message": message})
-    # conditions set by others (e.g. NetworkUnavailable) are kept
+    # conditions set by others (e.g. NetworkUnavailable by a network plugin) are kept
     out = [c for c in old or [] if c.get("type") not in {w[0] for w in want}] + out
     return out
 
 
 def node_status(cfg: NodeConfig, old: dict[str, Any], now: str, ready: bool = True,
-                not_ready_message: str = "") -> dict[str, Any]:
+                not_ready_message: str = "", extra: Sequence[Condition] = ()) -> dict[str, Any]:
     if cfg.capacity is not None:
         cap, alloc = dict(cfg.capacity), dict(cfg.capacity)
     elif cfg.simulated:
@@ -175,7 +180,7 @@ def node_status(cfg: NodeConfig, old: dict[str, Any], now: str, ready: bool = Tr
     st = {k: v for k, v in (old or {}).items()}
     st.update({
         "capacity": cap, "allocatable": alloc,
-        "conditions": node_conditions((old or {}).get("conditions") or [], now, ready, not_ready_message),
+        "conditions": node_conditions((old or {}).get("conditions") or [], now, ready, not_ready_message, extra),
         "addresses": [{"type": "InternalIP", "address": cfg.ip}, {"type": "Hostname", "address": cfg.name}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": cfg.kubelet_port}},
         "nodeInfo": node_info(cfg),
@@ -219,6 +224,7 @@ class NodeAgent:
         self.client = client
         self.cfg = cfg
         self.readiness = readiness  # (ready, not-ready message), e.g. runtime/network health
+        self.extra_conditions: Callable[[], list[Condition]] = list  # e.g. NetworkUnavailable
         self.node: dict[str, Any] | None = None
         self.lease: dict[str, Any] | None = None
         self.registered = asyncio.Event()
@@ -314,7 +320,7 @@ class NodeAgent:
                 await self.register()
                 return True
             node = self.node
-            st = node_status(self.cfg, node.get("status") or {}, now, ready, msg)
+            st = node_status(self.cfg, node.get("status") or {}, now, ready, msg, self.extra_conditions())
             due = time.monotonic() - self._last_report >= self.cfg.status_report_frequency
             if not force and not due and _strip_heartbeats(st) == _strip_heartbeats(node.get("status") or {}):
                 return False

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from . import cni, host, netns
+from .claim import Claim, HostClaim, link_alias, owner_id
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,9 @@ class PodNetwork:
         self.ipam_dir = os.path.join(self.dir, "ipam")
         self.results_dir = os.path.join(self.dir, "results")
         self.conflist = cni.pod_conflist(network_name, bridge, self.pod_cidr, self.ipam_dir, gateway=self.gateway)
+        self.owner = owner_id(data_dir)
+        self.claim = HostClaim(Claim(os.path.abspath(data_dir), self.owner, bridge, self.cluster_cidr,
+                                     self.service_cidr))
         self.warnings: list[str] = []
         self._host_ready = False
         self._host_lock = asyncio.Lock()
@@ -119,10 +123,12 @@ class PodNetwork:
                 "netns_prefix": self.netns_prefix, "bin_dir": self.bin_dir}
 
     async def setup_host(self) -> None:
-        """Bridge + gateway IP, routes for the cluster and service CIDRs onto the bridge,
-        sysctls, masquerade and forward rules. Idempotent; raises NetworkError
-        (NetworkPluginNotReady) with a message the node can put in its Ready condition."""
+        """Claim the bridge and CIDRs (ClaimError if another data dir has them), then bridge +
+        gateway IP, routes for the cluster and service CIDRs onto the bridge, sysctls,
+        masquerade and forward rules. Idempotent; raises NetworkError (NetworkPluginNotReady)
+        with a message the node can put in its Ready condition."""
         async with self._host_lock:
+            self.claim.acquire()
             try:
                 await self._setup_host()
             except (OSError, cni.NetworkError) as e:
@@ -145,35 +151,75 @@ class PodNetwork:
         os.makedirs(self.results_dir, exist_ok=True)
         _write_json(os.path.join(self.dir, "host.json"), self._state())
         _write_json(os.path.join(self.dir, "net.d", f"10-{self.network_name}.conflist"), self.conflist)
-        prefix = ipaddress.ip_network(self.pod_cidr).prefixlen
-        await host.ensure_bridge(self.bridge, f"{self.gateway}/{prefix}")
-        await host.ensure_route(self.cluster_cidr, self.bridge, self.gateway)
-        await host.ensure_route(self.service_cidr, self.bridge, self.gateway)
+        await self._ensure_host()
         self.warnings = await host.ensure_sysctls()
         for w in self.warnings:
             log.warning("pod network: %s", w)
+
+    async def _ensure_host(self) -> list[str]:
+        """Bridge (marked as ours), address, routes, chains, rules and the pods' ports on the
+        bridge: create what is missing, return what that was."""
+        prefix = ipaddress.ip_network(self.pod_cidr).prefixlen
+        done = await host.ensure_bridge(self.bridge, f"{self.gateway}/{prefix}", self.claim.mark)
+        done += await host.ensure_route(self.cluster_cidr, self.bridge, self.gateway)
+        done += await host.ensure_route(self.service_cidr, self.bridge, self.gateway, shared=True)
         for table, chain, parent, top in host.CHAINS:
-            await host.ensure_chain(table, chain, parent, top)
-        for rule in host.masquerade_rules(self.bridge, self.pod_cidr, self.cluster_cidr):
-            await host.ensure_rule("nat", host.POSTROUTING_CHAIN, rule)
-        for rule in host.forward_rules(self.bridge, self.pod_cidr):
-            await host.ensure_rule("filter", host.FORWARD_CHAIN, rule)
+            done += await host.ensure_chain(table, chain, parent, top)
+        for rule in host.masquerade_rules(self.bridge, self.pod_cidr, self.cluster_cidr, self.owner):
+            done += await host.ensure_rule("nat", host.POSTROUTING_CHAIN, rule)
+        for rule in host.forward_rules(self.bridge, self.pod_cidr, self.owner):
+            done += await host.ensure_rule("filter", host.FORWARD_CHAIN, rule)
+        for port in self.host_ports():
+            done += await host.ensure_port(port, self.bridge)
+        return done
+
+    async def reconcile(self) -> list[str]:
+        """Repair the host side of a network set up before (a bridge, address, route, chain or
+        rule deleted by another program or a network restart; pods' veths left without their
+        bridge): returns what was re-created, [] when all was in place. Raises OSError or
+        NetworkError when it can't."""
+        if not self._host_ready:  # setup failed at start: try again
+            await self.setup_host()
+            return [f"set up bridge {self.bridge}"]
+        async with self._host_lock:
+            return await self._ensure_host()
+
+    def host_ports(self) -> list[str]:
+        """The pods' host-side veths (from the CNI results)."""
+        ports = []
+        for fn in self._result_files():
+            rec = _read_json(fn) or {}
+            for iface in ((rec.get("result") or {}).get("interfaces") or []):
+                name = iface.get("name")
+                if name and not iface.get("sandbox") and name != self.bridge:
+                    ports.append(name)
+        return ports
+
+    def owns_bridge(self) -> bool:
+        """The bridge carries our owner mark (or no mark: made by the CNI plugin, or by a
+        kubeling from before owner marks) and no other data dir claims it."""
+        return link_alias(self.bridge) in (None, "", self.claim.mark) and not self.claim.claimed_by_other()
 
     async def teardown_host(self) -> None:
-        """Remove every pod's network, then the bridge, our routes, our rules (and chains no
-        other node uses), portmap's chains if unused, the IPAM state and host.json.
-        ip_forward stays 1 (other software may rely on it)."""
+        """Remove every pod's network, then the bridge and our routes if the bridge is ours,
+        our rules (and chains no other node uses), portmap's chains if unused, the IPAM state,
+        host.json and our claim. Another data dir's bridge is never touched. ip_forward stays 1
+        (other software may rely on it)."""
         async with self._host_lock:
             for st in self.list_netns():
                 try:
                     await self.remove(st.pod_uid)
                 except cni.NetworkError as e:
                     log.warning("teardown: %s", e.message)
-            for cidr in (self.cluster_cidr, self.service_cidr):
-                await host.delete_route(cidr, self.bridge)
-            await host.delete_link(self.bridge)
-            await host.remove_bridge_rules(self.bridge)
+            if self.owns_bridge():
+                for cidr in (self.cluster_cidr, self.service_cidr):
+                    await host.delete_route(cidr, self.bridge)
+                await host.delete_link(self.bridge)
+            else:
+                log.warning("bridge %s belongs to another kubeling data dir: left in place", self.bridge)
+            await host.remove_bridge_rules(self.bridge, self.owner)
             await host.drop_portmap_chains_if_unused()
+            self.claim.remove()
             shutil.rmtree(os.path.join(self.ipam_dir, self.network_name), ignore_errors=True)
             for p in (os.path.join(self.dir, "host.json"),
                       os.path.join(self.dir, "net.d", f"10-{self.network_name}.conflist")):
@@ -301,19 +347,21 @@ class PodNetwork:
                             port_mappings=list(rec.get("port_mappings") or []),
                             netns_exists=netns.exists(rec.get("netns", "")), created_at=rec.get("created_at", 0.0))
 
-    def list_netns(self) -> list[PodNetStatus]:
-        """Every pod this node attached (from the results cache), for re-adoption after a
-        restart; `netns_exists` is False when the netns vanished (remove() it)."""
-        out = []
+    def _result_files(self) -> list[str]:
         try:
             names = sorted(os.listdir(self.results_dir))
         except FileNotFoundError:
             return []
-        for fn in names:
-            if fn.endswith(".json"):
-                rec = _read_json(os.path.join(self.results_dir, fn))
-                if isinstance(rec, dict) and "pod_uid" in rec:
-                    out.append(self._status(rec))
+        return [os.path.join(self.results_dir, fn) for fn in names if fn.endswith(".json")]
+
+    def list_netns(self) -> list[PodNetStatus]:
+        """Every pod this node attached (from the results cache), for re-adoption after a
+        restart; `netns_exists` is False when the netns vanished (remove() it)."""
+        out = []
+        for fn in self._result_files():
+            rec = _read_json(fn)
+            if isinstance(rec, dict) and "pod_uid" in rec:
+                out.append(self._status(rec))
         return out
 
     def orphan_netns(self) -> list[str]:
