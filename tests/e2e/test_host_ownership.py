@@ -158,6 +158,23 @@ def test_a_second_cluster_on_the_same_bridge_or_cidr_is_refused(a: tuple[Node, s
     assert _alias(BRIDGE_A) == f"kubeling:{owner_id(node_a.data)}" and _ping(ip_a)
 
 
+def test_an_unmarked_bridge_with_foreign_interfaces_is_left_alone(base: str) -> None:
+    """A bridge without an owner mark (an older kubeling's, or anybody's) with interfaces on
+    it: the node refuses it, and that cluster's `down` leaves it in place."""
+    bridge, veth = f"klown{N}d", f"klown{N}v"
+    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+    try:
+        subprocess.run(["ip", "link", "add", veth, "type", "veth", "peer", "name", f"klown{N}w"], check=True)
+        subprocess.run(["ip", "link", "set", veth, "master", bridge], check=True)
+        err = _refused(base, "unmarked", bridge, f"10.245.{N}.0/24")
+        assert f"bridge {bridge} exists without an owner mark and holds interfaces not made by this data dir " \
+               f"({veth})" in err, err
+        assert os.path.exists(f"/sys/class/net/{bridge}") and _alias(bridge) == ""
+    finally:
+        subprocess.run(["ip", "link", "delete", veth], capture_output=True)
+        subprocess.run(["ip", "link", "delete", bridge], capture_output=True)
+
+
 def test_two_clusters_side_by_side_and_down_of_one(a: tuple[Node, str], base: str, cache: str) -> None:
     node_a, ip_a = a
     node_b = Node(base, "b", BRIDGE_B, CIDR_B, SVC_B, cache)

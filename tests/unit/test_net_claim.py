@@ -149,3 +149,20 @@ def test_rules_are_tagged_and_removed_by_owner() -> None:
     assert len(own) == 3 and all(f"kubeling:kubeling0:{other}" not in d for d in own)  # + the legacy one
     assert len(host.rules_to_delete(listing, "KUBELING-FORWARD", "kubeling0")) == 5  # --all: any owner
     assert host.rules_to_delete(listing, "KUBELING-FORWARD", "kubeling1") == []
+
+
+def test_an_unmarked_bridge_with_foreign_interfaces_is_not_adopted(tmp_path: Any) -> None:
+    """A bridge of an older kubeling (no owner mark) whose pods still run on it: neither
+    claimed nor (by teardown) deleted; with only our own pods' veths on it, it is ours."""
+    links = Links()
+    links.aliases["kubeling0"] = ""
+    ports = {"kubeling0": {"veth1", "veth2"}}
+    own: set[str] = set()
+    hc = HostClaim(_claim("/data/two"), base=str(tmp_path / "net"), alias_of=links,
+                   ports_of=lambda b: ports.get(b, set()), own_ports=lambda: own)
+    with pytest.raises(ClaimError, match=r"without an owner mark and holds interfaces .*\(veth1, veth2\)"):
+        hc.acquire()
+    own |= {"veth1", "veth2"}  # our own pods, from before owner marks
+    assert hc.foreign_ports() == set()
+    hc.acquire()
+    hc.release()

@@ -53,6 +53,14 @@ def link_alias(name: str) -> str | None:
         return ""
 
 
+def bridge_ports(name: str) -> set[str]:
+    """The interfaces enslaved to a bridge (empty when there is none)."""
+    try:
+        return set(os.listdir(f"/sys/class/net/{name}/brif"))
+    except OSError:
+        return set()
+
+
 class ClaimError(Exception):
     """The node's bridge or CIDR belongs to another cluster on this host."""
 
@@ -104,7 +112,7 @@ def conflict(mine: Claim, other: Claim) -> str:
 def conflict_message(mine: Claim, other: Claim | None, why: str, running: bool) -> str:
     """The refusal: who holds what, and the flags that choose another bridge / CIDR."""
     if other is None:
-        whose = "another kubeling data dir"
+        whose = "another owner"
         state = ""
     else:
         whose = f"the cluster in {other.data_dir}"
@@ -143,10 +151,14 @@ class HostClaim:
     release() when the process stops, remove() once the bridge is torn down."""
 
     def __init__(self, claim: Claim, base: str = CLAIM_DIR,
-                 alias_of: Callable[[str], str | None] = link_alias) -> None:
+                 alias_of: Callable[[str], str | None] = link_alias,
+                 ports_of: Callable[[str], set[str]] = bridge_ports,
+                 own_ports: Callable[[], set[str]] = set) -> None:
         self.claim = claim
         self.base = base
         self.alias_of = alias_of
+        self.ports_of = ports_of  # interfaces on a bridge
+        self.own_ports = own_ports  # our pods' host-side veths
         self.path = os.path.join(base, f"{claim.bridge}.claim")
         self._fd: int | None = None
 
@@ -210,6 +222,18 @@ class HostClaim:
         if alias and alias != self.mark:  # marked by a data dir without a claim record, or not ours at all
             raise ClaimError(conflict_message(mine, None, f"bridge {mine.bridge} exists with alias {alias!r}",
                                               False))
+        foreign = self.foreign_ports()
+        if foreign:
+            raise ClaimError(conflict_message(mine, None, f"bridge {mine.bridge} exists without an owner mark and "
+                                                          f"holds interfaces not made by this data dir "
+                                                          f"({', '.join(sorted(foreign)[:5])})", False))
+
+    def foreign_ports(self) -> set[str]:
+        """Interfaces on an unmarked bridge that are not our pods' (an older kubeling's or
+        anybody's pods): such a bridge is not ours to adopt or delete. A marked bridge: none."""
+        if self.alias_of(self.claim.bridge) != "":
+            return set()
+        return self.ports_of(self.claim.bridge) - self.own_ports()
 
     def claimed_by_other(self) -> bool:
         """Another data dir's claim on this bridge is in use."""

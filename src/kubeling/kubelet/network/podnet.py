@@ -95,7 +95,7 @@ class PodNetwork:
         self.conflist = cni.pod_conflist(network_name, bridge, self.pod_cidr, self.ipam_dir, gateway=self.gateway)
         self.owner = owner_id(data_dir)
         self.claim = HostClaim(Claim(os.path.abspath(data_dir), self.owner, bridge, self.cluster_cidr,
-                                     self.service_cidr))
+                                     self.service_cidr), own_ports=lambda: set(self.host_ports()))
         self.warnings: list[str] = []
         self._host_ready = False
         self._host_lock = asyncio.Lock()
@@ -196,9 +196,11 @@ class PodNetwork:
         return ports
 
     def owns_bridge(self) -> bool:
-        """The bridge carries our owner mark (or no mark: made by the CNI plugin, or by a
-        kubeling from before owner marks) and no other data dir claims it."""
-        return link_alias(self.bridge) in (None, "", self.claim.mark) and not self.claim.claimed_by_other()
+        """The bridge carries our owner mark, or no mark (made by the CNI plugin, or by a
+        kubeling from before owner marks) and no interface but our pods'; and no other data
+        dir claims it."""
+        return link_alias(self.bridge) in (None, "", self.claim.mark) and not self.claim.foreign_ports() \
+            and not self.claim.claimed_by_other()
 
     async def teardown_host(self) -> None:
         """Remove every pod's network, then the bridge and our routes if the bridge is ours,
