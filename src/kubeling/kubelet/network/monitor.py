@@ -68,15 +68,21 @@ class NetworkMonitor:
             await asyncio.gather(watcher, return_exceptions=True)
 
     async def _watch(self) -> None:
-        """Kick on every netlink line that mentions the bridge; without `ip monitor`, rely on
+        """Follow netlink through `ip monitor`, started again if it exits; without it, rely on
         the period."""
+        while True:
+            try:
+                await self._follow()
+            except OSError as e:
+                log.warning("ip monitor unavailable (%s): network checks every %gs only", e, self.period)
+                return
+            await asyncio.sleep(self.period)
+
+    async def _follow(self) -> None:
+        """Kick on every netlink line that mentions the bridge, until `ip monitor` exits."""
         loop = asyncio.get_running_loop()
-        try:
-            proc = subprocess.Popen(["ip", "-o", "monitor", "link", "address", "route"], stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
-        except OSError as e:
-            log.warning("ip monitor unavailable (%s): network checks every %gs only", e, self.period)
-            return
+        proc = subprocess.Popen(["ip", "-o", "monitor", "link", "address", "route"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
         self._proc = proc
         reader = asyncio.StreamReader()
         assert proc.stdout is not None
