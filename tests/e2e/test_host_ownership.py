@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(
 N = random.Random(os.getpid()).randrange(1, 120)
 BRIDGE_A, BRIDGE_B, BRIDGE_C = f"klown{N}a", f"klown{N}b", f"klown{N}c"
 CIDR_A, CIDR_B, CIDR_C = f"10.246.{N}.0/24", f"10.246.{N + 128}.0/24", f"10.245.{N}.0/24"
-SVC_A, SVC_B, SVC_C = f"10.247.{N}.0/24", f"10.247.{N + 128}.0/24", f"10.245.{N + 128}.0/24"
+SVC_A, SVC_C = f"10.247.{N}.0/24", f"10.245.{N + 128}.0/24"  # B shares A's service CIDR, as two defaults would
 POD = """
 apiVersion: v1
 kind: Pod
@@ -60,6 +60,11 @@ def _down(data: str, quiet: bool = True) -> subprocess.CompletedProcess[str]:
 
 def _ping(ip: str) -> bool:
     return subprocess.run(["busybox", "ping", "-c", "1", "-W", "1", ip], capture_output=True).returncode == 0
+
+
+def _route_dev(ip: str) -> str:
+    words = subprocess.run(["ip", "-o", "route", "get", ip], capture_output=True, text=True).stdout.split()
+    return words[words.index("dev") + 1] if "dev" in words else ""
 
 
 def _alias(link: str) -> str | None:
@@ -177,20 +182,22 @@ def test_an_unmarked_bridge_with_foreign_interfaces_is_left_alone(base: str) -> 
 
 def test_two_clusters_side_by_side_and_down_of_one(a: tuple[Node, str], base: str, cache: str) -> None:
     node_a, ip_a = a
-    node_b = Node(base, "b", BRIDGE_B, CIDR_B, SVC_B, cache)
+    node_b = Node(base, "b", BRIDGE_B, CIDR_B, SVC_A, cache)
+    svc_ip = f"10.247.{N}.99"
     try:
         node_b.start()
         ip_b = node_b.run_pod("pod-b")
         assert ip_b.startswith(f"10.246.{N + 128}.") and ip_a.startswith(f"10.246.{N}.")
         assert _ping(ip_a) and _ping(ip_b)
         assert node_b.c.kubectl("logs", "pod-b").stdout == "hello from pod-b\n"
+        assert _route_dev(svc_ip) == BRIDGE_A  # the shared service route stays where it was
     finally:
         r = node_b.stop_and_down()
     assert r.returncode == 0, r.stdout + r.stderr
     assert not os.path.exists(f"/sys/class/net/{BRIDGE_B}")
     # A is untouched: its bridge, routes, pod and the API server's way to its kubelet
     assert _alias(BRIDGE_A) == f"kubeling:{owner_id(node_a.data)}" and _ping(ip_a)
-    assert f"dev {BRIDGE_A}" in subprocess.run(["ip", "route", "get", ip_a], capture_output=True, text=True).stdout
+    assert _route_dev(ip_a) == BRIDGE_A and _route_dev(svc_ip) == BRIDGE_A
     assert node_a.c.kubectl("logs", "pod-a").stdout == "hello from pod-a\n"
     assert f"kubeling:{BRIDGE_A}:{owner_id(node_a.data)}" in \
         subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
