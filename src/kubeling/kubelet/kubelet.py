@@ -46,7 +46,9 @@ from .images.reference import ReferenceError, normalize
 from .images.registry import RegistryError
 from .node import NodeAgent, NodeConfig
 from . import pod_worker as pw
+from . import poddir
 from . import status as st
+from .runtime import logs
 from .runtime.base import (CREATED, EXITED, RUNNING, ContainerConfig, ContainerStatus, Mount, Runtime, RuntimeError_,
                            SandboxConfig, SandboxStatus)
 
@@ -342,6 +344,9 @@ class Kubelet:
             await self._kill_pod(uid, pod, 0, announce=False)
             await self.runtime.stop_sandbox(uid)
         try:
+            pod_dir = self._pod_dir(uid)
+            if pod_dir:
+                await asyncio.to_thread(poddir.make_pod_dirs, pod_dir)
             if self.volumes is not None:
                 await self.volumes.setup(pod)
         except Exception as e:
@@ -356,6 +361,11 @@ class Kubelet:
             self.event(pod, "Warning", pw.FAILED_CREATE_SANDBOX, f"Failed to create pod sandbox: {e.message}")
             self.queue.add_rate_limited(uid)
             return None
+
+    def _pod_dir(self, uid: str) -> str:
+        """DATA/agent/pods/<uid> on a node with a volume manager (real nodes); "" otherwise."""
+        pod_dir = getattr(self.volumes, "pod_dir", None)
+        return pod_dir(uid) if pod_dir is not None and uid else ""
 
     def _sandbox_config(self, pod: dict[str, Any]) -> SandboxConfig:
         meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
@@ -471,7 +481,7 @@ class Kubelet:
         # keep only the newest exited container of this name besides the new one (for lastState)
         for old in runs[1:]:
             if old.state == EXITED:
-                await self.runtime.remove_container(old.id)
+                await self._remove_container(old)
         return True
 
     async def _ensure_image(self, pod: dict[str, Any], c: dict[str, Any], init: bool) -> Any:
@@ -479,6 +489,15 @@ class Kubelet:
         name, image = c["name"], c.get("image", "")
         uid = _uid(pod)
         reasons = self.reasons.setdefault(uid, {})
+        try:
+            pull_policy.check_image_name(image)
+        except ReferenceError as e:  # never pulled; the pod worker retries after its back-off
+            msg = pull_policy.msg_invalid_name(image, e)
+            self.event(pod, "Warning", pw.INSPECT_FAILED, msg, name, init)
+            self.event(pod, "Warning", pw.FAILED, f"Error: {pull_policy.ERR_INVALID_IMAGE_NAME}", name, init)
+            reasons[name] = st.Reason(pull_policy.ERR_INVALID_IMAGE_NAME, msg)
+            self.queue.add_after(uid, self.config.backoff_initial)
+            return None
         if self.images is None:
             return _NoImage(image)
         policy = c.get("imagePullPolicy") or pull_policy.default_pull_policy(image)
@@ -535,15 +554,17 @@ class Kubelet:
         caps = csc.get("capabilities") or {}
         shares, quota, period, mem = pw.cpu_memory(c)
         mounts: list[Mount] = list(self.volumes.mounts_for(pod, c, env)) if self.volumes is not None else []
+        pod_dir = self._pod_dir(meta.get("uid", ""))
+        if pod_dir:
+            mounts += await asyncio.to_thread(poddir.pod_file_mounts, pod_dir, pod, c, sandbox_ips)
         user = csc.get("runAsUser", psc.get("runAsUser"))
         group = csc.get("runAsGroup", psc.get("runAsGroup"))
         labels = {LABEL_POD_NAME: meta.get("name", ""), LABEL_POD_NAMESPACE: meta.get("namespace", ""),
                   LABEL_POD_UID: meta.get("uid", ""), LABEL_CONTAINER_NAME: c["name"]}
         if init:
             labels[LABEL_INIT] = "true"
-        log_path = os.path.join(self.config.pod_log_dir,
-                                f"{meta.get('namespace')}_{meta.get('name')}_{meta.get('uid')}", c["name"],
-                                f"{attempt}.log")
+        log_path = logs.container_log_path(self.config.pod_log_dir, meta.get("namespace", ""), meta.get("name", ""),
+                                           meta.get("uid", ""), c["name"], attempt)
         return ContainerConfig(
             pod_uid=meta.get("uid", ""), name=c["name"], attempt=attempt,
             image=getattr(rec, "repo_tag", "") or getattr(rec, "name", "") or c.get("image", ""),
@@ -581,8 +602,19 @@ class Kubelet:
                 self.event(pod, "Normal", pw.KILLING, f"Stopping container {c.name}", c.name, c.name in init_names)
         await asyncio.gather(*(self.runtime.stop_container(c.id, grace) for c in running))
 
+    async def _remove_container(self, c: ContainerStatus) -> None:
+        """removeContainer: the container and its log file (`kubectl logs --previous` reads the
+        newest exited one, which is kept)."""
+        await self.runtime.remove_container(c.id)
+        if c.log_path:
+            try:
+                os.unlink(c.log_path)
+            except OSError:
+                pass
+
     async def _cleanup(self, uid: str, pod: dict[str, Any] | None) -> None:
-        """Remove what the pod left on the node: containers, sandbox, volumes."""
+        """Remove what the pod left on the node: containers, sandbox, volumes, the pod directory
+        and its log directory under the pod log dir."""
         for c in await self.runtime.list_containers(uid):
             await self.runtime.remove_container(c.id)
         await self.runtime.stop_sandbox(uid)
@@ -591,6 +623,11 @@ class Kubelet:
                 await self.volumes.teardown(uid)
             except Exception as e:
                 log.warning("pod %s: volume teardown failed: %s", uid, e)
+        meta = (pod or {}).get("metadata") or {}
+        removed = await asyncio.to_thread(logs.remove_pod_logs, self.config.pod_log_dir, uid,
+                                          meta.get("namespace", ""), meta.get("name", ""))
+        if removed:
+            log.info("pod %s: removed its log directory %s", uid, " ".join(removed))
 
     async def _terminate(self, pod: dict[str, Any]) -> None:
         """Graceful deletion: stop with the grace period, tear down, then finish the delete."""
@@ -626,6 +663,9 @@ class Kubelet:
         known = set(self.pods)
         leftovers = {s.pod_uid for s in await self.runtime.list_sandboxes()}
         leftovers |= {c.pod_uid for c in await self.runtime.list_containers()}
+        on_disk = getattr(self.volumes, "pod_uids_on_disk", None)  # cleanupOrphanedPodDirs
+        if on_disk is not None:
+            leftovers |= set(await asyncio.to_thread(on_disk))
         for uid in leftovers - known:
             log.info("node %s: cleaning up containers of deleted pod %s", self.node_name, uid)
             self.queue.add(uid)

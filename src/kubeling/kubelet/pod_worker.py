@@ -21,6 +21,7 @@ SANDBOX_CHANGED = "SandboxChanged"
 FAILED_CREATE_SANDBOX = "FailedCreatePodSandBox"
 FAILED_MOUNT = "FailedMount"
 ERR_IMAGE_NEVER_PULL = "ErrImageNeverPull"
+INSPECT_FAILED = "InspectFailed"  # events.FailedToInspectImage
 
 MIN_SHARES = 2
 SHARES_PER_CPU = 1024

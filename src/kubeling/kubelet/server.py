@@ -508,8 +508,8 @@ class KubeletServer:
             return status.log_path
         meta = pod["metadata"]
         attempt = int(cs.get("restartCount") or 0) - (1 if previous else 0)
-        return os.path.join(self.log_dir, f"{meta.get('namespace')}_{meta['name']}_{meta.get('uid')}", container,
-                            f"{max(attempt, 0)}.log")
+        return crilogs.container_log_path(self.log_dir, meta.get("namespace", ""), meta["name"], meta.get("uid", ""),
+                                       container, max(attempt, 0))
 
     async def _is_running(self, cid: str) -> bool:
         st = await self.runtime.container_status(cid)

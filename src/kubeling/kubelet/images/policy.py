@@ -83,6 +83,19 @@ def msg_failed(image: str, err: str) -> str:
     return f'Failed to pull image "{image}": {err}'
 
 
+def msg_invalid_name(image: str, err: Exception) -> str:
+    """Warning/InspectFailed and the InvalidImageName waiting message: the image manager's
+    applyDefaultImageTag failed (`couldn't parse image name "NGINX:Bad Tag": invalid reference
+    format: repository name (library/NGINX) must be lowercase`)."""
+    return f'Failed to apply default image tag "{image}": {err}'
+
+
+def check_image_name(image: str) -> None:
+    """applyDefaultImageTag's parse (parsers.ParseImageName): raises ReferenceError with
+    upstream's message for a name no registry could serve; such an image is never pulled."""
+    parse_image_name(image)
+
+
 def msg_backoff(image: str) -> str:
     """Normal/BackOff while the pull is backing off (waiting reason ImagePullBackOff)."""
     return f'Back-off pulling image "{image}"'

@@ -3,8 +3,8 @@
 Pure functions: the caller reads the image's /etc/passwd and /etc/group, mounts the rootfs and
 passes paths; this module only decides. The result follows containerd/Docker defaults:
 
-* process: argv = command (or image entrypoint + cmd), env = image env, then `HOSTNAME`, then
-  the pod's env (later wins, order kept); cwd = workingDir or the image's or `/`; user from
+* process: argv = command (or image entrypoint + cmd), env = `TERM=xterm` for a tty, image env,
+  then `HOSTNAME`, then the pod's env (later wins, order kept); cwd = workingDir or the image's or `/`; user from
   runAsUser/runAsGroup or the image's `User` (names resolved in the rootfs' passwd/group, plus
   the user's supplementary groups); Docker's 14 default capabilities plus add/drop (privileged
   = every capability); no seccomp (Kubernetes' default is Unconfined); noNewPrivileges off
@@ -115,10 +115,11 @@ def container_args(config: ContainerConfig, image: ImageConfig) -> list[str]:
     return args
 
 
-def merge_env(image_env: list[str], hostname: str, env: dict[str, str]) -> list[str]:
+def merge_env(image_env: list[str], hostname: str, env: dict[str, str], tty: bool = False) -> list[str]:
     """Image env, then HOSTNAME, then the container's env; a later value replaces an earlier
-    one in place (containerd's WithEnv). PATH defaults like Docker's when nobody sets it."""
-    out: dict[str, str] = {}
+    one in place (containerd's WithEnv). PATH defaults like Docker's when nobody sets it. A tty
+    container starts with `TERM=xterm` (containerd's WithTTY), which the image or pod may override."""
+    out: dict[str, str] = {"TERM": "xterm"} if tty else {}
     for kv in image_env:
         k, _, v = kv.partition("=")
         out[k] = v
@@ -316,7 +317,7 @@ def build_spec(config: ContainerConfig, image: ImageConfig, sandbox: SandboxPath
         "terminal": bool(config.tty),
         "user": {"uid": uid, "gid": gid, **({"additionalGids": extra} if extra else {})},
         "args": container_args(config, image),
-        "env": merge_env(image.env, "" if sandbox.host_network else sandbox.hostname, config.env),
+        "env": merge_env(image.env, "" if sandbox.host_network else sandbox.hostname, config.env, bool(config.tty)),
         "cwd": config.working_dir or image.working_dir or "/",
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "noNewPrivileges": bool(getattr(config, "no_new_privileges", False)),

@@ -284,3 +284,39 @@ def previous_log_path(log_path: str) -> str:
     d, base = os.path.split(log_path)
     attempt = int(base.split(".", 1)[0])
     return os.path.join(d, f"{attempt - 1}.log")
+
+
+# ---- the pod log directory tree (/var/log/pods) ----
+
+def pod_logs_dir(root: str, namespace: str, name: str, uid: str) -> str:
+    """BuildPodLogsDirectory: `<root>/<namespace>_<name>_<uid>`."""
+    return os.path.join(root, f"{namespace}_{name}_{uid}")
+
+
+def container_log_path(root: str, namespace: str, name: str, uid: str, container: str, attempt: int) -> str:
+    """BuildContainerLogsDirectory + `<restart count>.log`."""
+    return os.path.join(pod_logs_dir(root, namespace, name, uid), container, f"{attempt}.log")
+
+
+def remove_pod_logs(root: str, uid: str, namespace: str = "", name: str = "") -> list[str]:
+    """Remove the log directory of the pod `uid` under root (the container GC's
+    evictPodLogsDirectories for a deleted pod). With the pod's namespace and name that is one
+    path; without them every directory whose last `_` part is the UID, so this never touches
+    another pod's logs, even in a log dir other nodes share. Returns what it removed."""
+    import shutil
+
+    if not uid:
+        return []
+    if namespace and name:
+        paths = [pod_logs_dir(root, namespace, name, uid)]
+    else:
+        try:
+            paths = [e.path for e in os.scandir(root) if e.name.rsplit("_", 1)[-1] == uid]
+        except OSError:
+            return []
+    removed = []
+    for p in paths:
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed

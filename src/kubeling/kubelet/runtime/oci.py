@@ -940,9 +940,10 @@ class OCIRuntime:
 
     # ---- exec / attach / port-forward ----
     def _exec_argv(self, cid: str, cmd: list[str], tty: bool, pid_file: str = "") -> list[str]:
+        """`runc exec`; a tty session gets `TERM=xterm` like containerd's and CRI-O's execs."""
         if not cmd:
             raise RuntimeError_("ExecError", "no command given")
-        return [*self.base_cmd, "exec", *(["--tty"] if tty else []),
+        return [*self.base_cmd, "exec", *(["--tty", "--env", "TERM=xterm"] if tty else []),
                 *(["--pid-file", pid_file] if pid_file else []), cid, *cmd]
 
     async def _require_running(self, cid: str) -> None:
