@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from . import GIT_VERSION, __version__
@@ -87,7 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--node-eviction-rate", type=float, default=Config.node_eviction_rate,
                     help="nodes per second tainted NoExecute per zone when the zone is healthy")
     _add_node_flags(up)
-    up.add_argument("-v", "--verbose", action="count", default=0)
+    up.add_argument("-v", "--verbose", action="count", default=0,
+                    help="more log lines on stderr: -v info, -vv debug (debug also goes to DATA/kubeling.log); "
+                         "by default stderr shows warnings and errors and DATA/kubeling.log everything from info up")
     sub.add_parser("version", help="print the version")
     from .images_cli import add_subcommands as add_images
 
@@ -112,8 +113,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return images_run(args)
     if args.cmd == "up":
-        level = logging.WARNING - 10 * min(args.verbose, 2)
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        from .logsetup import setup as setup_logging
+
+        try:
+            setup_logging(args.data_dir, args.verbose)
+        except OSError as e:
+            print(f"kubeling: cannot log to {args.data_dir}: {e}", file=sys.stderr)
+            return 1
         from .server import up
 
         cfg = Config(data_dir=args.data_dir, bind=args.bind, port=args.port, advertise=args.advertise_address,

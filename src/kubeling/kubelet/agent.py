@@ -244,18 +244,23 @@ class RealNode:
     async def _prepare_images(self) -> None:
         """Build/import the tutorial images and serve them from a local registry that mirrors
         docker.io; pulls wait for this (GatedImages)."""
+        from ..logsetup import step
         from .images import build, localregistry
 
         data = self.cfg.data_dir
         t0 = time.monotonic()
         try:
-            names = await asyncio.to_thread(build.ensure_test_images, data)
+            with step("Preparing images") as detail:
+                names = await asyncio.to_thread(build.ensure_test_images, data)
+                detail.append(" ".join(sorted(names)))
             log.info("test images ready in the node's store (%.1f s): %s", time.monotonic() - t0,
                      " ".join(sorted(names)))
-            workdir = os.path.join(data, "agent", "registry")
-            await asyncio.to_thread(_stop_stale_registry, workdir)
-            self.registry = await asyncio.to_thread(localregistry.start_registry, workdir)
-            await build.push_test_images(data, self.registry.url)
+            with step("Starting the local registry") as detail:
+                workdir = os.path.join(data, "agent", "registry")
+                await asyncio.to_thread(_stop_stale_registry, workdir)
+                self.registry = await asyncio.to_thread(localregistry.start_registry, workdir)
+                await build.push_test_images(data, self.registry.url)
+                detail.append(f"{self.registry.url} mirrors docker.io")
             mirrors = self.image_service.client.config.mirrors
             if "docker.io" not in mirrors:
                 mirrors["docker.io"] = {"endpoint": [self.registry.url]}
