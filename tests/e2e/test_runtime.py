@@ -166,6 +166,12 @@ async def test_nginx_serves_http_via_port_forward(rt: OCIRuntime, data_dir: str)
     st = await rt.container_status(cid)
     assert st is not None and st.state == RUNNING
     await until(lambda: asyncio.sleep(0, '"GET / HTTP/1.0" 200' in open(cfg.log_path).read()))
+    # like the official image: /docker-entrypoint.sh runs first, the master is root, workers are nginx
+    assert "stdout F /docker-entrypoint.sh: No files found in /docker-entrypoint.d/, skipping configuration" \
+        in open(cfg.log_path).read()
+    r = await rt.exec_sync(cid, ["ps", "-o", "user,args"], timeout=5)
+    procs = {" ".join(line.split()) for line in r.stdout.decode().splitlines()}
+    assert {"root nginx: master process nginx -g daemon off;", "nginx nginx: worker process"} <= procs, procs
     with pytest.raises(RuntimeError_):
         await rt.port_forward(sc.pod_uid, 81)  # nothing listens there
 
@@ -219,6 +225,13 @@ async def test_exec_sync_redis(rt: OCIRuntime, data_dir: str) -> None:
         return r.exit_code == 0 and r.stdout == b"PONG\n"
 
     await until(ping)
+    # like the official image: docker-entrypoint.sh hands /data to redis and drops to uid 999, and
+    # protected mode is off (other pods may connect without a password)
+    r = await rt.exec_sync(cid, ["sh", "-c", "grep -E '^(Uid|Gid|Groups):' /proc/1/status; stat -c %u:%g /data; "
+                                 "cat /proc/1/comm; redis-cli config get protected-mode"], timeout=5)
+    lines = [" ".join(line.split()) for line in r.stdout.decode().splitlines()]
+    assert lines == ["Uid: 999 999 999 999", "Gid: 999 999 999 999", "Groups:", "999:999", "redis-server",
+                     "protected-mode", "no"], r
     r = await rt.exec_sync(cid, ["sh", "-c", "echo out; echo err >&2; exit 3"], timeout=5)
     assert (r.exit_code, r.stdout, r.stderr) == (3, b"out\n", b"err\n")
     r = await rt.exec_sync(cid, ["sh", "-c", "pwd; id -u"], timeout=5)
@@ -321,19 +334,23 @@ async def test_attach_and_exec_streams(rt: OCIRuntime, data_dir: str) -> None:
     assert await ex.wait() == 4
     assert b"".join(d for s, d in chunks if s == 1) == b"piped" and b"".join(d for s, d in chunks if s == 2) == b"e\n"
 
-    tty = await rt.exec_stream(cid, ["sh", "-c", "tty; stty size; read x; echo got:$x"], stdin=True, tty=True)
+    tty = await rt.exec_stream(cid, ["sh", "-c", "tty; echo term:$TERM; stty size; read x; echo got:$x"], stdin=True,
+                               tty=True)
     await tty.resize(100, 30)
     await asyncio.sleep(0.2)  # let the size reach the container's pty before stty asks for it
     await tty.write_stdin(b"abc\r")
     out = b"".join([d async for _, d in tty.output()])
     assert await tty.wait() == 0
     assert b"/dev/pts/" in out and b"got:abc" in out, out
+    assert b"term:xterm" in out, out  # runtimes set TERM for tty sessions (containerd, CRI-O)
+    r = await rt.exec_sync(cid, ["sh", "-c", "echo term:$TERM"], timeout=5)
+    assert r.stdout == b"term:\n"  # not without a tty
 
 
 async def test_tty_container_and_attach_resize(rt: OCIRuntime, data_dir: str) -> None:
     sc = pod()
     sb = await rt.run_sandbox(sc)
-    cfg = ctr(data_dir, sc, "tty", ["sh", "-c", "tty; read x; stty size; echo got:$x"], tty=True, stdin=True)
+    cfg = ctr(data_dir, sc, "tty", ["sh", "-c", "tty; read x; stty size; echo got:$x $TERM"], tty=True, stdin=True)
     cid = await run(rt, cfg, sb)
     session = await rt.attach(cid, stdin=True, tty=True)
     await session.resize(120, 40)
@@ -342,7 +359,7 @@ async def test_tty_container_and_attach_resize(rt: OCIRuntime, data_dir: str) ->
     async for _, data in session.output():
         out += data
     assert await session.wait() == 0
-    assert b"got:typed" in out and b"40 120" in out, out
+    assert b"got:typed xterm" in out and b"40 120" in out, out
     log = open(cfg.log_path).read()
     assert "stdout F /dev/pts/0" in log.replace("\r", "") and "got:typed" in log
 

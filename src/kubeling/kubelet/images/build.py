@@ -54,6 +54,7 @@ PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NGINX_TAGS = ("1.14.2", "1.16.1", "latest")
 APT_PACKAGES = ("busybox-static", "nginx-light", "redis-server")
 BUSYBOX = "/bin/busybox"
+SETPRIV = "/usr/bin/setpriv"  # util-linux (Essential on Debian)
 
 
 @dataclass
@@ -201,6 +202,8 @@ def nginx_layer() -> Layer:
     layer.dir("var/lib/nginx")
     layer.dir("var/cache/nginx")
     layer.dir("usr/share/nginx/html")
+    layer.text("docker-entrypoint.sh", NGINX_ENTRYPOINT, 0o755)
+    layer.dir("docker-entrypoint.d")
     layer.text("usr/share/nginx/html/50x.html", "<!DOCTYPE html>\n<html><head><title>Error</title></head>\n"
                                                 "<body><h1>An error occurred.</h1></body></html>\n")
     return layer
@@ -222,11 +225,91 @@ def redis_layer() -> Layer:
     layer = Layer()
     layer.binary("/usr/bin/redis-server")
     layer.binary("/usr/bin/redis-cli")
+    layer.binary(SETPRIV)
+    layer.text("usr/local/bin/docker-entrypoint.sh", REDIS_ENTRYPOINT, 0o755)
+    layer.text("usr/local/bin/redis-server", REDIS_SERVER_WRAPPER, 0o755)
     layer.text("etc/passwd", PASSWD + "redis:x:999:999::/home/redis:/bin/false\n")
     layer.text("etc/group", GROUP + "redis:x:999:\n")
     layer.dir("data", 0o755, 999, 999)
     return layer
 
+
+def redis_host_version() -> str:
+    out = subprocess.run(["/usr/bin/redis-server", "--version"], capture_output=True, text=True)
+    m = re.search(r"v=(\S+)", out.stdout)
+    return m.group(1) if m else "unknown"
+
+
+# The official redis image's entrypoint, same behaviour: options or a *.conf as first argument
+# mean redis-server; as root, the working dir (/data) is given to redis and the server runs as
+# redis (999) through setpriv (util-linux's, copied from the host, by its path: busybox's sh prefers
+# its own applets, and busybox's setpriv cannot change ids).
+REDIS_ENTRYPOINT = """#!/bin/sh
+set -e
+
+# `docker run redis --appendonly yes` or `redis my.conf`: the arguments are for redis-server
+if [ "${1#-}" != "$1" ] || [ "${1%.conf}" != "$1" ]; then
+	set -- redis-server "$@"
+fi
+
+# started as root: hand the data dir to redis and run again as redis (999)
+if [ "$1" = 'redis-server' ] && [ "$(id -u)" = '0' ]; then
+	find . \\! -user redis -exec chown redis '{}' +
+	exec /usr/bin/setpriv --reuid=redis --regid=redis --clear-groups -- "$0" "$@"
+fi
+
+# redis' own systemd unit uses umask 0077; keep a umask someone set on purpose
+if [ "$(umask)" = '0022' ]; then
+	umask 0077
+fi
+
+exec "$@"
+"""
+
+# The official image's redis-server is built with protected mode off (it listens on every
+# address of the container and answers other pods without a password); Debian's defaults to on.
+REDIS_SERVER_WRAPPER = """#!/bin/sh
+# kubeling test image: Debian's redis-server with the official image's default of protected-mode no
+for a in "$@"; do
+	[ "$a" = "--protected-mode" ] && exec /usr/bin/redis-server "$@"
+done
+exec /usr/bin/redis-server "$@" --protected-mode no
+"""
+
+# The official nginx image's /docker-entrypoint.sh, same behaviour: before `nginx`, run the
+# *.sh (and source the *.envsh) in /docker-entrypoint.d in version order, then exec the command.
+NGINX_ENTRYPOINT = """#!/bin/sh
+set -e
+
+entrypoint_log() {
+    if [ -z "${NGINX_ENTRYPOINT_QUIET_LOGS:-}" ]; then
+        echo "$@"
+    fi
+}
+
+if [ "$1" = "nginx" ] || [ "$1" = "nginx-debug" ]; then
+    if [ -n "$(find /docker-entrypoint.d/ -mindepth 1 -maxdepth 1 -type f 2>/dev/null)" ]; then
+        entrypoint_log "$0: /docker-entrypoint.d/ is not empty, will attempt to perform configuration"
+        entrypoint_log "$0: Looking for shell scripts in /docker-entrypoint.d/"
+        for f in $(find /docker-entrypoint.d/ -follow -type f | sort -V); do
+            case "$f" in
+                *.envsh)
+                    if [ -x "$f" ]; then entrypoint_log "$0: Sourcing $f"; . "$f"
+                    else entrypoint_log "$0: Ignoring $f, not executable"; fi ;;
+                *.sh)
+                    if [ -x "$f" ]; then entrypoint_log "$0: Launching $f"; "$f"
+                    else entrypoint_log "$0: Ignoring $f, not executable"; fi ;;
+                *) entrypoint_log "$0: Ignoring $f" ;;
+            esac
+        done
+        entrypoint_log "$0: Configuration complete; ready for start up"
+    else
+        entrypoint_log "$0: No files found in /docker-entrypoint.d/, skipping configuration"
+    fi
+fi
+
+exec "$@"
+"""
 
 NGINX_CONF = """user  nginx;
 worker_processes  1;
@@ -301,15 +384,15 @@ def specs() -> list[ImageSpec]:
         version = nginx_host_version() if tag == "latest" else tag
         out.append(ImageSpec(
             f"docker.io/library/nginx:{tag}", [base_layer, nginx_layer, lambda t=tag: nginx_tag_layer(t)],
-            {"Env": [PATH_ENV, f"NGINX_VERSION={version}"], "Cmd": ["nginx", "-g", "daemon off;"],
-             "ExposedPorts": {"80/tcp": {}},
+            {"Env": [PATH_ENV, f"NGINX_VERSION={version}"], "Entrypoint": ["/docker-entrypoint.sh"],
+             "Cmd": ["nginx", "-g", "daemon off;"], "ExposedPorts": {"80/tcp": {}}, "StopSignal": "SIGQUIT",
              "Labels": {"org.opencontainers.image.version": version,
                         "org.opencontainers.image.description": f"kubeling test image: nginx:{tag} "
                                                                 "(Debian nginx-light binary)"}}))
     out.append(ImageSpec(
         "docker.io/library/redis:latest", [base_layer, redis_layer],
-        {"Env": [PATH_ENV, "REDIS_VERSION=7"], "Cmd": ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no"],
-         "WorkingDir": "/data", "ExposedPorts": {"6379/tcp": {}}, "Volumes": {"/data": {}},
+        {"Env": [PATH_ENV, f"REDIS_VERSION={redis_host_version()}"], "Entrypoint": ["docker-entrypoint.sh"],
+         "Cmd": ["redis-server"], "WorkingDir": "/data", "ExposedPorts": {"6379/tcp": {}}, "Volumes": {"/data": {}},
          "Labels": {"org.opencontainers.image.description": "kubeling test image: redis (Debian redis-server)"}}))
     return out
 
