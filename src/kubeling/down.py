@@ -9,7 +9,8 @@ In order:
    recorded start time) and drop the state dir; then the local registry (DATA/agent/registry/pid,
    checked to be that docker-registry);
 2. the per-container monitor processes (DATA/agent/containers/*/state.json `monitor_pid`,
-   again matched by start time): SIGTERM, then SIGKILL;
+   again matched by start time): SIGTERM, then SIGKILL; then the log directories of the node's
+   pods (by pod UID under `--pod-log-dir`, and each container's recorded log path);
 3. the pod network recorded in DATA/agent/cni (PodNetwork.teardown_host: CNI DEL for each pod,
    the netns, the bridge and its routes if the bridge carries this data dir's owner mark, this
    data dir's masquerade/forward rules, IPAM state, its claim in /run/kubeling/net);
@@ -52,23 +53,27 @@ def add_subcommand(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument("--all", action="store_true",
                    help="also remove every kubeling-* netns, kubeling* bridge and KUBELING-*/KUBE-* chain, "
                         "whichever data dir made them")
+    p.add_argument("--pod-log-dir", default=Config.pod_log_dir,
+                   help="the node's pod log dir (`up --pod-log-dir`): its pods' log directories are removed")
     p.add_argument("-q", "--quiet", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
     log: Log = (lambda _m: None) if args.quiet else print
-    errors = down(args.data_dir, everything=args.all, log=log)
+    errors = down(args.data_dir, everything=args.all, log=log, pod_log_dir=args.pod_log_dir)
     for e in errors:
         print(f"error: {e}")
     return 1 if errors else 0
 
 
 def down(data_dir: str, *, everything: bool = False, log: Log = print, cgroup_root: str = CGROUP_ROOT,
-         shared: bool | None = None, binaries: dict[str, str | None] | None = None) -> list[str]:
+         shared: bool | None = None, binaries: dict[str, str | None] | None = None,
+         pod_log_dir: str = Config.pod_log_dir) -> list[str]:
     """Do the whole teardown; returns the errors (empty when everything is gone).
 
     shared: remove the host-wide KUBELING-*/KUBE-* chains (None: only when no node is left,
-    True: always, False: never). binaries: runtime name -> path (default: found on PATH)."""
+    True: always, False: never). binaries: runtime name -> path (default: found on PATH).
+    pod_log_dir: where the node wrote container logs (its pods' directories there go too)."""
     agent = os.path.join(os.path.abspath(data_dir), "agent")
     errors: list[str] = []
     for kind, root in oci_state_roots(data_dir) + find_runtime_roots(agent):
@@ -76,6 +81,7 @@ def down(data_dir: str, *, everything: bool = False, log: Log = print, cgroup_ro
         errors += stop_containers(kind, root, binary, log)
     remove_state_roots(data_dir)
     stop_monitors(agent, log)
+    remove_pod_logs(agent, pod_log_dir, log)
     stop_registry(os.path.join(agent, "registry"), log)
     errors += asyncio.run(_network(data_dir, everything, log, shared))
     errors += unmount_under(agent, log)
@@ -258,6 +264,50 @@ def stop_monitors(agent: str, log: Log) -> None:
         kill_verified(p, s, signal.SIGKILL)
     for p, s, name in procs:
         log(f"stopped monitor {p} of container {name}")
+
+
+# --- pod logs ----------------------------------------------------------------------------------
+
+def node_pod_uids(agent: str) -> set[str]:
+    """Every pod this node has state for: pod dirs, sandboxes, containers."""
+    uids: set[str] = set()
+    for sub in ("pods", "sandboxes"):
+        try:
+            uids |= {e.name for e in os.scandir(os.path.join(agent, sub)) if e.is_dir(follow_symlinks=False)}
+        except OSError:
+            pass
+    for meta in _container_metas(agent):
+        if meta.get("pod_uid"):
+            uids.add(str(meta["pod_uid"]))
+    return uids
+
+
+def _container_metas(agent: str) -> list[dict]:
+    try:
+        entries = list(os.scandir(os.path.join(agent, "containers")))
+    except OSError:
+        return []
+    return [m for e in entries if (m := _read_json(os.path.join(e.path, "meta.json")))]
+
+
+def remove_pod_logs(agent: str, pod_log_dir: str, log: Log) -> None:
+    """The log directories (`<pod log dir>/<ns>_<name>_<uid>`) of this node's pods: found by UID
+    in pod_log_dir and from each container's recorded log path, so another cluster's logs in a
+    shared /var/log/pods stay."""
+    uids = node_pod_uids(agent)
+    dirs = set()
+    for meta in _container_metas(agent):
+        d = os.path.dirname(os.path.dirname(str(meta.get("log_path") or "")))
+        if d and os.path.basename(d).rsplit("_", 1)[-1] == meta.get("pod_uid"):
+            dirs.add(d)
+    try:
+        dirs |= {e.path for e in os.scandir(pod_log_dir) if e.name.rsplit("_", 1)[-1] in uids}
+    except OSError:
+        pass
+    for d in sorted(dirs):
+        if os.path.isdir(d) and not os.path.islink(d):
+            shutil.rmtree(d, ignore_errors=True)
+            log(f"removed pod log dir {d}")
 
 
 # --- mounts and cgroups ------------------------------------------------------------------------

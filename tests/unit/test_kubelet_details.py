@@ -134,3 +134,21 @@ def test_pod_dir_layout_and_mounts(tmp_path: Any) -> None:
            "terminationMessagePath": "/tmp/msg"}
     assert [m.container_path for m in poddir.pod_file_mounts(d, pod, own, ["10.244.0.7"])] == ["/tmp/msg"]
     assert [m.container_path for m in poddir.pod_file_mounts(d, pod, c, [])] == ["/dev/termination-log"]
+
+
+def test_down_removes_only_this_nodes_pod_logs(tmp_path: Any) -> None:
+    from kubeling import down
+
+    agent, logdir, elsewhere = tmp_path / "data" / "agent", tmp_path / "pods-logs", tmp_path / "other-logs"
+    (agent / "pods" / "uid-a").mkdir(parents=True)
+    (agent / "containers" / "c1").mkdir(parents=True)
+    moved = logs.container_log_path(str(elsewhere), "ns", "b", "uid-b", "c", 0)  # logged to another --pod-log-dir
+    (agent / "containers" / "c1" / "meta.json").write_text(f'{{"pod_uid": "uid-b", "log_path": "{moved}"}}')
+    for ns_name_uid in ("ns_a_uid-a", "ns_z_uid-z"):
+        (logdir / ns_name_uid / "c").mkdir(parents=True)
+    os.makedirs(os.path.dirname(moved))
+    said: list[str] = []
+    down.remove_pod_logs(str(agent), str(logdir), said.append)
+    assert os.listdir(logdir) == ["ns_z_uid-z"]  # another cluster's pod in a shared log dir stays
+    assert os.listdir(elsewhere) == []
+    assert sorted(said) == [f"removed pod log dir {elsewhere}/ns_b_uid-b", f"removed pod log dir {logdir}/ns_a_uid-a"]

@@ -1,0 +1,173 @@
+"""Kubelet details a user notices, on a real node driven by the real kubectl (issue 8): a deleted
+pod's log directory goes with it (and `kubeling down` removes the rest), an invalid image name is
+InvalidImageName and never pulled, `kubectl exec -it` gets TERM=xterm, and the pod directory has
+the kubelet's layout with a kubelet-managed etc-hosts.
+
+The cluster is this module's own: temp data dir and pod log dir, free API and kubelet ports, a
+bridge and CIDRs of its own (`klkubN`, 10.254.N.0/24, 10.255.N.0/24) so no other cluster on the
+machine is disturbed. Only busybox is built (imported before start, `--no-test-images`), so
+pods use `imagePullPolicy: IfNotPresent`. Teardown stops kubeling and runs `kubeling down`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import random
+import select
+import shutil
+import subprocess
+import sys
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from kubeling.kubelet.images import build
+from tests.integration.conftest import Cluster, free_port
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("runc") or not shutil.which("kubectl")
+    or not os.path.exists("/usr/lib/cni/bridge") or not os.path.exists(build.BUSYBOX),
+    reason="needs root, runc, kubectl, containernetworking-plugins and busybox-static")
+
+NET = random.Random(os.getpid()).randrange(1, 250)
+BRIDGE = f"klkub{NET}"
+
+
+def _pod(name: str, image: str = "busybox", command: str = "sleep 3600", **spec: Any) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                       "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+                           {"name": "c", "image": image, "imagePullPolicy": "IfNotPresent",
+                            "command": ["sh", "-c", command]}], **spec}})
+
+
+class KubeletCluster(Cluster):
+    logs: str = ""
+
+    def pod(self, name: str) -> dict[str, Any] | None:
+        p = self.kubectl("get", "pod", name, "-o", "json", check=False)
+        return json.loads(p.stdout) if p.returncode == 0 else None
+
+    def wait_pod(self, name: str, pred: Any, what: str, timeout: float = 60) -> dict[str, Any]:
+        return self.wait_for(lambda: (lambda p: p if p and pred(p) else None)(self.pod(name)), timeout, 0.2, what)
+
+    def wait_running(self, name: str) -> dict[str, Any]:
+        return self.wait_pod(name, lambda p: (p.get("status") or {}).get("phase") == "Running"
+                             and (p["status"].get("containerStatuses") or [{}])[0].get("ready"), f"{name} running")
+
+    def log_dirs(self, uid: str) -> list[str]:
+        return [d for d in os.listdir(self.logs) if d.endswith("_" + uid)] if os.path.isdir(self.logs) else []
+
+    def pod_dir(self, uid: str) -> str:
+        return os.path.join(self.data_dir, "agent", "pods", uid)
+
+
+def _down(data_dir: str, logs: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kubeling.cli", "down", "--data-dir", data_dir, "--pod-log-dir",
+                           logs, "-q"], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def kc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletCluster]:
+    base = str(tmp_path_factory.mktemp("kubelet-real"))
+    data, logs = os.path.join(base, "data"), os.path.join(base, "logs")
+    build.ensure_test_images(data, only=["busybox"])
+    c = KubeletCluster(data, free_port(), node=True, extra_args=(
+        "--kubelet-port", str(free_port()), "--pod-bridge", BRIDGE, "--cluster-cidr", f"10.254.{NET}.0/24",
+        "--service-cidr", f"10.255.{NET}.0/24", "--pod-log-dir", logs, "--node-name", "kubelet-node",
+        "--no-test-images"))
+    c.logs = logs
+    try:
+        c.start()
+        c.wait_for(lambda: c.kubectl("get", "serviceaccount", "default", check=False).returncode == 0,
+                   what="default service account")
+        yield c
+    finally:
+        c.stop()
+        r = _down(data, logs)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert not os.path.isdir(logs) or os.listdir(logs) == [], "kubeling down left pod log dirs"
+
+
+def test_pod_log_dir_goes_with_the_pod(kc: KubeletCluster) -> None:
+    kc.kubectl("apply", "-f", "-", input=_pod("logs", command="echo hello; sleep 3600"))
+    pod = kc.wait_running("logs")
+    uid = pod["metadata"]["uid"]
+    assert kc.log_dirs(uid) == [f"default_logs_{uid}"]
+    assert kc.kubectl("logs", "logs").stdout == "hello\n"
+    kc.kubectl("delete", "pod", "logs", "--wait=true")
+    assert kc.log_dirs(uid) == [] and not os.path.exists(kc.pod_dir(uid))
+
+
+def test_invalid_image_name_is_never_pulled(kc: KubeletCluster) -> None:
+    kc.kubectl("apply", "-f", "-", input=_pod("badname", image="NGINX:Bad Tag"))
+    msg = ('Failed to apply default image tag "NGINX:Bad Tag": couldn\'t parse image name "NGINX:Bad Tag": '
+           "invalid reference format: repository name (library/NGINX) must be lowercase")
+    pod = kc.wait_pod("badname", lambda p: ((p.get("status") or {}).get("containerStatuses") or [{}])[0]
+                      .get("state", {}).get("waiting", {}).get("reason") == "InvalidImageName", "InvalidImageName")
+    assert pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"] == msg
+    assert kc.kubectl("get", "pod", "badname", "--no-headers").stdout.split()[2] == "InvalidImageName"
+
+    def events() -> Any:
+        evs = kc.json("get", "events", "--field-selector", "involvedObject.name=badname")["items"]
+        return evs if {"InspectFailed", "Failed"} <= {e["reason"] for e in evs} else None
+
+    evs = kc.wait_for(events, what="InspectFailed and Failed events")
+    by_reason = {e["reason"]: e for e in evs}
+    assert (by_reason["InspectFailed"]["type"], by_reason["InspectFailed"]["message"]) == ("Warning", msg)
+    assert by_reason["Failed"]["message"] == "Error: InvalidImageName"
+    assert not {"Pulling", "Pulled", "BackOff"} & set(by_reason)
+    kc.kubectl("delete", "pod", "badname", "--wait=true")
+
+
+def _exec_tty(kc: KubeletCluster, *args: str) -> str:
+    """`kubectl exec -it` with a real terminal on its stdin (kubectl drops -t otherwise)."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "KUBECONFIG": kc.kubeconfig}
+    proc = subprocess.Popen(["kubectl", f"--cache-dir={kc.cache_dir}", "exec", "-it", *args], stdin=slave,
+                            stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the terminal closed
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+        proc.wait(10)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return out.decode(errors="replace").replace("\r", "")
+
+
+def test_exec_tty_term_and_kubelet_managed_pod_files(kc: KubeletCluster) -> None:
+    kc.kubectl("apply", "-f", "-", input=_pod("files", hostAliases=[{"ip": "10.9.9.9", "hostnames": ["alias.test"]}]))
+    pod = kc.wait_running("files")
+    uid, ip = pod["metadata"]["uid"], pod["status"]["podIP"]
+    out = _exec_tty(kc, "files", "--", "sh", "-c", "echo term=$TERM; tty")
+    assert "term=xterm" in out and "/dev/pts/" in out, out
+    assert "term=\n" in kc.kubectl("exec", "files", "--", "sh", "-c", "echo term=$TERM").stdout + "\n"
+
+    d = kc.pod_dir(uid)
+    assert {"containers", "etc-hosts", "plugins", "volumes"} <= set(os.listdir(d))
+    hosts = open(os.path.join(d, "etc-hosts")).read()
+    assert hosts.startswith("# Kubernetes-managed hosts file.\n") and f"{ip}\tfiles\n" in hosts
+    assert hosts.endswith("# Entries added by HostAliases.\n10.9.9.9\talias.test\n")
+    assert kc.kubectl("exec", "files", "--", "cat", "/etc/hosts").stdout == hosts
+    # the container's terminationMessagePath is a file under containers/<name>/
+    (term,) = os.listdir(os.path.join(d, "containers", "c"))
+    kc.kubectl("exec", "files", "--", "sh", "-c", "echo bye > /dev/termination-log")
+    assert open(os.path.join(d, "containers", "c", term)).read() == "bye\n"
