@@ -16,15 +16,19 @@ What they contain, plainly:
   root `/usr/share/nginx/html`), and a top layer with an `index.html` naming the tag.
   The tags differ in that page, the `NGINX_VERSION` env and the
   `org.opencontainers.image.version` label; the binary is the host's nginx (1.22.x) in
-  all three. Cmd `["nginx", "-g", "daemon off;"]`, port 80/tcp.
+  all three. Like the official image: Entrypoint `/docker-entrypoint.sh` (runs
+  `/docker-entrypoint.d/*.sh`), Cmd `["nginx", "-g", "daemon off;"]`, StopSignal SIGQUIT,
+  port 80/tcp, master as root and workers as nginx (101).
 * `redis:latest` — plus Debian `redis-server`'s `redis-server` (a symlink to
-  `redis-check-rdb`, as packaged), `redis-cli` and their libraries; `/data` owned by
-  redis (999). Cmd `["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no"]`,
-  WorkingDir `/data`, port 6379/tcp, volume `/data`.
+  `redis-check-rdb`, as packaged), `redis-cli`, util-linux's `setpriv` and their
+  libraries; `/data` owned by redis (999). Like the official image: Entrypoint
+  `docker-entrypoint.sh` (as root: chown the working dir, re-run as redis 999), Cmd
+  `["redis-server"]`, WorkingDir `/data`, port 6379/tcp, volume `/data`, protected mode
+  off by default.
 
 Layers are deterministic (sorted entries, fixed mtimes, uid/gid from the recipe, gzip
 without name or time), so the digests only change when the host binaries change.
-Needs the Debian packages busybox-static, nginx-light and redis-server.
+Needs the Debian packages busybox-static, nginx-light and redis-server (and util-linux).
 """
 
 from __future__ import annotations
