@@ -171,3 +171,11 @@ def test_exec_tty_term_and_kubelet_managed_pod_files(kc: KubeletCluster) -> None
     (term,) = os.listdir(os.path.join(d, "containers", "c"))
     kc.kubectl("exec", "files", "--", "sh", "-c", "echo bye > /dev/termination-log")
     assert open(os.path.join(d, "containers", "c", term)).read() == "bye\n"
+
+
+def test_log_file_is_component_tagged_and_written_once(kc: KubeletCluster) -> None:
+    """stderr is redirected to DATA/kubeling.log by the harness (with -v): one copy of each line."""
+    lines = open(kc.log_path).read().splitlines()
+    registered = [line for line in lines if "[kubelet.node] node kubelet-node registered" in line]
+    assert len(registered) == 1, registered
+    assert any(" INFO [kubelet.runtime] runtime runc " in line for line in lines)
