@@ -163,6 +163,8 @@ def test_exec_tty_term_and_kubelet_managed_pod_files(kc: KubeletCluster) -> None
 
     d = kc.pod_dir(uid)
     assert {"containers", "etc-hosts", "plugins", "volumes"} <= set(os.listdir(d))
+    (token_vol,) = os.listdir(os.path.join(d, "volumes", "kubernetes.io~projected"))
+    assert os.listdir(os.path.join(d, "plugins", "kubernetes.io~empty-dir", f"wrapped_{token_vol}")) == ["ready"]
     hosts = open(os.path.join(d, "etc-hosts")).read()
     assert hosts.startswith("# Kubernetes-managed hosts file.\n") and f"{ip}\tfiles\n" in hosts
     assert hosts.endswith("# Entries added by HostAliases.\n10.9.9.9\talias.test\n")

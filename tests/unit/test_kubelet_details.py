@@ -152,3 +152,11 @@ def test_down_removes_only_this_nodes_pod_logs(tmp_path: Any) -> None:
     assert os.listdir(logdir) == ["ns_z_uid-z"]  # another cluster's pod in a shared log dir stays
     assert os.listdir(elsewhere) == []
     assert sorted(said) == [f"removed pod log dir {elsewhere}/ns_b_uid-b", f"removed pod log dir {logdir}/ns_a_uid-a"]
+
+
+def test_empty_dir_ready_marker(tmp_path: Any) -> None:
+    from kubeling.kubelet.volumes import emptydir
+
+    emptydir.set_ready(str(tmp_path), "cache")
+    emptydir.set_ready(str(tmp_path), "cache")  # idempotent
+    assert os.listdir(tmp_path / "plugins" / "kubernetes.io~empty-dir" / "cache") == ["ready"]

@@ -19,6 +19,17 @@ MEDIUM_MEMORY = "Memory"
 PERM = 0o777  # upstream perm for emptyDir dirs (chmod'ed, so the umask doesn't matter)
 
 
+def set_ready(pod_dir: str, volume: str) -> None:
+    """volumeutil.SetReady of the emptyDir plugin: `plugins/kubernetes.io~empty-dir/<volume>/ready`
+    once set up (a wrapper of a secret/configMap/projected volume is named `wrapped_<volume>`),
+    the marker `tree /var/lib/kubelet/pods/<uid>` shows."""
+    meta = os.path.join(pod_dir, "plugins", "kubernetes.io~empty-dir", volume)
+    os.makedirs(meta, mode=0o750, exist_ok=True)
+    ready = os.path.join(meta, "ready")
+    if not os.path.exists(ready):
+        open(ready, "a").close()
+
+
 def _memory(resources: dict[str, Any] | None, kind: str) -> int:
     v = ((resources or {}).get(kind) or {}).get("memory")
     return quantity_from_json(v).to_int() if v is not None else 0

@@ -10,6 +10,7 @@ Layout (upstream's /var/lib/kubelet/pods tree under DATA/agent/pods):
     <pods_dir>/<uid>/volumes/kubernetes.io~downward-api/<name>  AtomicWriter dir (disk)
     <pods_dir>/<uid>/volumes/kubernetes.io~projected/<name>     AtomicWriter dir on a tmpfs
     <pods_dir>/<uid>/volume-subpaths/<volume>/<container>/<i>   bind mounts for subPath
+    <pods_dir>/<uid>/plugins/kubernetes.io~empty-dir/<name>/ready   set up (wrappers: wrapped_<name>)
 hostPath volumes use the host path itself.
 
 Everything is idempotent and re-derivable from disk, so a restarted kubelet calls `setup` again
@@ -209,12 +210,14 @@ class VolumeManager:
                 emptydir.setup(path, medium, size)
                 if fs_group is not None:
                     set_volume_ownership(path, fs_group, False)
+                emptydir.set_ready(self.pod_dir(pod["metadata"]["uid"]), vol["name"])
             await subproc.blocking(empty_dir)
             return
         payload = await self._payload(pod, key, spec)
 
         def write() -> None:
             self._wrap(pod, path, PLUGINS[key][1])
+            emptydir.set_ready(self.pod_dir(pod["metadata"]["uid"]), f"wrapped_{vol['name']}")
             if AtomicWriter(path, f"pod {pod['metadata'].get('name')} volume {vol['name']}").write(payload) \
                     and fs_group is not None:
                 set_volume_ownership(path, fs_group, True)
