@@ -160,3 +160,30 @@ def test_empty_dir_ready_marker(tmp_path: Any) -> None:
     emptydir.set_ready(str(tmp_path), "cache")
     emptydir.set_ready(str(tmp_path), "cache")  # idempotent
     assert os.listdir(tmp_path / "plugins" / "kubernetes.io~empty-dir" / "cache") == ["ready"]
+
+
+async def test_image_preparation_shows_progress(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Any) -> None:
+    """First-start work after the ready line says what it is doing, like kind."""
+    from types import SimpleNamespace
+
+    from kubeling.config import Config
+    from kubeling.kubelet import agent
+    from kubeling.kubelet.images import build, localregistry
+
+    async def push(data: str, url: str) -> list[str]:
+        return []
+
+    monkeypatch.setattr(build, "ensure_test_images", lambda data: {"busybox:latest": "docker.io/library/busybox"})
+    monkeypatch.setattr(build, "push_test_images", push)
+    monkeypatch.setattr(localregistry, "start_registry", lambda workdir: SimpleNamespace(url="http://127.0.0.1:5999"))
+    node = agent.RealNode.__new__(agent.RealNode)
+    node.cfg, node.images = Config(data_dir=str(tmp_path)), agent.GatedImages(None)
+    node.image_service = SimpleNamespace(client=SimpleNamespace(config=SimpleNamespace(mirrors={})))
+    await node._prepare_images()
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(" (")[0] for line in out] == [
+        " • Preparing images ...", " ✓ Preparing images", " • Starting the local registry ...",
+        " ✓ Starting the local registry"]
+    assert "(busybox:latest, " in out[1] and "(http://127.0.0.1:5999 mirrors docker.io, " in out[3]
+    assert node.images.ready.is_set()
