@@ -5,8 +5,8 @@ the kubelet's layout with a kubelet-managed etc-hosts.
 
 The cluster is this module's own: temp data dir and pod log dir, free API and kubelet ports, a
 bridge and CIDRs of its own (`klkubN`, 10.254.N.0/24, 10.255.N.0/24) so no other cluster on the
-machine is disturbed. Only busybox is built (imported before start, `--no-test-images`), so
-pods use `imagePullPolicy: IfNotPresent`. Teardown stops kubeling and runs `kubeling down`.
+machine is disturbed. Only busybox and redis are built (imported before start,
+`--no-test-images`), so pods use `imagePullPolicy: IfNotPresent`. Teardown stops kubeling and runs `kubeling down`.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ NET = random.Random(os.getpid()).randrange(1, 250)
 BRIDGE = f"klkub{NET}"
 
 
-def _pod(name: str, image: str = "busybox", command: str = "sleep 3600", **spec: Any) -> str:
+def _pod(name: str, image: str = "busybox", command: str | None = "sleep 3600", mounts: Any = (), **spec: Any) -> str:
+    c = {"name": "c", "image": image, "imagePullPolicy": "IfNotPresent", "volumeMounts": list(mounts),
+         **({"command": ["sh", "-c", command]} if command else {})}
     return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-                       "spec": {"terminationGracePeriodSeconds": 1, "containers": [
-                           {"name": "c", "image": image, "imagePullPolicy": "IfNotPresent",
-                            "command": ["sh", "-c", command]}], **spec}})
+                       "spec": {"terminationGracePeriodSeconds": 1, "containers": [c], **spec}})
 
 
 class KubeletCluster(Cluster):
@@ -73,7 +73,7 @@ def _down(data_dir: str, logs: str) -> subprocess.CompletedProcess[str]:
 def kc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletCluster]:
     base = str(tmp_path_factory.mktemp("kubelet-real"))
     data, logs = os.path.join(base, "data"), os.path.join(base, "logs")
-    build.ensure_test_images(data, only=["busybox"])
+    build.ensure_test_images(data, only=["busybox", "redis"])
     c = KubeletCluster(data, free_port(), node=True, extra_args=(
         "--kubelet-port", str(free_port()), "--pod-bridge", BRIDGE, "--cluster-cidr", f"10.254.{NET}.0/24",
         "--service-cidr", f"10.255.{NET}.0/24", "--pod-log-dir", logs, "--node-name", "kubelet-node",
@@ -181,3 +181,26 @@ def test_log_file_is_component_tagged_and_written_once(kc: KubeletCluster) -> No
     registered = [line for line in lines if "[kubelet.node] node kubelet-node registered" in line]
     assert len(registered) == 1, registered
     assert any(" INFO [kubelet.runtime] runtime runc " in line for line in lines)
+
+
+def test_redis_runs_like_the_official_image(kc: KubeletCluster) -> None:
+    """The tutorial's redis (section 1): an emptyDir at /data/redis; the image's entrypoint gives
+    /data to redis and drops to uid 999; killed, it restarts and the volume's file is still there."""
+    kc.kubectl("apply", "-f", "-", input=_pod("redis", image="redis", command=None,
+                                               mounts=[{"name": "redis-storage", "mountPath": "/data/redis"}],
+                                               volumes=[{"name": "redis-storage", "emptyDir": {}}]))
+    kc.wait_running("redis")
+
+    def ping() -> bool:
+        return kc.kubectl("exec", "redis", "--", "redis-cli", "ping", check=False).stdout.strip() == "PONG"
+
+    kc.wait_for(ping, what="redis answers")
+    out = kc.kubectl("exec", "redis", "--", "sh", "-c", "grep ^Uid: /proc/1/status; stat -c %U /data/redis; "
+                     "echo tutorial > /data/redis/test-file").stdout.split()
+    assert out == ["Uid:", "999", "999", "999", "999", "redis"], out
+    kc.kubectl("exec", "redis", "--", "kill", "1")
+    kc.wait_pod("redis", lambda p: p["status"]["containerStatuses"][0].get("restartCount") == 1
+                and p["status"]["containerStatuses"][0].get("ready"), "redis restarted")
+    kc.wait_for(ping, what="redis answers again")
+    assert kc.kubectl("exec", "redis", "--", "cat", "/data/redis/test-file").stdout == "tutorial\n"
+    kc.kubectl("delete", "pod", "redis", "--wait=true")
