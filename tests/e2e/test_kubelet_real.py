@@ -204,3 +204,13 @@ def test_redis_runs_like_the_official_image(kc: KubeletCluster) -> None:
     kc.wait_for(ping, what="redis answers again")
     assert kc.kubectl("exec", "redis", "--", "cat", "/data/redis/test-file").stdout == "tutorial\n"
     kc.kubectl("delete", "pod", "redis", "--wait=true")
+
+
+def test_a_vanished_bridge_is_logged(kc: KubeletCluster) -> None:
+    """`kubeling up` says when its bridge disappears (a WARNING: on stderr by default)."""
+    subprocess.run(["ip", "link", "del", BRIDGE], check=True)
+    line = kc.wait_for(lambda: next((x for x in open(kc.log_path).read().splitlines()
+                                     if " WARNING [kubelet.network" in x and f"pod network on {BRIDGE} repaired" in x),
+                                    None), what="the repair's warning")
+    assert "bridge" in line
+    kc.wait_for(lambda: os.path.exists(f"/sys/class/net/{BRIDGE}"), what="bridge back")
