@@ -140,8 +140,9 @@ def unsupported_media_type(content_type: str) -> StatusError:
     return StatusError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf')
 
 
-def too_large() -> StatusError:
-    return StatusError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
+def too_large(limit: int = 3 * 1024 * 1024) -> StatusError:
+    """NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d", limit)), as limitedReadBody answers."""
+    return StatusError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
 
 
 def internal(message: str) -> StatusError:

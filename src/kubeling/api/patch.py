@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import orjson
 
-from . import errors
+from . import bounds, errors
 from . import schema as schemas
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 MAX_JSON_PATCH_OPERATIONS = 10000  # apiserver handlers.maxJSONPatchOperations
+JSON_PATCH_MAX_COPY_BYTES = 3 * 1024 * 1024  # the apiserver's JSONPatchMaxCopyBytes (a copy bomb's bound)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -370,7 +371,8 @@ def _op_move(doc: Any, op: dict[str, Any]) -> None:
         raise _OpError(f"error in move for path: '{path}': {e}") from None
 
 
-def _op_copy(doc: Any, op: dict[str, Any]) -> None:
+def _op_copy(doc: Any, op: dict[str, Any], budget: list[int]) -> None:
+    """`budget[0]`: bytes copied so far by this patch (evanphx AccumulatedCopySizeLimit)."""
     src = _from(op, "copy operation failed to decode from")
     found = _find_container(doc, src)
     if found is None:
@@ -384,7 +386,15 @@ def _op_copy(doc: Any, op: dict[str, Any]) -> None:
     if found is None:
         raise _OpError(f"copy operation does not apply: doc is missing destination path: {path}: {_MISSING}")
     try:
-        _add(found[0], found[1], _deepcopy(val))
+        raw = orjson.dumps(val)  # the copy and its size, as evanphx's deepCopy marshals it
+    except TypeError:  # nested deeper than orjson encodes
+        raise RecursionError from None
+    budget[0] += len(raw)
+    if budget[0] > JSON_PATCH_MAX_COPY_BYTES:
+        raise _OpError(f"Unable to complete the copy, the accumulated size increase of copy is {budget[0]}, "
+                       f"exceeding the limit {JSON_PATCH_MAX_COPY_BYTES}")
+    try:
+        _add(found[0], found[1], orjson.loads(raw))
     except _OpError as e:
         raise _OpError(f"error while adding value during copy: {e}") from None
 
@@ -411,7 +421,7 @@ def _op_test(doc: Any, op: dict[str, Any]) -> None:
     raise _OpError(f"testing value {path} failed: {_TEST_FAILED}")
 
 
-_OPS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
+_OPS: dict[str, Callable[..., None]] = {
     "add": _op_add,
     "remove": _op_remove,
     "replace": _op_replace,
@@ -444,6 +454,7 @@ def json_patch(obj: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
             f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}",
         )
     doc = _deepcopy(obj)
+    copied = [0]
     for op in ops:
         op = op or {}
         kind = op.get("op")
@@ -453,9 +464,14 @@ def json_patch(obj: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
         try:
             if fn is None:
                 raise _OpError(f"Unexpected kind: {kind}")
-            fn(doc, op)
+            if fn is _op_copy:
+                _op_copy(doc, op, copied)
+            else:
+                fn(doc, op)
         except _OpError as e:
             raise _unprocessable() from e
+        except RecursionError:  # copies and moves nested the document too deep to walk
+            raise errors.bad_request(bounds.too_deep_message()) from None
     return doc
 
 

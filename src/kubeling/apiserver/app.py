@@ -17,6 +17,7 @@ from .. import GIT_VERSION, KUBE_VERSION
 from ..api import errors
 from .certs import ClusterPKI, peer_identity
 from .handlers import RestAPI, status_response
+from .negotiation import MAX_BODY
 from .registry import Registry
 
 log = logging.getLogger("kubeling.apiserver")
@@ -66,8 +67,9 @@ class Authenticator:
 
     def authenticate_token(self, token: str) -> User | None:
         """A bearer token: the static admin tokens, then service-account JWTs (also TokenReview)."""
+        presented = token.encode("utf-8", "surrogateescape")  # a header may hold any bytes
         for known, user in self.tokens.items():
-            if hmac.compare_digest(known, token):
+            if hmac.compare_digest(known.encode(), presented):
                 return user
         if self.sa_tokens is not None and token:
             ident = self.sa_tokens.authenticate(token)
@@ -182,7 +184,7 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
             raise errors.not_acceptable("only application/json is served for /openapi/v2")
         return web.Response(body=openapi.v2_document(), content_type="application/json")
 
-    app = web.Application(middlewares=[middleware], client_max_size=4 * 1024 * 1024)
+    app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY)
     for p in ("/healthz", "/livez", "/readyz"):
         app.router.add_get(p, healthz)
     app.router.add_get("/version", version)

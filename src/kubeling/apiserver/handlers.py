@@ -11,14 +11,16 @@ import asyncio
 import base64
 import datetime
 import logging
+import posixpath
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from ..api import apply, errors, printers, schema, selectors, validation
+from ..api import apply, bounds, errors, printers, schema, selectors, validation
 from ..api import patch as patching
 from ..api.selectors import from_label_selector_object
+from ..api.validation import go_quote
 from ..api.resources import REVIEW_GROUPS, Resource, lookup
 from ..store.base import Entry
 from . import discovery, negotiation, paths, strategy
@@ -44,15 +46,21 @@ def _query_bool(q: Any, name: str) -> bool:
     return q.get(name, "").lower() in ("true", "1")
 
 
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 def _query_int(q: Any, name: str) -> int:
-    """An integer query parameter; garbage is a 400 like upstream's parameter codec."""
+    """An int64 query parameter (limit, timeoutSeconds): strconv.ParseInt(s, 10, 64), whose
+    error the parameter codec answers as a 400."""
     raw = q.get(name)
     if raw in (None, ""):
         return 0
-    try:
-        return int(raw)
-    except ValueError:
-        raise errors.bad_request(f'{name}: Invalid value: "{raw}": must be an integer') from None
+    if not raw.isascii() or not (raw.lstrip("+-").isdigit() and len(raw) - len(raw.lstrip("+-")) <= 1):
+        raise errors.bad_request(f'strconv.ParseInt: parsing {go_quote(raw)}: invalid syntax')
+    v = int(raw)
+    if not _INT64_MIN <= v <= _INT64_MAX:
+        raise errors.bad_request(f'strconv.ParseInt: parsing {go_quote(raw)}: value out of range')
+    return v
 
 
 class Selectors:
@@ -70,10 +78,24 @@ class Selectors:
         self.empty = self.label is None and self.field is None
 
     def matches(self, obj: dict[str, Any]) -> bool:
-        if self.label is not None and not self.label.matches(obj.get("metadata", {}).get("labels") or {}):
-            return False
-        if self.field is not None and not self.field.matches(obj, self.res.group, self.res.kind):
-            return False
+        """Does a stored object match? One of the wrong shape (labels that are not a map of
+        strings, a string where a field's parent should be) matches nothing it lacks."""
+        if self.label is not None:
+            meta = obj.get("metadata")
+            labels = meta.get("labels") if isinstance(meta, dict) else None
+            if not isinstance(labels, dict):
+                labels = {}
+            try:
+                if not self.label.matches(labels):
+                    return False
+            except TypeError:  # an unhashable label value
+                if not self.label.matches({k: v for k, v in labels.items() if isinstance(v, str)}):
+                    return False
+        if self.field is not None:
+            try:
+                return self.field.matches(obj, self.res.group, self.res.kind)
+            except (AttributeError, TypeError):
+                return False
         return True
 
 
@@ -83,12 +105,50 @@ def _continue_token(rv: int, key: str) -> str:
 
 
 def _parse_continue(token: str) -> tuple[int, str]:
+    """storage.DecodeContinue: (resourceVersion, start key) of a continue token, or the 400
+    its errors become ("invalid continue token: continue key is not valid: ...")."""
+    def invalid(why: str) -> errors.StatusError:
+        return errors.bad_request(f"invalid continue token: continue key is not valid{why}")
+
+    bad = next((i for i, c in enumerate(token) if c not in _RAW_URL_B64), None)
+    if bad is not None or len(token) % 4 == 1:
+        raise invalid(f": illegal base64 data at input byte {bad if bad is not None else len(token)}")
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        d = orjson.loads(raw)
-        return int(d["rv"]), str(d["start"])
-    except Exception:
-        raise errors.bad_request("continue key is not valid: illegal base64 data at input byte 0") from None
+        d = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, orjson.JSONDecodeError) as e:
+        raise invalid(f": {e}") from None
+    if not isinstance(d, dict):
+        raise invalid(f": json: cannot unmarshal {_json_kind(d)} into Go value of type storage.continueToken")
+    for field, want in (("v", str), ("rv", int), ("start", str)):
+        v = d.get(field)
+        if v is not None and (not isinstance(v, want) or isinstance(v, bool) or (
+                want is int and not _INT64_MIN <= v <= _INT64_MAX)):
+            shown = "number " + str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else _json_kind(v)
+            go_type = "int64" if want is int else "string"
+            raise invalid(f": json: cannot unmarshal {shown} into Go struct field continueToken.{field} of type {go_type}")
+    if d.get("v") != "meta.k8s.io/v1":
+        raise invalid(f": server does not recognize this encoded version {d.get('v') or ''}")
+    rv, start = d.get("rv") or 0, d.get("start") or ""
+    if rv == 0:
+        raise invalid(": incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    if not start:
+        raise invalid(": encoded start key empty (version meta.k8s.io/v1)")
+    key = start if start.startswith("/") else "/" + start
+    if posixpath.normpath(key) != key:  # path.Clean: no traversal out of the listed prefix
+        raise invalid(f": {start}")
+    return rv, start
+
+
+_RAW_URL_B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _json_kind(v: Any) -> str:
+    """The JSON type name Go's decoder prints in `cannot unmarshal <kind> into ...`."""
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    return {dict: "object", list: "array", str: "string"}.get(type(v), "null")
 
 
 class RestAPI:
@@ -207,7 +267,8 @@ class RestAPI:
         if cont:
             rev_c, start = _parse_continue(cont)
             entries = [e for e in entries if e.key >= start]
-            rev = rev_c
+            if rev_c > 0:  # a negative one asks for the latest state
+                rev = rev_c
         if not sel.empty:
             entries = [e for e in entries if sel.matches(e.obj())]
         next_token = None
@@ -288,11 +349,12 @@ class RestAPI:
         return resp
 
     # ---- writes ---------------------------------------------------------------------------
-    async def _body(self, request: web.Request) -> Any:
-        if request.content_length is not None and request.content_length > negotiation.MAX_BODY:
-            raise errors.too_large()
-        body = await request.content.read(negotiation.MAX_BODY + 1)
-        return negotiation.decode_body(body, request.headers.get("Content-Type")), body
+    async def _body(self, request: web.Request, optional: bool = False) -> tuple[Any, bytes]:
+        """The decoded body and its bytes; an `optional` body (DELETE options) may be empty."""
+        raw = await negotiation.read_body(request.content, request.content_length)
+        if optional and not raw.strip():
+            return None, raw
+        return negotiation.decode_body(raw, request.headers.get("Content-Type")), raw
 
     def _write_opts(self, request: web.Request, subresource: str = "") -> WriteOptions:
         q = request.query
@@ -550,6 +612,8 @@ class RestAPI:
             patched = apply_patch(obj)
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patched object is not an object")
+            if bounds.depth_exceeds(patched):  # a JSON patch can nest its values below the document's
+                raise errors.bad_request(bounds.too_deep_message())
             meta = patched.get("metadata") if isinstance(patched.get("metadata"), dict) else None
             if meta is not None and meta.get("resourceVersion") in (None, ""):
                 meta["resourceVersion"] = str(cur.mod_rev)
@@ -605,10 +669,7 @@ class RestAPI:
         assert target.name is not None
         if target.subresource is not None or "delete" not in res.verbs:
             raise errors.method_not_allowed()
-        body = None
-        raw = await request.content.read(negotiation.MAX_BODY + 1)
-        if raw.strip():
-            body = negotiation.decode_body(raw, request.headers.get("Content-Type"))
+        body, _ = await self._body(request, optional=True)
         opts = DeleteOptions.from_body(body if isinstance(body, dict) else None, request.query)
         entry, gone = await self.registry.delete(res, target.namespace, target.name, opts)
         wanted = negotiation.negotiate(request.headers.get("Accept"))
@@ -625,8 +686,7 @@ class RestAPI:
         res = target.resource
         if "deletecollection" not in res.verbs:
             raise errors.method_not_allowed()
-        raw = await request.content.read(negotiation.MAX_BODY + 1)
-        body = negotiation.decode_body(raw, request.headers.get("Content-Type")) if raw.strip() else None
+        body, _ = await self._body(request, optional=True)
         opts = DeleteOptions.from_body(body if isinstance(body, dict) else None, request.query)
         sel = Selectors(res, request.query)
         entries, rev = self.registry.list(res, target.namespace)

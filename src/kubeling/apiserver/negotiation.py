@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import yaml
 
-from ..api import errors
+from ..api import bounds, errors, yamljson
 
-MAX_BODY = 3 * 1024 * 1024
+MAX_BODY = 3 * 1024 * 1024  # the apiserver's MaxRequestBodyBytes: twice etcd's 1.5 MiB request limit
 
 JSON = "application/json"
 YAML = "application/yaml"
@@ -64,34 +64,71 @@ def negotiate(accept: str | None) -> Wanted:
     )
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return dict(pairs)
+class _Stream(Protocol):
+    async def read(self, n: int = -1) -> bytes: ...
+
+
+async def read_body(content: _Stream, content_length: int | None, limit: int = MAX_BODY) -> bytes:
+    """The whole request body (Content-Length or chunked), or 413 once it passes `limit`.
+
+    Upstream's limitedReadBody. `read(n)` returns only what has arrived so far, so a body that
+    comes in several TCP reads (a 4 KB ConfigMap often does) is read until the end of the stream.
+    """
+    if content_length is not None and content_length > limit:
+        raise errors.too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await content.read(limit + 1 - size)
+        if not chunk:
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise errors.too_large(limit)
+        chunks.append(chunk)
 
 
 def decode_body(body: bytes, content_type: str | None) -> Any:
-    """Request body → Python value, or a 400/415 Status error."""
+    """Request body → a JSON value (dict, list, str, int, float, bool, None), or a Status error:
+    400 for what does not decode or nests deeper than bounds.MAX_DEPTH, 413 past MAX_BODY (also
+    for the JSON a YAML document expands to), 415 for an unknown media type."""
     if len(body) > MAX_BODY:
-        raise errors.too_large()
+        raise errors.too_large(MAX_BODY)
     mt = _media(content_type or JSON)[0]
     if mt == PROTOBUF:
         from ..api import protobuf
 
-        return protobuf.decode_object(body)
+        obj = protobuf.decode_object(body)
+        if bounds.depth_exceeds(obj):
+            raise errors.bad_request(f"error decoding request body: {bounds.too_deep_message()}")
+        return obj
     if mt in (JSON, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH):
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as e:
-            raise errors.bad_request(f"error decoding request body: {e}") from None
+        return _decode_json(body, "error decoding request body: ")
     if mt in (YAML, APPLY_PATCH, "application/x-yaml", "text/yaml"):
+        if body.lstrip()[:1] in (b"{", b"["):
+            try:
+                return _decode_json(body, "error converting YAML to JSON: yaml: ")
+            except errors.StatusError:
+                pass  # YAML flow style that is not JSON
         try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-        try:
-            return yaml.safe_load(body)
-        except yaml.YAMLError as e:
+            return yamljson.loads(body, max_size=MAX_BODY)
+        except yamljson.YAMLToJSONError as e:
             raise errors.bad_request(f"error converting YAML to JSON: {e}") from None
+        except OverflowError:
+            raise errors.too_large(MAX_BODY) from None
     raise errors.unsupported_media_type(mt)
+
+
+def _decode_json(body: bytes, prefix: str) -> Any:
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        if str(e).startswith("depth limit exceeded"):  # orjson stops at 1024 levels
+            raise errors.bad_request(prefix + bounds.too_deep_message()) from None
+        raise errors.bad_request(f"{prefix}{e}") from None
+    if bounds.depth_exceeds(obj, raw=body):
+        raise errors.bad_request(prefix + bounds.too_deep_message())
+    return obj
 
 
 def encode_yaml(obj: Any) -> bytes:

@@ -61,10 +61,9 @@ class WatchStream:
                 self.initial, rev = self.store.list(self.prefix)
                 self.watcher = self.store.watch(self.prefix, rev)
             else:
-                try:
-                    from_rev = int(self.rv)
-                except ValueError:
-                    raise errors.bad_request(f"invalid resource version: {self.rv}") from None
+                if not (self.rv.isascii() and self.rv.isdigit() and int(self.rv) < 1 << 64):  # strconv.ParseUint
+                    raise errors.bad_request(f"invalid resource version: {self.rv}")
+                from_rev = int(self.rv)
                 self.watcher = self.store.watch(self.prefix, from_rev)
         except Compacted:
             raise errors.gone(f"too old resource version: {self.rv} ({self.store.compacted_revision})") from None

@@ -223,15 +223,19 @@ class Client:
 
 
 class _Body:
-    """`request.content` of an in-process request: the whole body, already in memory."""
+    """`request.content` of an in-process request: the whole body, already in memory, read
+    once like a stream (the handlers read until they get b"")."""
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "pos")
 
     def __init__(self, data: bytes) -> None:
-        self.data = data
+        self.data, self.pos = data, 0
 
     async def read(self, n: int = -1) -> bytes:
-        return self.data if n < 0 else self.data[:n]
+        start = self.pos
+        end = len(self.data) if n < 0 else min(len(self.data), start + n)
+        self.pos = end
+        return self.data if (start, end) == (0, len(self.data)) else self.data[start:end]
 
 
 class _LocalRequest(dict):  # type: ignore[type-arg]

@@ -12,6 +12,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Protocol
 
+from ..api.errors import StatusError
+
 ADDED = "ADDED"
 MODIFIED = "MODIFIED"
 DELETED = "DELETED"
@@ -35,6 +37,17 @@ class RevisionConflict(StoreError):
     def __init__(self, current: "Entry | None") -> None:
         super().__init__("revision conflict")
         self.current = current
+
+
+class RequestTooLarge(StoreError, StatusError):
+    """A value past etcd's --max-request-bytes (1.5 MiB), refused as kube-apiserver reports
+    etcd's error: a plain error, so a 500 with no reason (kubernetes/kubernetes#112152)."""
+
+    def __init__(self) -> None:
+        StatusError.__init__(self, 500, "", "etcdserver: request is too large")
+
+
+MAX_REQUEST_BYTES = 1536 * 1024  # etcd's default --max-request-bytes
 
 
 class Compacted(StoreError):

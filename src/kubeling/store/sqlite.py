@@ -21,12 +21,14 @@ import orjson
 from .base import (
     ADDED,
     DELETED,
+    MAX_REQUEST_BYTES,
     MODIFIED,
     Compacted,
     Entry,
     Event,
     KeyExists,
     KeyNotFound,
+    RequestTooLarge,
     RevisionConflict,
     Watcher,
 )
@@ -50,9 +52,12 @@ def _bucket(key: str) -> str:
     return "/".join(parts[:4]) + "/"
 
 
-def _encode(obj: dict[str, Any], rev: int) -> bytes:
+def _encode(obj: dict[str, Any], rev: int, key: str = "") -> bytes:
     obj.setdefault("metadata", {})["resourceVersion"] = str(rev)
-    return orjson.dumps(obj)
+    value = orjson.dumps(obj)
+    if len(value) + len(key) > MAX_REQUEST_BYTES:
+        raise RequestTooLarge()
+    return value
 
 
 DECODED_WINDOW = 2_000  # history events whose objects stay decoded (see _drop_decoded)
@@ -150,7 +155,7 @@ class SQLiteStore:
         if self.get(key) is not None:
             raise KeyExists(key)
         rev = self.revision + 1
-        entry = Entry(key, _encode(obj, rev), rev, rev, obj)
+        entry = Entry(key, _encode(obj, rev, key), rev, rev, obj)
         self._commit(key, entry, rev)
         self._apply(Event(ADDED, entry))
         return entry
@@ -162,7 +167,7 @@ class SQLiteStore:
         if cur.mod_rev != expected_rev:
             raise RevisionConflict(cur)
         rev = self.revision + 1
-        entry = Entry(key, _encode(obj, rev), rev, cur.create_rev, obj)
+        entry = Entry(key, _encode(obj, rev, key), rev, cur.create_rev, obj)
         self._commit(key, entry, rev)
         self._apply(Event(MODIFIED, entry, cur))
         return entry
