@@ -81,7 +81,8 @@ _I64_MIN, _U64_MAX = -(1 << 63), (1 << 64) - 1
 
 
 def _go_parse_int(s: str) -> int | None:
-    """strconv.ParseInt(s, 0, 64), falling back to ParseUint: sign, 0x/0o/0b/0 prefixes."""
+    """strconv.ParseInt(s, 0, 64), falling back to ParseUint: sign, 0x/0o/0b/0 prefixes (the
+    0b forms go-yaml also tries by hand)."""
     neg = s[:1] == "-"
     body = s[1:] if s[:1] in "+-" else s
     base = 10
@@ -121,11 +122,6 @@ def _resolve_plain(tag: str, value: str) -> tuple[str, Any]:
                 fv = float(plain)
                 if not math.isinf(fv):  # ParseFloat's ErrRange: not a float, a string
                     return _FLOAT, fv
-            for prefix, sign in (("0b", 1), ("-0b", -1)):
-                if plain.startswith(prefix) and plain[len(prefix):] and set(plain[len(prefix):]) <= {"0", "1"}:
-                    bv = sign * int(plain[len(prefix):], 2)
-                    if _I64_MIN <= bv <= _U64_MAX:
-                        return _INT, bv
     return _STR, value
 
 

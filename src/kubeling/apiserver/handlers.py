@@ -12,6 +12,7 @@ import base64
 import datetime
 import logging
 import posixpath
+import re
 from typing import Any
 
 import orjson
@@ -47,6 +48,7 @@ def _query_bool(q: Any, name: str) -> bool:
 
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_DECIMAL = re.compile(r"[+-]?[0-9]+\Z")
 
 
 def _query_int(q: Any, name: str) -> int:
@@ -55,7 +57,7 @@ def _query_int(q: Any, name: str) -> int:
     raw = q.get(name)
     if raw in (None, ""):
         return 0
-    if not raw.isascii() or not (raw.lstrip("+-").isdigit() and len(raw) - len(raw.lstrip("+-")) <= 1):
+    if not _DECIMAL.match(raw):
         raise errors.bad_request(f'strconv.ParseInt: parsing {go_quote(raw)}: invalid syntax')
     v = int(raw)
     if not _INT64_MIN <= v <= _INT64_MAX:
@@ -119,13 +121,16 @@ def _parse_continue(token: str) -> tuple[int, str]:
         raise invalid(f": {e}") from None
     if not isinstance(d, dict):
         raise invalid(f": json: cannot unmarshal {_json_kind(d)} into Go value of type storage.continueToken")
-    for field, want in (("v", str), ("rv", int), ("start", str)):
+    for field, go_type in (("v", "string"), ("rv", "int64"), ("start", "string")):
         v = d.get(field)
-        if v is not None and (not isinstance(v, want) or isinstance(v, bool) or (
-                want is int and not _INT64_MIN <= v <= _INT64_MAX)):
-            shown = "number " + str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else _json_kind(v)
-            go_type = "int64" if want is int else "string"
-            raise invalid(f": json: cannot unmarshal {shown} into Go struct field continueToken.{field} of type {go_type}")
+        if v is None:
+            continue
+        kind = _json_kind(v)
+        if go_type == "string" and kind != "string":
+            raise invalid(f": json: cannot unmarshal {kind} into Go struct field continueToken.{field} of type string")
+        if go_type == "int64" and not (type(v) is int and _INT64_MIN <= v <= _INT64_MAX):
+            shown = f"number {v}" if kind == "number" else kind
+            raise invalid(f": json: cannot unmarshal {shown} into Go struct field continueToken.{field} of type int64")
     if d.get("v") != "meta.k8s.io/v1":
         raise invalid(f": server does not recognize this encoded version {d.get('v') or ''}")
     rv, start = d.get("rv") or 0, d.get("start") or ""
