@@ -210,6 +210,28 @@ def test_merge_patch_of_bounded_inputs_stays_bounded() -> None:
     assert not bounds.depth_exceeds(merge_patch({"x": deep}, {"x": deep}))
 
 
+def _ld(num: int, payload: bytes) -> bytes:
+    def vint(x: int) -> bytes:
+        out = bytearray()
+        while True:
+            b, x = x & 0x7F, x >> 7
+            out.append(b | 0x80 if x else b)
+            if not x:
+                return bytes(out)
+    return vint(num << 3 | 2) + vint(len(payload)) + payload
+
+
+def test_protobuf_of_a_million_empty_messages_is_413() -> None:
+    """2 bytes each on the wire, a dict each once decoded: the decoder's work is bounded."""
+    spec = _ld(2, b"") * 1_500_000  # PodSpec.containers
+    body = b"k8s\x00" + _ld(1, _ld(1, b"v1") + _ld(2, b"Pod")) + _ld(2, _ld(1, _ld(1, b"p")) + _ld(2, spec))
+    assert len(body) <= negotiation.MAX_BODY
+    assert status_of(negotiation.decode_body, body, "application/vnd.kubernetes.protobuf") == (
+        413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
+    few = b"k8s\x00" + _ld(1, _ld(1, b"v1") + _ld(2, b"Pod")) + _ld(2, _ld(2, _ld(2, b"") * 1000))
+    assert len(negotiation.decode_body(few, "application/vnd.kubernetes.protobuf")["spec"]["containers"]) == 1000
+
+
 # ---- §3: the store's size limit (etcd's --max-request-bytes) --------------------------------------
 
 
