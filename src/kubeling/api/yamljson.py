@@ -76,6 +76,7 @@ _YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z
 _DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?\Z")
 _TIMESTAMP_RE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
                            r"([Tt ][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]*)?(Z|[-+][0-9]{1,2}(:[0-9]{2})?)?)?\Z")
+_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)\Z")  # the common case of ParseInt(s, 0, 64)
 _DIGITS = {16: "0123456789abcdefABCDEF", 8: "01234567", 2: "01", 10: "0123456789"}
 _I64_MIN, _U64_MAX = -(1 << 63), (1 << 64) - 1
 
@@ -114,6 +115,10 @@ def _resolve_plain(tag: str, value: str) -> tuple[str, Any]:
         elif c in "+-0123456789":
             if tag in ("", _TIMESTAMP) and _TIMESTAMP_RE.match(value):
                 return _TIMESTAMP, value  # into interface{}, v2 keeps a timestamp's text
+            if _DECIMAL.match(value):
+                iv = int(value)
+                if _I64_MIN <= iv <= _U64_MAX:
+                    return _INT, iv
             plain = value.replace("_", "")
             iv = _go_parse_int(plain)
             if iv is not None:
@@ -313,10 +318,12 @@ class _Builder:
             self.root = _json_number(value) if isinstance(value, float) else value
             return
         top = self.stack[-1]
-        top.max_child_depth = max(top.max_child_depth, levels)
-        if isinstance(value, float) and (top.has_key or isinstance(top.value, list)):
+        if levels > top.max_child_depth:
+            top.max_child_depth = levels
+        is_list = type(top.value) is list
+        if type(value) is float and (top.has_key or is_list):
             value = _json_number(value)  # a value; a float key is formatted by _key
-        if isinstance(top.value, list):
+        if is_list:
             top.value.append(value)
             top.size += size + 1
         elif not top.has_key:
@@ -340,6 +347,12 @@ class _Builder:
         frame.merges.extend(sources)
 
 
+_SCALAR, _ALIAS = yaml.ScalarEvent, yaml.AliasEvent
+_MAPPING_START, _MAPPING_END = yaml.MappingStartEvent, yaml.MappingEndEvent
+_SEQUENCE_START, _SEQUENCE_END = yaml.SequenceStartEvent, yaml.SequenceEndEvent
+_DOCUMENT_END, _STREAM_END = yaml.DocumentEndEvent, yaml.StreamEndEvent
+
+
 class _TooLarge(Exception):
     """The JSON the document stands for is larger than the limit."""
 
@@ -355,20 +368,23 @@ def loads(data: bytes | str, max_depth: int = MAX_DEPTH, max_size: int = 3 * 102
     try:
         while True:
             ev = loader.get_event()
-            if isinstance(ev, yaml.ScalarEvent):
-                plain = bool(ev.implicit[0])
-                merge_key = ev.value == "<<" and ((plain and ev.tag is None) or ev.tag == _MERGE)
-                value = ev.value if merge_key else _scalar(ev.tag, plain, ev.value)
+            t = type(ev)
+            if t is _SCALAR:
+                value, tag = ev.value, ev.tag
+                plain = ev.implicit[0]
+                merge_key = value == "<<" and ((plain and tag is None) or tag == _MERGE)
+                if not merge_key and (tag is not None or (plain and (not value or value[0] in _HINTED))):
+                    value = _scalar(tag, plain, value)  # else: a string as it is (most keys and values)
                 b.scalar(value, ev.anchor, merge_key)
-            elif isinstance(ev, yaml.MappingStartEvent):
+            elif t is _MAPPING_START:
                 b.open({}, ev.anchor)
-            elif isinstance(ev, yaml.SequenceStartEvent):
+            elif t is _SEQUENCE_START:
                 b.open([], ev.anchor)
-            elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            elif t is _MAPPING_END or t is _SEQUENCE_END:
                 b.close()
-            elif isinstance(ev, yaml.AliasEvent):
+            elif t is _ALIAS:
                 b.alias(ev.anchor)
-            elif isinstance(ev, (yaml.DocumentEndEvent, yaml.StreamEndEvent)):
+            elif t is _DOCUMENT_END or t is _STREAM_END:
                 break  # go-yaml's Unmarshal reads the first document only
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
