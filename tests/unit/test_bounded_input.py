@@ -221,9 +221,9 @@ def _ld(num: int, payload: bytes) -> bytes:
     return vint(num << 3 | 2) + vint(len(payload)) + payload
 
 
-def test_protobuf_of_a_million_empty_messages_is_413() -> None:
+def test_protobuf_of_many_empty_messages_is_413() -> None:
     """2 bytes each on the wire, a dict each once decoded: the decoder's work is bounded."""
-    spec = _ld(2, b"") * 1_500_000  # PodSpec.containers
+    spec = _ld(2, b"") * 600_000  # PodSpec.containers: 1.2 MB
     body = b"k8s\x00" + _ld(1, _ld(1, b"v1") + _ld(2, b"Pod")) + _ld(2, _ld(1, _ld(1, b"p")) + _ld(2, spec))
     assert len(body) <= negotiation.MAX_BODY
     assert status_of(negotiation.decode_body, body, "application/vnd.kubernetes.protobuf") == (
