@@ -22,6 +22,7 @@ from .registry import Registry
 
 log = logging.getLogger("kubeling.apiserver")
 
+# system:public-info-viewer's nonResourceURLs (what anonymous clients may read upstream)
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 
 
@@ -180,14 +181,20 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
     async def openapi_v2(request: web.Request) -> web.Response:
         from . import openapi
 
-        if not openapi.json_acceptable(request.headers.get("Accept")):
-            raise errors.not_acceptable("only application/json is served for /openapi/v2")
-        return web.Response(body=openapi.v2_document(), content_type="application/json")
+        ctype = openapi.v2_content_type(request.headers.get("Accept"))
+        if ctype is None:
+            raise errors.not_acceptable("only application/json and application/com.github.proto-openapi.spec.v2"
+                                        ".v1.0+protobuf are served for /openapi/v2")
+        body = openapi.v2_protobuf() if ctype == openapi.V2_PROTOBUF else openapi.v2_document()  # cached
+        return web.Response(body=body, content_type=None, headers={
+            "Content-Type": ctype, "Etag": f'"{openapi.v2_etag()}"', "Vary": "Accept"})
 
     app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY)
-    for p in ("/healthz", "/livez", "/readyz"):
+    for p in ("/healthz", "/livez", "/readyz"):  # exact paths, and one per check: `/healthz/` is a 404 upstream
         app.router.add_get(p, healthz)
-    app.router.add_get("/version", version)
+        app.router.add_get(p + "/ping", healthz)
+    for p in ("/version", "/version/"):  # go-restful serves both (the Python client's VersionApi asks `/version/`)
+        app.router.add_get(p, version)
     app.router.add_get("/openapi/v2", openapi_v2)
     app.router.add_get("/openapi/v3", openapi_v3)
     app.router.add_get("/openapi/v3/{tail:.*}", openapi_v3)

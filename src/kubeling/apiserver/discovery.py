@@ -123,4 +123,4 @@ def aggregated(core: bool) -> bytes:
         items.append({"metadata": {"name": g, "creationTimestamp": None},
                       "versions": [_aggregated_version(g, v) for v in versions]})
     doc = {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items}
-    return orjson.dumps(doc)
+    return orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)  # the serializer's "\n", as every object

@@ -26,7 +26,7 @@ from ..api.resources import REVIEW_GROUPS, Resource, lookup
 from ..store.base import Entry
 from . import discovery, negotiation, paths, strategy
 from .negotiation import Wanted
-from .registry import DeleteOptions, Registry, WriteOptions, encoded, view
+from .registry import DeleteOptions, Registry, WriteOptions, encoded, precondition_rv, stale, view
 from .watchstream import BOOKMARK, ERROR, WatchStream
 
 log = logging.getLogger("kubeling.apiserver")
@@ -35,7 +35,9 @@ JSON_CT = "application/json"
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    data = body if isinstance(body, (bytes, bytearray)) else orjson.dumps(body)
+    """A JSON response ending in "\\n", as upstream's serializer (json.Encoder.Encode) writes every
+    object, Status errors included: clients that compare the body text see the same bytes."""
+    data = body + b"\n" if isinstance(body, (bytes, bytearray)) else orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE)
     return web.Response(body=data, status=status, content_type=JSON_CT, headers=headers)
 
 
@@ -573,8 +575,7 @@ class RestAPI:
                 raise errors.invalid("Scale", target.name or "", "autoscaling", [errors.field_cause(
                     "FieldValueInvalid", "spec.replicas",
                     f"spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0")])
-            rv = (scale.get("metadata") or {}).get("resourceVersion")
-            if rv and rv != str(cur.mod_rev):
+            if stale((scale.get("metadata") or {}).get("resourceVersion"), cur):
                 raise errors.conflict(res.plural, target.name or "", res.group)
             obj.setdefault("spec", {})["replicas"] = replicas
             obj["metadata"]["resourceVersion"] = str(cur.mod_rev)
@@ -620,7 +621,7 @@ class RestAPI:
             if bounds.depth_exceeds(patched):  # a JSON patch can nest its values below the document's
                 raise errors.bad_request(bounds.too_deep_message())
             meta = patched.get("metadata") if isinstance(patched.get("metadata"), dict) else None
-            if meta is not None and meta.get("resourceVersion") in (None, ""):
+            if meta is not None and precondition_rv(meta.get("resourceVersion")) is None:
                 meta["resourceVersion"] = str(cur.mod_rev)
             self._field_validation(request, res, patched, b"", opts, how="patch")
             return patched
@@ -658,7 +659,7 @@ class RestAPI:
         pinned_rv = (config.get("metadata") or {}).get("resourceVersion") if isinstance(config.get("metadata"), dict) else None
 
         def mutate(obj: dict[str, Any], cur: Entry) -> dict[str, Any]:
-            if pinned_rv and str(pinned_rv) != str(cur.mod_rev):  # a precondition, as upstream
+            if stale(pinned_rv, cur):  # a precondition, as upstream
                 raise errors.conflict(res.plural, target.name or "", res.group)
             new = apply.server_side_apply(obj, config, opts.field_manager, force, res.api_version,
                                           self.registry.now(), sch, kind=res.kind, subresource=opts.subresource)

@@ -46,6 +46,27 @@ def now_rfc3339() -> str:
     return _now_cache[1]
 
 
+def precondition_rv(rv: Any) -> str | None:
+    """The resourceVersion a write is conditional on, or None for an unconditional write.
+
+    Upstream's store parses the object's resourceVersion as a uint64 (ObjectResourceVersion), so
+    "" and "0" are both 0, which every kind here (AllowUnconditionalUpdate) treats as "no
+    precondition": `kubectl replace` of an object read with rv "0" is not a Conflict.
+    """
+    if rv in (None, ""):
+        return None
+    text = str(rv)
+    if text.isascii() and text.isdigit():
+        return None if int(text) == 0 else str(int(text))
+    return text
+
+
+def stale(rv: Any, cur: Entry) -> bool:
+    """Whether a write pinned to `rv` must fail with a Conflict against the stored `cur`."""
+    pinned = precondition_rv(rv)
+    return pinned is not None and pinned != str(cur.mod_rev)
+
+
 def view(res: Resource, entry: Entry) -> dict[str, Any]:
     """The stored object as `res`'s version sees it (shared, read-only)."""
     if res.kind not in CONVERTIBLE_KINDS:
@@ -197,7 +218,7 @@ class Registry:
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
-        if meta.get("resourceVersion"):
+        if precondition_rv(meta.get("resourceVersion")) is not None:  # "0" is "unset" (ObjectResourceVersion)
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
         if not meta.get("name") and meta.get("generateName") and isinstance(meta["generateName"], str):
             meta["name"] = meta["generateName"][:58] + random_suffix()
@@ -308,8 +329,7 @@ class Registry:
         old = view(res, cur)
         if not isinstance(new, dict):
             raise errors.bad_request("the body of the request was in an unknown format")
-        rv = (new.get("metadata") or {}).get("resourceVersion")
-        if rv and str(rv) != str(cur.mod_rev):
+        if stale((new.get("metadata") or {}).get("resourceVersion"), cur):
             raise errors.conflict(res.plural, name, res.group)
         new = self.merge_for_update(res, old, new, opts.subresource)
         defaults.apply_defaults(res.group, res.version, res.kind, new)
@@ -364,7 +384,7 @@ class Registry:
             try:
                 return await self.update(res, namespace, name, new, opts, current=cur, managed_fields=mf)
             except errors.StatusError as e:
-                pinned = (new.get("metadata") or {}).get("resourceVersion") not in (None, "", str(cur.mod_rev))
+                pinned = stale((new.get("metadata") or {}).get("resourceVersion"), cur)
                 if e.reason != "Conflict" or pinned or attempt == retries - 1 or self.get(res, namespace, name).mod_rev == cur.mod_rev:
                     raise
         raise errors.conflict(res.plural, name, res.group)
