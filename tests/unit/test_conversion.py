@@ -30,7 +30,10 @@ def test_hpa_v1_without_target() -> None:
     v1 = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "x"},
           "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "x"}, "maxReplicas": 3}}
     v2 = convert(v1, "autoscaling/v2")
-    assert "metrics" not in v2["spec"] and "annotations" not in v2["metadata"]
+    # Convert_v1_HorizontalPodAutoscaler_To_autoscaling_...: no CPU target, no other metrics -> 80 %
+    assert v2["spec"]["metrics"] == [{"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "Utilization", "averageUtilization": 80}}}]
+    assert "annotations" not in v2["metadata"]
 
 
 def test_event_conversion() -> None:

@@ -205,7 +205,12 @@ def test_hpa_v2_and_v1():
                                              "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}
     assert spec["behavior"]["scaleUp"]["policies"][0] == {"type": "Pods", "value": 4, "periodSeconds": 15}
     v1 = defaulted("autoscaling", "v1", "HorizontalPodAutoscaler", {"spec": {"maxReplicas": 3}})
-    assert v1["spec"] == {"maxReplicas": 3, "minReplicas": 1}
+    # `kubectl autoscale` without --cpu-percent: the 80 % that upstream's v1 -> v2 conversion adds
+    assert v1["spec"] == {"maxReplicas": 3, "minReplicas": 1, "targetCPUUtilizationPercentage": 80}
+    other = [{"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "1"}}}]
+    v1 = defaulted("autoscaling", "v1", "HorizontalPodAutoscaler", {
+        "metadata": {"annotations": {"autoscaling.alpha.kubernetes.io/metrics": json.dumps(other)}}, "spec": {"maxReplicas": 3}})
+    assert "targetCPUUtilizationPercentage" not in v1["spec"]  # other metrics: no CPU default
 
 
 def test_apps_other_kinds():

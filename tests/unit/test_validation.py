@@ -389,7 +389,7 @@ def test_service_cluster_ip_immutable():
     new["spec"]["clusterIP"] = "10.96.0.11"
     new["spec"]["clusterIPs"] = ["10.96.0.11"]
     assert messages("", "v1", "Service", new, old) == [
-        'spec.clusterIPs[0]: Invalid value: []string{"10.96.0.11"}: primary clusterIP can not be changed']
+        'spec.clusterIPs[0]: Invalid value: []string{"10.96.0.11"}: may not change once set']
 
 
 # ---------------------------------------------------------------------------------------------

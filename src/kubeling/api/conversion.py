@@ -17,10 +17,19 @@ import orjson
 HPA_V1, HPA_V2 = "autoscaling/v1", "autoscaling/v2"
 EVENT_CORE, EVENT_NEW = "v1", "events.k8s.io/v1"
 
-_ANN_METRICS = "autoscaling.alpha.kubernetes.io/metrics"
+ANN_METRICS = "autoscaling.alpha.kubernetes.io/metrics"
 _ANN_CURRENT = "autoscaling.alpha.kubernetes.io/current-metrics"
 _ANN_CONDITIONS = "autoscaling.alpha.kubernetes.io/conditions"
 _ANN_BEHAVIOR = "autoscaling.alpha.kubernetes.io/behavior"
+
+
+DEFAULT_CPU_UTILIZATION = 80  # autoscaling.DefaultCPUUtilization
+
+
+def default_cpu_metric() -> dict[str, Any]:
+    """The metric an HPA without any gets: CPU at 80 % utilization."""
+    return {"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION}}}
 
 
 def _is_cpu_utilization(m: dict[str, Any]) -> bool:
@@ -43,7 +52,7 @@ def hpa_v2_to_v1(obj: dict[str, Any]) -> dict[str, Any]:
         else:
             others.append(m)
     if others:
-        ann[_ANN_METRICS] = orjson.dumps(others).decode()
+        ann[ANN_METRICS] = orjson.dumps(others).decode()
     behavior = spec.pop("behavior", None)
     if behavior:
         ann[_ANN_BEHAVIOR] = orjson.dumps(behavior).decode()
@@ -77,10 +86,11 @@ def hpa_v1_to_v2(obj: dict[str, Any]) -> dict[str, Any]:
     if target is not None:
         metrics.append({"type": "Resource", "resource": {"name": "cpu", "target": {
             "type": "Utilization", "averageUtilization": target}}})
-    if _ANN_METRICS in ann:
-        metrics += orjson.loads(ann.pop(_ANN_METRICS))
-    if metrics:
-        spec["metrics"] = metrics
+    if ANN_METRICS in ann:
+        metrics += orjson.loads(ann.pop(ANN_METRICS))
+    # upstream defaults the CPU target here (Convert_v1_HorizontalPodAutoscaler_To_autoscaling_...):
+    # only conversion sees both targetCPUUtilizationPercentage and the other metrics' annotation
+    spec["metrics"] = metrics or [default_cpu_metric()]
     if _ANN_BEHAVIOR in ann:
         spec["behavior"] = orjson.loads(ann.pop(_ANN_BEHAVIOR))
     status = out.get("status")
@@ -95,7 +105,7 @@ def hpa_v1_to_v2(obj: dict[str, Any]) -> dict[str, Any]:
             status["currentMetrics"] = current
         if _ANN_CONDITIONS in ann:
             status["conditions"] = orjson.loads(ann.pop(_ANN_CONDITIONS))
-    for k in (_ANN_METRICS, _ANN_CURRENT, _ANN_CONDITIONS, _ANN_BEHAVIOR):
+    for k in (ANN_METRICS, _ANN_CURRENT, _ANN_CONDITIONS, _ANN_BEHAVIOR):
         ann.pop(k, None)
     if ann:
         meta["annotations"] = ann

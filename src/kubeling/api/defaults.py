@@ -18,6 +18,7 @@ import base64
 from decimal import Decimal
 from typing import Any, Callable
 
+from kubeling.api import conversion
 from kubeling.api.validation import parse_quantity
 
 Obj = dict[str, Any]
@@ -474,13 +475,23 @@ def _hpa_rules(rules: Any, default: Obj) -> Obj:
     return rules
 
 
+def _annotations(obj: Obj) -> Obj:
+    meta = obj.get("metadata")
+    ann = meta.get("annotations") if isinstance(meta, dict) else None
+    return ann if isinstance(ann, dict) else {}
+
+
 def _hpa(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     _default(spec, "minReplicas", 1)
     if version == "v1":
+        # stored as written, so the v1 object carries what upstream's v1 -> v2 conversion defaults
+        # (and a v1 read of the v2 object shows): no CPU target and no other metrics -> 80 %
+        if spec.get("targetCPUUtilizationPercentage") is None and conversion.ANN_METRICS not in _annotations(obj):
+            spec["targetCPUUtilizationPercentage"] = conversion.DEFAULT_CPU_UTILIZATION
         return
     if not spec.get("metrics"):
-        spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+        spec["metrics"] = [conversion.default_cpu_metric()]
     behavior = spec.get("behavior")
     if isinstance(behavior, dict):
         behavior["scaleUp"] = _hpa_rules(behavior.get("scaleUp"), _SCALE_UP)

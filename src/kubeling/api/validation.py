@@ -1717,14 +1717,26 @@ def _validate_service_port(sp: dict, require_name: bool, names: set[str], fld: s
 
 
 def _service_cluster_ip_update(spec: dict, old: dict) -> Causes:
+    """validateUpgradeDowngradeClusterIPs: clusterIPs may gain or lose the secondary, never change."""
     if "ExternalName" in (_s(spec.get("type")), _s(old.get("type"))):
         return []
     new_ips, old_ips = _cluster_ips(spec), _cluster_ips(old)
     if _is_headless(spec) and _is_headless(old):
         return []
+    shown = go_strings(new_ips or None)
+    if len(old_ips) == len(new_ips):
+        return [invalid(f"spec.clusterIPs[{i}]", shown, "may not change once set")
+                for i, ip in enumerate(old_ips) if ip != new_ips[i]]
+    released = len(old_ips) > len(new_ips)  # else one was added (upgraded)
+    out: Causes = []
+    if released and not new_ips:
+        out.append(invalid("spec.clusterIPs[0]", shown, "primary clusterIP can not be unset"))
     if old_ips and new_ips and new_ips[0] != old_ips[0]:
-        return [invalid("spec.clusterIPs[0]", go_strings(new_ips), "primary clusterIP can not be changed")]
-    return []
+        out.append(invalid("spec.clusterIPs[0]", shown, "may not change once set"))
+    if released and len(new_ips) == 1 and spec.get("ipFamilyPolicy") != "SingleStack":
+        out.append(invalid("spec.ipFamilyPolicy", _s(spec.get("ipFamilyPolicy")) or "null",
+                           "must be set to 'SingleStack' when releasing the secondary clusterIP"))
+    return out
 
 
 def validate_node(obj: dict, old: dict | None) -> Causes:
