@@ -27,6 +27,7 @@ import orjson
 
 from kubeling.api import schema as schemas
 from kubeling.api.errors import StatusError, bad_request, field_cause, invalid
+from kubeling.api.patch import _go_type, _gofmt
 
 FieldSet = dict[str, Any]
 ManagerId = tuple[str, str, str, str]  # (manager, operation, apiVersion ("" for Apply), subresource)
@@ -403,11 +404,13 @@ _KEY_DEFAULTS: dict[tuple[str, str], Any] = {
 
 
 class _Type:
-    __slots__ = ("kind", "atomic", "props", "elem", "keys", "key_defaults", "present", "_children", "_elem_t")
+    __slots__ = ("kind", "atomic", "scalar", "props", "elem", "keys", "key_defaults", "present", "_children",
+                 "_elem_t")
 
-    def __init__(self, kind: int, atomic: bool = False) -> None:
+    def __init__(self, kind: int, atomic: bool = False, scalar: str = "untyped") -> None:
         self.kind = kind
         self.atomic = atomic
+        self.scalar = scalar  # SCALAR: numeric, string, boolean, untyped; "" accepts any shape
         self.props: dict[str, Any] = {}
         self.elem: Any = None
         self.keys: tuple[str, ...] | None = None  # list: None = set (or atomic); tuple = map keys
@@ -434,7 +437,7 @@ class _Type:
 
 
 _DEDUCED = _Type(DEDUCED)
-_UNTYPED_ATOMIC = _Type(SCALAR)  # RawExtension: atomic whatever it holds
+_UNTYPED_ATOMIC = _Type(SCALAR, scalar="")  # RawExtension: atomic whatever it holds
 _CACHE: dict[int, tuple[Any, _Type]] = {}
 _NAMES: dict[int, str] = {}
 
@@ -493,7 +496,16 @@ def _build(raw: dict) -> _Type:
                     present[p] = True
         t.present = present
         return t
-    return _Type(SCALAR)
+    return _Type(SCALAR, scalar=_scalar_kind(typ, s.get("format")))
+
+
+def _scalar_kind(typ: Any, fmt: Any) -> str:
+    """schemaconv convertPrimitive: strings with a format (date-time, ...) are untyped."""
+    if typ in ("integer", "number"):
+        return "numeric"
+    if typ == "boolean":
+        return "boolean"
+    return "string" if typ == "string" and fmt in (None, "", "byte") else "untyped"
 
 
 def _build_list(s: dict) -> _Type:
@@ -558,10 +570,12 @@ class _SchemaError(Exception):
 def _item_pe(t: _Type, item: Any) -> str:
     """listItemToPathElement for an associative list."""
     if t.keys:
+        if item is None:
+            raise _SchemaError("associative list with keys may not have a null element")
         if not isinstance(item, dict):
             raise _SchemaError("associative list with keys may not have non-map elements")
         key = {}
-        for k in sorted(t.keys):
+        for k in t.keys:
             if k in item:
                 key[k] = item[k]
             elif k in t.key_defaults:
@@ -573,8 +587,10 @@ def _item_pe(t: _Type, item: Any) -> str:
         return "k:" + go_json(key)
     if item is None:
         raise _SchemaError("associative list without keys has an element that's an explicit null")
-    if isinstance(item, (dict, list)):
+    if isinstance(item, dict):
         raise _SchemaError("associative list without keys has an element that's a map type")
+    if isinstance(item, list):
+        raise _SchemaError("not supported: associative list with lists as elements")
     return "v:" + go_json(item)
 
 
@@ -595,6 +611,100 @@ def _index_items(t: _Type, items: list, path: str) -> tuple[list[str], dict[str,
 
 def _is_leaf(t: _Type, kind: int) -> bool:
     return kind == SCALAR or t.atomic
+
+
+# --------------------------------------------------------------------------------------------
+# typed.AsTyped: validating an apply configuration against its schema
+# --------------------------------------------------------------------------------------------
+
+def typed_errors(v: Any, t: _Type) -> list[tuple[str, str]]:
+    """SMD's validatingObjectWalker: (path, message) for every value that does not fit the
+    schema (wrong shape or scalar type, undeclared field, bad or duplicate list keys). Null fits
+    everything; deduced and RawExtension parts accept anything."""
+    if v is None or t.kind == DEDUCED:
+        return []
+    if t.kind == SCALAR:
+        msg = _scalar_error(t.scalar, v)
+        return [("", msg)] if msg else []
+    if t.kind == LIST:
+        if not isinstance(v, list):
+            return [("", f"expected list, got {_go_value_v(v)}")]
+        return _list_errors(v, t)
+    if not isinstance(v, dict):
+        return [("", f"expected map, got {_go_value_v(v)}")]
+    out: list[tuple[str, str]] = []
+    for k, cv in v.items():
+        if k not in t.props and t.elem is None:
+            out.append(("." + k, "field not declared in schema"))
+            break  # visitCurrentMapItem stops the map's iteration here
+        out += [("." + k + p, m) for p, m in typed_errors(cv, t.child(k))]
+    return out
+
+
+def _list_errors(items: list, t: _Type) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    et = t.elem_type()
+    for i, item in enumerate(items):
+        if t.atomic:
+            pe = f"[{i}]"
+        else:
+            try:
+                pe = _pe_string(_item_pe(t, item))
+            except _SchemaError as err:
+                out.append(("", f"element {i}: {err}"))
+                return out  # no path element: the rest of the list is not checked
+            if pe in seen:
+                out.append(("", f"duplicate entries for key {pe}"))
+            seen.add(pe)
+        out += [(pe + p, m) for p, m in typed_errors(item, et)]
+    return out
+
+
+def _scalar_error(kind: str, v: Any) -> str:
+    """validateScalar, with Go's %T / %#v / %v of the value as the message prints it."""
+    is_bool = isinstance(v, bool)
+    is_num = isinstance(v, (int, float)) and not is_bool
+    if kind == "numeric" and not is_num:
+        return f"expected numeric (int or float), got {_go_type(v)}"
+    if kind == "string" and not isinstance(v, str):
+        return f"expected string, got &value.valueUnstructured{{Value:{_go_sharp(v)}}}"
+    if kind == "boolean" and not is_bool:
+        return f"expected boolean, got {_go_value_v(v)}"
+    if kind == "untyped" and isinstance(v, (dict, list)):
+        return f"expected any scalar, got {_go_value_v(v)}"
+    return ""
+
+
+def _go_value_v(v: Any) -> str:
+    """%v of an SMD value (a *valueUnstructured): `&{x}`, `&{map[a:1]}`."""
+    return "&{" + _gofmt(v) + "}"
+
+
+def _go_sharp(v: Any) -> str:
+    """Go's %#v of a decoded JSON value."""
+    if v is None:
+        return "interface {}(nil)"
+    if isinstance(v, str):
+        return _go_quote(v)
+    if isinstance(v, dict):
+        return "map[string]interface {}{" + ", ".join(f"{_go_quote(k)}:{_go_sharp(v[k])}" for k in sorted(v)) + "}"
+    if isinstance(v, list):
+        return "[]interface {}{" + ", ".join(_go_sharp(x) for x in v) + "}"
+    return _gofmt(v)
+
+
+def typed_patch_error(config: dict, t: _Type) -> StatusError | None:
+    """`failed to create typed patch object (ns/name; gvk): ...`: a plain error upstream (500)."""
+    errs = typed_errors(config, t)
+    if not errs:
+        return None
+    texts = [f"{p}: {m}" if p else m for p, m in errs]
+    text = texts[0] if len(texts) == 1 else "errors:\n  " + "\n  ".join(texts)
+    meta = _meta(config)
+    where = f"{meta.get('namespace', '')}/{meta.get('name', '')}; " \
+            f"{_gvk_string(config.get('apiVersion') or '', config.get('kind') or '')}"
+    return StatusError(500, "", f"failed to create typed patch object ({where}): {text}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1392,13 +1502,13 @@ def update_managed_fields(
 def _apply_core(live: dict, config: dict, t: _Type, managed: _Managed, mid: ManagerId, api_version: str,
                 force: bool, ignored: FieldSet | None) -> tuple[dict, bool]:
     """merge.Updater.Apply: returns (new object, changed); raises _Conflicts."""
+    bad = typed_patch_error(config, t)  # ObjectToTyped(patchObj) comes before any merge
+    if bad is not None:
+        raise bad
     try:
         return _apply_typed(live, config, t, managed, mid, api_version, force, ignored)
-    except _SchemaError as err:
-        meta = _meta(config)
-        where = f"{meta.get('namespace', '')}/{meta.get('name', '')}; " \
-                f"{_gvk_string(config.get('apiVersion') or '', config.get('kind') or '')}"
-        raise StatusError(500, "", f"failed to create typed patch object ({where}): {err}") from None
+    except _SchemaError as err:  # the live object does not fit (ObjectToTyped(live) fails upstream)
+        raise StatusError(500, "", f"failed to create typed live object: {err}") from None
 
 
 def _apply_typed(live: dict, config: dict, t: _Type, managed: _Managed, mid: ManagerId, api_version: str,
@@ -1509,7 +1619,8 @@ def server_side_apply(
     try:
         managed = _decode_managed(_meta(live).get("managedFields"), trusted=True)
     except (ValueError, orjson.JSONDecodeError) as err:
-        raise StatusError(500, "InternalError", f"Internal error occurred: failed to decode managed fields: {err}") from None
+        # a plain fmt.Errorf in FieldManager.Apply: ErrorToAPIStatus makes it a 500 with no reason
+        raise StatusError(500, "", f"failed to decode managed fields: {err}") from None
     base = live if live is not None else {}
     if not managed.fields and live is not None:
         # skipNonAppliedManager: the existing fields belong to "before-first-apply".

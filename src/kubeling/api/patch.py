@@ -31,6 +31,7 @@ __all__ = [
     "merge_patch",
     "strategic_merge_patch",
     "strategic_merge_patch_for",
+    "check_strict_decode",
     "MAX_JSON_PATCH_OPERATIONS",
 ]
 
@@ -473,6 +474,30 @@ def json_patch(obj: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
         except RecursionError:  # copies and moves nested the document too deep to walk
             raise errors.bad_request(bounds.too_deep_message()) from None
     return doc
+
+
+def check_strict_decode(content_type: str, patch: Any) -> None:
+    """What upstream's patch handler does first with fieldValidation Strict or Warn (the default):
+    kjson.UnmarshalStrict of a JSON patch into []jsonPatchOp and of a merge patch into a map; a
+    body of the wrong shape is a 400 `error decoding patch: json: cannot unmarshal ...`. (With
+    Ignore the libraries decode it themselves: see json_patch and merge_patch.)"""
+    if patch is None:
+        return
+    if content_type == "application/json-patch+json":
+        if not isinstance(patch, list):
+            raise _decode_error(f"{_json_kind(patch)} into Go value of type []handlers.jsonPatchOp")
+        for op in patch:
+            if op is not None and not isinstance(op, dict):
+                raise _decode_error(f"{_json_kind(op)} into Go value of type handlers.jsonPatchOp")
+            for key, value in (op or {}).items():
+                if key in ("op", "path", "from") and value is not None and not isinstance(value, str):
+                    raise _decode_error(f"{_json_kind(value)} into Go struct field jsonPatchOp.{key} of type string")
+    elif content_type == "application/merge-patch+json" and not isinstance(patch, dict):
+        raise _decode_error(f"{_json_kind(patch)} into Go value of type map[string]interface {{}}")
+
+
+def _decode_error(what: str) -> errors.StatusError:
+    return errors.bad_request(f"error decoding patch: json: cannot unmarshal {what}")
 
 
 # --------------------------------------------------------------------------------------------------

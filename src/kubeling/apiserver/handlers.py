@@ -589,7 +589,8 @@ class RestAPI:
             raise errors.method_not_allowed()
         ctype = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype not in negotiation.PATCH_TYPES:
-            raise errors.StatusError(415, "UnsupportedMediaType", f"the server does not support the patch type {ctype!r}")
+            raise errors.StatusError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                     "accepted media types include: " + ", ".join(negotiation.PATCH_TYPES))
         body, raw = await self._body(request)
         opts = self._write_opts(request, sub or "")
         q = request.query
@@ -598,13 +599,12 @@ class RestAPI:
         if not opts.field_manager and ctype == negotiation.APPLY_PATCH:
             raise errors.bad_request("PATCH requests require a fieldManager for apply")
 
+        if q.get("fieldValidation", "Warn") != "Ignore":
+            patching.check_strict_decode(ctype, body)
+
         def apply_patch(doc: dict[str, Any]) -> dict[str, Any]:
             if ctype == negotiation.JSON_PATCH:
-                if not isinstance(body, list):
-                    raise errors.bad_request("json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp")
                 return patching.json_patch(doc, body)
-            if not isinstance(body, dict):
-                raise errors.bad_request("json: cannot unmarshal into Go value of type map[string]interface {}")
             if ctype == negotiation.MERGE_PATCH:
                 return patching.merge_patch(doc, body)
             group, version, kind = (("autoscaling", "v1", "Scale") if sub == "scale" else (res.group, res.version, res.kind))
