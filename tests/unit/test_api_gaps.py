@@ -258,3 +258,18 @@ def test_apply_configuration_untyped_scalars_accept_numbers() -> None:
     out = apply.server_side_apply(_deployment(), config, "m", True, "apps/v1", "2026-01-01T00:00:00Z", sch,
                                   kind="Deployment")
     assert out["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 1
+
+
+def test_service_ip_families_and_load_balancer_class_updates() -> None:
+    old, new = _service(["10.96.0.10"]), _service(["10.96.0.10"])
+    old["spec"]["ipFamilies"], new["spec"]["ipFamilies"] = ["IPv4"], ["IPv6"]
+    assert [c["message"] for c in validate("", "v1", "Service", new, old)] == [
+        'spec.ipFamilies[0]: Invalid value: []core.IPFamily{"IPv6"}: may not change once set']
+    old, new = _service(["10.96.0.10"]), _service(["10.96.0.10"])
+    for svc, cls in ((old, "a.io/lb"), (new, "b.io/lb")):
+        svc["spec"].update(type="LoadBalancer", loadBalancerClass=cls)
+    assert [c["message"] for c in validate("", "v1", "Service", new, old)] == [
+        'spec.loadBalancerClass: Invalid value: "b.io/lb": may not change once set']
+    new["spec"]["type"] = "ClusterIP"
+    assert "spec.loadBalancerClass: Forbidden: may only be used when `type` is 'LoadBalancer'" in [
+        c["message"] for c in validate("", "v1", "Service", new, None)]

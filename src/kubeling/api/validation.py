@@ -1596,8 +1596,19 @@ def validate_service(obj: dict, old: dict | None) -> Causes:
     out = _meta(obj, old, True, name_is_dns1035_label)
     spec = _d(obj.get("spec"))
     if old is not None:
-        out += _service_cluster_ip_update(spec, _d(old.get("spec")))
+        ospec = _d(old.get("spec"))
+        out += _service_cluster_ip_update(spec, ospec)
+        out += _service_ip_families_update(spec, ospec)
+        if _s(spec.get("type")) == _s(ospec.get("type")) == "LoadBalancer" and \
+                spec.get("loadBalancerClass") != ospec.get("loadBalancerClass"):
+            out.append(invalid("spec.loadBalancerClass", spec.get("loadBalancerClass") or "null", "may not change once set"))
     t = _s(spec.get("type"))
+    lb_class = spec.get("loadBalancerClass")
+    if lb_class is not None:
+        if t != "LoadBalancer":
+            out.append(forbidden("spec.loadBalancerClass", "may only be used when `type` is 'LoadBalancer'"))
+        else:
+            out += qualified_name_field(_s(lb_class), "spec.loadBalancerClass")
     ports = _l(spec.get("ports"))
     headless = _is_headless(spec)
     if not ports and not headless and t != "ExternalName":
@@ -1736,6 +1747,28 @@ def _service_cluster_ip_update(spec: dict, old: dict) -> Causes:
     if released and len(new_ips) == 1 and spec.get("ipFamilyPolicy") != "SingleStack":
         out.append(invalid("spec.ipFamilyPolicy", _s(spec.get("ipFamilyPolicy")) or "null",
                            "must be set to 'SingleStack' when releasing the secondary clusterIP"))
+    return out
+
+
+def _service_ip_families_update(spec: dict, old: dict) -> Causes:
+    """validateUpgradeDowngradeIPFamilies (its quirks too: index 0 and clusterIPs in some messages)."""
+    if "ExternalName" in (_s(spec.get("type")), _s(old.get("type"))) or _is_headless(spec) or _is_headless(old):
+        return []
+    new_f, old_f = [_s(f) for f in _l(spec.get("ipFamilies"))], [_s(f) for f in _l(old.get("ipFamilies"))]
+    families = GoRaw("[]core.IPFamily{" + ", ".join(go_quote(f) for f in new_f) + "}" if new_f else "[]core.IPFamily(nil)")
+    ips = go_strings(_cluster_ips(spec) or None)
+    if len(old_f) == len(new_f):
+        return [invalid("spec.ipFamilies[0]", families, "may not change once set")
+                for i, f in enumerate(old_f) if f != new_f[i]]
+    out: Causes = []
+    released = len(old_f) > len(new_f)
+    if released and not _cluster_ips(spec):
+        out.append(invalid("spec.ipFamilies[0]", families, "primary ipFamily can not be unset"))
+    if old_f and new_f and new_f[0] != old_f[0]:
+        out.append(invalid("spec.ipFamilies[0]", ips, "may not change once set"))
+    if released and len(new_f) == 1 and spec.get("ipFamilyPolicy") != "SingleStack":
+        out.append(invalid("spec.ipFamilyPolicy", _s(spec.get("ipFamilyPolicy")) or "null",
+                           "must be set to 'SingleStack' when releasing the secondary ipFamily"))
     return out
 
 
