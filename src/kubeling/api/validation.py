@@ -1729,46 +1729,39 @@ def _validate_service_port(sp: dict, require_name: bool, names: set[str], fld: s
 
 def _service_cluster_ip_update(spec: dict, old: dict) -> Causes:
     """validateUpgradeDowngradeClusterIPs: clusterIPs may gain or lose the secondary, never change."""
-    if "ExternalName" in (_s(spec.get("type")), _s(old.get("type"))):
+    if "ExternalName" in (_s(spec.get("type")), _s(old.get("type"))) or (_is_headless(spec) and _is_headless(old)):
         return []
-    new_ips, old_ips = _cluster_ips(spec), _cluster_ips(old)
-    if _is_headless(spec) and _is_headless(old):
-        return []
-    shown = go_strings(new_ips or None)
-    if len(old_ips) == len(new_ips):
-        return [invalid(f"spec.clusterIPs[{i}]", shown, "may not change once set")
-                for i, ip in enumerate(old_ips) if ip != new_ips[i]]
-    released = len(old_ips) > len(new_ips)  # else one was added (upgraded)
-    out: Causes = []
-    if released and not new_ips:
-        out.append(invalid("spec.clusterIPs[0]", shown, "primary clusterIP can not be unset"))
-    if old_ips and new_ips and new_ips[0] != old_ips[0]:
-        out.append(invalid("spec.clusterIPs[0]", shown, "may not change once set"))
-    if released and len(new_ips) == 1 and spec.get("ipFamilyPolicy") != "SingleStack":
-        out.append(invalid("spec.ipFamilyPolicy", _s(spec.get("ipFamilyPolicy")) or "null",
-                           "must be set to 'SingleStack' when releasing the secondary clusterIP"))
-    return out
+    new_ips = _cluster_ips(spec)
+    return _dual_stack_update(spec, "spec.clusterIPs", "clusterIP", new_ips, _cluster_ips(old),
+                              go_strings(new_ips or None), index_each=True, unset=not new_ips)
 
 
 def _service_ip_families_update(spec: dict, old: dict) -> Causes:
-    """validateUpgradeDowngradeIPFamilies (its quirks too: index 0 and clusterIPs in some messages)."""
+    """validateUpgradeDowngradeIPFamilies, with its quirks (always index 0, unset judged by clusterIPs)."""
     if "ExternalName" in (_s(spec.get("type")), _s(old.get("type"))) or _is_headless(spec) or _is_headless(old):
         return []
-    new_f, old_f = [_s(f) for f in _l(spec.get("ipFamilies"))], [_s(f) for f in _l(old.get("ipFamilies"))]
-    families = GoRaw("[]core.IPFamily{" + ", ".join(go_quote(f) for f in new_f) + "}" if new_f else "[]core.IPFamily(nil)")
-    ips = go_strings(_cluster_ips(spec) or None)
-    if len(old_f) == len(new_f):
-        return [invalid("spec.ipFamilies[0]", families, "may not change once set")
-                for i, f in enumerate(old_f) if f != new_f[i]]
+    new_f = [_s(f) for f in _l(spec.get("ipFamilies"))]
+    shown = GoRaw("[]core.IPFamily{" + ", ".join(go_quote(f) for f in new_f) + "}" if new_f else "[]core.IPFamily(nil)")
+    return _dual_stack_update(spec, "spec.ipFamilies", "ipFamily", new_f, [_s(f) for f in _l(old.get("ipFamilies"))],
+                              shown, index_each=False, unset=not _cluster_ips(spec))
+
+
+def _dual_stack_update(spec: dict, fld: str, noun: str, new: list, old: list, shown: GoRaw, *,
+                       index_each: bool, unset: bool) -> Causes:
+    """The shared rule: the primary (and, at equal length, every entry) may not change; releasing the
+    secondary needs ipFamilyPolicy SingleStack. A changed primary shows clusterIPs in both."""
+    if len(old) == len(new):
+        return [invalid(f"{fld}[{i if index_each else 0}]", shown, "may not change once set")
+                for i, x in enumerate(old) if x != new[i]]
+    released = len(old) > len(new)  # else one was added (upgraded)
     out: Causes = []
-    released = len(old_f) > len(new_f)
-    if released and not _cluster_ips(spec):
-        out.append(invalid("spec.ipFamilies[0]", families, "primary ipFamily can not be unset"))
-    if old_f and new_f and new_f[0] != old_f[0]:
-        out.append(invalid("spec.ipFamilies[0]", ips, "may not change once set"))
-    if released and len(new_f) == 1 and spec.get("ipFamilyPolicy") != "SingleStack":
+    if released and unset:
+        out.append(invalid(f"{fld}[0]", shown, f"primary {noun} can not be unset"))
+    if old and new and new[0] != old[0]:
+        out.append(invalid(f"{fld}[0]", go_strings(_cluster_ips(spec) or None), "may not change once set"))
+    if released and len(new) == 1 and spec.get("ipFamilyPolicy") != "SingleStack":
         out.append(invalid("spec.ipFamilyPolicy", _s(spec.get("ipFamilyPolicy")) or "null",
-                           "must be set to 'SingleStack' when releasing the secondary ipFamily"))
+                           f"must be set to 'SingleStack' when releasing the secondary {noun}"))
     return out
 
 
