@@ -20,7 +20,7 @@ from kubeling.apiserver import openapi
 from kubeling.apiserver.admission import Chain
 from kubeling.apiserver.handlers import _json, status_response
 from kubeling.apiserver.openapi_pb import encode_document
-from kubeling.apiserver.registry import Registry, WriteOptions, precondition_rv
+from kubeling.apiserver.registry import Registry, WriteOptions, object_rv
 from kubeling.store.sqlite import SQLiteStore
 
 CONFIGMAPS = lookup("", "v1", "configmaps")
@@ -30,10 +30,18 @@ NAMESPACES = lookup("", "v1", "namespaces")
 # ---- resourceVersion "0" ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rv,want", [(None, None), ("", None), ("0", None), ("000", None), ("7", "7"),
-                                     ("007", "7"), ("abc", "abc")])
-def test_precondition_rv_parses_like_object_resource_version(rv: Any, want: str | None) -> None:
-    assert precondition_rv(rv) == want
+@pytest.mark.parametrize("rv,want", [(None, 0), ("", 0), ("0", 0), ("000", 0), ("7", 7), ("007", 7),
+                                     ("18446744073709551615", (1 << 64) - 1)])
+def test_object_rv_parses_like_object_resource_version(rv: Any, want: int) -> None:
+    assert object_rv(rv) == want
+
+
+@pytest.mark.parametrize("rv,why", [("abc", "invalid syntax"), ("-1", "invalid syntax"),
+                                    ("18446744073709551616", "value out of range")])
+def test_unparsable_resource_version_is_the_strconv_error(rv: str, why: str) -> None:
+    with pytest.raises(errors.StatusError) as e:
+        object_rv(rv)
+    assert (e.value.code, e.value.reason, e.value.message) == (500, "", f'strconv.ParseUint: parsing "{rv}": {why}')
 
 
 async def test_update_with_resource_version_zero_is_unconditional(tmp_path) -> None:
@@ -51,6 +59,11 @@ async def test_update_with_resource_version_zero_is_unconditional(tmp_path) -> N
         stale["metadata"]["resourceVersion"] = "0"  # kubectl replace of an object read at rv 0
         out = (await reg.update(CONFIGMAPS, "default", "c", stale, WriteOptions())).obj()
         assert out["data"] == {"a": "3"}
+        with pytest.raises(errors.StatusError) as e:  # a plain error in the etcd3 store: 500, no reason
+            await reg.create(CONFIGMAPS, "default", {"metadata": {"name": "d", "resourceVersion": "5"}}, WriteOptions())
+        assert (e.value.code, e.value.reason, e.value.message) == (
+            500, "", "resourceVersion should not be set on objects to be created")
+        await reg.create(CONFIGMAPS, "default", {"metadata": {"name": "e", "resourceVersion": "-1"}}, WriteOptions())
     finally:
         store.close()
 

@@ -26,7 +26,7 @@ from ..api.resources import REVIEW_GROUPS, Resource, lookup
 from ..store.base import Entry
 from . import discovery, negotiation, paths, strategy
 from .negotiation import Wanted
-from .registry import DeleteOptions, Registry, WriteOptions, encoded, precondition_rv, stale, view
+from .registry import DeleteOptions, Registry, WriteOptions, encoded, object_rv, stale, view
 from .watchstream import BOOKMARK, ERROR, WatchStream
 
 log = logging.getLogger("kubeling.apiserver")
@@ -621,7 +621,7 @@ class RestAPI:
             if bounds.depth_exceeds(patched):  # a JSON patch can nest its values below the document's
                 raise errors.bad_request(bounds.too_deep_message())
             meta = patched.get("metadata") if isinstance(patched.get("metadata"), dict) else None
-            if meta is not None and precondition_rv(meta.get("resourceVersion")) is None:
+            if meta is not None and object_rv(meta.get("resourceVersion")) == 0:
                 meta["resourceVersion"] = str(cur.mod_rev)
             self._field_validation(request, res, patched, b"", opts, how="patch")
             return patched

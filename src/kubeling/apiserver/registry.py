@@ -46,25 +46,35 @@ def now_rfc3339() -> str:
     return _now_cache[1]
 
 
-def precondition_rv(rv: Any) -> str | None:
-    """The resourceVersion a write is conditional on, or None for an unconditional write.
-
-    Upstream's store parses the object's resourceVersion as a uint64 (ObjectResourceVersion), so
-    "" and "0" are both 0, which every kind here (AllowUnconditionalUpdate) treats as "no
-    precondition": `kubectl replace` of an object read with rv "0" is not a Conflict.
-    """
-    if rv in (None, ""):
-        return None
-    text = str(rv)
+def object_rv(rv: Any) -> int:
+    """storage.APIObjectVersioner.ObjectResourceVersion: metadata.resourceVersion as a uint64, ""
+    being 0. An update with 0 is unconditional (every kind here AllowUnconditionalUpdate), so
+    `kubectl replace` of an object read at rv "0" is not a Conflict. What does not parse is the
+    strconv error upstream's store returns as is: a 500 without a reason."""
+    text = "" if rv is None else str(rv)
+    if not text:
+        return 0
     if text.isascii() and text.isdigit():
-        return None if int(text) == 0 else str(int(text))
-    return text
+        if int(text) < 1 << 64:
+            return int(text)
+        why = "value out of range"
+    else:
+        why = "invalid syntax"
+    raise errors.StatusError(500, "", f"strconv.ParseUint: parsing {orjson.dumps(text).decode()}: {why}")
 
 
 def stale(rv: Any, cur: Entry) -> bool:
     """Whether a write pinned to `rv` must fail with a Conflict against the stored `cur`."""
-    pinned = precondition_rv(rv)
-    return pinned is not None and pinned != str(cur.mod_rev)
+    n = object_rv(rv)
+    return n != 0 and n != cur.mod_rev
+
+
+def _rv_set_on_create(rv: Any) -> bool:
+    """etcd3 store.Create: `err == nil && version != 0` (an rv that does not parse is ignored)."""
+    try:
+        return object_rv(rv) != 0
+    except errors.StatusError:
+        return False
 
 
 def view(res: Resource, entry: Entry) -> dict[str, Any]:
@@ -218,8 +228,6 @@ class Registry:
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
-        if precondition_rv(meta.get("resourceVersion")) is not None:  # "0" is "unset" (ObjectResourceVersion)
-            raise errors.bad_request("resourceVersion should not be set on objects to be created")
         if not meta.get("name") and meta.get("generateName") and isinstance(meta["generateName"], str):
             meta["name"] = meta["generateName"][:58] + random_suffix()
         if not meta.get("name"):
@@ -266,6 +274,8 @@ class Registry:
             self._validate(res, obj, None)
             if opts.dry_run:
                 return self._dry_entry(key, obj, None)
+            if _rv_set_on_create(meta.get("resourceVersion")):  # a plain error of the etcd3 store: 500
+                raise errors.StatusError(500, "", "resourceVersion should not be set on objects to be created")
             try:
                 return await self.store.create(key, obj)
             except KeyExists:
