@@ -23,7 +23,8 @@ def test_non_resource_paths_with_and_without_trailing_slash(cluster: Cluster) ->
     s = cluster.session()
     want = {"/version": 200, "/version/": 200, "/api": 200, "/api/": 200, "/apis": 200, "/apis/": 200,
             "/healthz": 200, "/livez": 200, "/readyz": 200, "/healthz/ping": 200, "/readyz/ping": 200,
-            "/healthz/": 404, "/openapi/v2": 200, "/openapi/v2/": 404}
+            "/healthz/": 404, "/openapi/v2": 200, "/openapi/v2/": 404, "/.well-known/openid-configuration": 200,
+            "/.well-known/openid-configuration/": 404, "/openid/v1/jwks": 200, "/openid/v1/jwks/": 404}
     got = {p: s.get(cluster.url + p).status_code for p in want}
     assert got == want
     assert s.get(cluster.url + "/version/").json()["gitVersion"].startswith("v1.")
@@ -88,3 +89,33 @@ def test_server_side_apply_of_a_wrongly_typed_field(cluster: Cluster, ns: str) -
     assert (f"failed to create typed patch object ({ns}/typed; /v1, Kind=ConfigMap): .data.a: expected string, "
             "got &value.valueUnstructured{Value:1}") in r.stderr
     assert cluster.kubectl("get", "-n", ns, "configmap", "typed", check=False).returncode == 1  # nothing stored
+
+
+def test_service_account_issuer_discovery(cluster: Cluster, ns: str) -> None:
+    """A relying party finds the issuer's keys and verifies a service-account token with them."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    def b64(s: str) -> bytes:
+        return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+    s = cluster.session()
+    meta = s.get(cluster.url + "/.well-known/openid-configuration")
+    assert meta.status_code == 200 and meta.headers["Content-Type"] == "application/json"
+    doc = meta.json()
+    assert doc["issuer"] == "https://kubernetes.default.svc.cluster.local"
+    assert doc["jwks_uri"].endswith("/openid/v1/jwks") and doc["id_token_signing_alg_values_supported"] == ["ES256"]
+    jwks = s.get(cluster.url + "/openid/v1/jwks")
+    assert jwks.status_code == 200 and jwks.headers["Content-Type"] == "application/jwk-set+json"
+    (key,) = jwks.json()["keys"]
+    public = ec.EllipticCurvePublicNumbers(int.from_bytes(b64(key["x"]), "big"), int.from_bytes(b64(key["y"]), "big"),
+                                           ec.SECP256R1()).public_key()
+    token = cluster.kubectl("create", "token", "default", "-n", ns).stdout.strip()
+    head, body, sig = token.split(".")
+    assert json.loads(b64(head))["kid"] == key["kid"]
+    raw = b64(sig)
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    public.verify(der, f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256()))  # raises if not ours

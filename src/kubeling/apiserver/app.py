@@ -189,7 +189,20 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
         return web.Response(body=body, content_type=None, headers={
             "Content-Type": ctype, "Etag": f'"{openapi.v2_etag()}"', "Vary": "Accept"})
 
+    async def oidc(request: web.Request) -> web.Response:
+        """ServiceAccountIssuerDiscovery: the issuer's OIDC metadata and its keys (cacheable an hour)."""
+        if sa_tokens is None:
+            raise errors.resource_not_found_for_path()
+        if request.path == "/openid/v1/jwks":
+            body, ctype = sa_tokens.jwks(), "application/jwk-set+json"
+        else:
+            body, ctype = sa_tokens.openid_configuration(f"https://{server_address}/openid/v1/jwks"), "application/json"
+        return web.Response(body=body, content_type=None, headers={
+            "Content-Type": ctype, "Cache-Control": "public, max-age=3600"})
+
     app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY)
+    app.router.add_get("/.well-known/openid-configuration", oidc)
+    app.router.add_get("/openid/v1/jwks", oidc)
     for p in ("/healthz", "/livez", "/readyz"):  # exact paths, and one per check: `/healthz/` is a 404 upstream
         app.router.add_get(p, healthz)
         app.router.add_get(p + "/ping", healthz)

@@ -159,6 +159,20 @@ class TokenIssuer:
             return None
         return payload
 
+    # ---- OIDC discovery (ServiceAccountIssuerDiscovery) ------------------------------------
+    def openid_configuration(self, jwks_uri: str) -> bytes:
+        """/.well-known/openid-configuration: lets a relying party verify our tokens."""
+        return orjson.dumps({"issuer": self.issuer, "jwks_uri": jwks_uri, "response_types_supported": ["id_token"],
+                             "subject_types_supported": ["public"],
+                             "id_token_signing_alg_values_supported": ["ES256"]})
+
+    def jwks(self) -> bytes:
+        """/openid/v1/jwks: the public key as a JWK set (go-jose's field order)."""
+        nums = self.public.public_numbers()
+        key = {"use": "sig", "kty": "EC", "kid": self.kid, "crv": "P-256", "alg": "ES256",
+               "x": _b64(nums.x.to_bytes(32, "big")), "y": _b64(nums.y.to_bytes(32, "big"))}
+        return orjson.dumps({"keys": [key]})
+
     # ---- authentication -------------------------------------------------------------------
     def _get(self, res: Any, namespace: str | None, name: str) -> dict[str, Any] | None:
         e: Entry | None = self.store.get(res.key(namespace, name))
