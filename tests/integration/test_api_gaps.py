@@ -24,7 +24,8 @@ def test_non_resource_paths_with_and_without_trailing_slash(cluster: Cluster) ->
     want = {"/version": 200, "/version/": 200, "/api": 200, "/api/": 200, "/apis": 200, "/apis/": 200,
             "/healthz": 200, "/livez": 200, "/readyz": 200, "/healthz/ping": 200, "/readyz/ping": 200,
             "/healthz/": 404, "/openapi/v2": 200, "/openapi/v2/": 404, "/.well-known/openid-configuration": 200,
-            "/.well-known/openid-configuration/": 404, "/openid/v1/jwks": 200, "/openid/v1/jwks/": 404}
+            "/.well-known/openid-configuration/": 404, "/openid/v1/jwks": 200, "/openid/v1/jwks/": 404,
+            "/openapi/v3": 200, "/openapi/v3/": 404, "/openapi/v3/apis/apps/v1": 200, "/openapi/v3/apis/apps/v1/": 404}
     got = {p: s.get(cluster.url + p).status_code for p in want}
     assert got == want
     assert s.get(cluster.url + "/version/").json()["gitVersion"].startswith("v1.")

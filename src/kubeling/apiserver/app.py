@@ -157,12 +157,13 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
 
         if not openapi.json_acceptable(request.headers.get("Accept")):
             raise errors.not_acceptable("only application/json is served for /openapi/v3")
-        sub = request.match_info.get("tail", "").strip("/")
-        if not sub:
+        sub = request.match_info.get("tail")  # None: /openapi/v3 itself
+        if sub is None:
             body = openapi.v3_root()
             return web.Response(body=body, content_type="application/json",
                                 headers={"Etag": f'"{openapi.etag(body)}"'})
-        doc = openapi.v3_document(sub)
+        # handler3 looks the rest of the path up as is: `/openapi/v3/` or `.../apps/v1/` are 404s
+        doc = openapi.v3_document(sub) if sub and sub == sub.strip("/") else None
         if doc is None:
             raise errors.StatusError(404, "NotFound", "404 page not found")
         current = openapi.v3_hash(sub)
