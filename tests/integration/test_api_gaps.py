@@ -120,3 +120,15 @@ def test_service_account_issuer_discovery(cluster: Cluster, ns: str) -> None:
     raw = b64(sig)
     der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
     public.verify(der, f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256()))  # raises if not ours
+
+
+def test_write_options_are_422_like_upstream(cluster: Cluster, ns: str) -> None:
+    s = cluster.session()
+    url = f"{cluster.url}/api/v1/namespaces/{ns}/configmaps"
+    r = s.post(url, params={"dryRun": "x"}, json={"metadata": {"name": "opt"}})
+    assert r.status_code == 422 and r.json()["message"] == (
+        'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"x"}: supported values: "All"')
+    s.post(url, json={"metadata": {"name": "opt"}})
+    r = s.patch(f"{url}/opt", data="{}", headers={"Content-Type": "application/apply-patch+yaml"})
+    assert r.status_code == 422 and r.json()["details"] == {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
+        {"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}]}

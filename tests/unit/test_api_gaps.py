@@ -269,3 +269,29 @@ def test_service_ip_families_and_load_balancer_class_updates() -> None:
     new["spec"]["type"] = "ClusterIP"
     assert "spec.loadBalancerClass: Forbidden: may only be used when `type` is 'LoadBalancer'" in [
         c["message"] for c in validate("", "v1", "Service", new, None)]
+
+
+def _query(*pairs: tuple[str, str]) -> Any:
+    from multidict import MultiDict, MultiDictProxy
+
+    return MultiDictProxy(MultiDict(pairs))
+
+
+@pytest.mark.parametrize("kind,pairs,patch_type,want", [
+    ("PatchOptions", (), "application/apply-patch+yaml",
+     ["fieldManager: Required value: is required for apply patch"]),
+    ("PatchOptions", (("force", "true"),), "application/merge-patch+json",
+     ["force: Forbidden: may not be specified for non-apply patch"]),
+    ("PatchOptions", (("force", "true"), ("fieldManager", "m")), "application/apply-patch+yaml", []),
+    ("CreateOptions", (("dryRun", "All"), ("dryRun", "x")), "",
+     ['dryRun: Unsupported value: []string{"All", "x"}: supported values: "All"']),
+    ("UpdateOptions", (("fieldValidation", "strict"),), "",
+     ['fieldValidation: Unsupported value: "strict": supported values: "", "Ignore", "Strict", "Warn"']),
+    ("CreateOptions", (("fieldManager", "m" * 129),), "", ["fieldManager: Too long: may not be more than 128 bytes"]),
+    ("CreateOptions", (("fieldManager", "é\n"),), "",
+     ['fieldManager: Invalid value: "é\\n": invalid character U+000A (at position 2)']),
+])
+def test_write_options_validation(kind: str, pairs: tuple, patch_type: str, want: list[str]) -> None:
+    from kubeling.api.validation import validate_write_options
+
+    assert [c["message"] for c in validate_write_options(kind, _query(*pairs), patch_type)] == want

@@ -1765,6 +1765,36 @@ def _dual_stack_update(spec: dict, fld: str, noun: str, new: list, old: list, sh
     return out
 
 
+FIELD_MANAGER_MAX_LENGTH = 128
+FIELD_VALIDATION_VALUES = ("", "Ignore", "Strict", "Warn")
+
+
+def validate_write_options(kind: str, query: Any, patch_type: str = "") -> Causes:
+    """ValidateCreateOptions / ValidateUpdateOptions / ValidatePatchOptions on a write's query
+    parameters (`kind` names which); the handler answers them as `<kind>.meta.k8s.io "" is invalid`."""
+    out: Causes = []
+    manager = query.get("fieldManager", "")
+    if kind == "PatchOptions":
+        if patch_type != "application/apply-patch+yaml":
+            if "force" in query:
+                out.append(forbidden("force", "may not be specified for non-apply patch"))
+        elif not manager:
+            out.append(required("fieldManager", "is required for apply patch"))
+    if len(manager.encode()) > FIELD_MANAGER_MAX_LENGTH:
+        out.append(too_long("fieldManager", FIELD_MANAGER_MAX_LENGTH))
+    for i, ch in enumerate(manager):
+        if not ch.isprintable():
+            out.append(invalid("fieldManager", manager,
+                               f"invalid character U+{ord(ch):04X} (at position {len(manager[:i].encode())})"))
+    dry_run = query.getall("dryRun", [])
+    if any(d != "All" for d in dry_run):
+        out.append(not_supported("dryRun", go_strings(dry_run), ("All",)))
+    mode = query.get("fieldValidation", "")
+    if mode not in FIELD_VALIDATION_VALUES:
+        out.append(not_supported("fieldValidation", mode, FIELD_VALIDATION_VALUES))
+    return out
+
+
 def validate_node(obj: dict, old: dict | None) -> Causes:
     out = _meta(obj, old, False, name_is_dns_subdomain)
     spec = _d(obj.get("spec"))

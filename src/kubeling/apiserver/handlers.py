@@ -32,6 +32,7 @@ from .watchstream import BOOKMARK, ERROR, WatchStream
 log = logging.getLogger("kubeling.apiserver")
 
 JSON_CT = "application/json"
+_OPTIONS_KINDS = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -365,10 +366,12 @@ class RestAPI:
 
     def _write_opts(self, request: web.Request, subresource: str = "") -> WriteOptions:
         q = request.query
-        dry = q.getall("dryRun", [])
-        if any(d != "All" for d in dry):
-            raise errors.bad_request(f"Invalid dry run value: {dry}")
-        return WriteOptions(dry_run="All" in dry, field_manager=q.get("fieldManager", ""),
+        kind = _OPTIONS_KINDS.get(request.method, "CreateOptions")
+        patch_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        causes = validation.validate_write_options(kind, q, patch_type)
+        if causes:
+            raise validation.invalid_error(kind, "", "meta.k8s.io", causes)
+        return WriteOptions(dry_run="All" in q.getall("dryRun", []), field_manager=q.get("fieldManager", ""),
                             user_agent=request.headers.get("User-Agent", ""), subresource=subresource)
 
     def _field_validation(self, request: web.Request, res: Resource, obj: Any, raw: bytes, opts: WriteOptions,
@@ -378,9 +381,7 @@ class RestAPI:
         `how` picks upstream's error form: "write" (create/update: 400), "patch" (422 on the
         patched object), "apply" (duplicates only; unknown fields fail in the apply merge).
         """
-        mode = request.query.get("fieldValidation", "Warn")
-        if mode not in ("Ignore", "Warn", "Strict"):
-            raise errors.bad_request(f"fieldValidation must be one of Ignore, Warn, Strict; got {mode}")
+        mode = request.query.get("fieldValidation") or "Warn"  # checked with the other options
         if mode == "Ignore" or not isinstance(obj, dict):
             return
         problems = []
@@ -596,8 +597,6 @@ class RestAPI:
         q = request.query
         if ctype == negotiation.APPLY_PATCH:
             return await self.server_side_apply(request, target, body, raw, opts, force=_query_bool(q, "force"))
-        if not opts.field_manager and ctype == negotiation.APPLY_PATCH:
-            raise errors.bad_request("PATCH requests require a fieldManager for apply")
 
         if q.get("fieldValidation", "Warn") != "Ignore":
             patching.check_strict_decode(ctype, body)
@@ -633,8 +632,6 @@ class RestAPI:
                                 opts: WriteOptions, force: bool) -> web.Response:
         res = target.resource
         assert target.name is not None
-        if not opts.field_manager:
-            raise errors.bad_request("PATCH requests require a fieldManager for apply")
         if not isinstance(config, dict):
             raise errors.bad_request("error decoding YAML: the apply configuration must be an object")
         self._field_validation(request, res, config, raw, opts, how="apply")
