@@ -132,3 +132,15 @@ def test_write_options_are_422_like_upstream(cluster: Cluster, ns: str) -> None:
     r = s.patch(f"{url}/opt", data="{}", headers={"Content-Type": "application/apply-patch+yaml"})
     assert r.status_code == 422 and r.json()["details"] == {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
         {"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}]}
+
+
+def test_apply_body_that_is_not_an_object(cluster: Cluster, ns: str) -> None:
+    s = cluster.session()
+    url = f"{cluster.url}/api/v1/namespaces/{ns}/configmaps/ab?fieldManager=m"
+    apply = {"Content-Type": "application/apply-patch+yaml"}
+    r = s.patch(url, data="[1]", headers=apply)
+    assert r.status_code == 400 and r.json()["message"] == (
+        "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go "
+        "value of type map[string]interface {}")
+    r = s.patch(url, data="null", headers=apply)
+    assert r.status_code == 400 and r.json()["message"] == "invalid object type: /, Kind="

@@ -63,7 +63,7 @@ def _walk_copy(v: Any) -> Any:
     return v
 
 
-def _json_kind(v: Any) -> str:
+def json_kind(v: Any) -> str:
     """How encoding/json names a JSON value in an UnmarshalTypeError."""
     if v is None:
         return "null"
@@ -196,7 +196,7 @@ def _op_string(op: dict[str, Any], field: str, missing: str) -> str:
     if v is None:
         raise _OpError(f"{missing}: {_MISSING}")
     if not isinstance(v, str):
-        raise _OpError(f"json: cannot unmarshal {_json_kind(v)} into Go value of type string")
+        raise _OpError(f"json: cannot unmarshal {json_kind(v)} into Go value of type string")
     return v
 
 
@@ -442,11 +442,11 @@ def json_patch(obj: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
     if ops is None:
         return _deepcopy(obj)
     if not isinstance(ops, list):
-        raise errors.bad_request(f"json: cannot unmarshal {_json_kind(ops)} into Go value of type jsonpatch.Patch")
+        raise errors.bad_request(f"json: cannot unmarshal {json_kind(ops)} into Go value of type jsonpatch.Patch")
     for op in ops:
         if op is not None and not isinstance(op, dict):
             raise errors.bad_request(
-                f"json: cannot unmarshal {_json_kind(op)} into Go value of type jsonpatch.Operation")
+                f"json: cannot unmarshal {json_kind(op)} into Go value of type jsonpatch.Operation")
     if len(ops) > MAX_JSON_PATCH_OPERATIONS:
         raise errors.StatusError(
             413,
@@ -485,15 +485,15 @@ def check_strict_decode(content_type: str, patch: Any) -> None:
         return
     if content_type == "application/json-patch+json":
         if not isinstance(patch, list):
-            raise _decode_error(f"{_json_kind(patch)} into Go value of type []handlers.jsonPatchOp")
+            raise _decode_error(f"{json_kind(patch)} into Go value of type []handlers.jsonPatchOp")
         for op in patch:
             if op is not None and not isinstance(op, dict):
-                raise _decode_error(f"{_json_kind(op)} into Go value of type handlers.jsonPatchOp")
+                raise _decode_error(f"{json_kind(op)} into Go value of type handlers.jsonPatchOp")
             for key, value in (op or {}).items():
                 if key in ("op", "path", "from") and value is not None and not isinstance(value, str):
-                    raise _decode_error(f"{_json_kind(value)} into Go struct field jsonPatchOp.{key} of type string")
+                    raise _decode_error(f"{json_kind(value)} into Go struct field jsonPatchOp.{key} of type string")
     elif content_type == "application/merge-patch+json" and not isinstance(patch, dict):
-        raise _decode_error(f"{_json_kind(patch)} into Go value of type map[string]interface {{}}")
+        raise _decode_error(f"{json_kind(patch)} into Go value of type map[string]interface {{}}")
 
 
 def _decode_error(what: str) -> errors.StatusError:
@@ -1112,7 +1112,7 @@ def strategic_merge_patch(obj: dict[str, Any], patch: dict[str, Any],
         return _deepcopy(obj)
     if not isinstance(patch, dict):
         raise errors.bad_request(
-            f"json: cannot unmarshal {_json_kind(patch)} into Go value of type map[string]interface {{}}")
+            f"json: cannot unmarshal {json_kind(patch)} into Go value of type map[string]interface {{}}")
     try:
         return _merge_map(_deepcopy(obj), patch, schema)
     except _SMPError as e:

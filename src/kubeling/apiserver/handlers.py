@@ -632,8 +632,11 @@ class RestAPI:
                                 opts: WriteOptions, force: bool) -> web.Response:
         res = target.resource
         assert target.name is not None
-        if not isinstance(config, dict):
-            raise errors.bad_request("error decoding YAML: the apply configuration must be an object")
+        if config is None:
+            config = {}  # yaml `null`: an empty object, which then is of no known type
+        if not isinstance(config, dict):  # sigs.k8s.io/yaml.Unmarshal into the object's map
+            raise errors.bad_request("error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot "
+                                     f"unmarshal {patching.json_kind(config)} into Go value of type map[string]interface {{}}")
         self._field_validation(request, res, config, raw, opts, how="apply")
         sch = schema.for_kind(res.group, res.version, res.kind)
         cur = self.store.get(res.key(target.namespace, target.name))
