@@ -38,7 +38,10 @@ _OPTIONS_KINDS = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "Pat
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """A JSON response ending in "\\n", as upstream's serializer (json.Encoder.Encode) writes every
     object, Status errors included: clients that compare the body text see the same bytes."""
-    data = body + b"\n" if isinstance(body, (bytes, bytearray)) else orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE)
+    if not isinstance(body, (bytes, bytearray)):
+        data = orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE)
+    else:  # stored bytes get a copy with "\n" (~0.1 ms per MB); a list body is built with it
+        data = body if body.endswith(b"\n") else body + b"\n"
     return web.Response(body=data, status=status, content_type=JSON_CT, headers=headers)
 
 
@@ -301,7 +304,7 @@ class RestAPI:
             doc = {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta, "items": [view(res, e) for e in entries]}
             return web.Response(body=negotiation.encode_yaml(doc), content_type="application/yaml")
         head = orjson.dumps({"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta})[:-1]
-        body = b"".join((head, b',"items":[', b",".join(encoded(res, e) for e in entries), b"]}"))
+        body = b"".join((head, b',"items":[', b",".join(encoded(res, e) for e in entries), b"]}\n"))
         return _json(body)
 
     @staticmethod
