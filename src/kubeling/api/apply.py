@@ -701,10 +701,14 @@ def typed_patch_error(config: dict, t: _Type) -> StatusError | None:
         return None
     texts = [f"{p}: {m}" if p else m for p, m in errs]
     text = texts[0] if len(texts) == 1 else "errors:\n  " + "\n  ".join(texts)
-    meta = _meta(config)
-    where = f"{meta.get('namespace', '')}/{meta.get('name', '')}; " \
-            f"{_gvk_string(config.get('apiVersion') or '', config.get('kind') or '')}"
-    return StatusError(500, "", f"failed to create typed patch object ({where}): {text}")
+    return StatusError(500, "", f"failed to create typed patch object ({_gvknn(config)}): {text}")
+
+
+def _gvknn(obj: dict) -> str:
+    """objectGVKNN: `namespace/name; group/version, Kind=kind`."""
+    meta = _meta(obj)
+    return (f"{meta.get('namespace', '')}/{meta.get('name', '')}; "
+            f"{_gvk_string(obj.get('apiVersion') or '', obj.get('kind') or '')}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1508,7 +1512,7 @@ def _apply_core(live: dict, config: dict, t: _Type, managed: _Managed, mid: Mana
     try:
         return _apply_typed(live, config, t, managed, mid, api_version, force, ignored)
     except _SchemaError as err:  # the live object does not fit (ObjectToTyped(live) fails upstream)
-        raise StatusError(500, "", f"failed to create typed live object: {err}") from None
+        raise StatusError(500, "", f"failed to create typed live object ({_gvknn(live)}): {err}") from None
 
 
 def _apply_typed(live: dict, config: dict, t: _Type, managed: _Managed, mid: ManagerId, api_version: str,
