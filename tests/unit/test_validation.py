@@ -11,9 +11,6 @@ from kubeling.api.defaults import apply_defaults
 from kubeling.api.validation import (
     duplicate_fields,
     invalid_error,
-    strict_error,
-    strict_patch_error,
-    unknown_fields,
     validate,
     warning_headers,
 )
@@ -488,21 +485,6 @@ def test_invalid_error_matches_upstream_status():
     assert st["details"]["causes"][0] == {"reason": "FieldValueRequired", "message": "Required value", "field": "spec.selector"}
 
 
-def test_unknown_fields():
-    d = deployment()
-    d["spec"]["replica"] = 3
-    d["spec"]["template"]["spec"]["containers"][0]["imagee"] = "x"
-    d["metadata"]["labels"]["any-key"] = "ok"
-    d["metadata"]["managedFields"] = [{"fieldsV1": {"f:spec": {}}, "manager": "m"}]
-    d["foo"] = 1
-    assert unknown_fields("apps", "v1", "Deployment", d) == [
-        'unknown field "spec.template.spec.containers[0].imagee"',
-        'unknown field "spec.replica"',
-        'unknown field "foo"',
-    ]
-    assert unknown_fields("", "v1", "ConfigMap", {"data": {"x": "y"}, "binaryData": {}}) == []
-
-
 def test_duplicate_fields():
     raw = b'{"spec":{"replicas":1,"replicas":2,"template":{"spec":{"containers":[{"name":"a","name":"b"}]}}},"kind":"x","kind":"y"}'
     assert duplicate_fields(raw) == [
@@ -511,16 +493,3 @@ def test_duplicate_fields():
         'duplicate field "spec.template.spec.containers[0].name"',
     ]
     assert duplicate_fields(b"not json") == []
-
-
-def test_strict_errors():
-    st = strict_error("Deployment", "v1", ['unknown field "spec.replica"', 'duplicate field "kind"']).status()
-    assert st["code"] == 400 and st["reason"] == "BadRequest"
-    assert st["message"] == ('Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: '
-                             'unknown field "spec.replica", duplicate field "kind"')
-    assert "details" not in st
-    pst = strict_patch_error('{"spec":{"replica":1}}', ['unknown field "spec.replica"']).status()
-    assert pst["code"] == 422
-    assert pst["message"] == (' "" is invalid: patch: Invalid value: "{\\"spec\\":{\\"replica\\":1}}": '
-                              'strict decoding error: unknown field "spec.replica"')
-    assert warning_headers(['unknown field "spec.replica"']) == ['299 - "unknown field \\"spec.replica\\""']

@@ -2246,120 +2246,6 @@ def validate_status_update(group: str, version: str, kind: str, obj: dict, old: 
 # ---------------------------------------------------------------------------------------------
 # strict field validation (sigs.k8s.io/json strict errors, apiserver handlers)
 
-_FREEFORM = object()
-
-
-def _object_shape(s: dict | None) -> tuple[dict | None, Any]:
-    """(properties, additionalProperties schema) of an object schema; _FREEFORM when anything goes."""
-    s = schema.resolve(s)
-    if s is None:
-        return None, _FREEFORM
-    if s.get("x-kubernetes-preserve-unknown-fields"):
-        return None, _FREEFORM
-    props = s.get("properties")
-    extra = s.get("additionalProperties")
-    if props is None and not isinstance(extra, dict):
-        return None, _FREEFORM
-    return props, extra
-
-
-class _Shape:
-    """What strict decoding allows at one schema node, compiled once (children lazily).
-
-    As an object: `free` (any keys), else declared `props` plus map values (`extra`, a schema)
-    or any extra key (`extra_true`). As an array: the `items` schema (None: not checked).
-    """
-
-    __slots__ = ("free", "props", "extra", "extra_true", "items", "_kids", "_extra", "_items")
-
-    def __init__(self, sch: dict | None) -> None:
-        props, extra = _object_shape(sch)
-        self.free = extra is _FREEFORM and props is None
-        self.props = props
-        self.extra = extra if isinstance(extra, dict) else None
-        self.extra_true = extra is True
-        s = schema.resolve(sch)
-        self.items = s.get("items") if s else None
-        self._kids: dict[str, _Shape] = {}
-        self._extra: _Shape | None = None
-        self._items: _Shape | None = None
-
-    def child(self, key: str) -> "_Shape":
-        sh = self._kids.get(key)
-        if sh is None:
-            sh = self._kids[key] = _shape(self.props[key])  # type: ignore[index]
-        return sh
-
-    def extra_shape(self) -> "_Shape":
-        if self._extra is None:
-            self._extra = _shape(self.extra)
-        return self._extra
-
-    def items_shape(self) -> "_Shape":
-        if self._items is None:
-            self._items = _shape(self.items)
-        return self._items
-
-
-_SHAPES: dict[int, tuple[Any, _Shape]] = {}
-_ROOT_SHAPES: dict[tuple[str, str, str], _Shape | None] = {}
-
-
-def _shape(sch: dict | None) -> _Shape:
-    hit = _SHAPES.get(id(sch))
-    if hit is not None and hit[0] is sch:
-        return hit[1]
-    sh = _Shape(sch)
-    _SHAPES[id(sch)] = (sch, sh)
-    return sh
-
-
-def unknown_fields(group: str, version: str, kind: str, obj: dict) -> list[str]:
-    """`unknown field "spec.replica"` for every field the kind's schema does not declare.
-
-    Same paths as sigs.k8s.io/json strict decoding: dotted fields, `[i]` for list items, map keys
-    as fields. In document order, like the decoder reports them. The schema is compiled into
-    `_Shape`s once per kind, so a request only walks its own object.
-    """
-    gvk = (group, version, kind)
-    try:
-        root = _ROOT_SHAPES[gvk]
-    except KeyError:
-        sch = schema.for_kind(group, version, kind)
-        root = _ROOT_SHAPES[gvk] = _shape(sch) if sch is not None else None
-    if root is None:
-        return []
-    out: list[str] = []
-    _walk_shape(obj, root, "", out)
-    return out
-
-
-def _walk_shape(value: Any, sh: _Shape, path: str, out: list[str]) -> None:
-    """The strict-decoding walk over compiled shapes; scalars (nothing to check) are never visited."""
-    if isinstance(value, dict):
-        if sh.free:
-            return
-        props = sh.props
-        for k, v in value.items():
-            if props is not None and k in props:
-                if isinstance(v, (dict, list)):
-                    _walk_shape(v, sh.child(k), f"{path}.{k}" if path else k, out)
-            elif sh.extra is not None:
-                if isinstance(v, (dict, list)):
-                    _walk_shape(v, sh.extra_shape(), f"{path}.{k}" if path else k, out)
-            elif sh.extra_true:
-                continue
-            else:
-                out.append(f'unknown field "{path}.{k}"' if path else f'unknown field "{k}"')
-    elif isinstance(value, list):
-        if sh.items is None:
-            return
-        item = sh.items_shape()
-        for i, v in enumerate(value):
-            if isinstance(v, (dict, list)):
-                _walk_shape(v, item, f"{path}[{i}]", out)
-
-
 _KEY_TOKEN = re.compile(rb'"\s*:')
 _SPACED_KEY_TOKEN = re.compile(rb'"\s+:')
 
@@ -2428,33 +2314,38 @@ def strict_decoding_message(problems: list[str]) -> str:
     return "strict decoding error: " + ", ".join(problems)
 
 
-def strict_error(kind: str, version: str, problems: list[str]) -> errors.StatusError:
-    """fieldValidation=Strict on create/update: the 400 BadRequest kube-apiserver answers.
-
-    handlers/create.go + update.go call transformDecodeError:
-    `Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.replica"`.
-    The Status has no details.
-    """
-    return errors.bad_request(
-        f'{kind} in version "{version}" cannot be handled as a {kind}: {strict_decoding_message(problems)}'
-    )
-
-
-def strict_patch_error(patched: str, problems: list[str]) -> errors.StatusError:
-    """fieldValidation=Strict on json/merge/strategic PATCH: 422 from handlers/patch.go.
-
-    `errors.NewInvalid(schema.GroupKind{}, "", field.ErrorList{field.Invalid(field.NewPath("patch"),
-    <patched object JSON (json/merge) or fmt %+v of the patch map (strategic)>, strictErr)})`, i.e. message
-    ` "" is invalid: patch: Invalid value: "<...>": strict decoding error: unknown field "spec.replica"`.
-    """
-    return invalid_error("", "", "", [invalid("patch", patched, strict_decoding_message(problems))])
-
-
 def strict_apply_error(problems: list[str]) -> errors.StatusError:
     """fieldValidation=Strict on apply (duplicate fields only): `error strict decoding YAML: ...`."""
     return errors.bad_request("error strict decoding YAML: " + strict_decoding_message(problems))
 
 
+TRUNCATE_AT_TOTAL_RUNES = 4 * 1024
+TRUNCATE_ITEM_RUNES = 256
+
+
 def warning_headers(problems: list[str]) -> list[str]:
-    """fieldValidation=Warn: one `Warning` header value per problem (`299 - "unknown field \\"x\\""`)."""
-    return [f"299 - {go_quote(p)}" for p in problems]
+    """`Warning` header values (`299 - "unknown field \\"x\\""`), bounded like kube-apiserver's recorder.
+
+    filters/warning.go: duplicates are dropped; once the texts pass 4 Ki runes, every text is
+    cut to 256 runes and no more are added after 4 Ki of those, so a request with thousands of
+    (or huge) unknown fields still gets headers a client can read.
+    """
+    shown: list[str] = []
+    seen: set[str] = set()
+    written, truncating = 0, False
+    for text in problems:
+        if truncating and written >= TRUNCATE_AT_TOTAL_RUNES:
+            break
+        if not text or text in seen:
+            continue
+        seen.add(text)
+        if truncating:
+            text = text[:TRUNCATE_ITEM_RUNES]
+        if written + len(text) <= TRUNCATE_AT_TOTAL_RUNES or truncating:
+            written += len(text)
+            shown.append(text)
+            continue
+        truncating = True
+        shown = [t[:TRUNCATE_ITEM_RUNES] for t in [*shown, text]]
+        written = sum(len(t) for t in shown)
+    return [f"299 - {go_quote(t)}" for t in shown]

@@ -24,7 +24,7 @@ from ..api.selectors import from_label_selector_object
 from ..api.validation import go_quote
 from ..api.resources import REVIEW_GROUPS, Resource, lookup
 from ..store.base import Entry
-from . import discovery, negotiation, paths, strategy
+from . import decoding, discovery, negotiation, paths, strategy
 from .negotiation import Wanted
 from .registry import DeleteOptions, Registry, WriteOptions, encoded, object_rv, stale, view
 from .watchstream import BOOKMARK, ERROR, WatchStream
@@ -377,33 +377,12 @@ class RestAPI:
         return WriteOptions(dry_run="All" in q.getall("dryRun", []), field_manager=q.get("fieldManager", ""),
                             user_agent=request.headers.get("User-Agent", ""), subresource=subresource)
 
-    def _field_validation(self, request: web.Request, res: Resource, obj: Any, raw: bytes, opts: WriteOptions,
-                          how: str = "write") -> None:
-        """fieldValidation=Strict rejects unknown/duplicate fields; Warn (the default) warns.
-
-        `how` picks upstream's error form: "write" (create/update: 400), "patch" (422 on the
-        patched object), "apply" (duplicates only; unknown fields fail in the apply merge).
-        """
-        mode = request.query.get("fieldValidation") or "Warn"  # checked with the other options
-        if mode == "Ignore" or not isinstance(obj, dict):
-            return
-        problems = []
-        if raw[:1] in (b"{", b" ", b"\n", b"\t") and validation.may_have_duplicates(raw, obj):
-            problems = validation.duplicate_fields(raw)
-        if how != "apply":
-            problems += validation.unknown_fields(res.group, res.version, res.kind, obj)
-        if not problems:
-            return
-        if mode == "Warn":
-            opts.warnings.extend(problems)
-        elif how == "patch":
-            raise validation.strict_patch_error(orjson.dumps(obj).decode(), problems)
-        elif how == "apply":
-            raise validation.strict_apply_error(problems)
-        else:
-            kind = obj.get("kind") if isinstance(obj.get("kind"), str) and obj.get("kind") else res.kind
-            version = (obj.get("apiVersion") or res.api_version).rpartition("/")[2] if isinstance(obj.get("apiVersion"), str) else res.version
-            raise validation.strict_error(kind, version, problems)
+    def _decode(self, request: web.Request, gvk: tuple[str, str, str], obj: Any, raw: bytes, opts: WriteOptions,
+                how: str = "write", patch_repr: Any = None) -> None:
+        """The typed decode of a body or patch result, with the request's fieldValidation (decoding.py)."""
+        yaml = decoding.is_yaml(request.headers.get("Content-Type"))
+        decoding.decode(gvk, obj, mode=decoding.directive(request.query), how=how, raw=raw, yaml=yaml,
+                        warnings=opts.warnings, patch_repr=patch_repr)
 
     def _respond_write(self, res: Resource, entry: Entry, request: web.Request, opts: WriteOptions,
                        status: int) -> web.Response:
@@ -421,6 +400,7 @@ class RestAPI:
                 raise errors.method_not_allowed()
             obj, raw = await self._body(request)
             opts = self._write_opts(request)
+            self._decode(request, _gvk(res), obj, raw, opts)
             if res.group in REVIEW_GROUPS:
                 from .reviews import review
 
@@ -428,14 +408,16 @@ class RestAPI:
                 return _json(review(res, obj, request.get("user"), getattr(authn, "authenticate_token", None)), 201)
             if res.kind == "Binding" and res.group == "":
                 return await self.bind(request, target.namespace, obj, opts)
-            self._field_validation(request, res, obj, raw, opts)
             entry = await self.registry.create(res, target.namespace, obj, opts)
             return self._respond_write(res, entry, request, opts, 201)
         if sub == "binding":
-            obj, _ = await self._body(request)
-            return await self.bind(request, target.namespace, obj, self._write_opts(request), target.name)
+            obj, raw = await self._body(request)
+            opts = self._write_opts(request)
+            self._decode(request, ("", "v1", "Binding"), obj, raw, opts)
+            return await self.bind(request, target.namespace, obj, opts, target.name)
         if sub == "eviction":
-            obj, _ = await self._body(request)
+            obj, raw = await self._body(request)
+            self._decode(request, ("policy", "v1", "Eviction"), obj, raw, self._write_opts(request))
             return await self.evict(request, target, obj)
         if sub == "token":
             return await self.token_request(request, target)
@@ -446,7 +428,8 @@ class RestAPI:
         issuer = getattr(self, "token_issuer", None)
         if issuer is None or target.resource.kind != "ServiceAccount":
             raise errors.method_not_allowed()
-        obj, _ = await self._body(request)
+        obj, raw = await self._body(request)
+        self._decode(request, ("authentication.k8s.io", "v1", "TokenRequest"), obj, raw, self._write_opts(request))
         return _json(issuer.token_request(target.namespace or "", target.name or "", obj), 201)
 
     async def bind(self, request: web.Request, namespace: str | None, binding: Any, opts: WriteOptions,
@@ -556,13 +539,14 @@ class RestAPI:
         obj, raw = await self._body(request)
         opts = self._write_opts(request, sub or "")
         if sub == "scale":
+            self._decode(request, SCALE_GVK, obj, raw, opts)
             entry = await self._write_scale(res, target, lambda scale: obj, opts)
             return _json(scale_of(res, entry))
         if sub not in (None, "status", "finalize"):
             raise errors.method_not_allowed()
         if sub == "finalize":
             opts.subresource = ""
-        self._field_validation(request, res, obj, raw, opts)
+        self._decode(request, _gvk(res), obj, raw, opts)
         entry = await self.registry.update(res, target.namespace, target.name, obj, opts)
         return self._respond_write(res, entry, request, opts, 200)
 
@@ -574,8 +558,8 @@ class RestAPI:
             scale = change(scale_of(res, cur))
             if not isinstance(scale, dict):
                 raise errors.bad_request("the body of the request was in an unknown format")
-            replicas = (scale.get("spec") or {}).get("replicas", 0)
-            if not isinstance(replicas, int) or replicas < 0:
+            replicas = scale.get("spec", {}).get("replicas", 0)
+            if replicas < 0:
                 raise errors.invalid("Scale", target.name or "", "autoscaling", [errors.field_cause(
                     "FieldValueInvalid", "spec.replicas",
                     f"spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0")])
@@ -609,24 +593,32 @@ class RestAPI:
                 return patching.json_patch(doc, body)
             if ctype == negotiation.MERGE_PATCH:
                 return patching.merge_patch(doc, body)
-            group, version, kind = (("autoscaling", "v1", "Scale") if sub == "scale" else (res.group, res.version, res.kind))
-            return patching.strategic_merge_patch_for(doc, body, group, version, kind)
+            return patching.strategic_merge_patch_for(doc, body, *gvk)
+
+        gvk = SCALE_GVK if sub == "scale" else _gvk(res)
+        strategic = ctype == negotiation.STRATEGIC_PATCH
+
+        def patched(doc: dict[str, Any]) -> dict[str, Any]:
+            """The patch result, decoded into the kind's type like patch.go does."""
+            new = apply_patch(doc)
+            if not isinstance(new, dict):
+                raise errors.bad_request("the patched object is not an object")
+            if bounds.depth_exceeds(new):  # a JSON patch can nest its values below the document's
+                raise errors.bad_request(bounds.too_deep_message())
+            self._decode(request, gvk, new, raw, opts, how="strategic" if strategic else "patch",
+                         patch_repr=(lambda: patching._gofmt(body)) if strategic else None)
+            return new
 
         if sub == "scale":
-            entry = await self._write_scale(res, target, apply_patch, opts)
+            entry = await self._write_scale(res, target, patched, opts)
             return _json(scale_of(res, entry))
 
         def mutate(obj: dict[str, Any], cur: Entry) -> dict[str, Any]:
-            patched = apply_patch(obj)
-            if not isinstance(patched, dict):
-                raise errors.bad_request("the patched object is not an object")
-            if bounds.depth_exceeds(patched):  # a JSON patch can nest its values below the document's
-                raise errors.bad_request(bounds.too_deep_message())
-            meta = patched.get("metadata") if isinstance(patched.get("metadata"), dict) else None
+            new = patched(obj)
+            meta = new.get("metadata")
             if meta is not None and object_rv(meta.get("resourceVersion")) == 0:
                 meta["resourceVersion"] = str(cur.mod_rev)
-            self._field_validation(request, res, patched, b"", opts, how="patch")
-            return patched
+            return new
 
         entry = await self.registry.guaranteed_update(res, target.namespace, target.name, mutate, opts)
         return self._respond_write(res, entry, request, opts, 200)
@@ -640,7 +632,7 @@ class RestAPI:
         if not isinstance(config, dict):  # sigs.k8s.io/yaml.Unmarshal into the object's map
             raise errors.bad_request("error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot "
                                      f"unmarshal {patching.json_kind(config)} into Go value of type map[string]interface {{}}")
-        self._field_validation(request, res, config, raw, opts, how="apply")
+        self._decode(request, _gvk(res), config, raw, opts, how="apply")
         sch = schema.for_kind(res.group, res.version, res.kind)
         cur = self.store.get(res.key(target.namespace, target.name))
         if cur is None:
@@ -651,6 +643,7 @@ class RestAPI:
             self.registry._check_namespace(res, target.namespace, target.name)
             new = apply.server_side_apply(None, config, opts.field_manager, force, res.api_version, self.registry.now(),
                                           sch, kind=res.kind, subresource=opts.subresource)
+            decoding.decode(_gvk(res), new, mode="Ignore", how="applied")
             meta = new.setdefault("metadata", {})
             for k in ("uid", "creationTimestamp", "name", "namespace"):
                 if k in base["metadata"]:
@@ -666,6 +659,7 @@ class RestAPI:
                 raise errors.conflict(res.plural, target.name or "", res.group)
             new = apply.server_side_apply(obj, config, opts.field_manager, force, res.api_version,
                                           self.registry.now(), sch, kind=res.kind, subresource=opts.subresource)
+            decoding.decode(_gvk(res), new, mode="Ignore", how="applied")
             new["metadata"]["resourceVersion"] = str(cur.mod_rev)
             return new
 
@@ -711,6 +705,13 @@ class RestAPI:
                         raise
         return _json({"kind": res.list_kind, "apiVersion": res.api_version,
                       "metadata": {"resourceVersion": str(self.store.revision)}, "items": items})
+
+
+SCALE_GVK = ("autoscaling", "v1", "Scale")
+
+
+def _gvk(res: Resource) -> tuple[str, str, str]:
+    return res.group, res.version, res.kind
 
 
 def _partial(obj: dict[str, Any]) -> dict[str, Any]:

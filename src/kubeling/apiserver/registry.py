@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import orjson
 
-from ..api import apply, conversion, defaults, errors, validation
+from ..api import apply, conversion, defaults, errors, typed, validation
 from ..api.conversion import CONVERTIBLE_KINDS
 from ..api.resources import Resource, lookup
 from ..store.base import Entry, KeyExists, KeyNotFound, RevisionConflict
@@ -137,13 +137,18 @@ class DeleteOptions:
 
     @classmethod
     def from_body(cls, body: dict[str, Any] | None, query: dict[str, str]) -> "DeleteOptions":
+        """Options of a DELETE from its body (decoded as a v1.DeleteOptions first) or query."""
         body = body or {}
+        try:
+            typed.decode("", "v1", "DeleteOptions", body)
+        except typed.Mismatch as e:  # handlers/delete.go: the decoder's error as a BadRequest
+            raise errors.bad_request(e.message()) from None
         opts = cls()
         gp = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
         if gp is not None:
             try:
                 opts.grace_period = int(gp)
-            except (TypeError, ValueError):
+            except ValueError:
                 raise errors.bad_request(f"invalid gracePeriodSeconds: {gp!r}") from None
         opts.propagation = body.get("propagationPolicy") or query.get("propagationPolicy")
         if body.get("orphanDependents") is True or query.get("orphanDependents") == "true":
@@ -152,7 +157,7 @@ class DeleteOptions:
             raise errors.StatusError(
                 422, "Invalid", f"DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: "
                 f"\"{opts.propagation}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"")
-        pre = body.get("preconditions") or {}
+        pre = body.get("preconditions", {})
         opts.precondition_uid = pre.get("uid")
         opts.precondition_rv = pre.get("resourceVersion")
         dry = body.get("dryRun") or ([query["dryRun"]] if "dryRun" in query else [])

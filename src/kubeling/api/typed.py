@@ -1,0 +1,488 @@
+"""The typed decode: every written object is checked against its kind's Go types first.
+
+kube-apiserver decodes each body into the kind's Go struct before anything else runs, so a
+wrongly typed field is a decode error (400 on create/update, 422 on patch) and nothing
+downstream ever sees it. kubeling keeps objects as dicts, so this module plays the decoder:
+from the kind's OpenAPI schema it compiles, once per schema node, a checker that walks the
+object, and
+
+- raises `Mismatch` for the first value Go could not decode (a string `replicas`, `labels:
+  "x"`, a 2**63 int32, a malformed quantity / base64 / timestamp), with upstream's text;
+- drops the fields the struct does not declare (Go ignores them) and reports their paths,
+  for fieldValidation Warn (a warning) and Strict (an error);
+- drops `null` struct fields (Go leaves the zero value, which is encoded as absent), except
+  timestamps (a zero metav1.Time encodes as `null`), and gives `null` list items and map
+  values their type's zero value;
+- canonicalizes quantities (`0.5` → `"500m"`), as a decode/encode round trip does.
+
+Two decoders exist upstream and each has its own messages: encoding/json (sigs.k8s.io/json) for
+create, update and JSON/merge patch results (`json: cannot unmarshal string into Go struct
+field DeploymentSpec.spec.replicas of type int32`), and the unstructured converter for
+strategic-merge-patch results (`cannot restore map from string`, `cannot convert string to
+int32`; integral floats are accepted there). `mode` picks one; YAML bodies are JSON-mode but
+accept integral floats, since sigs.k8s.io/yaml re-encodes `3.0` as `3`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from . import quantity, schema
+
+JSON = "json"
+YAML = "yaml"
+UNSTRUCTURED = "unstructured"
+
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+
+# A checker: (value, strict path of the value, unknown-field sink) -> the decoded value.
+Checker = Callable[[Any, str, list], Any]
+
+
+class Mismatch(Exception):
+    """A value the Go decoder rejects. `message()` renders it like the decoder would.
+
+    For encoding/json, a type error names the innermost struct and the chain of struct field
+    names above it (`ObjectMeta.metadata.labels`): frames add themselves while unwinding,
+    so the happy path never builds a path.
+    """
+
+    def __init__(self, value: str, go_type: str, plain: str | None = None) -> None:
+        super().__init__(plain or value)
+        self.value, self.go_type, self.plain = value, go_type, plain
+        self.fields: list[str] = []
+        self.struct = ""
+
+    def within(self, field: str, struct: str) -> "Mismatch":
+        self.fields.append(field)
+        if not self.struct:
+            self.struct = struct
+        return self
+
+    def message(self) -> str:
+        if self.plain is not None:
+            return self.plain
+        if self.fields:
+            where = f"Go struct field {self.struct}.{'.'.join(reversed(self.fields))}"
+        else:
+            where = "Go value"
+        return f"json: cannot unmarshal {self.value} into {where} of type {self.go_type}"
+
+
+# ---- describing values the way the Go decoders do ----------------------------------------------
+
+def _json_kind(v: Any) -> str:
+    """encoding/json's name for a JSON value (UnmarshalTypeError.Value, without the literal)."""
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, dict):
+        return "object"
+    if isinstance(v, (list, tuple)):
+        return "array"
+    if v is None:
+        return "null"
+    return "string"  # YAML-only scalars (timestamps, binary) are strings after YAMLToJSON
+
+
+def _literal(v: Any) -> str:
+    """`number 1.5`: the literal Go prints when a number does not fit a numeric type."""
+    return f"number {v!r}" if isinstance(v, float) else f"number {v}"
+
+
+_GO_KIND = {str: "string", bool: "bool", int: "int64", float: "float64", dict: "map", list: "slice"}
+_GO_TYPE = {str: "string", bool: "bool", int: "int64", float: "float64",
+            dict: "map[string]interface {}", list: "[]interface {}"}
+
+
+def _go_kind(v: Any) -> str:
+    return _GO_KIND.get(type(v), "string")
+
+
+def _go_type_of(v: Any) -> str:
+    return _GO_TYPE.get(type(v), "string")
+
+
+# ---- leaf checkers ------------------------------------------------------------------------------
+
+def _string(mode: str) -> Checker:
+    def check(v: Any, path: str, unknown: list) -> Any:
+        if type(v) is str:
+            return v
+        if mode == UNSTRUCTURED:
+            raise Mismatch("", "", f"cannot convert {_go_type_of(v)} to string")
+        raise Mismatch(_json_kind(v), "string")
+    return check
+
+
+def _boolean(mode: str) -> Checker:
+    def check(v: Any, path: str, unknown: list) -> Any:
+        if type(v) is bool:
+            return v
+        if mode == UNSTRUCTURED:
+            raise Mismatch("", "", f"cannot convert {_go_type_of(v)} to bool")
+        raise Mismatch(_json_kind(v), "bool")
+    return check
+
+
+def _integer(mode: str, bits: int) -> Checker:
+    lo, hi = INT32 if bits == 32 else INT64
+    go_type = f"int{bits}"
+    integral_floats = mode != JSON
+
+    def check(v: Any, path: str, unknown: list) -> Any:
+        t = type(v)
+        if t is int:
+            if lo <= v <= hi:
+                return v
+        elif t is float and integral_floats and v.is_integer() and lo <= v <= hi:
+            return int(v)
+        if mode == UNSTRUCTURED:
+            raise Mismatch("", "", f"cannot convert {_go_type_of(v)} to {go_type}")
+        if t is int or t is float:
+            raise Mismatch(_literal(v), go_type)
+        raise Mismatch(_json_kind(v), go_type)
+    return check
+
+
+def _number(mode: str) -> Checker:
+    def check(v: Any, path: str, unknown: list) -> Any:
+        t = type(v)
+        if t is float or t is int:
+            return v
+        if mode == UNSTRUCTURED:
+            raise Mismatch("", "", f"cannot convert {_go_type_of(v)} to float64")
+        raise Mismatch(_json_kind(v), "float64")
+    return check
+
+
+def _int_or_string(mode: str) -> Checker:
+    """intstr.IntOrString.UnmarshalJSON: a JSON string, else json.Unmarshal into an int32."""
+    inner = _integer(YAML if mode == UNSTRUCTURED else mode, 32)  # converter: json.Marshal(3.0) == "3"
+
+    def check(v: Any, path: str, unknown: list) -> Any:
+        if type(v) is str:
+            return v
+        if v is None:
+            return 0  # UnmarshalJSON("null") leaves IntVal 0
+        try:
+            return inner(v, path, unknown)
+        except Mismatch as e:
+            if mode == UNSTRUCTURED:  # the converter calls UnmarshalJSON: no struct context
+                raise Mismatch("", "", e.message()) from None
+            raise
+    return check
+
+
+def _quantity(mode: str) -> Checker:
+    """resource.Quantity.UnmarshalJSON parses strings and bare numbers; stored canonical."""
+    def check(v: Any, path: str, unknown: list) -> Any:
+        try:
+            if type(v) is str:
+                return quantity.canonical(v.strip())
+            return str(quantity.quantity_from_json(v))
+        except quantity.QuantityError as e:
+            raise Mismatch("", "", e.message) from None
+    return check
+
+
+_B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def base64_error(s: str) -> str | None:
+    """Go's base64.StdEncoding error for `s` (`illegal base64 data at input byte N`), or None.
+
+    Like decodeQuantum: CR/LF are skipped, `=` may only fill the last one or two places of the
+    final 4-byte quantum, and a final quantum must be complete.
+    """
+    t = s.replace("\r", "").replace("\n", "") if ("\r" in s or "\n" in s) else s
+    n = len(t)
+    for i, ch in enumerate(t):
+        if ch in _B64_ALPHABET:
+            continue
+        if ch != "=" or i % 4 < 2:
+            return f"illegal base64 data at input byte {i}"
+        if i % 4 == 2:  # "xx=" needs a second "="
+            if i + 1 == n:
+                return f"illegal base64 data at input byte {n}"
+            if t[i + 1] != "=":
+                return f"illegal base64 data at input byte {i}"
+            i += 1
+        if i + 1 < n:  # nothing may follow the padding
+            return f"illegal base64 data at input byte {i + 1}"
+        return None
+    if n % 4:
+        return f"illegal base64 data at input byte {n - n % 4}"
+    return None
+
+
+def _bytes(mode: str) -> Checker:
+    """[]byte: a base64 string (encoding/json) — the converter takes any string as bytes."""
+    def check(v: Any, path: str, unknown: list) -> Any:
+        if type(v) is str:
+            if mode != UNSTRUCTURED:
+                err = base64_error(v)
+                if err:
+                    raise Mismatch("", "", err)
+            return v
+        if mode == UNSTRUCTURED:
+            raise Mismatch("", "", f"cannot restore slice from {_go_kind(v)}")
+        raise Mismatch(_json_kind(v), "[]uint8")
+    return check
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+_RFC3339_LAYOUT = "2006-01-02T15:04:05Z07:00"
+
+
+def _date_time(mode: str) -> Checker:
+    """metav1.Time / MicroTime: a JSON string in RFC 3339 (null is the zero time)."""
+    def check(v: Any, path: str, unknown: list) -> Any:
+        if type(v) is str:
+            if _RFC3339.fullmatch(v):
+                return v
+            plain = f'parsing time "{v}" as "{_RFC3339_LAYOUT}": cannot parse "{v}" as "2006"'
+            raise Mismatch("", "", plain)
+        if v is None:
+            return None
+        if mode == UNSTRUCTURED:
+            raise Mismatch("", "", f"json: cannot unmarshal {_json_kind(v)} into Go value of type string")
+        raise Mismatch(_json_kind(v), "string")
+    return check
+
+
+# ---- containers ---------------------------------------------------------------------------------
+
+def _zero(check: Checker | None) -> Any:
+    """The Go zero value a `null` list item or map value decodes to (None when free-form)."""
+    return getattr(check, "zero", None)
+
+
+def _array(mode: str, item: Checker | None, go_type: str) -> Checker:
+    zero = _zero(item)
+
+    def check(v: Any, path: str, unknown: list) -> Any:
+        if type(v) is not list:
+            if mode == UNSTRUCTURED:
+                raise Mismatch("", "", f"cannot restore slice from {_go_kind(v)}")
+            raise Mismatch(_json_kind(v), go_type)
+        if item is None:
+            return v
+        for i, x in enumerate(v):
+            if x is None:
+                v[i] = zero() if callable(zero) else zero
+                continue
+            nx = item(x, f"{path}[{i}]", unknown)
+            if nx is not x:
+                v[i] = nx
+        return v
+    return check
+
+
+def _map(mode: str, value: Checker | None, go_type: str) -> Checker:
+    zero = _zero(value)
+
+    def check(v: Any, path: str, unknown: list) -> Any:
+        if type(v) is not dict:
+            if mode == UNSTRUCTURED:
+                raise Mismatch("", "", f"cannot restore map from {_go_kind(v)}")
+            raise Mismatch(_json_kind(v), go_type)
+        if value is None:
+            return v
+        for k, x in v.items():
+            if x is None:
+                v[k] = zero() if callable(zero) else zero
+                continue
+            nx = value(x, f"{path}.{k}" if path else k, unknown)
+            if nx is not x:
+                v[k] = nx
+        return v
+    check.zero = dict  # type: ignore[attr-defined]
+    return check
+
+
+def _struct(mode: str, props: dict[str, Checker | None], struct: str, go_type: str) -> Checker:
+    """A Go struct: declared fields are checked, others dropped and reported."""
+    keep_null = {k for k, c in props.items() if getattr(c, "keeps_null", False)}
+
+    def check(v: Any, path: str, unknown: list) -> Any:
+        if type(v) is not dict:
+            if mode == UNSTRUCTURED:
+                raise Mismatch("", "", f"cannot restore struct from: {_go_kind(v)}")
+            raise Mismatch(_json_kind(v), go_type)
+        drop = None
+        for k, x in v.items():
+            if k in props:
+                if x is None:
+                    if k not in keep_null:
+                        drop = (drop or []) + [k]
+                    continue
+                c = props[k]
+                if c is None:
+                    continue
+                try:
+                    nx = c(x, f"{path}.{k}" if path else k, unknown)
+                except Mismatch as e:
+                    raise e.within(k, struct)
+                if nx is not x:
+                    v[k] = nx
+            else:
+                unknown.append(f"{path}.{k}" if path else k)
+                drop = (drop or []) + [k]
+        if drop:
+            for k in drop:
+                del v[k]
+        return v
+    check.zero = dict  # type: ignore[attr-defined]
+    return check
+
+
+# ---- compiling schemas --------------------------------------------------------------------------
+
+def _go_name(definition: str) -> str:
+    """`io.k8s.api.apps.v1.DeploymentSpec` → `v1.DeploymentSpec` (package.Type, as %T prints)."""
+    parts = definition.split(".")
+    return f"{parts[-2]}.{parts[-1]}"
+
+
+_CACHE: dict[tuple[int, str], Checker | None] = {}
+_BUILDING: set[tuple[int, str]] = set()
+
+
+def _deref(sch: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str]:
+    """Follow `$ref`/single `allOf`; also return the last definition name seen."""
+    name = ""
+    while sch is not None:
+        if "$ref" in sch:
+            name = sch["$ref"][len(schema.REF_PREFIX):]
+            sch = schema.definitions().get(name)
+        elif "allOf" in sch and len(sch["allOf"]) == 1:
+            sch = sch["allOf"][0]
+        else:
+            break
+    return sch, name
+
+
+def _go_type(sch: dict[str, Any] | None) -> str:
+    """The Go type a schema node decodes into, as encoding/json names it in errors."""
+    s, name = _deref(sch)
+    if s is None:
+        return "interface {}"
+    fmt, t = s.get("format"), s.get("type")
+    if fmt == "int-or-string":
+        return "intstr.IntOrString"
+    if fmt == "quantity":
+        return "resource.Quantity"
+    if t == "string":
+        return "[]uint8" if fmt == "byte" else "string"
+    if t == "integer":
+        return "int64" if fmt == "int64" else "int32"
+    if t == "number":
+        return "float64"
+    if t == "boolean":
+        return "bool"
+    if t == "array":
+        return "[]" + _go_type(s.get("items"))
+    if name and s.get("properties"):
+        return _go_name(name)
+    extra = s.get("additionalProperties")
+    if isinstance(extra, dict) and not s.get("properties"):
+        return "map[string]" + _go_type(extra)
+    return _go_name(name) if name else "map[string]interface {}"
+
+
+def compile_node(sch: dict[str, Any] | None, mode: str) -> Checker | None:
+    """The checker of one schema node (None: anything goes), compiled once per node and mode."""
+    s, name = _deref(sch)
+    if s is None:
+        return None
+    key = (id(s), mode)
+    if key in _CACHE:
+        return _CACHE[key]
+    if key in _BUILDING:  # a recursive schema: resolve the checker when first called
+        def later(v: Any, path: str, unknown: list) -> Any:
+            return _CACHE[key](v, path, unknown)  # type: ignore[misc]
+        later.zero = dict  # type: ignore[attr-defined]
+        return later
+    _BUILDING.add(key)
+    try:
+        c = _build(s, name, mode)
+    finally:
+        _BUILDING.discard(key)
+    _CACHE[key] = c
+    return c
+
+
+def _build(s: dict[str, Any], name: str, mode: str) -> Checker | None:
+    if s.get("x-kubernetes-preserve-unknown-fields"):
+        return None
+    fmt, t = s.get("format"), s.get("type")
+    c: Checker | None
+    if fmt == "int-or-string":
+        c = _int_or_string(mode)
+        c.zero = 0  # type: ignore[attr-defined]
+    elif fmt == "quantity":
+        c = _quantity(mode)
+        c.zero = "0"  # type: ignore[attr-defined]
+    elif t == "string":
+        if fmt == "byte":
+            c = _bytes(mode)
+        elif fmt == "date-time":
+            c = _date_time(mode)
+            c.keeps_null = True  # type: ignore[attr-defined]
+        else:
+            c = _string(mode)
+        c.zero = ""  # type: ignore[attr-defined]
+    elif t == "integer":
+        c = _integer(mode, 64 if fmt == "int64" else 32)
+        c.zero = 0  # type: ignore[attr-defined]
+    elif t == "number":
+        c = _number(mode)
+        c.zero = 0  # type: ignore[attr-defined]
+    elif t == "boolean":
+        c = _boolean(mode)
+        c.zero = False  # type: ignore[attr-defined]
+    elif t == "array":
+        c = _array(mode, compile_node(s.get("items"), mode), "[]" + _go_type(s.get("items")))
+        c.zero = list  # type: ignore[attr-defined]
+    elif s.get("properties"):
+        props = {k: compile_node(p, mode) for k, p in s["properties"].items()}
+        c = _struct(mode, props, name.rpartition(".")[2] or "", _go_name(name) if name else "struct")
+    elif isinstance(s.get("additionalProperties"), dict):
+        extra = s["additionalProperties"]
+        c = _map(mode, compile_node(extra, mode), "map[string]" + _go_type(extra))
+    else:
+        return None  # RawExtension, FieldsV1, JSON: raw JSON, anything goes
+    return c
+
+
+_ROOTS: dict[tuple[str, str, str, str], Checker | None] = {}
+
+
+def checker(group: str, version: str, kind: str, mode: str = JSON) -> Checker | None:
+    """The compiled checker of a kind (None for kinds without a schema)."""
+    key = (group, version, kind, mode)
+    try:
+        return _ROOTS[key]
+    except KeyError:
+        name = schema.definition_name(group, version, kind)
+        c = _ROOTS[key] = compile_node({"$ref": schema.REF_PREFIX + name}, mode) if name else None
+        return c
+
+
+def decode(group: str, version: str, kind: str, obj: Any, mode: str = JSON) -> list[str]:
+    """Type-check `obj` (a dict, changed in place) as the kind's Go type.
+
+    Returns the unknown fields it dropped (`spec.foo`, `spec.containers[0].bar`, in document
+    order); raises `Mismatch` for the first value the decoder rejects.
+    """
+    c = checker(group, version, kind, mode)
+    unknown: list[str] = []
+    if c is not None:
+        c(obj, "", unknown)
+    return unknown
