@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import orjson
 
-from kubeling.api import apply, defaults, patch, printers, selectors, validation
+from kubeling.api import apply, defaults, patch, printers, selectors, typed, validation
 from kubeling.api.resources import lookup
 from kubeling.apiserver.registry import Registry, WriteOptions
 from kubeling.store.sqlite import SQLiteStore
@@ -79,7 +79,7 @@ def configmap_rows() -> list[tuple[str, float]]:
             ("managedFields create (ConfigMap)", best_us(lambda: apply.update_managed_fields(None, cm, "python", "v1", "2026-01-01T00:00:00Z"), 2000)),
             ("managedFields update (ConfigMap)", best_us(lambda: apply.update_managed_fields(live, changed, "python", "v1", "2026-01-01T00:00:01Z"), 2000)),
             ("validate ConfigMap", best_us(lambda: validation.validate("", "v1", "ConfigMap", cm), 2000)),
-            ("unknown_fields ConfigMap", best_us(lambda: validation.unknown_fields("", "v1", "ConfigMap", cm), 2000)),
+            ("typed decode ConfigMap", best_us(lambda: typed.decode("", "v1", "ConfigMap", cm), 2000)),
             ("may_have_duplicates ConfigMap", best_us(lambda: validation.may_have_duplicates(CM_BODY, cm), 2000)),
             ("registry create ConfigMap, dry run", best_us(lambda: create(True), 1000)),
             ("registry create ConfigMap, SQLite", best_us(lambda: create(False), 1000)),
@@ -113,7 +113,7 @@ def main() -> None:
         ("default + validate Deployment", best_us(default_validate)),
         ("managedFields update (replicas)", best_us(lambda: apply.update_managed_fields(live, new, "kubectl", "apps/v1", "2026-01-01T00:00:01Z"))),
         ("strategic merge patch (set image)", best_us(lambda: patch.strategic_merge_patch_for(dep, smp, "apps", "v1", "Deployment"))),
-        ("unknown_fields Deployment", best_us(lambda: validation.unknown_fields("apps", "v1", "Deployment", dep))),
+        ("typed decode Deployment", best_us(lambda: typed.decode("apps", "v1", "Deployment", dep))),
         ("label selector match", best_us(lambda: sel.matches(labels), 20000)),
         ("Table of 2,000 ConfigMaps", best_us(lambda: printers.table("", "ConfigMap", cms, now, "1"), 5)),
     ] + configmap_rows()
