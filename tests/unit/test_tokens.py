@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kubeling.api import errors
+from kubeling.api import errors, typed
 from kubeling.apiserver import tokens
 from kubeling.store.base import Entry
 
@@ -58,9 +58,10 @@ def header(token: str) -> dict:
 
 def test_token_request_defaults_and_claims(env):
     issuer, _, _ = env
-    tr = issuer.token_request("default", "default", {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-                                                     "metadata": {"creationTimestamp": None},
-                                                     "spec": {"audiences": None, "expirationSeconds": None}})
+    body = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1", "metadata": {"creationTimestamp": None},
+            "spec": {"audiences": None, "expirationSeconds": None}}  # what kubectl create token sends
+    typed.decode("authentication.k8s.io", "v1", "TokenRequest", body)  # as the handler does first
+    tr = issuer.token_request("default", "default", body)
     assert tr["spec"]["expirationSeconds"] == 3600
     assert tr["spec"]["audiences"] == ["https://kubernetes.default.svc.cluster.local"]
     assert tr["metadata"] == {"creationTimestamp": None, "name": "default", "namespace": "default"}

@@ -28,17 +28,20 @@ Obj = dict[str, Any]
 # helpers
 
 
+# Defaulting runs after the typed decode (api/typed.py): a field is either absent or of its
+# schema's type, never null or wrongly typed, so presence is all these functions check.
+
+
 def _sub(parent: Obj, key: str) -> Obj:
-    """parent[key] as a dict, created when absent or null (like taking &obj.Spec in Go)."""
+    """parent[key], created when absent (like taking &obj.Spec in Go)."""
     v = parent.get(key)
-    if not isinstance(v, dict):
-        v = {}
-        parent[key] = v
+    if v is None:
+        v = parent[key] = {}
     return v
 
 
-def _dicts(v: Any) -> list[Obj]:
-    return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
+def _dicts(v: list[Obj] | None) -> list[Obj]:
+    return v or []
 
 
 def _default(d: Obj, key: str, value: Any) -> None:
@@ -65,8 +68,8 @@ def image_pull_policy(image: str) -> str:
     return "Always" if tag == "latest" else "IfNotPresent"
 
 
-def _default_probe(p: Any) -> None:
-    if not isinstance(p, dict):
+def _default_probe(p: Obj | None) -> None:
+    if p is None:
         return
     for key, val in (("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1), ("failureThreshold", 3)):
         if not p.get(key):
@@ -74,22 +77,22 @@ def _default_probe(p: Any) -> None:
     _default_handler(p)
 
 
-def _default_handler(h: Any) -> None:
-    if not isinstance(h, dict):
+def _default_handler(h: Obj | None) -> None:
+    if h is None:
         return
     http = h.get("httpGet")
-    if isinstance(http, dict):
+    if http is not None:
         _default(http, "path", "/")
         _default(http, "scheme", "HTTP")
     grpc = h.get("grpc")
-    if isinstance(grpc, dict) and grpc.get("service") is None:
+    if grpc is not None and grpc.get("service") is None:
         grpc["service"] = ""
 
 
 def _default_env(envs: Any) -> None:
     for e in _dicts(envs):
         vf = e.get("valueFrom")
-        if isinstance(vf, dict) and isinstance(vf.get("fieldRef"), dict):
+        if vf is not None and vf.get("fieldRef") is not None:
             _default(vf["fieldRef"], "apiVersion", "v1")
 
 
@@ -107,7 +110,7 @@ def _default_container(c: Obj, host_network: bool) -> None:
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         _default_probe(c.get(probe))
     lc = c.get("lifecycle")
-    if isinstance(lc, dict):
+    if lc is not None:
         _default_handler(lc.get("postStart"))
         _default_handler(lc.get("preStop"))
     _default_env(c.get("env"))
@@ -126,43 +129,43 @@ def _default_volume(v: Obj) -> None:
         v["emptyDir"] = {}
     for key in ("secret", "configMap", "downwardAPI", "projected"):
         src = v.get(key)
-        if isinstance(src, dict) and src.get("defaultMode") is None:
+        if src is not None and src.get("defaultMode") is None:
             src["defaultMode"] = 420
     hp = v.get("hostPath")
-    if isinstance(hp, dict) and hp.get("type") is None:
+    if hp is not None and hp.get("type") is None:
         hp["type"] = ""
     da = v.get("downwardAPI")
-    if isinstance(da, dict):
+    if da is not None:
         for item in _dicts(da.get("items")):
-            if isinstance(item.get("fieldRef"), dict):
+            if item.get("fieldRef") is not None:
                 _default(item["fieldRef"], "apiVersion", "v1")
     pr = v.get("projected")
-    if isinstance(pr, dict):
+    if pr is not None:
         for src in _dicts(pr.get("sources")):
             sat = src.get("serviceAccountToken")
-            if isinstance(sat, dict) and sat.get("expirationSeconds") is None:
+            if sat is not None and sat.get("expirationSeconds") is None:
                 sat["expirationSeconds"] = 3600
             dapi = src.get("downwardAPI")
-            if isinstance(dapi, dict):
+            if dapi is not None:
                 for item in _dicts(dapi.get("items")):
-                    if isinstance(item.get("fieldRef"), dict):
+                    if item.get("fieldRef") is not None:
                         _default(item["fieldRef"], "apiVersion", "v1")
     rbd = v.get("rbd")
-    if isinstance(rbd, dict):
+    if rbd is not None:
         _default(rbd, "pool", "rbd")
         _default(rbd, "user", "admin")
         _default(rbd, "keyring", "/etc/ceph/keyring")
     iscsi = v.get("iscsi")
-    if isinstance(iscsi, dict):
+    if iscsi is not None:
         _default(iscsi, "iscsiInterface", "default")
     ad = v.get("azureDisk")
-    if isinstance(ad, dict):
+    if ad is not None:
         _default(ad, "cachingMode", "ReadWrite")
         _default(ad, "fsType", "ext4")
         _default(ad, "readOnly", False)
         _default(ad, "kind", "Shared")
     eph = v.get("ephemeral")
-    if isinstance(eph, dict) and isinstance(eph.get("volumeClaimTemplate"), dict):
+    if eph is not None and eph.get("volumeClaimTemplate") is not None:
         _default_pvc_spec(_sub(eph["volumeClaimTemplate"], "spec"))
 
 
@@ -191,8 +194,8 @@ def _default_template_meta(tpl: Obj) -> None:
         meta["creationTimestamp"] = None
 
 
-def default_pod_template(tpl: Any) -> None:
-    if not isinstance(tpl, dict):
+def default_pod_template(tpl: Obj | None) -> None:
+    if tpl is None:
         return
     _default_template_meta(tpl)
     default_pod_spec(_sub(tpl, "spec"))
@@ -201,7 +204,7 @@ def default_pod_template(tpl: Any) -> None:
 def _requests_from_limits(containers: Any) -> None:
     for c in _dicts(containers):
         res = c.get("resources")
-        if not isinstance(res, dict) or not isinstance(res.get("limits"), dict):
+        if res is None or res.get("limits") is None:
             continue
         req = _sub(res, "requests")
         for k, v in res["limits"].items():
@@ -231,7 +234,7 @@ def _pod_template(obj: Obj, version: str) -> None:
 def _replication_controller(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     tpl = spec.get("template")
-    labels = tpl.get("metadata", {}).get("labels") if isinstance(tpl, dict) and isinstance(tpl.get("metadata"), dict) else None
+    labels = (tpl or {}).get("metadata", {}).get("labels")
     if labels is not None:
         if not spec.get("selector"):
             spec["selector"] = dict(labels)
@@ -249,8 +252,8 @@ def _service(obj: Obj, version: str) -> None:
         spec.pop("sessionAffinityConfig", None)
     elif spec["sessionAffinity"] == "ClientIP":
         cfg = spec.get("sessionAffinityConfig")
-        cip = cfg.get("clientIP") if isinstance(cfg, dict) else None
-        if not isinstance(cip, dict) or cip.get("timeoutSeconds") is None:
+        cip = (cfg or {}).get("clientIP")
+        if cip is None or cip.get("timeoutSeconds") is None:
             spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": 10800}}
     _default(spec, "type", "ClusterIP")
     t = spec["type"]
@@ -283,20 +286,17 @@ def _secret(obj: Obj, version: str) -> None:
     """SetDefaults_Secret, plus the v1->internal conversion that folds stringData into data."""
     _default(obj, "type", "Opaque")
     sd = obj.pop("stringData", None)
-    if isinstance(sd, dict) and sd:
+    if sd:
         data = _sub(obj, "data")
         for k, v in sd.items():
-            data[k] = base64.b64encode(str(v).encode()).decode()
+            data[k] = base64.b64encode(v.encode()).decode()
 
 
 def _namespace(obj: Obj, version: str) -> None:
     meta = _sub(obj, "metadata")
     name = meta.get("name")
     if name:
-        labels = meta.get("labels")
-        if not isinstance(labels, dict):
-            labels = meta["labels"] = {}
-        labels["kubernetes.io/metadata.name"] = name
+        _sub(meta, "labels")["kubernetes.io/metadata.name"] = name
     status = _sub(obj, "status")
     _default(status, "phase", "Active")
     _sub(obj, "spec")
@@ -305,7 +305,7 @@ def _namespace(obj: Obj, version: str) -> None:
 def _node(obj: Obj, version: str) -> None:
     _sub(obj, "spec")
     status = obj.get("status")
-    if isinstance(status, dict) and status.get("allocatable") is None and isinstance(status.get("capacity"), dict):
+    if status is not None and status.get("allocatable") is None and status.get("capacity") is not None:
         status["allocatable"] = dict(status["capacity"])
 
 
@@ -332,12 +332,12 @@ def _limit_range(obj: Obj, version: str) -> None:
     for item in _dicts(_sub(obj, "spec").get("limits")):
         if item.get("type") != "Container":
             continue
-        mx = item.get("max") if isinstance(item.get("max"), dict) else {}
+        mx = item.get("max")
         if mx:
             d = _sub(item, "default")
             for k, v in mx.items():
                 d.setdefault(k, v)
-        df = item.get("default") if isinstance(item.get("default"), dict) else {}
+        df = item.get("default")
         if df:
             dr = _sub(item, "defaultRequest")
             for k, v in df.items():
@@ -396,7 +396,7 @@ def _stateful_set(obj: Obj, version: str) -> None:
         us["type"] = "RollingUpdate"
         if us.get("rollingUpdate") is None:
             us["rollingUpdate"] = {}
-    if us["type"] == "RollingUpdate" and isinstance(us.get("rollingUpdate"), dict):
+    if us["type"] == "RollingUpdate" and us.get("rollingUpdate") is not None:
         _default(us["rollingUpdate"], "partition", 0)
     pol = _sub(spec, "persistentVolumeClaimRetentionPolicy")
     _default(pol, "whenDeleted", "Retain")
@@ -425,14 +425,14 @@ def _job(obj: Obj, version: str) -> None:
     if spec.get("backoffLimit") is None:
         spec["backoffLimit"] = 2**31 - 1 if spec.get("backoffLimitPerIndex") is not None else 6
     tpl = spec.get("template")
-    labels = tpl.get("metadata", {}).get("labels") if isinstance(tpl, dict) and isinstance(tpl.get("metadata"), dict) else None
+    labels = (tpl or {}).get("metadata", {}).get("labels")
     meta = _sub(obj, "metadata")
     if labels is not None and not meta.get("labels"):
         meta["labels"] = dict(labels)
     _default(spec, "completionMode", "NonIndexed")
     _default(spec, "suspend", False)
     pfp = spec.get("podFailurePolicy")
-    if isinstance(pfp, dict):
+    if pfp is not None:
         for rule in _dicts(pfp.get("rules")):
             for pat in _dicts(rule.get("onPodConditions")):
                 _default(pat, "status", "True")
@@ -464,9 +464,9 @@ _SCALE_DOWN = {"stabilizationWindowSeconds": 300, "selectPolicy": "Max",
                "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}
 
 
-def _hpa_rules(rules: Any, default: Obj) -> Obj:
+def _hpa_rules(rules: Obj | None, default: Obj) -> Obj:
     """GenerateHPAScaleUpRules/GenerateHPAScaleDownRules: fill each unset part from the default."""
-    if not isinstance(rules, dict):
+    if rules is None:
         return {k: (list(map(dict, v)) if isinstance(v, list) else v) for k, v in default.items()}
     _default(rules, "stabilizationWindowSeconds", default["stabilizationWindowSeconds"])
     _default(rules, "selectPolicy", default["selectPolicy"])
@@ -493,7 +493,7 @@ def _hpa(obj: Obj, version: str) -> None:
     if not spec.get("metrics"):
         spec["metrics"] = [conversion.default_cpu_metric()]
     behavior = spec.get("behavior")
-    if isinstance(behavior, dict):
+    if behavior is not None:
         behavior["scaleUp"] = _hpa_rules(behavior.get("scaleUp"), _SCALE_UP)
         behavior["scaleDown"] = _hpa_rules(behavior.get("scaleDown"), _SCALE_DOWN)
 
@@ -516,7 +516,7 @@ def _network_policy(obj: Obj, version: str) -> None:
 
 def _ingress_class(obj: Obj, version: str) -> None:
     params = _sub(obj, "spec").get("parameters")
-    if isinstance(params, dict):
+    if params is not None:
         _default(params, "scope", "Cluster")
 
 
@@ -594,7 +594,7 @@ def prepare_for_create(group: str, version: str, kind: str, obj: dict) -> None:
     if (group, kind) == ("", "Namespace"):
         obj["status"] = {"phase": "Active"}
         spec = _sub(obj, "spec")
-        fins = spec.get("finalizers") if isinstance(spec.get("finalizers"), list) else []
+        fins = spec.get("finalizers") or []
         if "kubernetes" not in fins:
             spec["finalizers"] = [*fins, "kubernetes"]
     elif (group, kind) == ("", "Pod"):
@@ -609,10 +609,7 @@ def generate_job_selector(job: dict) -> None:
     meta = _sub(job, "metadata")
     name, uid = meta.get("name") or "", meta.get("uid") or ""
     spec = _sub(job, "spec")
-    tmeta = _sub(_sub(spec, "template"), "metadata")
-    labels = tmeta.get("labels")
-    if not isinstance(labels, dict):
-        labels = tmeta["labels"] = {}
+    labels = _sub(_sub(_sub(spec, "template"), "metadata"), "labels")
     for key in ("job-name", "batch.kubernetes.io/job-name"):
         labels.setdefault(key, name)
     for key in ("controller-uid", "batch.kubernetes.io/controller-uid"):
@@ -634,12 +631,12 @@ def pod_qos_class(pod: dict) -> str:
     Sums positive cpu/memory requests and limits over containers and init containers; every
     container needs both cpu and memory limits, and summed requests must equal limits.
     """
-    spec = pod.get("spec") if isinstance(pod.get("spec"), dict) else {}
+    spec = pod.get("spec") or {}
     requests: dict[str, Decimal] = {}
     limits: dict[str, Decimal] = {}
     guaranteed = True
     for c in _dicts(spec.get("containers")) + _dicts(spec.get("initContainers")):
-        res = c.get("resources") if isinstance(c.get("resources"), dict) else {}
+        res = c.get("resources") or {}
         for name, q in (res.get("requests") or {}).items():
             v = parse_quantity(q)
             if name in _QOS_RESOURCES and v is not None and v > 0:

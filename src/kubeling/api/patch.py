@@ -25,6 +25,7 @@ import orjson
 
 from . import bounds, errors
 from . import schema as schemas
+from .typed import json_kind
 
 __all__ = [
     "json_patch",
@@ -61,21 +62,6 @@ def _walk_copy(v: Any) -> Any:
     if t is list:
         return [_walk_copy(x) for x in v]
     return v
-
-
-def json_kind(v: Any) -> str:
-    """How encoding/json names a JSON value in an UnmarshalTypeError."""
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    return "object"
 
 
 def _go_type(v: Any) -> str:

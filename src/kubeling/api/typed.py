@@ -73,21 +73,19 @@ class Mismatch(Exception):
 
 # ---- describing values the way the Go decoders do ----------------------------------------------
 
-def _json_kind(v: Any) -> str:
+def json_kind(v: Any) -> str:
     """encoding/json's name for a JSON value (UnmarshalTypeError.Value, without the literal)."""
-    if isinstance(v, str):
-        return "string"
+    if v is None:
+        return "null"
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, (int, float)):
         return "number"
-    if isinstance(v, dict):
+    if isinstance(v, (dict, set)):  # a YAML !!set is a map after YAMLToJSON
         return "object"
     if isinstance(v, (list, tuple)):
         return "array"
-    if v is None:
-        return "null"
-    return "string"  # YAML-only scalars (timestamps, binary) are strings after YAMLToJSON
+    return "string"  # strings, and YAML timestamps / !!binary, which YAMLToJSON makes strings
 
 
 def _literal(v: Any) -> str:
@@ -110,23 +108,21 @@ def _go_type_of(v: Any) -> str:
 
 # ---- leaf checkers ------------------------------------------------------------------------------
 
-def _string(mode: str) -> Checker:
-    def check(v: Any, path: str, unknown: list) -> Any:
-        if type(v) is str:
-            return v
-        if mode == UNSTRUCTURED:
-            raise Mismatch("", "", f"cannot convert {_go_type_of(v)} to string")
-        raise Mismatch(_json_kind(v), "string")
-    return check
+def _mismatch(mode: str, v: Any, go_type: str, numeric: bool = False) -> Mismatch:
+    """`v` does not decode into the primitive `go_type` (a number into an int type shows its literal)."""
+    if mode == UNSTRUCTURED:
+        return Mismatch("", "", f"cannot convert {_go_type_of(v)} to {go_type}")
+    if numeric and type(v) in (int, float):
+        return Mismatch(_literal(v), go_type)
+    return Mismatch(json_kind(v), go_type)
 
 
-def _boolean(mode: str) -> Checker:
+def _scalar(mode: str, types: tuple[type, ...], go_type: str) -> Checker:
+    """string, bool, float64: a value of exactly these Python types (bool is not a number)."""
     def check(v: Any, path: str, unknown: list) -> Any:
-        if type(v) is bool:
+        if type(v) in types:
             return v
-        if mode == UNSTRUCTURED:
-            raise Mismatch("", "", f"cannot convert {_go_type_of(v)} to bool")
-        raise Mismatch(_json_kind(v), "bool")
+        raise _mismatch(mode, v, go_type)
     return check
 
 
@@ -142,22 +138,7 @@ def _integer(mode: str, bits: int) -> Checker:
                 return v
         elif t is float and integral_floats and v.is_integer() and lo <= v <= hi:
             return int(v)
-        if mode == UNSTRUCTURED:
-            raise Mismatch("", "", f"cannot convert {_go_type_of(v)} to {go_type}")
-        if t is int or t is float:
-            raise Mismatch(_literal(v), go_type)
-        raise Mismatch(_json_kind(v), go_type)
-    return check
-
-
-def _number(mode: str) -> Checker:
-    def check(v: Any, path: str, unknown: list) -> Any:
-        t = type(v)
-        if t is float or t is int:
-            return v
-        if mode == UNSTRUCTURED:
-            raise Mismatch("", "", f"cannot convert {_go_type_of(v)} to float64")
-        raise Mismatch(_json_kind(v), "float64")
+        raise _mismatch(mode, v, go_type, numeric=True)
     return check
 
 
@@ -232,7 +213,7 @@ def _bytes(mode: str) -> Checker:
             return v
         if mode == UNSTRUCTURED:
             raise Mismatch("", "", f"cannot restore slice from {_go_kind(v)}")
-        raise Mismatch(_json_kind(v), "[]uint8")
+        raise Mismatch(json_kind(v), "[]uint8")
     return check
 
 
@@ -251,58 +232,36 @@ def _date_time(mode: str) -> Checker:
         if v is None:
             return None
         if mode == UNSTRUCTURED:
-            raise Mismatch("", "", f"json: cannot unmarshal {_json_kind(v)} into Go value of type string")
-        raise Mismatch(_json_kind(v), "string")
+            raise Mismatch("", "", f"json: cannot unmarshal {json_kind(v)} into Go value of type string")
+        raise Mismatch(json_kind(v), "string")
     return check
 
 
 # ---- containers ---------------------------------------------------------------------------------
 
-def _zero(check: Checker | None) -> Any:
-    """The Go zero value a `null` list item or map value decodes to (None when free-form)."""
-    return getattr(check, "zero", None)
-
-
-def _array(mode: str, item: Checker | None, go_type: str) -> Checker:
-    zero = _zero(item)
-
-    def check(v: Any, path: str, unknown: list) -> Any:
-        if type(v) is not list:
-            if mode == UNSTRUCTURED:
-                raise Mismatch("", "", f"cannot restore slice from {_go_kind(v)}")
-            raise Mismatch(_json_kind(v), go_type)
-        if item is None:
-            return v
-        for i, x in enumerate(v):
-            if x is None:
-                v[i] = zero() if callable(zero) else zero
-                continue
-            nx = item(x, f"{path}[{i}]", unknown)
-            if nx is not x:
-                v[i] = nx
-        return v
-    return check
-
-
-def _map(mode: str, value: Checker | None, go_type: str) -> Checker:
-    zero = _zero(value)
+def _collection(mode: str, elem: Checker | None, go_type: str, is_map: bool) -> Checker:
+    """A Go slice (`[]T`) or map (`map[string]T`): each element decoded as T; a `null` element
+    becomes T's zero value (None when T is free-form)."""
+    zero = getattr(elem, "zero", None)
+    make_zero = zero if callable(zero) else (lambda: zero)
+    want, restore = (dict, "map") if is_map else (list, "slice")
 
     def check(v: Any, path: str, unknown: list) -> Any:
-        if type(v) is not dict:
+        if type(v) is not want:
             if mode == UNSTRUCTURED:
-                raise Mismatch("", "", f"cannot restore map from {_go_kind(v)}")
-            raise Mismatch(_json_kind(v), go_type)
-        if value is None:
+                raise Mismatch("", "", f"cannot restore {restore} from {_go_kind(v)}")
+            raise Mismatch(json_kind(v), go_type)
+        if elem is None:
             return v
-        for k, x in v.items():
+        for k, x in (v.items() if is_map else enumerate(v)):
             if x is None:
-                v[k] = zero() if callable(zero) else zero
+                v[k] = make_zero()
                 continue
-            nx = value(x, f"{path}.{k}" if path else k, unknown)
+            nx = elem(x, (f"{path}.{k}" if path else k) if is_map else f"{path}[{k}]", unknown)
             if nx is not x:
                 v[k] = nx
         return v
-    check.zero = dict  # type: ignore[attr-defined]
+    check.zero = want  # type: ignore[attr-defined]
     return check
 
 
@@ -314,7 +273,7 @@ def _struct(mode: str, props: dict[str, Checker | None], struct: str, go_type: s
         if type(v) is not dict:
             if mode == UNSTRUCTURED:
                 raise Mismatch("", "", f"cannot restore struct from: {_go_kind(v)}")
-            raise Mismatch(_json_kind(v), go_type)
+            raise Mismatch(json_kind(v), go_type)
         drop = None
         for k, x in v.items():
             if k in props:
@@ -436,26 +395,25 @@ def _build(s: dict[str, Any], name: str, mode: str) -> Checker | None:
             c = _date_time(mode)
             c.keeps_null = True  # type: ignore[attr-defined]
         else:
-            c = _string(mode)
+            c = _scalar(mode, (str,), "string")
         c.zero = ""  # type: ignore[attr-defined]
     elif t == "integer":
         c = _integer(mode, 64 if fmt == "int64" else 32)
         c.zero = 0  # type: ignore[attr-defined]
     elif t == "number":
-        c = _number(mode)
+        c = _scalar(mode, (float, int), "float64")
         c.zero = 0  # type: ignore[attr-defined]
     elif t == "boolean":
-        c = _boolean(mode)
+        c = _scalar(mode, (bool,), "bool")
         c.zero = False  # type: ignore[attr-defined]
     elif t == "array":
-        c = _array(mode, compile_node(s.get("items"), mode), "[]" + _go_type(s.get("items")))
-        c.zero = list  # type: ignore[attr-defined]
+        c = _collection(mode, compile_node(s.get("items"), mode), "[]" + _go_type(s.get("items")), is_map=False)
     elif s.get("properties"):
         props = {k: compile_node(p, mode) for k, p in s["properties"].items()}
         c = _struct(mode, props, name.rpartition(".")[2] or "", _go_name(name) if name else "struct")
     elif isinstance(s.get("additionalProperties"), dict):
         extra = s["additionalProperties"]
-        c = _map(mode, compile_node(extra, mode), "map[string]" + _go_type(extra))
+        c = _collection(mode, compile_node(extra, mode), "map[string]" + _go_type(extra), is_map=True)
     else:
         return None  # RawExtension, FieldsV1, JSON: raw JSON, anything goes
     return c

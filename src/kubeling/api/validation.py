@@ -105,7 +105,6 @@ def go_label_selector(sel: dict | None) -> GoRaw:
     else:
         parts = []
         for r in me:
-            r = r if isinstance(r, dict) else {}
             parts.append(
                 f'v1.LabelSelectorRequirement{{Key:{go_quote(str(r.get("key", "")))}, '
                 f'Operator:{go_quote(str(r.get("operator", "")))}, Values:{go_strings(r.get("values"))}}}'
@@ -408,14 +407,17 @@ def validate_path_segment_name(name: str, prefix: bool) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # small helpers on plain dicts
+#
+# Validation runs after the typed decode (api/typed.py): every field is absent or of its schema's
+# type, so only absence is handled here. `_s` / `_i` pick one side of int-or-string values.
 
 
-def _d(v: Any) -> dict:
-    return v if isinstance(v, dict) else {}
+def _d(v: dict | None) -> dict:
+    return v or {}
 
 
-def _l(v: Any) -> list:
-    return v if isinstance(v, list) else []
+def _l(v: list | None) -> list:
+    return v or []
 
 
 def _s(v: Any) -> str:
@@ -426,8 +428,8 @@ def _i(v: Any, default: int = 0) -> int:
     return v if isinstance(v, int) and not isinstance(v, bool) else default
 
 
-def nonnegative(v: Any, fld: str) -> Causes:
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
+def nonnegative(v: int | None, fld: str) -> Causes:
+    if v is not None and v < 0:
         return [invalid(fld, v, IS_NEGATIVE_ERROR)]
     return []
 
@@ -483,12 +485,12 @@ def _qualified_name_ok(k: str) -> bool:
 
 def _labels_ok(labels: Any) -> bool:
     """validate_labels would find nothing (the common case, checked without building causes)."""
-    if not isinstance(labels, dict):
+    if not labels:
         return True
     for k, v in labels.items():
         if not _qualified_name_ok(k):
             return False
-        if isinstance(v, str) and (len(v) > 63 or not _label_value_re.match(v)):
+        if len(v) > 63 or not _label_value_re.match(v):
             return False
     return True
 
@@ -587,7 +589,7 @@ def _object_meta_ok(m: dict, namespaced: bool, name_fn: NameFn) -> bool:
     elif isinstance(ns, str) and ns:
         return False
     gen = m.get("generation")
-    if gen is not None and (not isinstance(gen, int) or gen < 0):
+    if gen is not None and gen < 0:
         return False
     return (not m.get("annotations") and not m.get("ownerReferences") and not m.get("finalizers")
             and _labels_ok(m.get("labels")))
@@ -792,7 +794,7 @@ def _validate_volume_source(vol: dict, p: str) -> Causes:
 
 
 def _file_mode(mode: Any, fld: str) -> Causes:
-    if isinstance(mode, int) and (mode > 0o777 or mode < 0):
+    if mode is not None and (mode > 0o777 or mode < 0):
         return [invalid(fld, mode, FILE_MODE_ERROR)]
     return []
 
@@ -996,9 +998,9 @@ def _validate_handler(h: dict, fld: str, allowed: tuple[str, ...]) -> Causes:
         elif kind == "grpc":
             out += [invalid(p + ".port", a.get("port"), m) for m in is_valid_port_num(a.get("port"))]
         elif kind == "sleep":
-            secs = a.get("seconds")
-            if not isinstance(secs, int) or secs <= 0:
-                out.append(invalid(p + ".seconds", secs if isinstance(secs, int) else 0, "must be greater than 0"))
+            secs = a.get("seconds", 0)  # an int64, not a pointer: absent is 0
+            if secs <= 0:
+                out.append(invalid(p + ".seconds", secs, "must be greater than 0"))
     if count == 0:
         out.append(required(fld, "must specify a handler type"))
     return out
@@ -1012,7 +1014,7 @@ def _validate_probe(probe: Any, fld: str, kind: str) -> Causes:
     for key in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"):
         out += nonnegative(pr.get(key), f"{fld}.{key}")
     tgp = pr.get("terminationGracePeriodSeconds")
-    if isinstance(tgp, int) and tgp <= 0:
+    if tgp is not None and tgp <= 0:
         out.append(invalid(fld + ".terminationGracePeriodSeconds", tgp, "must be greater than 0"))
     if kind in ("liveness", "startup") and _i(pr.get("successThreshold"), 1) != 1:
         out.append(invalid(fld + ".successThreshold", pr.get("successThreshold"), "must be 1"))
@@ -1137,7 +1139,7 @@ def validate_pod_spec(spec: Any, fld: str) -> Causes:
     if node:
         out += [invalid(fld + ".nodeName", node, m) for m in name_is_dns_subdomain(node, False)]
     ads = s.get("activeDeadlineSeconds")
-    if isinstance(ads, int) and (ads < 1 or ads > 2**31 - 1):
+    if ads is not None and (ads < 1 or ads > 2**31 - 1):
         out.append(invalid(fld + ".activeDeadlineSeconds", ads, inclusive_range_error(1, 2**31 - 1)))
     for key in ("hostname", "subdomain"):
         v = _s(s.get(key))
@@ -1145,7 +1147,7 @@ def validate_pod_spec(spec: Any, fld: str) -> Causes:
             out += dns1123_label_field(v, f"{fld}.{key}")
     out += _validate_tolerations(s.get("tolerations"), fld + ".tolerations")
     tgp = s.get("terminationGracePeriodSeconds")
-    if isinstance(tgp, int) and tgp < 0:
+    if tgp is not None and tgp < 0:
         pass  # upstream tolerates negative values here (treated as 1 by the kubelet)
     return out
 
@@ -1217,9 +1219,9 @@ def _pod_spec_update(new: dict, old: dict) -> Causes:
     out: Causes = []
     ads, old_ads = new.get("activeDeadlineSeconds"), old.get("activeDeadlineSeconds")
     if ads is not None:
-        if not isinstance(ads, int) or ads < 0 or ads > 2**31 - 1:
+        if ads < 0 or ads > 2**31 - 1:
             return [invalid("spec.activeDeadlineSeconds", ads, inclusive_range_error(0, 2**31 - 1))]
-        if isinstance(old_ads, int) and old_ads < ads:
+        if old_ads is not None and old_ads < ads:
             return [invalid("spec.activeDeadlineSeconds", ads, "must be less than or equal to previous value")]
     elif old_ads is not None:
         out.append(invalid("spec.activeDeadlineSeconds", None, "must not update from a positive integer to nil value"))
@@ -1230,7 +1232,7 @@ def _pod_spec_update(new: dict, old: dict) -> Causes:
     munged = dict(new)
     for key in ("containers", "initContainers"):
         olds = _l(old.get(key))
-        if key in new and isinstance(new[key], list):
+        if key in new:
             munged[key] = [
                 {**_d(c), "image": _d(olds[i]).get("image")} if i < len(olds) else c
                 for i, c in enumerate(new[key])
@@ -1240,7 +1242,7 @@ def _pod_spec_update(new: dict, old: dict) -> Causes:
         if key in old:
             munged[key] = old[key]
     otgp, ntgp = old.get("terminationGracePeriodSeconds"), new.get("terminationGracePeriodSeconds")
-    if isinstance(otgp, int) and otgp < 0 and ntgp == 1:
+    if otgp is not None and otgp < 0 and ntgp == 1:
         munged["terminationGracePeriodSeconds"] = otgp
     if not _sem_equal(munged, old):
         diff = _spec_diff(old, munged, "spec")
@@ -1378,7 +1380,7 @@ def validate_deployment(obj: dict, old: dict | None) -> Causes:
     out += nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
     out += nonnegative(spec.get("revisionHistoryLimit"), "spec.revisionHistoryLimit")
     pds = spec.get("progressDeadlineSeconds")
-    if isinstance(pds, int):
+    if pds is not None:
         out += nonnegative(pds, "spec.progressDeadlineSeconds")
         if pds <= _i(spec.get("minReadySeconds")):
             out.append(invalid("spec.progressDeadlineSeconds", pds, "must be greater than minReadySeconds"))
@@ -1647,8 +1649,8 @@ def validate_service(obj: dict, old: dict | None) -> Causes:
     if sa == "ClientIP":
         cfg = _d(_d(spec.get("sessionAffinityConfig")).get("clientIP"))
         ts = cfg.get("timeoutSeconds")
-        if not isinstance(ts, int) or not (0 < ts <= 86400):
-            out.append(invalid("spec.sessionAffinityConfig.clientIP.timeoutSeconds", ts if isinstance(ts, int) else 0,
+        if ts is None or not (0 < ts <= 86400):
+            out.append(invalid("spec.sessionAffinityConfig.clientIP.timeoutSeconds", ts or 0,
                                inclusive_range_error(1, 86400)))
     elif sa == "None" and spec.get("sessionAffinityConfig") is not None:
         out.append(forbidden("spec.sessionAffinityConfig", "must not be set when session affinity is None"))
@@ -1976,17 +1978,17 @@ def validate_hpa(obj: dict, old: dict | None, version: str = "v2") -> Causes:
     spec = _d(obj.get("spec"))
     mn = spec.get("minReplicas")
     mx = _i(spec.get("maxReplicas"))
-    if isinstance(mn, int) and mn < 1:
+    if mn is not None and mn < 1:
         out.append(invalid("spec.minReplicas", mn, "must be greater than or equal to 1"))
     if mx < 1:
         out.append(invalid("spec.maxReplicas", mx, "must be greater than 0"))
-    if isinstance(mn, int) and mx < mn:
+    if mn is not None and mx < mn:
         out.append(invalid("spec.maxReplicas", mx, "must be greater than or equal to `minReplicas`"))
     ref_errs = _cross_version_ref(spec.get("scaleTargetRef"), "spec.scaleTargetRef")
     out += ref_errs
     if not ref_errs and version == "v1":
         tcpu = spec.get("targetCPUUtilizationPercentage")
-        if isinstance(tcpu, int) and tcpu < 1:
+        if tcpu is not None and tcpu < 1:
             out.append(invalid("spec.targetCPUUtilizationPercentage", tcpu, "must be greater than 0"))
     elif not ref_errs:
         for i, m in enumerate(_l(spec.get("metrics"))):
@@ -2023,10 +2025,10 @@ def validate_lease(obj: dict, old: dict | None) -> Causes:
     out = _meta(obj, old, True, name_is_dns_subdomain)
     spec = _d(obj.get("spec"))
     lds = spec.get("leaseDurationSeconds")
-    if isinstance(lds, int) and lds <= 0:
+    if lds is not None and lds <= 0:
         out.append(invalid("spec.leaseDurationSeconds", lds, "must be greater than 0"))
     lt = spec.get("leaseTransitions")
-    if isinstance(lt, int) and lt < 0:
+    if lt is not None and lt < 0:
         out.append(invalid("spec.leaseTransitions", lt, "must be greater than or equal to 0"))
     strategy = spec.get("strategy")
     if strategy is not None and strategy != "OldestEmulationVersion":

@@ -217,15 +217,12 @@ class Registry:
 
     # ---- create ----------------------------------------------------------------------------
     def prepare_new(self, res: Resource, namespace: str | None, obj: dict[str, Any]) -> dict[str, Any]:
-        """Type checks and metadata rules shared by create and create-on-apply."""
+        """Kind checks and metadata rules shared by create and create-on-apply (the body is typed:
+        apiserver/decoding.py ran first)."""
         if not isinstance(obj, dict):
             raise errors.bad_request("the body of the request was in an unknown format")
         self._check_type(res, obj)
-        meta = obj.get("metadata")
-        if meta is None:
-            meta = obj["metadata"] = {}
-        if not isinstance(meta, dict):
-            raise errors.bad_request("metadata must be an object")
+        meta = obj.setdefault("metadata", {})
         if res.namespaced:
             body_ns = meta.get("namespace")
             if body_ns and body_ns != namespace:
@@ -233,7 +230,7 @@ class Registry:
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
-        if not meta.get("name") and meta.get("generateName") and isinstance(meta["generateName"], str):
+        if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"][:58] + random_suffix()
         if not meta.get("name"):
             raise errors.invalid(res.kind, "", res.group, [errors.field_cause(
@@ -293,9 +290,7 @@ class Registry:
     def merge_for_update(self, res: Resource, old: dict[str, Any], new: dict[str, Any], subresource: str) -> dict[str, Any]:
         """Keep what a write may not change: server-set metadata, and spec or status by subresource."""
         self._check_type(res, new)
-        meta = new.get("metadata")
-        if not isinstance(meta, dict):
-            meta = new["metadata"] = {}
+        meta = new.setdefault("metadata", {})
         old_meta = old["metadata"]
         if meta.get("name") and meta["name"] != old_meta["name"]:
             raise errors.bad_request(

@@ -223,15 +223,14 @@ class TokenIssuer:
 
     # ---- TokenRequest ---------------------------------------------------------------------
     def token_request(self, namespace: str, name: str, body: Any) -> dict[str, Any]:
-        """POST serviceaccounts/{name}/token (TokenREST.Create), answering a TokenRequest."""
+        """POST serviceaccounts/{name}/token (TokenREST.Create), answering a TokenRequest.
+
+        `body` has been decoded as a TokenRequest (apiserver/decoding.py), so its fields are typed.
+        """
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was in an unknown format")
-        spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
-        exp_s = spec.get("expirationSeconds")
-        if exp_s is None:
-            exp_s = DEFAULT_EXPIRATION_SECONDS
-        if not isinstance(exp_s, int) or isinstance(exp_s, bool):
-            raise errors.bad_request("json: cannot unmarshal into Go struct field TokenRequestSpec.spec.expirationSeconds of type int64")
+        spec = body.get("spec") or {}
+        exp_s = spec.get("expirationSeconds", DEFAULT_EXPIRATION_SECONDS)
         if exp_s < MIN_EXPIRATION_SECONDS:
             raise self._invalid(name, exp_s, "may not specify a duration less than 10 minutes")
         if exp_s > MAX_EXPIRATION_SECONDS:
@@ -241,7 +240,7 @@ class TokenIssuer:
             raise errors.not_found("serviceaccounts", name)
         pod = secret = node = None
         ref = spec.get("boundObjectRef")
-        if isinstance(ref, dict) and ref:
+        if ref:
             group = (ref.get("apiVersion") or "").rpartition("/")[0]
             kind, ref_name = ref.get("kind", ""), ref.get("name", "")
             if group == "" and kind == "Pod":
@@ -273,14 +272,14 @@ class TokenIssuer:
                 raise errors.conflict(kind, ref_name, group,
                                       f"the UID in the bound object reference ({ref['uid']}) does not match the UID "
                                       f"in record ({uid}). The object might have been deleted and then recreated")
-        audiences = [a for a in spec.get("audiences") or [] if isinstance(a, str)] or list(self.audiences)
+        audiences = spec.get("audiences") or list(self.audiences)
         now = int(self.clock())
         token_exp, warn_after = exp_s, None
         if pod is not None and exp_s == WARN_ONLY_EXPIRATION_SECONDS and set(audiences) <= set(self.audiences):
             token_exp, warn_after = EXTENDED_EXPIRATION_SECONDS, now + exp_s
         payload = claims(sa, audiences=audiences, expiration_seconds=token_exp, now=now, issuer=self.issuer,
                          pod=pod, secret=secret, node=node, warn_after=warn_after)
-        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        meta = body.get("metadata") or {}
         return {
             "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
             "metadata": {**meta, "name": meta.get("name") or name, "namespace": meta.get("namespace") or namespace,

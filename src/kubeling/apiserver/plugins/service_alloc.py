@@ -186,12 +186,12 @@ def needs_hc_node_port(svc: dict[str, Any]) -> bool:
 
 
 def _spec(svc: dict[str, Any]) -> dict[str, Any]:
-    s = svc.get("spec")
-    return s if isinstance(s, dict) else {}
+    """The spec of a typed Service (api/typed.py decoded it, so it is absent or an object)."""
+    return svc.get("spec") or {}
 
 
 def _ports(svc: dict[str, Any]) -> list[dict[str, Any]]:
-    return [p for p in _spec(svc).get("ports") or [] if isinstance(p, dict)]
+    return _spec(svc).get("ports") or []
 
 
 def service_ips(svc: dict[str, Any]) -> list[str]:
@@ -199,16 +199,15 @@ def service_ips(svc: dict[str, Any]) -> list[str]:
     if not needs_cluster_ip(svc):
         return []
     spec = _spec(svc)
-    ips = [ip for ip in spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
-           if isinstance(ip, str) and ip]
+    ips = [ip for ip in spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else []) if ip]
     return [] if ips[:1] == ["None"] else ips
 
 
 def service_node_ports(svc: dict[str, Any]) -> list[int]:
     """collectServiceNodePorts plus the health-check node port."""
-    out = [p["nodePort"] for p in _ports(svc) if isinstance(p.get("nodePort"), int) and p["nodePort"]]
+    out = [p["nodePort"] for p in _ports(svc) if p.get("nodePort")]
     hc = _spec(svc).get("healthCheckNodePort")
-    if isinstance(hc, int) and hc:
+    if hc:
         out.append(hc)
     return list(dict.fromkeys(out))
 

@@ -58,18 +58,15 @@ def mount_service_account_token(pod: dict[str, Any], random_suffix: Callable[[],
     container already mounts something at the token path, add the volume if anything mounts it."""
     spec = pod.setdefault("spec", {})
     volumes = spec.get("volumes") or []
-    name = next((v.get("name") for v in volumes if isinstance(v, dict)
-                 and str(v.get("name", "")).startswith(VOLUME_PREFIX)), "")
+    name = next((v["name"] for v in volumes if v.get("name", "").startswith(VOLUME_PREFIX)), "")
     has_volume = bool(name)
     if not name:
         name = VOLUME_PREFIX + random_suffix()
     needed = False
     for key in ("initContainers", "containers"):
         for c in spec.get(key) or []:
-            if not isinstance(c, dict):
-                continue
             mounts = c.get("volumeMounts") or []
-            if any(isinstance(m, dict) and m.get("mountPath") == MOUNT_PATH for m in mounts):
+            if any(m.get("mountPath") == MOUNT_PATH for m in mounts):
                 continue
             c["volumeMounts"] = [*mounts, {"name": name, "readOnly": True, "mountPath": MOUNT_PATH}]
             needed = True
@@ -109,5 +106,4 @@ class ServiceAccountAdmission(BasePlugin):
         if should_automount(sa, obj):
             mount_service_account_token(obj, self.random_suffix)
         if not spec.get("imagePullSecrets") and sa.get("imagePullSecrets"):
-            spec["imagePullSecrets"] = [{"name": s.get("name", "")} for s in sa["imagePullSecrets"]
-                                        if isinstance(s, dict)]
+            spec["imagePullSecrets"] = [{"name": s.get("name", "")} for s in sa["imagePullSecrets"]]

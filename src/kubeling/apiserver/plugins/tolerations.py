@@ -19,9 +19,9 @@ UNREACHABLE = "node.kubernetes.io/unreachable"
 DEFAULT_SECONDS = 300
 
 
-def _tolerates(tolerations: list[Any], key: str) -> bool:
+def _tolerates(tolerations: list[dict[str, Any]], key: str) -> bool:
     """An empty key or effect counts as matching, as upstream checks."""
-    return any(isinstance(t, dict) and t.get("key", "") in (key, "") and t.get("effect", "") in ("NoExecute", "")
+    return any(t.get("key", "") in (key, "") and t.get("effect", "") in ("NoExecute", "")
                for t in tolerations)
 
 
