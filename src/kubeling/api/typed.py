@@ -25,6 +25,7 @@ accept integral floats, since sigs.k8s.io/yaml re-encodes `3.0` as `3`.
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Any, Callable
 
@@ -439,8 +440,67 @@ def decode(group: str, version: str, kind: str, obj: Any, mode: str = JSON) -> l
     Returns the unknown fields it dropped (`spec.foo`, `spec.containers[0].bar`, in document
     order); raises `Mismatch` for the first value the decoder rejects.
     """
+    if mode == YAML:
+        yaml_to_json(obj)
     c = checker(group, version, kind, mode)
     unknown: list[str] = []
     if c is not None:
         c(obj, "", unknown)
     return unknown
+
+
+# ---- YAML scalars -------------------------------------------------------------------------------
+
+_JSON_SCALARS = (str, bool, float, type(None))
+
+
+def yaml_to_json(v: Any) -> Any:
+    """What sigs.k8s.io/yaml's YAMLToJSON makes of a PyYAML value (in place; returns it).
+
+    kube-apiserver converts YAML to JSON before decoding, so YAML-only values become JSON ones:
+    timestamps and `!!binary` strings, a `!!set` a map of nulls, non-string map keys strings,
+    and integers beyond 64 bits floats. Only YAML bodies pay for this walk.
+    """
+    t = type(v)
+    if t is dict:
+        for k in list(v):
+            x = v[k]
+            nx = yaml_to_json(x)
+            if type(k) is not str:
+                del v[k]
+                v[_yaml_key(k)] = nx
+            elif nx is not x:
+                v[k] = nx
+        return v
+    if t is list:
+        for i, x in enumerate(v):
+            nx = yaml_to_json(x)
+            if nx is not x:
+                v[i] = nx
+        return v
+    if t in _JSON_SCALARS:
+        return v
+    if t is int:
+        return v if -(2**63) <= v < 2**64 else float(v)
+    if isinstance(v, (set, frozenset)):
+        return {_yaml_key(k): None for k in v}
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "replace")
+    if isinstance(v, datetime.datetime):
+        text = v.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(v, datetime.date):
+        return v.isoformat()
+    if isinstance(v, tuple):
+        return [yaml_to_json(x) for x in v]
+    return str(v)
+
+
+def _yaml_key(k: Any) -> str:
+    """A YAML map key as the JSON object key YAMLToJSON writes (`true`, `1`, `1.5`)."""
+    if isinstance(k, bool):
+        return "true" if k else "false"
+    if k is None:
+        return "null"
+    v = yaml_to_json(k)
+    return v if isinstance(v, str) else str(v)
