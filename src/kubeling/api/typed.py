@@ -246,6 +246,7 @@ def _collection(mode: str, elem: Checker | None, go_type: str, is_map: bool) -> 
     zero = getattr(elem, "zero", None)
     make_zero = zero if callable(zero) else (lambda: zero)
     want, restore = (dict, "map") if is_map else (list, "slice")
+    nested = getattr(elem, "nested", False)
 
     def check(v: Any, path: str, unknown: list) -> Any:
         if type(v) is not want:
@@ -258,17 +259,22 @@ def _collection(mode: str, elem: Checker | None, go_type: str, is_map: bool) -> 
             if x is None:
                 v[k] = make_zero()
                 continue
-            nx = elem(x, (f"{path}.{k}" if path else k) if is_map else f"{path}[{k}]", unknown)
+            if not nested:
+                nx = elem(x, path, unknown)
+            else:
+                nx = elem(x, (f"{path}.{k}" if path else k) if is_map else f"{path}[{k}]", unknown)
             if nx is not x:
                 v[k] = nx
         return v
     check.zero = want  # type: ignore[attr-defined]
+    check.nested = elem is not None  # type: ignore[attr-defined]
     return check
 
 
 def _struct(mode: str, props: dict[str, Checker | None], struct: str, go_type: str) -> Checker:
     """A Go struct: declared fields are checked, others dropped and reported."""
-    keep_null = {k for k, c in props.items() if getattr(c, "keeps_null", False)}
+    # field -> (checker, whether it can hold unknown fields (needs its path), keeps null)
+    fields = {k: (c, getattr(c, "nested", False), getattr(c, "keeps_null", False)) for k, c in props.items()}
 
     def check(v: Any, path: str, unknown: list) -> Any:
         if type(v) is not dict:
@@ -277,28 +283,30 @@ def _struct(mode: str, props: dict[str, Checker | None], struct: str, go_type: s
             raise Mismatch(json_kind(v), go_type)
         drop = None
         for k, x in v.items():
-            if k in props:
-                if x is None:
-                    if k not in keep_null:
-                        drop = (drop or []) + [k]
-                    continue
-                c = props[k]
-                if c is None:
-                    continue
-                try:
-                    nx = c(x, f"{path}.{k}" if path else k, unknown)
-                except Mismatch as e:
-                    raise e.within(k, struct)
-                if nx is not x:
-                    v[k] = nx
-            else:
+            f = fields.get(k)
+            if f is None:
                 unknown.append(f"{path}.{k}" if path else k)
                 drop = (drop or []) + [k]
+                continue
+            c, nested, keeps_null = f
+            if x is None:
+                if not keeps_null:
+                    drop = (drop or []) + [k]
+                continue
+            if c is None:
+                continue
+            try:
+                nx = c(x, (f"{path}.{k}" if path else k) if nested else path, unknown)
+            except Mismatch as e:
+                raise e.within(k, struct)
+            if nx is not x:
+                v[k] = nx
         if drop:
             for k in drop:
                 del v[k]
         return v
     check.zero = dict  # type: ignore[attr-defined]
+    check.nested = True  # type: ignore[attr-defined]
     return check
 
 
@@ -368,6 +376,7 @@ def compile_node(sch: dict[str, Any] | None, mode: str) -> Checker | None:
         def later(v: Any, path: str, unknown: list) -> Any:
             return _CACHE[key](v, path, unknown)  # type: ignore[misc]
         later.zero = dict  # type: ignore[attr-defined]
+        later.nested = True  # type: ignore[attr-defined]
         return later
     _BUILDING.add(key)
     try:
