@@ -584,9 +584,9 @@ def _object_meta_ok(m: dict, namespaced: bool, name_fn: NameFn) -> bool:
         return False
     ns = m.get("namespace")
     if namespaced:
-        if type(ns) is not str or not ns or len(ns) > 63 or not _dns1123_label_re.match(ns):
+        if not ns or len(ns) > 63 or not _dns1123_label_re.match(ns):
             return False
-    elif isinstance(ns, str) and ns:
+    elif ns:
         return False
     gen = m.get("generation")
     if gen is not None and gen < 0:
@@ -1724,7 +1724,7 @@ def _validate_service_port(sp: dict, require_name: bool, names: set[str], fld: s
         out.append(not_supported(fld + ".protocol", proto, PROTOCOLS))
     out += _port_num_or_name(sp.get("targetPort"), fld + ".targetPort")
     ap = sp.get("appProtocol")
-    if isinstance(ap, str):
+    if ap is not None:
         out += qualified_name_field(ap, fld + ".appProtocol")
     return out
 
