@@ -18,7 +18,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable
 
-from kubeling.api import errors, schema
+from kubeling.api import errors
 
 Cause = dict[str, str]
 Causes = list[Cause]
