@@ -89,8 +89,11 @@ def test_bodies_that_used_to_500(api, cluster: Cluster, ns: str) -> None:
 
 def test_yaml_integral_float_is_an_int(api, ns: str) -> None:
     """sigs.k8s.io/yaml re-encodes 3.0 as 3, so a YAML body may say `replicas: 3.0`."""
+    import yaml
+
     s, url = api
-    body = json.dumps(_deployment("y", 1)).replace('"replicas": 1', '"replicas": 3.0')
+    body = yaml.safe_dump(_deployment("yd", 3.0))  # (a name of `y` is a YAML 1.1 bool)
+    assert "replicas: 3.0" in body
     r = s.post(f"{url}/apis/apps/v1/namespaces/{ns}/deployments", data=body.encode(), headers={"Content-Type": "application/yaml"})
     assert r.status_code == 201, r.text
     assert r.json()["spec"]["replicas"] == 3
@@ -115,9 +118,9 @@ def test_yaml_only_values_are_json_after_decode(api, ns: str) -> None:
     """YAML timestamps, !!binary and !!set values are what sigs.k8s.io/yaml makes of them, not a 500."""
     s, url = api
     yaml_ct = {"Content-Type": "application/yaml"}
-    body = b"metadata:\n  name: y\n  annotations:\n    when: 2024-01-01\n    bin: !!binary aGVsbG8=\ndata: {a: b}\n"
+    body = b"metadata:\n  name: yy\n  annotations:\n    when: 2024-01-01\n    bin: !!binary aGVsbG8=\ndata: {a: b}\n"
     r = s.post(f"{url}/api/v1/namespaces/{ns}/configmaps", data=body, headers=yaml_ct)
     assert r.status_code == 201, r.text
     assert r.json()["metadata"]["annotations"] == {"when": "2024-01-01", "bin": "hello"}
-    r = s.post(f"{url}/api/v1/namespaces/{ns}/configmaps", data=b"metadata: {name: z}\ndata: {s: !!set {a, b}}\n", headers=yaml_ct)
+    r = s.post(f"{url}/api/v1/namespaces/{ns}/configmaps", data=b"metadata: {name: zz}\ndata: {s: !!set {a, b}}\n", headers=yaml_ct)
     assert "ConfigMap.data of type string" in _status(r, 400)["message"]

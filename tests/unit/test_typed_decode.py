@@ -96,12 +96,11 @@ def test_unstructured_decode_errors(gvk: tuple[str, str, str], obj: dict, messag
     assert _err(gvk, obj, typed.UNSTRUCTURED) == message
 
 
-def test_integral_floats_only_outside_encoding_json() -> None:
-    for mode in (typed.UNSTRUCTURED, typed.YAML):
-        d = {"spec": {"replicas": 3.0, "template": {"spec": {"containers": [{"name": "a", "ports": [{"containerPort": 80.0}]}]}}}}
-        assert typed.decode(*DEP, d, mode) == []
-        assert d["spec"]["replicas"] == 3 and type(d["spec"]["replicas"]) is int
-        assert type(d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]) is int
+def test_integral_floats_only_in_the_unstructured_converter() -> None:
+    d = {"spec": {"replicas": 3.0, "template": {"spec": {"containers": [{"name": "a", "ports": [{"containerPort": 80.0}]}]}}}}
+    assert typed.decode(*DEP, d, typed.UNSTRUCTURED) == []
+    assert d["spec"]["replicas"] == 3 and type(d["spec"]["replicas"]) is int
+    assert type(d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]) is int
 
 
 def test_valid_objects_pass_unchanged() -> None:
@@ -232,23 +231,3 @@ def test_warning_headers_are_bounded() -> None:
     hs = warning_headers(many)
     assert sum(len(h) for h in hs) < 2 * 4096 + 20 * len(hs) and len(hs) < 400
 
-
-def test_yaml_only_values_become_json_ones() -> None:
-    """sigs.k8s.io/yaml converts YAML to JSON first: timestamps and !!binary are strings, a !!set a
-    map of nulls, non-string keys strings, integers beyond 64 bits floats."""
-    import yaml
-
-    doc = yaml.safe_load("metadata:\n  name: x\n  annotations:\n    when: 2024-01-01\n    at: 2024-01-01T00:00:00Z\n"
-                         "    bin: !!binary aGVsbG8=\n  labels: {1: a}\n")
-    assert typed.decode("", "v1", "ConfigMap", doc, typed.YAML) == []
-    assert doc["metadata"]["annotations"] == {"when": "2024-01-01", "at": "2024-01-01T00:00:00Z", "bin": "hello"}
-    assert doc["metadata"]["labels"] == {"1": "a"}
-    free = {"a": {1, 2}, "b": [2**70, b"\xff"]}
-    assert typed.yaml_to_json(free) == {"a": {"1": None, "2": None}, "b": [float(2**70), "\ufffd"]}
-    for text, message in [
-        ("metadata: {name: 99999999999999999999999999}",
-         "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.name of type string"),
-        ("metadata: {name: x}\ndata: {s: !!set {a, b}}", "json: cannot unmarshal object into Go struct field ConfigMap.data of type string"),
-        ("metadata: {name: x}\nbinaryData: {a: !!binary aGVsbG8=}", "illegal base64 data at input byte 4"),
-    ]:
-        assert _err(("", "v1", "ConfigMap"), yaml.safe_load(text), typed.YAML) == message

@@ -19,20 +19,18 @@ Two decoders exist upstream and each has its own messages: encoding/json (sigs.k
 create, update and JSON/merge patch results (`json: cannot unmarshal string into Go struct
 field DeploymentSpec.spec.replicas of type int32`), and the unstructured converter for
 strategic-merge-patch results (`cannot restore map from string`, `cannot convert string to
-int32`; integral floats are accepted there). `mode` picks one; YAML bodies are JSON-mode but
-accept integral floats, since sigs.k8s.io/yaml re-encodes `3.0` as `3`.
+int32`; integral floats are accepted there). `mode` picks one. YAML bodies arrive as the JSON
+values sigs.k8s.io/yaml would make of them (api/yamljson.py), so they decode as JSON.
 """
 
 from __future__ import annotations
 
-import datetime
 import re
 from typing import Any, Callable
 
 from . import quantity, schema
 
 JSON = "json"
-YAML = "yaml"
 UNSTRUCTURED = "unstructured"
 
 INT32 = (-(2**31), 2**31 - 1)
@@ -82,11 +80,11 @@ def json_kind(v: Any) -> str:
         return "bool"
     if isinstance(v, (int, float)):
         return "number"
-    if isinstance(v, (dict, set)):  # a YAML !!set is a map after YAMLToJSON
+    if isinstance(v, dict):
         return "object"
-    if isinstance(v, (list, tuple)):
+    if isinstance(v, list):
         return "array"
-    return "string"  # strings, and YAML timestamps / !!binary, which YAMLToJSON makes strings
+    return "string"
 
 
 def _literal(v: Any) -> str:
@@ -127,10 +125,12 @@ def _scalar(mode: str, types: tuple[type, ...], go_type: str) -> Checker:
     return check
 
 
-def _integer(mode: str, bits: int) -> Checker:
+def _integer(mode: str, bits: int, integral_floats: bool | None = None) -> Checker:
+    """int32 / int64: in range; an integral float only where the converter takes it (3.0 → 3)."""
     lo, hi = INT32 if bits == 32 else INT64
     go_type = f"int{bits}"
-    integral_floats = mode != JSON
+    if integral_floats is None:
+        integral_floats = mode == UNSTRUCTURED
 
     def check(v: Any, path: str, unknown: list) -> Any:
         t = type(v)
@@ -145,7 +145,8 @@ def _integer(mode: str, bits: int) -> Checker:
 
 def _int_or_string(mode: str) -> Checker:
     """intstr.IntOrString.UnmarshalJSON: a JSON string, else json.Unmarshal into an int32."""
-    inner = _integer(YAML if mode == UNSTRUCTURED else mode, 32)  # converter: json.Marshal(3.0) == "3"
+    # json.Unmarshal into an int32 (also behind the converter, whose json.Marshal(3.0) is "3")
+    inner = _integer(JSON, 32, integral_floats=mode == UNSTRUCTURED)
 
     def check(v: Any, path: str, unknown: list) -> Any:
         if type(v) is str:
@@ -449,67 +450,9 @@ def decode(group: str, version: str, kind: str, obj: Any, mode: str = JSON) -> l
     Returns the unknown fields it dropped (`spec.foo`, `spec.containers[0].bar`, in document
     order); raises `Mismatch` for the first value the decoder rejects.
     """
-    if mode == YAML:
-        yaml_to_json(obj)
     c = checker(group, version, kind, mode)
     unknown: list[str] = []
     if c is not None:
         c(obj, "", unknown)
     return unknown
 
-
-# ---- YAML scalars -------------------------------------------------------------------------------
-
-_JSON_SCALARS = (str, bool, float, type(None))
-
-
-def yaml_to_json(v: Any) -> Any:
-    """What sigs.k8s.io/yaml's YAMLToJSON makes of a PyYAML value (in place; returns it).
-
-    kube-apiserver converts YAML to JSON before decoding, so YAML-only values become JSON ones:
-    timestamps and `!!binary` strings, a `!!set` a map of nulls, non-string map keys strings,
-    and integers beyond 64 bits floats. Only YAML bodies pay for this walk.
-    """
-    t = type(v)
-    if t is dict:
-        for k in list(v):
-            x = v[k]
-            nx = yaml_to_json(x)
-            if type(k) is not str:
-                del v[k]
-                v[_yaml_key(k)] = nx
-            elif nx is not x:
-                v[k] = nx
-        return v
-    if t is list:
-        for i, x in enumerate(v):
-            nx = yaml_to_json(x)
-            if nx is not x:
-                v[i] = nx
-        return v
-    if t in _JSON_SCALARS:
-        return v
-    if t is int:
-        return v if -(2**63) <= v < 2**64 else float(v)
-    if isinstance(v, (set, frozenset)):
-        return {_yaml_key(k): None for k in v}
-    if isinstance(v, (bytes, bytearray)):
-        return bytes(v).decode("utf-8", "replace")
-    if isinstance(v, datetime.datetime):
-        text = v.isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
-    if isinstance(v, datetime.date):
-        return v.isoformat()
-    if isinstance(v, tuple):
-        return [yaml_to_json(x) for x in v]
-    return str(v)
-
-
-def _yaml_key(k: Any) -> str:
-    """A YAML map key as the JSON object key YAMLToJSON writes (`true`, `1`, `1.5`)."""
-    if isinstance(k, bool):
-        return "true" if k else "false"
-    if k is None:
-        return "null"
-    v = yaml_to_json(k)
-    return v if isinstance(v, str) else str(v)

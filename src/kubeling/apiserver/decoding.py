@@ -36,22 +36,12 @@ def directive(query: Any) -> str:
     return mode
 
 
-_YAML_TYPES = ("application/yaml", "application/apply-patch+yaml", "application/x-yaml", "text/yaml")
-
-
-def is_yaml(content_type: str | None) -> bool:
-    """A YAML body: sigs.k8s.io/yaml turns it into JSON first, writing integral floats as ints."""
-    return (content_type or "").split(";")[0].strip().lower() in _YAML_TYPES
-
-
-def _mode(how: str, yaml: bool) -> str:
-    if how in ("strategic", "applied"):
-        return typed.UNSTRUCTURED
-    return typed.YAML if yaml else typed.JSON
+def _mode(how: str) -> str:
+    return typed.UNSTRUCTURED if how in ("strategic", "applied") else typed.JSON
 
 
 def decode(gvk: tuple[str, str, str], obj: Any, *, mode: str, how: str = "write", raw: bytes = b"",
-           yaml: bool = False, warnings: list[str] | None = None,
+           warnings: list[str] | None = None,
            patch_repr: Callable[[], str] | None = None) -> None:
     """Type-check `obj` (changed in place: unknown fields dropped, values normalized) as `gvk`.
 
@@ -64,7 +54,7 @@ def decode(gvk: tuple[str, str, str], obj: Any, *, mode: str, how: str = "write"
     unknown: list[str] = []
     if how != "apply":
         try:
-            unknown = typed.decode(group, version, kind, obj, _mode(how, yaml))
+            unknown = typed.decode(group, version, kind, obj, _mode(how))
         except typed.Mismatch as e:
             raise _decode_error(gvk, obj, how, e.message(), patch_repr) from None
     if mode == "Ignore" or how == "applied":

@@ -380,8 +380,7 @@ class RestAPI:
     def _decode(self, request: web.Request, gvk: tuple[str, str, str], obj: Any, raw: bytes, opts: WriteOptions,
                 how: str = "write", patch_repr: Any = None) -> None:
         """The typed decode of a body or patch result, with the request's fieldValidation (decoding.py)."""
-        yaml = decoding.is_yaml(request.headers.get("Content-Type"))
-        decoding.decode(gvk, obj, mode=decoding.directive(request.query), how=how, raw=raw, yaml=yaml,
+        decoding.decode(gvk, obj, mode=decoding.directive(request.query), how=how, raw=raw,
                         warnings=opts.warnings, patch_repr=patch_repr)
 
     def _respond_write(self, res: Resource, entry: Entry, request: web.Request, opts: WriteOptions,
