@@ -72,19 +72,13 @@ class Mismatch(Exception):
 
 # ---- describing values the way the Go decoders do ----------------------------------------------
 
+_JSON_KIND = {type(None): "null", bool: "bool", int: "number", float: "number", dict: "object", list: "array",
+              str: "string"}
+
+
 def json_kind(v: Any) -> str:
     """encoding/json's name for a JSON value (UnmarshalTypeError.Value, without the literal)."""
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, dict):
-        return "object"
-    if isinstance(v, list):
-        return "array"
-    return "string"
+    return _JSON_KIND.get(type(v), "string")
 
 
 def _literal(v: Any) -> str:
