@@ -25,15 +25,10 @@ import orjson
 
 from ..api import errors, typed, validation
 
-DIRECTIVES = ("Ignore", "Warn", "Strict")
-
-
 def directive(query: Any) -> str:
-    """The fieldValidation query parameter (default Warn, as kube-apiserver since 1.27)."""
-    mode = query.get("fieldValidation", "Warn")
-    if mode not in DIRECTIVES:
-        raise errors.bad_request(f"fieldValidation must be one of Ignore, Warn, Strict; got {mode}")
-    return mode
+    """The fieldValidation query parameter (default Warn, as kube-apiserver since 1.27); its
+    value was checked with the other write options (validation.validate_write_options)."""
+    return query.get("fieldValidation") or "Warn"
 
 
 def _mode(how: str) -> str:
