@@ -6,7 +6,6 @@ defaulting or validation. Each handler reports the failure its own way, chosen b
 
 - "write"     create/update (handlers/create.go, update.go → transformDecodeError): 400
               `Deployment in version "v1" cannot be handled as a Deployment: <decode error>`;
-- "options"   DeleteOptions of a DELETE: 400 with the decoder's error as it is;
 - "patch"     JSON / merge patch (patch.go jsonPatcher): 422 ` "" is invalid: patch: Invalid
               value: "<patched JSON>": <decode error>`;
 - "strategic" strategic merge patch (patch.go applyPatchToObject, unstructured converter): 422
@@ -15,6 +14,9 @@ defaulting or validation. Each handler reports the failure its own way, chosen b
               it, api/apply.py); Strict: 400 `error strict decoding YAML: ...`;
 - "applied"   the result of server-side apply: what the merge does not type (ranges,
               quantities, timestamps) is a 400 with the converter's error.
+
+(DeleteOptions bodies are decoded by registry.DeleteOptions.from_body: a 400 with the
+decoder's error as it is, handlers/delete.go.)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Callable
 import orjson
 
 from ..api import errors, typed, validation
+
 
 def directive(query: Any) -> str:
     """The fieldValidation query parameter (default Warn, as kube-apiserver since 1.27); its
@@ -74,7 +77,7 @@ def _decode_error(gvk: tuple[str, str, str], obj: dict, how: str, message: str,
     if how in ("patch", "strategic"):
         shown = patch_repr() if patch_repr is not None else orjson.dumps(obj).decode()
         return validation.invalid_error("", "", "", [validation.invalid("patch", shown, message)])
-    if how in ("options", "applied"):
+    if how == "applied":
         return errors.bad_request(message)
     kind = obj.get("kind") if isinstance(obj.get("kind"), str) and obj.get("kind") else gvk[2]
     api_version = obj.get("apiVersion")
