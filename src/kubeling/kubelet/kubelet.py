@@ -19,8 +19,9 @@ Hooks for the other node modules:
 - `volume_manager` (volumes/manager.py): `async setup(pod)` (raises → FailedMount, retried),
   `mounts_for(pod, container, env) -> list[Mount]`, `async env_for(pod, container, services=,
   node_ip=, pod_ips=)`, `async teardown(pod_uid)`.
-- `probe_results[(pod_uid, container)] = bool` (readiness) and `startup_results[...]`: the prober
-  writes them and calls `kubelet.pod_changed(uid)`; no entry = ready/started once running.
+- `prober` (prober/manager.py): one worker per container probe, started when a pod is synced;
+  its readiness/startup results feed the status, a liveness/startup failure kills the container
+  (`_sync_container`), and every result change calls `kubelet.pod_changed(uid)`.
 - `env_resolver`: `async (kubelet, pod, container, pod_ips) -> dict[str, str]` overrides the
   volume manager's `env_for` (the default).
 """
@@ -45,6 +46,7 @@ from .images import policy as pull_policy
 from .images.reference import ReferenceError, normalize
 from .images.registry import RegistryError
 from .node import NodeAgent, NodeConfig
+from .prober import ProbeManager, ProbeType
 from . import pod_worker as pw
 from . import poddir
 from . import status as st
@@ -120,6 +122,9 @@ class StatusManager:
     def forget(self, uid: str) -> None:
         self._want.pop(uid, None)
 
+    def generated(self, uid: str) -> dict[str, Any] | None:
+        return self._want.get(uid)
+
     async def write(self, uid: Any) -> None:
         gen = self._want.get(uid)
         pod = self.get_pod(uid)
@@ -169,8 +174,7 @@ class Kubelet:
         self.pods: dict[str, dict[str, Any]] = {}  # uid → desired pod (latest seen)
         self.removed: dict[str, dict[str, Any]] = {}  # uid → last object of pods gone from the API
         self.reasons: dict[str, dict[str, st.Reason]] = {}  # uid → container → waiting reason
-        self.probe_results: dict[tuple[str, str], bool] = {}  # readiness, filled by the prober
-        self.startup_results: dict[tuple[str, str], bool] = {}
+        self.prober = ProbeManager(runtime, self.event, self.status_generated, self.pods.get, self.pod_changed)
         self.crash_backoff = Backoff(config.backoff_initial, config.backoff_max)
         self.pull_backoff = Backoff(config.backoff_initial, config.backoff_max)
         self.status = StatusManager(client, self.pods.get, self._store_written, self.node_name)
@@ -231,6 +235,10 @@ class Kubelet:
                         and p["metadata"].get("namespace") == namespace), None)
         return self.pods.get(_uid(pod), pod) if pod is not None else None
 
+    def status_generated(self, uid: str) -> dict[str, Any] | None:
+        """The pod status the kubelet last computed (what the prober's workers look at)."""
+        return self.status.generated(uid)
+
     def pod_changed(self, uid: str) -> None:
         """Something about this pod changed outside the API (runtime event, probe result)."""
         if uid:
@@ -259,7 +267,7 @@ class Kubelet:
         ids: dict[str, str] = {}
 
         def readiness(name: str) -> bool | None:
-            r = self.probe_results.get((uid, name))
+            r = self.prober.ready(uid, name, ids.get(name, ""))
             if r is None and ready_hook is not None and name in ids:
                 r = ready_hook(ids[name])
             return r
@@ -280,7 +288,7 @@ class Kubelet:
 
         return st.StatusInputs(runtime_name=self.runtime.name, node_ips=[self.config.node.ip],
                                reasons=self.reasons.get(uid, {}), readiness=readiness,
-                               startup=lambda name: self.startup_results.get((uid, name)),
+                               startup=lambda name: self.prober.started(uid, name, ids.get(name, "")),
                                image_id=image_id, image_name=image_name, terminal=terminal)
 
     def _report(self, pod: dict[str, Any], state: st.PodRuntimeState, terminal: bool = False) -> None:
@@ -315,6 +323,7 @@ class Kubelet:
     async def _sync_running(self, pod: dict[str, Any]) -> None:
         uid = _uid(pod)
         spec = pod.get("spec") or {}
+        self.prober.add_pod(pod)
         state = await self._runtime_state(uid)
         self._report(pod, state)
         sandbox = state.sandbox
@@ -415,6 +424,9 @@ class Kubelet:
                            name, init)
                 await self.runtime.stop_container(cur.id, pw.grace_period(pod))
                 return await self._start_container(pod, c, sandbox, cur.attempt + 1, init, runs)
+            failed = self.prober.kill_reason(cur.id)
+            if failed is not None:
+                return await self._kill_unhealthy(pod, c, sandbox, runs, policy, init, failed)
             return True
         if cur is not None and cur.state == CREATED:
             await self.runtime.remove_container(cur.id)  # left half-made (e.g. by a crash): make it again
@@ -433,6 +445,20 @@ class Kubelet:
             self.queue.add_after(uid, self.crash_backoff.remaining_since(key, cur.finished_at) + 0.01)
             return False
         self.crash_backoff.next(key, cur.finished_at)
+        return await self._start_container(pod, c, sandbox, cur.attempt + 1, init, runs)
+
+    async def _kill_unhealthy(self, pod: dict[str, Any], c: dict[str, Any], sandbox: SandboxStatus,
+                              runs: list[ContainerStatus], policy: str, init: bool, failed: ProbeType) -> bool:
+        """A liveness/startup failure: kill the container (the probe's own grace period wins) and
+        start it again at once unless the restart policy is Never (computePodActions)."""
+        cur, name = runs[0], c["name"]
+        restart = policy != "Never"
+        msg = f"Container {name} failed {failed.value.lower()} probe" + (", will be restarted" if restart else "")
+        self.event(pod, "Normal", pw.KILLING, msg, name, init)
+        grace = (c.get(failed.field) or {}).get("terminationGracePeriodSeconds")
+        await self.runtime.stop_container(cur.id, grace if grace is not None else pw.grace_period(pod))
+        if not restart:
+            return False
         return await self._start_container(pod, c, sandbox, cur.attempt + 1, init, runs)
 
     def _image_changed(self, c: dict[str, Any], cur: ContainerStatus) -> bool:
@@ -652,10 +678,7 @@ class Kubelet:
         self.status.forget(uid)
         self.crash_backoff.forget_prefix(uid + "_")
         self.pull_backoff.forget_prefix(uid + "_")
-        for k in [k for k in self.probe_results if k[0] == uid]:
-            del self.probe_results[k]
-        for k in [k for k in self.startup_results if k[0] == uid]:
-            del self.startup_results[k]
+        self.prober.remove_pod(uid)
 
     # ---- loops ------------------------------------------------------------------------------------
     async def _adopt(self) -> None:
@@ -724,6 +747,7 @@ class Kubelet:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.prober.close()
             await self.queue.shutdown()
             await self.status.queue.shutdown()
 
