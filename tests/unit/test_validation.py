@@ -292,12 +292,29 @@ def _pod_with_container(**container: Any) -> dict:
          ["spec.containers[0].readinessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type"]),
         ({"livenessProbe": {"exec": {"command": ["true"]}, "successThreshold": 2}},
          ["spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1"]),
+        ({"startupProbe": {"exec": {"command": ["true"]}, "successThreshold": 3}},
+         ["spec.containers[0].startupProbe.successThreshold: Invalid value: 3: must be 1"]),
+        ({"livenessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": -1, "failureThreshold": -2}},
+         ["spec.containers[0].livenessProbe.periodSeconds: Invalid value: -1: must be greater than or equal to 0",
+          "spec.containers[0].livenessProbe.failureThreshold: Invalid value: -2: must be greater than or equal to 0"]),
+        ({"readinessProbe": {"tcpSocket": {"port": 80}, "terminationGracePeriodSeconds": 5}},
+         ["spec.containers[0].readinessProbe.terminationGracePeriodSeconds: Invalid value: 5: "
+          "must not be set for readinessProbes"]),
+        ({"livenessProbe": {"tcpSocket": {"port": 80}, "terminationGracePeriodSeconds": 0}},
+         ["spec.containers[0].livenessProbe.terminationGracePeriodSeconds: Invalid value: 0: must be greater than 0"]),
         ({"imagePullPolicy": "Sometimes"},
          ['spec.containers[0].imagePullPolicy: Unsupported value: "Sometimes": supported values: "Always", "IfNotPresent", "Never"']),
     ],
 )
 def test_container_rules(container, expected):
     assert messages("", "v1", "Pod", _pod_with_container(**container)) == expected
+
+
+def test_sidecar_probes_are_validated():
+    sidecar = {"name": "side", "image": "x:1", "restartPolicy": "Always",
+               "livenessProbe": {"exec": {"command": ["true"]}, "successThreshold": 2}}
+    assert messages("", "v1", "Pod", pod(initContainers=[sidecar])) == [
+        "spec.initContainers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1"]
 
 
 def test_pod_spec_rules():

@@ -1018,7 +1018,15 @@ def _validate_probe(probe: Any, fld: str, kind: str) -> Causes:
         out.append(invalid(fld + ".terminationGracePeriodSeconds", tgp, "must be greater than 0"))
     if kind in ("liveness", "startup") and _i(pr.get("successThreshold"), 1) != 1:
         out.append(invalid(fld + ".successThreshold", pr.get("successThreshold"), "must be 1"))
+    if kind == "readiness" and tgp is not None:
+        out.append(invalid(fld + ".terminationGracePeriodSeconds", tgp, "must not be set for readinessProbes"))
     return out
+
+
+def _validate_probes(c: dict, p: str) -> Causes:
+    """validateLivenessProbe / validateReadinessProbe / validateStartupProbe of one container."""
+    return [cause for kind in ("liveness", "readiness", "startup")
+            for cause in _validate_probe(c.get(kind + "Probe"), f"{p}.{kind}Probe", kind)]
 
 
 def _validate_container_common(c: dict, volumes: set[str], p: str) -> Causes:
@@ -1067,9 +1075,7 @@ def _validate_containers(containers: Any, volumes: set[str], fld: str) -> Causes
             for hook in ("postStart", "preStop"):
                 if _d(lc).get(hook) is not None:
                     out += _validate_handler(_d(_d(lc)[hook]), f"{p}.lifecycle.{hook}", _HANDLERS)
-        out += _validate_probe(c.get("livenessProbe"), p + ".livenessProbe", "liveness")
-        out += _validate_probe(c.get("readinessProbe"), p + ".readinessProbe", "readiness")
-        out += _validate_probe(c.get("startupProbe"), p + ".startupProbe", "startup")
+        out += _validate_probes(c, p)
         if c.get("restartPolicy") is not None:
             out.append(forbidden(p + ".restartPolicy", "may not be set for non-init containers"))
     out += _host_port_conflicts(cs, fld)
@@ -1107,7 +1113,9 @@ def _validate_init_containers(inits: Any, containers: Any, volumes: set[str], fl
         rp = c.get("restartPolicy")
         if rp is not None and rp != "Always":
             out.append(not_supported(p + ".restartPolicy", rp, ("Always",)))
-        if rp != "Always":
+        if rp == "Always":
+            out += _validate_probes(c, p)  # a sidecar's probes run like a container's
+        else:
             for key in ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe"):
                 if c.get(key) is not None:
                     out.append(forbidden(f"{p}.{key}", "may not be set for init containers without restartPolicy=Always"))
