@@ -77,6 +77,12 @@ PODS = [
          readinessProbe=_probe(_exec("true"))),
 ]
 
+GRPC = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "liveness-grpc"},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+            "name": "liveness-grpc", "image": build.GRPC_HEALTH, "imagePullPolicy": "IfNotPresent",
+            "args": ["--port", "9000", "--fail-after", "3"],
+            "livenessProbe": _probe({"grpc": {"port": 9000}}, failureThreshold=1, timeoutSeconds=2)}]}}
+
 WEB = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
                 "template": {"metadata": {"labels": {"app": "web"}},
@@ -101,9 +107,12 @@ def kc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     c = Cluster(data, free_port(), node=True, extra_args=(
         "--kubelet-port", str(free_port()), "--pod-bridge", BRIDGE, "--cluster-cidr", CLUSTER_CIDR,
         "--service-cidr", SERVICE_CIDR, "--pod-log-dir", os.path.join(base, "logs"), "--node-name", "probe-node"))
+    grpc = build.grpc_available()
     try:
+        if grpc:  # the optional gRPC image goes into the node's store before the node starts
+            build.ensure_test_images(data, only=["kubeling/grpc-health"])
         c.start()
-        items = [*PODS, WEB, WEB_SVC]
+        items = [*PODS, WEB, WEB_SVC, *([GRPC] if grpc else [])]
         c.kubectl("create", "-f", "-", input="\n".join(json.dumps(i) for i in items))
         yield c
     finally:
@@ -162,6 +171,13 @@ def test_liveness_tcp_closed_port_restarts(kc: Cluster) -> None:
     pod = _wait_restarted(kc, "liveness-tcp")
     ip = pod["status"]["podIP"]
     _event(kc, "liveness-tcp", "Unhealthy", f"Liveness probe failed: dial tcp {ip}:8080: connect: connection refused")
+
+
+@pytest.mark.skipif(not build.grpc_available(), reason="the gRPC test image needs Debian's python3-grpcio")
+def test_liveness_grpc_not_serving_restarts(kc: Cluster) -> None:
+    _wait_restarted(kc, "liveness-grpc", 60)
+    _event(kc, "liveness-grpc", "Unhealthy", 'Liveness probe failed: service unhealthy (responded with "NOT_SERVING")')
+    _event(kc, "liveness-grpc", "Killing", "Container liveness-grpc failed liveness probe, will be restarted")
 
 
 def test_startup_slow_is_not_killed(kc: Cluster) -> None:

@@ -25,6 +25,12 @@ What they contain, plainly:
   `docker-entrypoint.sh` (as root: chown the working dir, re-run as redis 999), Cmd
   `["redis-server"]`, WorkingDir `/data`, port 6379/tcp, volume `/data`, protected mode
   off by default.
+* `kubeling/grpc-health:latest` (optional: built only when asked for, e.g. by the probe
+  tests, and only if Debian's `python3-grpcio` is installed) — plus the host's `python3`,
+  the standard-library and `grpc` modules a health server loads (found by running it once
+  on 127.0.0.1) with their libraries, and `grpc_health_server.py`: the standard
+  `grpc.health.v1.Health/Check` on port 9000 (`--fail-after N` answers NOT_SERVING after N
+  checks). Entrypoint `["python3", "-S", "/usr/local/lib/grpc_health_server.py"]`.
 
 Layers are deterministic (sorted entries, fixed mtimes, uid/gid from the recipe, gzip
 without name or time), so the digests only change when the host binaries change.
@@ -59,6 +65,9 @@ NGINX_TAGS = ("1.14.2", "1.16.1", "latest")
 APT_PACKAGES = ("busybox-static", "nginx-light", "redis-server")
 BUSYBOX = "/bin/busybox"
 SETPRIV = "/usr/bin/setpriv"  # util-linux (Essential on Debian)
+PYTHON = "/usr/bin/python3"
+GRPC_HEALTH = "docker.io/kubeling/grpc-health:latest"
+GRPC_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "grpc_health_server.py")
 
 
 @dataclass
@@ -314,6 +323,51 @@ fi
 
 exec "$@"
 """
+# Run the health server on 127.0.0.1 for a moment and list the module files it loaded.
+_LIST_MODULES = """
+import sys, importlib.util
+sys.path.append("/usr/lib/python3/dist-packages")
+spec = importlib.util.spec_from_file_location("grpc_health_server", sys.argv[1])
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+import grpc, argparse
+from concurrent import futures
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("grpc.health.v1.Health", {}),))
+server.add_insecure_port("127.0.0.1:0"); server.start(); server.stop(0)
+argparse.ArgumentParser().parse_args([])
+print("\\n".join(sorted({getattr(x, "__file__", None) or "" for x in list(sys.modules.values())} - {""})))
+"""
+
+
+def grpc_available() -> bool:
+    """Debian's python3 and python3-grpcio are installed (the gRPC test image needs them)."""
+    return os.path.exists(PYTHON) and os.path.isdir("/usr/lib/python3/dist-packages/grpc")
+
+
+def grpc_health_layer() -> Layer:
+    """python3 + the modules the health server loads (with their .pyc and libraries) + the server."""
+    import importlib.util
+
+    out = subprocess.run([PYTHON, "-S", "-c", _LIST_MODULES, GRPC_SERVER], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.split()
+    layer = Layer()
+    layer.binary(os.path.realpath(PYTHON))
+    layer.symlink("usr/bin/python3", os.path.basename(os.path.realpath(PYTHON)))
+    for path in out:
+        if not path.startswith("/usr/lib/python3") or path == GRPC_SERVER:
+            continue
+        layer.host_file(path)
+        if path.endswith(".py"):
+            pyc = importlib.util.cache_from_source(path)
+            if os.path.exists(pyc):
+                layer.host_file(pyc)
+        elif path.endswith(".so"):
+            for lib in ldd(path):
+                layer.host_file(os.path.realpath(lib), lib)
+    with open(GRPC_SERVER) as f:
+        layer.text("usr/local/lib/grpc_health_server.py", f.read())
+    return layer
+
 
 NGINX_CONF = """user  nginx;
 worker_processes  1;
@@ -377,6 +431,7 @@ class ImageSpec:
     name: str  # full reference, e.g. docker.io/library/nginx:1.14.2
     layers: list[Callable[[], Layer]]
     config: dict[str, Any]
+    optional: bool = False  # built only when asked for by name (`only`)
 
 
 def specs() -> list[ImageSpec]:
@@ -398,7 +453,23 @@ def specs() -> list[ImageSpec]:
         {"Env": [PATH_ENV, f"REDIS_VERSION={redis_host_version()}"], "Entrypoint": ["docker-entrypoint.sh"],
          "Cmd": ["redis-server"], "WorkingDir": "/data", "ExposedPorts": {"6379/tcp": {}}, "Volumes": {"/data": {}},
          "Labels": {"org.opencontainers.image.description": "kubeling test image: redis (Debian redis-server)"}}))
+    out.append(ImageSpec(
+        GRPC_HEALTH, [base_layer, grpc_health_layer],
+        {"Env": [PATH_ENV, "PYTHONPATH=/usr/lib/python3/dist-packages"],
+         "Entrypoint": ["python3", "-S", "/usr/local/lib/grpc_health_server.py"], "Cmd": ["--port", "9000"],
+         "ExposedPorts": {"9000/tcp": {}},
+         "Labels": {"org.opencontainers.image.description": "kubeling test image: gRPC health server "
+                                                            "(Debian python3-grpcio)"}}, optional=True))
     return out
+
+
+def _wanted(spec: ImageSpec, only: list[str] | None) -> bool:
+    """`only` names images by repository (busybox, nginx, kubeling/grpc-health); optional images
+    are built only when named."""
+    if not only:
+        return not spec.optional
+    repo = spec.name.removeprefix("docker.io/").removeprefix("library/").split(":")[0]
+    return any(repo == o or spec.name.startswith(f"docker.io/library/{o}") for o in only)
 
 
 # ---- OCI layout writer ----
@@ -512,8 +583,10 @@ def build_images(layout_dir: str, only: list[str] | None = None) -> dict[str, st
     cache: dict[str, tuple[Layer, bytes, str]] = {}
     result = {}
     for spec in specs():
-        if only and not any(spec.name.startswith(f"docker.io/library/{o}") for o in only):
+        if not _wanted(spec, only):
             continue
+        if spec.name == GRPC_HEALTH and not grpc_available():
+            raise RuntimeError("the gRPC test image needs the Debian package python3-grpcio")
         result[spec.name] = build_image(spec, out, cache)
     return result
 
@@ -555,7 +628,7 @@ async def push_test_images(data_dir: str, url: str, names: list[str] | None = No
     store = ImageStore(os.path.join(data_dir, "agent", "images"))
     pushed = []
     async with RegistryClient(RegistryConfig(mirrors={host: {"endpoint": [url]}})) as client:
-        for name in names or [s.name for s in specs()]:
+        for name in names or [s.name for s in specs() if not s.optional]:
             rec = store.get(name)
             if rec is None:
                 raise RuntimeError(f"image {name} is not in the store; run `kubeling images build` first")
@@ -569,7 +642,8 @@ async def push_test_images(data_dir: str, url: str, names: list[str] | None = No
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m kubeling.kubelet.images.build", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="build/images", help="OCI layout directory to write")
-    p.add_argument("--only", action="append", help="image name (busybox, nginx, redis); repeatable")
+    p.add_argument("--only", action="append", help="image name (busybox, nginx, redis, kubeling/grpc-health); "
+                                                    "repeatable")
     args = p.parse_args(argv)
     t0 = time.monotonic()
     for name, digest in build_images(args.out, args.only).items():
