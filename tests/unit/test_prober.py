@@ -277,7 +277,7 @@ async def test_startup_gates_liveness_and_readiness() -> None:
     await env.worker(ProbeType.STARTUP).do_probe()
     assert env.manager.started("u1", "app", "c1") is True
     assert env.manager.ready("u1", "app", "c1") is False  # readiness starts as Failure ...
-    assert env.worker(ProbeType.READINESS)._trigger.is_set()  # ... and is probed at once
+    assert env.worker(ProbeType.READINESS)._triggered  # ... and is probed at once
     env.status = _status("c1", started=True)
     await env.worker(ProbeType.STARTUP).do_probe()
     assert env.prober.calls == [ProbeType.STARTUP]  # startup is done for this container
@@ -315,3 +315,22 @@ async def test_manager_without_probes_and_remove() -> None:
     env2.manager.remove_pod("u1")
     await asyncio.gather(task, return_exceptions=True)
     assert task.cancelled() and env2.manager.workers == {}
+
+
+async def test_trigger_wakes_a_sleeping_worker_and_is_coalesced() -> None:
+    env = _Env({"name": "app", "readinessProbe": {"exec": {"command": ["x"]}, "periodSeconds": 60}})
+    env.manager.add_pod(env.pod)
+    w = env.worker(ProbeType.READINESS)
+    w.task.cancel()
+    loop = asyncio.get_running_loop()
+    sleeper = asyncio.create_task(w._sleep_until(loop.time() + 3600))
+    await asyncio.sleep(0)
+    w.trigger()
+    w.trigger()
+    await asyncio.wait_for(sleeper, 5)  # woken long before the hour
+    await asyncio.wait_for(w._sleep_until(loop.time() + 3600), 5)  # a trigger during a probe is kept
+    w._triggered = False
+    late = asyncio.create_task(w._sleep_until(loop.time() + 3600))
+    await asyncio.sleep(0.05)
+    assert not late.done()
+    late.cancel()

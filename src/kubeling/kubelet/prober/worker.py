@@ -50,7 +50,9 @@ class Worker:
         self.last_result: Result | None = None
         self.result_run = 0
         self.on_hold = False
-        self._trigger = asyncio.Event()
+        self._triggered = False  # a manual run is pending (a channel of size 1, like upstream's)
+        self._waiter: asyncio.Future[None] | None = None
+        self._started: tuple[str, float] = ("", 0.0)  # startedAt as written → parsed (cached)
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -59,7 +61,22 @@ class Worker:
 
     def trigger(self) -> None:
         """Probe now instead of at the next tick (coalesced, like the manualTriggerCh of size 1)."""
-        self._trigger.set()
+        self._triggered = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def _sleep_until(self, when: float) -> None:
+        """Sleep until the loop time `when` or a trigger, whichever first (one timer, no task)."""
+        if self._triggered:
+            return
+        loop = asyncio.get_running_loop()
+        self._waiter = fut = loop.create_future()
+        timer = loop.call_at(when, lambda: fut.done() or fut.set_result(None))
+        try:
+            await fut
+        finally:
+            timer.cancel()
+            self._waiter = None
 
     @property
     def period(self) -> float:
@@ -75,13 +92,8 @@ class Worker:
                 await asyncio.sleep(random.random() * period)
             next_tick = loop.time() + period
             while await self.do_probe():
-                delay = next_tick - loop.time()
-                if delay > 0 and not self._trigger.is_set():
-                    try:
-                        await asyncio.wait_for(self._trigger.wait(), delay)
-                    except asyncio.TimeoutError:
-                        pass
-                self._trigger.clear()
+                await self._sleep_until(next_tick)
+                self._triggered = False
                 now = loop.time()
                 while next_tick <= now:  # a ticker drops the ticks it missed
                     next_tick += period
@@ -119,8 +131,8 @@ class Worker:
         if (pod.get("metadata") or {}).get("deletionTimestamp") and self.kind is not ProbeType.READINESS:
             self.results.set(cid, Result.SUCCESS, self.uid)  # graceful shutdown: never kill now
             return False
-        started_at = running.get("startedAt")
-        if started_at and int(time.time() - parse_rfc3339(started_at)) < int(self.spec.get("initialDelaySeconds") or 0):
+        delay = int(self.spec.get("initialDelaySeconds") or 0)
+        if delay and int(time.time() - self._started_time(running.get("startedAt") or "")) < delay:
             return True
         if cs.get("started"):
             if self.kind is ProbeType.STARTUP:
@@ -132,6 +144,11 @@ class Worker:
         if result is None or cid != self.container_id:
             return True  # errored: keep the last result
         return self.record(result)
+
+    def _started_time(self, started_at: str) -> float:
+        if self._started[0] != started_at:
+            self._started = (started_at, parse_rfc3339(started_at) if started_at else 0.0)
+        return self._started[1]
 
     def record(self, result: Result) -> bool:
         """Apply the thresholds and publish; a liveness/startup failure puts the worker on hold."""
