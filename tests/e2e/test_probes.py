@@ -17,14 +17,13 @@ import json
 import os
 import random
 import shutil
-import subprocess
-import sys
 from typing import Any, Iterator
 
 import pytest
 
 from kubeling.kubelet.images import build
-from tests.integration.conftest import Cluster, free_port
+from tests.e2e.realcluster import own_cluster
+from tests.integration.conftest import Cluster
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("runc") or not shutil.which("kubectl")
@@ -95,31 +94,19 @@ WEB_SVC = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}
 
 
-def _down(data_dir: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubeling.cli", "down", "--data-dir", data_dir, "-q"],
-                          capture_output=True, text=True, timeout=120)
+def _grpc_image(data_dir: str) -> None:
+    """The optional gRPC image goes into the node's store before the node starts."""
+    if build.grpc_available():
+        build.ensure_test_images(data_dir, only=["kubeling/grpc-health"])
 
 
 @pytest.fixture(scope="module")
 def kc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     base = str(tmp_path_factory.mktemp("probes"))
-    data = os.path.join(base, "data")
-    c = Cluster(data, free_port(), node=True, extra_args=(
-        "--kubelet-port", str(free_port()), "--pod-bridge", BRIDGE, "--cluster-cidr", CLUSTER_CIDR,
-        "--service-cidr", SERVICE_CIDR, "--pod-log-dir", os.path.join(base, "logs"), "--node-name", "probe-node"))
-    grpc = build.grpc_available()
-    try:
-        if grpc:  # the optional gRPC image goes into the node's store before the node starts
-            build.ensure_test_images(data, only=["kubeling/grpc-health"])
-        c.start()
-        items = [*PODS, WEB, WEB_SVC, *([GRPC] if grpc else [])]
+    with own_cluster(base, BRIDGE, CLUSTER_CIDR, SERVICE_CIDR, "probe-node", before_start=_grpc_image) as c:
+        items = [*PODS, WEB, WEB_SVC, *([GRPC] if build.grpc_available() else [])]
         c.kubectl("create", "-f", "-", input="\n".join(json.dumps(i) for i in items))
         yield c
-    finally:
-        c.stop()
-        r = _down(data)
-        assert r.returncode == 0, f"kubeling down: {r.stdout}{r.stderr}"
-        assert not os.path.exists(f"/sys/class/net/{BRIDGE}")
 
 
 def _pod_json(kc: Cluster, name: str) -> dict[str, Any] | None:

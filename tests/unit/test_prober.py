@@ -334,3 +334,28 @@ async def test_trigger_wakes_a_sleeping_worker_and_is_coalesced() -> None:
     await asyncio.sleep(0.05)
     assert not late.done()
     late.cancel()
+
+
+async def test_https_probe_skips_certificate_verification(tmp_path: Any) -> None:
+    """The server's certificate is from a CA the prober does not know: upstream probes still pass."""
+    import ssl
+
+    from kubeling.apiserver.certs import ensure_pki
+
+    pki = ensure_pki(str(tmp_path), "127.0.0.1", "10.96.0.1")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(pki.server_cert, pki.server_key)
+
+    async def ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(ok, "127.0.0.1", 0, ssl=ctx)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        r = await probes.http_probe(f"https://127.0.0.1:{port}/", probes.http_headers({}), 2)
+        assert r == probes.ProbeResult(Outcome.SUCCESS, "ok")
+    finally:
+        server.close()
