@@ -48,9 +48,9 @@ exec httpd -f -p 8080 -h /www"""
 SERVE_READY = "mkdir -p /www && echo ok > /www/ready && exec httpd -f -p 8080 -h /www"
 
 
-def _pod(name: str, script: str, **container: Any) -> dict[str, Any]:
+def _pod(name: str, script: str, grace: int = 1, **container: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"test": name}},
-            "spec": {"terminationGracePeriodSeconds": 1,
+            "spec": {"terminationGracePeriodSeconds": grace,
                      "containers": [{"name": name, "image": "busybox", "imagePullPolicy": "IfNotPresent",
                                      "command": ["sh", "-c", script], **container}]}}
 
@@ -66,8 +66,10 @@ def _exec(*cmd: str) -> dict[str, Any]:
 PODS = [
     _pod("liveness-exec", "touch /tmp/healthy; sleep 2; rm -f /tmp/healthy; sleep 600",
          livenessProbe=_probe(_exec("cat", "/tmp/healthy"), failureThreshold=2)),
-    _pod("liveness-http", HEALTHZ_500, ports=[{"name": "web", "containerPort": 8080}],
-         livenessProbe=_probe({"httpGet": {"path": "/cgi-bin/healthz", "port": "web"}}, failureThreshold=1)),
+    # the probe's own grace period (1 s) wins over the pod's (120 s: httpd as pid 1 ignores SIGTERM)
+    _pod("liveness-http", HEALTHZ_500, grace=120, ports=[{"name": "web", "containerPort": 8080}],
+         livenessProbe=_probe({"httpGet": {"path": "/cgi-bin/healthz", "port": "web"}}, failureThreshold=1,
+                              terminationGracePeriodSeconds=1)),
     _pod("liveness-tcp", "sleep 600", livenessProbe=_probe({"tcpSocket": {"port": 8080}}, failureThreshold=2)),
     _pod("startup-slow", "sleep 4; touch /tmp/started; sleep 600",
          startupProbe=_probe(_exec("cat", "/tmp/started"), failureThreshold=20),
@@ -149,7 +151,8 @@ def test_liveness_exec_restarts(kc: Cluster) -> None:
 
 
 def test_liveness_http_500_restarts(kc: Cluster) -> None:
-    _wait_restarted(kc, "liveness-http")
+    pod = _wait_restarted(kc, "liveness-http")  # within 40 s: the probe's grace period, not the pod's
+    assert _cs(pod)["lastState"]["terminated"]["exitCode"] == 137
     _event(kc, "liveness-http", "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 500")
     _event(kc, "liveness-http", "Killing", "Container liveness-http failed liveness probe, will be restarted")
 
