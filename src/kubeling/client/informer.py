@@ -285,7 +285,8 @@ CONTROLLER_UID = "controller-uid"
 ORPHANS_BY_NAMESPACE = "orphans-by-namespace"
 
 
-def _controller_ref(obj: dict[str, Any]) -> dict[str, Any] | None:
+def controller_of(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """metav1.GetControllerOf: the ownerReference with controller=true."""
     for ref in obj["metadata"].get("ownerReferences") or ():
         if ref.get("controller"):
             return ref
@@ -294,13 +295,13 @@ def _controller_ref(obj: dict[str, Any]) -> dict[str, Any] | None:
 
 def index_controller_uid(obj: dict[str, Any]) -> list[str]:
     """The uid of the object's controller (upstream's controllerUIDIndex)."""
-    ref = _controller_ref(obj)
+    ref = controller_of(obj)
     return [ref["uid"]] if ref is not None and ref.get("uid") else []
 
 
 def index_orphans_by_namespace(obj: dict[str, Any]) -> list[str]:
     """Objects without a controller, by namespace: what a controller may adopt."""
-    return [obj["metadata"].get("namespace") or ""] if _controller_ref(obj) is None else []
+    return [obj["metadata"].get("namespace") or ""] if controller_of(obj) is None else []
 
 
 def add_owner_indexes(inf: Informer) -> None:

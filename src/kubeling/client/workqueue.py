@@ -230,11 +230,11 @@ class FailureLog:
         from ..api import errors
 
         if isinstance(e, errors.StatusError):
-            self.log.info("%s: %s requeued after %d retries: %s%s", queue, key, retries, e.message, note)
+            self.log.info("%s: %s failed after %d retries, will retry: %s%s", queue, key, retries, e.message, note)
         elif retries == 0:
-            self.log.error("%s: reconcile of %s failed%s", queue, key, note, exc_info=e)
+            self.log.error("%s: %s failed%s", queue, key, note, exc_info=e)
         else:
-            self.log.error("%s: reconcile of %s failed again after %d retries: %r%s", queue, key, retries, e, note)
+            self.log.error("%s: %s failed again after %d retries: %r%s", queue, key, retries, e, note)
 
 
 async def run_workers(queue: WorkQueue, reconcile: Callable[[Hashable], Awaitable[None]], workers: int = 1,
