@@ -3,18 +3,17 @@ Progressing condition estimated, and come back when the progress deadline is due
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from . import util
+from .context import DeploymentContext
 from .sync import update_deployment_status
 
-if TYPE_CHECKING:
-    from .controller import DeploymentController
 
 Obj = dict[str, Any]
 
 
-async def sync_rollout_status(dc: "DeploymentController", all_rss: list[Optional[Obj]], new_rs: Optional[Obj],
+async def sync_rollout_status(dc: DeploymentContext, all_rss: list[Optional[Obj]], new_rs: Optional[Obj],
                               d: Obj) -> None:
     """syncRolloutStatus: NewReplicaSetAvailable when complete, ReplicaSetUpdated while it moves,
     ProgressDeadlineExceeded when it hasn't moved for progressDeadlineSeconds."""

@@ -3,14 +3,13 @@ wait until no old pod is running, then create/scale the new ReplicaSet to full s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from . import util
+from .context import DeploymentContext
 from .progress import sync_rollout_status
 from .sync import cleanup_deployment, get_all_replica_sets_and_sync_revision, scale_replica_set_and_record_event
 
-if TYPE_CHECKING:
-    from .controller import DeploymentController
 
 Obj = dict[str, Any]
 
@@ -29,7 +28,7 @@ def old_pods_running(new_rs: Optional[Obj], old_rss: list[Obj], pod_map: dict[st
     return False
 
 
-async def rollout_recreate(dc: "DeploymentController", d: Obj, rs_list: list[Obj],
+async def rollout_recreate(dc: DeploymentContext, d: Obj, rs_list: list[Obj],
                            pod_map: dict[str, list[Obj]]) -> None:
     # Don't create the new RS yet: nothing may scale up before everything old is gone.
     new_rs, old_rss = await get_all_replica_sets_and_sync_revision(dc, d, rs_list, False)

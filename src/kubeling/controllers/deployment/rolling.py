@@ -7,19 +7,18 @@ status, and the ReplicaSet's own status updates bring the next sync.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import util
+from .context import DeploymentContext
 from .progress import sync_rollout_status
 from .sync import cleanup_deployment, get_all_replica_sets_and_sync_revision, scale_replica_set_and_record_event
 
-if TYPE_CHECKING:
-    from .controller import DeploymentController
 
 Obj = dict[str, Any]
 
 
-async def rollout_rolling(dc: "DeploymentController", d: Obj, rs_list: list[Obj]) -> None:
+async def rollout_rolling(dc: DeploymentContext, d: Obj, rs_list: list[Obj]) -> None:
     new_rs, old_rss = await get_all_replica_sets_and_sync_revision(dc, d, rs_list, True)
     assert new_rs is not None
     all_rss = old_rss + [new_rs]
@@ -34,7 +33,7 @@ async def rollout_rolling(dc: "DeploymentController", d: Obj, rs_list: list[Obj]
     await sync_rollout_status(dc, all_rss, new_rs, d)
 
 
-async def reconcile_new_replica_set(dc: "DeploymentController", all_rss: list[Obj], new_rs: Obj, d: Obj) -> bool:
+async def reconcile_new_replica_set(dc: DeploymentContext, all_rss: list[Obj], new_rs: Obj, d: Obj) -> bool:
     """Scale the new RS up to what NewRSNewReplicas allows (or down, if it is too big)."""
     if util.replicas(new_rs) == util.replicas(d):
         return False
@@ -61,7 +60,7 @@ def max_scaled_down(all_rss: list[Obj], new_rs: Obj, d: Obj) -> int:
     return util.replica_count(all_rss) - min_avail - new_unavailable
 
 
-async def reconcile_old_replica_sets(dc: "DeploymentController", all_rss: list[Obj], old_rss: list[Obj],
+async def reconcile_old_replica_sets(dc: DeploymentContext, all_rss: list[Obj], old_rss: list[Obj],
                                      new_rs: Obj, d: Obj) -> bool:
     if util.replica_count(old_rss) == 0:
         return False
@@ -90,7 +89,7 @@ def unhealthy_cleanup_plan(old_rss: list[Obj], limit: int) -> list[tuple[Obj, in
     return plan
 
 
-async def cleanup_unhealthy_replicas(dc: "DeploymentController", old_rss: list[Obj], d: Obj,
+async def cleanup_unhealthy_replicas(dc: DeploymentContext, old_rss: list[Obj], d: Obj,
                                      limit: int) -> tuple[list[Obj], int]:
     by_uid = {rs["metadata"]["uid"]: rs for rs in old_rss}
     total = 0
@@ -122,7 +121,7 @@ def scale_down_plan(all_rss: list[Obj], old_rss: list[Obj], d: Obj) -> list[tupl
     return plan
 
 
-async def scale_down_old_replica_sets(dc: "DeploymentController", all_rss: list[Obj], old_rss: list[Obj],
+async def scale_down_old_replica_sets(dc: DeploymentContext, all_rss: list[Obj], old_rss: list[Obj],
                                       d: Obj) -> int:
     total = 0
     for rs, size in scale_down_plan(all_rss, old_rss, d):

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from ...api import errors
 from ..podutil import new_controller_ref
 from . import util
+from .context import DEPLOYMENTS, REPLICASETS, DeploymentContext
 
-if TYPE_CHECKING:
-    from .controller import DeploymentController
 
 log = logging.getLogger("kubeling.deployment")
 
@@ -29,15 +28,13 @@ Obj = dict[str, Any]
 # ---------------------------------------------------------------------------------------------
 
 
-async def update_deployment_status(dc: "DeploymentController", d: Obj) -> Obj:
+async def update_deployment_status(dc: DeploymentContext, d: Obj) -> Obj:
     """UpdateStatus of our copy of the Deployment.
 
     Upstream's status strategy for Deployments lets a status write change annotations (that is
     how the revision annotation reaches the Deployment); our API server keeps metadata on status
     writes, so a changed revision annotation is written first with a metadata merge patch.
     """
-    from .controller import DEPLOYMENTS
-
     meta = d["metadata"]
     live = dc.d_informer.get(meta.get("namespace"), meta["name"])
     want_rev = util.annotations(d).get(util.REVISION)
@@ -52,11 +49,9 @@ async def update_deployment_status(dc: "DeploymentController", d: Obj) -> Obj:
     return updated
 
 
-async def scale_replica_set(dc: "DeploymentController", rs: Obj, new_scale: int, d: Obj,
+async def scale_replica_set(dc: DeploymentContext, rs: Obj, new_scale: int, d: Obj,
                             operation: str) -> tuple[bool, Obj]:
     """scaleReplicaSet: write size and the desired/max-replicas annotations; event on a size change."""
-    from .controller import REPLICASETS
-
     size_changed = util.replicas(rs) != new_scale
     desired, max_total = util.replicas(d), util.replicas(d) + util.max_surge(d)
     if not size_changed and not util.replicas_annotations_need_update(rs, desired, max_total):
@@ -66,14 +61,14 @@ async def scale_replica_set(dc: "DeploymentController", rs: Obj, new_scale: int,
     rs_copy["spec"]["replicas"] = new_scale
     util.set_replicas_annotations(rs_copy, desired, max_total)
     updated = await dc.client.update(REPLICASETS, rs_copy)
-    dc.rs_written(updated)
+    dc.rs_written(d, updated)
     if size_changed:
         dc.recorder.event(d, "Normal", "ScalingReplicaSet",
                           f"Scaled {operation} replica set {updated['metadata']['name']} from {old_scale} to {new_scale}")
     return size_changed, updated
 
 
-async def scale_replica_set_and_record_event(dc: "DeploymentController", rs: Obj, new_scale: int,
+async def scale_replica_set_and_record_event(dc: DeploymentContext, rs: Obj, new_scale: int,
                                              d: Obj) -> tuple[bool, Obj]:
     if util.replicas(rs) == new_scale:
         return False, rs
@@ -86,7 +81,7 @@ async def scale_replica_set_and_record_event(dc: "DeploymentController", rs: Obj
 # ---------------------------------------------------------------------------------------------
 
 
-async def get_all_replica_sets_and_sync_revision(dc: "DeploymentController", d: Obj, rs_list: list[Obj],
+async def get_all_replica_sets_and_sync_revision(dc: DeploymentContext, d: Obj, rs_list: list[Obj],
                                                  create: bool) -> tuple[Optional[Obj], list[Obj]]:
     """(new RS or None, all old RSs), with the new RS's and the deployment's revision updated."""
     _, all_old = util.find_old_replica_sets(d, rs_list)
@@ -94,11 +89,9 @@ async def get_all_replica_sets_and_sync_revision(dc: "DeploymentController", d: 
     return new_rs, all_old
 
 
-async def get_new_replica_set(dc: "DeploymentController", d: Obj, rs_list: list[Obj], old_rss: list[Obj],
+async def get_new_replica_set(dc: DeploymentContext, d: Obj, rs_list: list[Obj], old_rss: list[Obj],
                               create: bool) -> Optional[Obj]:
     """getNewReplicaSet: sync the existing new RS's annotations, or create it (revision = max old + 1)."""
-    from .controller import REPLICASETS
-
     existing = util.find_new_replica_set(d, rs_list)
     new_revision = str(util.max_revision(old_rss) + 1)
     now = dc.clock()
@@ -113,7 +106,7 @@ async def get_new_replica_set(dc: "DeploymentController", d: Obj, rs_list: list[
             else:
                 rs_copy["spec"].pop("minReadySeconds", None)
             updated = await dc.client.update(REPLICASETS, rs_copy)
-            dc.rs_written(updated)
+            dc.rs_written(d, updated)
             return updated
         needs_update = util.set_deployment_revision(d, util.annotations(rs_copy).get(util.REVISION, new_revision))
         if util.has_progress_deadline(d) and util.get_condition(d.get("status"), "Progressing") is None:
@@ -157,7 +150,7 @@ async def get_new_replica_set(dc: "DeploymentController", d: Obj, rs_list: list[
     already_exists = False
     try:
         created = await dc.client.create(REPLICASETS, d["metadata"].get("namespace"), new_rs)
-        dc.rs_written(created)
+        dc.rs_written(d, created)
     except errors.StatusError as e:
         if e.code == 409 and e.reason == "AlreadyExists":
             already_exists = True
@@ -209,7 +202,7 @@ async def get_new_replica_set(dc: "DeploymentController", d: Obj, rs_list: list[
 # ---------------------------------------------------------------------------------------------
 
 
-async def scale(dc: "DeploymentController", d: Obj, new_rs: Optional[Obj], old_rss: list[Obj]) -> None:
+async def scale(dc: DeploymentContext, d: Obj, new_rs: Optional[Obj], old_rss: list[Obj]) -> None:
     """scale: a scaling event (or a paused deployment) without a template change.
 
     One active RS takes the full count. A saturated new RS means old ones go to 0. Otherwise the
@@ -255,10 +248,8 @@ async def scale(dc: "DeploymentController", d: Obj, new_rs: Optional[Obj], old_r
         await scale_replica_set(dc, rs, sizes[name], d, operation)
 
 
-async def cleanup_deployment(dc: "DeploymentController", old_rss: list[Obj], d: Obj) -> None:
+async def cleanup_deployment(dc: DeploymentContext, old_rss: list[Obj], d: Obj) -> None:
     """cleanupDeployment: delete the oldest revisions beyond revisionHistoryLimit, only if empty."""
-    from .controller import REPLICASETS
-
     if not util.has_revision_history_limit(d):
         return
     alive = [rs for rs in old_rss if rs is not None and not rs["metadata"].get("deletionTimestamp")]
@@ -287,7 +278,7 @@ async def cleanup_deployment(dc: "DeploymentController", old_rss: list[Obj], d: 
                 raise
 
 
-async def sync_deployment_status(dc: "DeploymentController", all_rss: list[Optional[Obj]], new_rs: Optional[Obj],
+async def sync_deployment_status(dc: DeploymentContext, all_rss: list[Optional[Obj]], new_rs: Optional[Obj],
                                  d: Obj) -> None:
     new_status = util.calculate_status(all_rss, new_rs, d, dc.clock())
     if util.status_equal(d.get("status"), new_status):
@@ -296,7 +287,7 @@ async def sync_deployment_status(dc: "DeploymentController", all_rss: list[Optio
     await update_deployment_status(dc, d)
 
 
-async def sync(dc: "DeploymentController", d: Obj, rs_list: list[Obj]) -> None:
+async def sync(dc: DeploymentContext, d: Obj, rs_list: list[Obj]) -> None:
     """sync: reconcile a scaling event or a paused deployment (no rollout)."""
     new_rs, old_rss = await get_all_replica_sets_and_sync_revision(dc, d, rs_list, False)
     await scale(dc, d, new_rs, old_rss)
@@ -305,12 +296,12 @@ async def sync(dc: "DeploymentController", d: Obj, rs_list: list[Obj]) -> None:
     await sync_deployment_status(dc, old_rss + [new_rs], new_rs, d)
 
 
-async def sync_status_only(dc: "DeploymentController", d: Obj, rs_list: list[Obj]) -> None:
+async def sync_status_only(dc: DeploymentContext, d: Obj, rs_list: list[Obj]) -> None:
     new_rs, old_rss = await get_all_replica_sets_and_sync_revision(dc, d, rs_list, False)
     await sync_deployment_status(dc, old_rss + [new_rs], new_rs, d)
 
 
-async def check_paused_conditions(dc: "DeploymentController", d: Obj) -> None:
+async def check_paused_conditions(dc: DeploymentContext, d: Obj) -> None:
     """checkPausedConditions: Progressing=Unknown DeploymentPaused / DeploymentResumed, so time
     spent paused never counts against progressDeadlineSeconds."""
     if not util.has_progress_deadline(d):
@@ -330,7 +321,7 @@ async def check_paused_conditions(dc: "DeploymentController", d: Obj) -> None:
     await update_deployment_status(dc, d)
 
 
-async def is_scaling_event(dc: "DeploymentController", d: Obj, rs_list: list[Obj]) -> bool:
+async def is_scaling_event(dc: DeploymentContext, d: Obj, rs_list: list[Obj]) -> bool:
     """isScalingEvent: an active RS records a different desired-replicas than the deployment wants."""
     new_rs, old_rss = await get_all_replica_sets_and_sync_revision(dc, d, rs_list, False)
     for rs in util.filter_active(old_rss + [new_rs]):
