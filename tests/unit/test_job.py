@@ -317,6 +317,7 @@ def make_controller(api: FakeAPI, t: list[float]) -> jc.JobController:
     c = jc.JobController(api, clock=lambda: t[0])  # type: ignore[arg-type]
     c.job_informer = _Inf(api, "jobs")  # type: ignore[assignment]
     c.pod_informer = _Inf(api, "pods")  # type: ignore[assignment]
+    c.pod_refs.owners = c.job_informer  # type: ignore[assignment]
     c.recorder = _Rec()  # type: ignore[assignment]
     c.queue.add_after = lambda key, delay: None  # type: ignore[method-assign]
     return c

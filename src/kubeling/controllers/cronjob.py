@@ -14,7 +14,6 @@ time is 10:15 and the Job is `<name>-<10:15 as epoch minutes>`; the next requeue
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import time
@@ -26,9 +25,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..api import errors
 from ..api.resources import lookup
 from ..client.events import EventRecorder
-from ..client.informer import Informer, object_key, split_key, wait_synced
+from ..client.controller import Controller, ControllerRefManager
+from ..client.informer import Informer, object_key, split_key
 from ..client.rest import Client
-from ..client.workqueue import WorkQueue, run_workers
 from . import podutil
 from .job import find_condition, is_job_finished
 from .podutil import format_time, parse_time
@@ -348,26 +347,22 @@ def job_ref(job: Obj) -> Obj:
 # ---------------------------------------------------------------------------------------------
 
 
-class CronJobController:
+class CronJobController(Controller):
     def __init__(self, client: Client, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__("cronjob")
         self.client = client
         self.now = clock
-        self.queue = WorkQueue("cronjob")
         self.recorder = EventRecorder(client, "cronjob-controller")
-        self.cj_informer = Informer(client, CRONJOBS)
-        self.job_informer = Informer(client, JOBS)
+        self.cj_informer = self.watch(Informer(client, CRONJOBS), on_add=lambda c: self.queue.add(object_key(c)),
+                                      on_update=self._on_cj_update)
+        self.job_informer = self.watch(Informer(client, JOBS), on_add=self._on_job, on_update=self._on_job_update,
+                                       on_delete=self._on_job)
+        self.queue = self.add_queue("cronjob", self.sync, workers=5)
+        self.job_refs = ControllerRefManager(client, self.cj_informer, JOBS)
 
     # ---- handlers ---------------------------------------------------------------------------
-    def _resolve(self, ns: str | None, ref: Obj | None) -> Obj | None:
-        if ref is None or ref.get("kind") != "CronJob":
-            return None
-        cj = self.cj_informer.get(ns, ref.get("name", ""))
-        if cj is None or cj["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return cj
-
     def _on_job(self, job: Obj) -> None:
-        cj = self._resolve(job["metadata"].get("namespace"), podutil.controller_of(job))
+        cj = self.job_refs.controller_of(job)
         if cj is not None:
             self.queue.add(object_key(cj))
 
@@ -564,19 +559,6 @@ class CronJobController:
         st["active"] = [a for a in st.get("active") or [] if a.get("uid") != job["metadata"].get("uid")]
         self.recorder.event(cj, "Normal", "SuccessfulDelete", f"Deleted job {job['metadata']['name']}")
         return True
-
-    # ---- run --------------------------------------------------------------------------------
-    async def run(self, workers: int = 5) -> None:
-        self.cj_informer.add_handlers(on_add=lambda c: self.queue.add(object_key(c)), on_update=self._on_cj_update)
-        self.job_informer.add_handlers(on_add=self._on_job, on_update=self._on_job_update, on_delete=self._on_job)
-        tasks = [asyncio.create_task(self.cj_informer.run(), name="cronjob-informer-cronjobs"),
-                 asyncio.create_task(self.job_informer.run(), name="cronjob-informer-jobs")]
-        try:
-            await wait_synced([self.cj_informer, self.job_informer])
-            await run_workers(self.queue, self.sync, workers)
-        finally:
-            for t in tasks:
-                t.cancel()
 
 
 __all__ = ["CronJobController", "Schedule", "ScheduleError", "parse_schedule", "most_recent_schedule_time",

@@ -28,9 +28,9 @@ from ..api import errors
 from ..api.resources import lookup
 from ..api.selectors import from_label_selector_object
 from ..client.events import EventRecorder
-from ..client.informer import Informer, object_key, shared_informer, split_key, wait_synced
+from ..client.controller import Controller, ControllerRefManager
+from ..client.informer import Informer, object_key, shared_informer, split_key
 from ..client.rest import Client
-from ..client.workqueue import WorkQueue, run_workers
 from . import podutil
 from .podutil import format_time, parse_time
 
@@ -403,44 +403,28 @@ class _Ctx:
     succeeded_indexes: set[int] = field(default_factory=set)
 
 
-class JobController:
+class JobController(Controller):
     def __init__(self, client: Client, settings: JobSettings | None = None, *,
                  clock: Callable[[], float] = time.time) -> None:
+        super().__init__("job")
         self.client = client
         self.s = settings or JobSettings()
         self.clock = clock
-        self.queue = WorkQueue("job")
-        self.orphans = WorkQueue("job-orphan-pods")
         self.expectations = podutil.Expectations()
         self.rm_finalizers: dict[str, set[str]] = {}  # job key -> pod UIDs whose finalizer removal we await
         self.backoffs: dict[str, BackoffRecord] = {}
         self.recorder = EventRecorder(client, "job-controller")
-        self.job_informer = Informer(client, JOBS)
-        self.pod_informer = shared_informer(client, PODS)
+        self.job_informer = self.watch(Informer(client, JOBS), on_add=lambda j: self.queue.add(object_key(j)),
+                                       on_update=self._on_job_update, on_delete=self._on_job_delete)
+        self.pod_informer = self.watch(shared_informer(client, PODS), on_add=self._on_pod_add,
+                                       on_update=self._on_pod_update, on_delete=self._on_pod_delete)
+        self.queue = self.add_queue("job", self.sync, workers=5)
+        self.orphans = self.add_queue("job-orphan-pods", self.sync_orphan_pod)
+        self.pod_refs = ControllerRefManager(client, self.job_informer, PODS, adopt_finalizers=[TRACKING_FINALIZER])
 
     # ---- handlers ---------------------------------------------------------------------------
-    def _resolve(self, ns: str | None, ref: Obj | None) -> Obj | None:
-        if ref is None or ref.get("kind") != "Job":
-            return None
-        job = self.job_informer.get(ns, ref.get("name", ""))
-        if job is None or job["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return job
-
     def _enqueue_batched(self, job: Obj) -> None:
         self.queue.add_after(object_key(job), self.s.sync_batch_period)
-
-    def _jobs_for_pod(self, pod: Obj) -> list[Obj]:
-        labels = pod["metadata"].get("labels") or {}
-        out = []
-        for j in self.job_informer.list(pod["metadata"].get("namespace")):
-            try:
-                sel = from_label_selector_object((j.get("spec") or {}).get("selector"))
-            except errors.StatusError:
-                continue
-            if labels and not sel.empty() and sel.matches(labels):
-                out.append(j)
-        return out
 
     def _on_pod_add(self, pod: Obj) -> None:
         if pod["metadata"].get("deletionTimestamp"):
@@ -448,14 +432,14 @@ class JobController:
             return
         ref = podutil.controller_of(pod)
         if ref is not None:
-            job = self._resolve(pod["metadata"].get("namespace"), ref)
+            job = self.pod_refs.resolve(pod["metadata"].get("namespace"), ref)
             if job is not None:
                 self.expectations.creation_observed(object_key(job))
                 self._enqueue_batched(job)
             return
         if has_tracking_finalizer(pod):
             self.orphans.add(object_key(pod))
-        for job in self._jobs_for_pod(pod):
+        for job in self.pod_refs.owners_selecting(pod):
             self._enqueue_batched(job)
 
     def _on_pod_update(self, old: Obj, cur: Obj) -> None:
@@ -468,13 +452,13 @@ class JobController:
         removed = not has_tracking_finalizer(cur)
         cur_ref, old_ref = podutil.controller_of(cur), podutil.controller_of(old)
         if cur_ref != old_ref and old_ref is not None:
-            job = self._resolve(ns, old_ref)
+            job = self.pod_refs.resolve(ns, old_ref)
             if job is not None:
                 if removed:
                     self.rm_finalizers.get(object_key(job), set()).discard(cur["metadata"].get("uid"))
                 self._enqueue_batched(job)
         if cur_ref is not None:
-            job = self._resolve(ns, cur_ref)
+            job = self.pod_refs.resolve(ns, cur_ref)
             if job is None:
                 return
             if removed:
@@ -484,7 +468,7 @@ class JobController:
         if has_tracking_finalizer(cur):
             self.orphans.add(object_key(cur))
         if (old["metadata"].get("labels") != cur["metadata"].get("labels")) or cur_ref != old_ref:
-            for job in self._jobs_for_pod(cur):
+            for job in self.pod_refs.owners_selecting(cur):
                 self._enqueue_batched(job)
 
     def _on_pod_delete(self, pod: Obj, final: bool = True) -> None:
@@ -494,7 +478,7 @@ class JobController:
             if has_fin:
                 self.orphans.add(object_key(pod))
             return
-        job = self._resolve(pod["metadata"].get("namespace"), ref)
+        job = self.pod_refs.resolve(pod["metadata"].get("namespace"), ref)
         if job is None or is_job_finished(job):
             if has_fin:
                 self.orphans.add(object_key(pod))
@@ -538,7 +522,7 @@ class JobController:
         if ref is not None:
             if ref.get("kind") != "Job" or ref.get("apiVersion") != "batch/v1":
                 return
-            job = self._resolve(ns, ref)
+            job = self.pod_refs.resolve(ns, ref)
             if job is not None and not is_job_finished(job):
                 return
         await self._remove_finalizer(pod)
@@ -555,36 +539,18 @@ class JobController:
 
     # ---- sync -------------------------------------------------------------------------------
     async def _claim_pods(self, job: Obj) -> list[Obj]:
-        """getPodsForJob: ours, plus matching orphans adopted (with the tracking finalizer)."""
-        ns = job["metadata"].get("namespace")
-        uid = job["metadata"]["uid"]
+        """getPodsForJob: ours, plus matching unfinished orphans adopted (with the tracking
+        finalizer). A Job being deleted keeps every pod it controls."""
         try:
             sel = from_label_selector_object((job.get("spec") or {}).get("selector"))
         except errors.StatusError:
             return []
-        out = []
-        for pod in self.pod_informer.list(ns):
-            ref = podutil.controller_of(pod)
-            matches = sel.matches(pod["metadata"].get("labels") or {}) and not sel.empty()
-            if ref is not None:
-                if ref.get("uid") != uid:
-                    continue
-                if matches or job["metadata"].get("deletionTimestamp"):
-                    out.append(pod)
-                else:
-                    await podutil.patch_pod(self.client, pod, podutil.release_patch(uid, pod["metadata"]["uid"]))
-                continue
-            if not matches or pod["metadata"].get("deletionTimestamp") or job["metadata"].get("deletionTimestamp"):
-                continue
-            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-                continue
-            patch = podutil.adopt_patch(job, "batch/v1", "Job", pod["metadata"]["uid"])
-            patch["metadata"]["finalizers"] = [TRACKING_FINALIZER]
-            if await podutil.patch_pod(self.client, pod, patch):
-                adopted = copy.deepcopy(pod)
-                adopted["metadata"]["finalizers"] = list(pod["metadata"].get("finalizers") or []) + [TRACKING_FINALIZER]
-                out.append(adopted)
-        return out
+        deleting = bool(job["metadata"].get("deletionTimestamp"))
+        candidates = [p for p in self.pod_informer.list(job["metadata"].get("namespace"))
+                      if podutil.controller_of(p) is not None
+                      or (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        return await self.pod_refs.claim(
+            job, candidates, lambda p: deleting or (not sel.empty() and sel.matches(p["metadata"].get("labels") or {})))
 
     async def sync(self, key: str) -> None:
         ns, name = split_key(key)
@@ -927,22 +893,6 @@ class JobController:
         body = copy.deepcopy(job)
         return await self.client.update_status(JOBS, body)
 
-    # ---- run --------------------------------------------------------------------------------
-    async def run(self, workers: int = 5) -> None:
-        self.job_informer.add_handlers(on_add=lambda j: self.queue.add(object_key(j)),
-                                       on_update=self._on_job_update, on_delete=self._on_job_delete)
-        self.pod_informer.add_handlers(on_add=self._on_pod_add, on_update=self._on_pod_update,
-                                       on_delete=self._on_pod_delete)
-        tasks = [asyncio.create_task(self.job_informer.run(), name="job-informer-jobs"),
-                 asyncio.create_task(self.pod_informer.run(), name="job-informer-pods")]
-        try:
-            await wait_synced([self.job_informer, self.pod_informer])
-            await asyncio.gather(run_workers(self.queue, self.sync, workers),
-                                 run_workers(self.orphans, self.sync_orphan_pod, 1))
-        finally:
-            for t in tasks:
-                t.cancel()
-
 
 # ---------------------------------------------------------------------------------------------
 # TTL after finished (pkg/controller/ttlafterfinished)
@@ -968,12 +918,14 @@ def ttl_remaining(job: Obj, now: float) -> float | None:
     return t + int(ttl) - now
 
 
-class TTLAfterFinishedController:
+class TTLAfterFinishedController(Controller):
     def __init__(self, client: Client, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__("ttl-after-finished")
         self.client = client
         self.clock = clock
-        self.queue = WorkQueue("ttl_jobs_to_delete")
-        self.informer = Informer(client, JOBS)
+        self.informer = self.watch(Informer(client, JOBS), on_add=self._enqueue,
+                                   on_update=lambda old, new: self._enqueue(new))
+        self.queue = self.add_queue("ttl_jobs_to_delete", self.sync, workers=2)
 
     def _enqueue(self, job: Obj) -> None:
         if ttl_remaining(job, self.clock()) is not None:
@@ -1009,12 +961,3 @@ class TTLAfterFinishedController:
         except errors.StatusError as e:
             if e.code != 404:
                 raise
-
-    async def run(self, workers: int = 2) -> None:
-        self.informer.add_handlers(on_add=self._enqueue, on_update=lambda old, new: self._enqueue(new))
-        task = asyncio.create_task(self.informer.run(), name="ttl-after-finished-informer")
-        try:
-            await wait_synced([self.informer])
-            await run_workers(self.queue, self.sync, workers)
-        finally:
-            task.cancel()

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from ..client.controller import new_controller_ref  # noqa: F401 (re-exported)
+from ..client.informer import controller_of  # noqa: F401 (re-exported)
+
 Obj = dict[str, Any]
 
 # ---------------------------------------------------------------------------------------------
@@ -155,35 +158,6 @@ def pods_to_delete(pods: list[Obj], related: list[Obj], diff: int, now: float | 
 
 
 # ---------------------------------------------------------------------------------------------
-# controller references
-# ---------------------------------------------------------------------------------------------
-
-
-def controller_of(obj: Obj) -> Obj | None:
-    """metav1.GetControllerOf: the ownerReference with controller=true."""
-    for ref in obj["metadata"].get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref
-    return None
-
-
-def new_controller_ref(owner: Obj, api_version: str, kind: str) -> Obj:
-    """metav1.NewControllerRef: controller and blockOwnerDeletion set."""
-    return {"apiVersion": api_version, "kind": kind, "name": owner["metadata"]["name"],
-            "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
-
-
-def adopt_patch(owner: Obj, api_version: str, kind: str, obj_uid: str) -> Obj:
-    """Strategic merge patch that adds our controller ref (the uid guards against a recreated object)."""
-    return {"metadata": {"ownerReferences": [new_controller_ref(owner, api_version, kind)], "uid": obj_uid}}
-
-
-def release_patch(owner_uid: str, obj_uid: str) -> Obj:
-    """Strategic merge patch that removes our ownerReference by uid."""
-    return {"metadata": {"ownerReferences": [{"$patch": "delete", "uid": owner_uid}], "uid": obj_uid}}
-
-
-# ---------------------------------------------------------------------------------------------
 # expectations
 # ---------------------------------------------------------------------------------------------
 
@@ -234,18 +208,3 @@ class Expectations:
 
     def delete(self, key: str) -> None:
         self._items.pop(key, None)
-
-
-async def patch_pod(client: Any, pod: dict[str, Any], patch: dict[str, Any]) -> bool:
-    """Adopt/release patches: False when the pod is gone, changed or no longer patchable."""
-    from ..api import errors
-    from ..api.resources import lookup
-
-    try:
-        await client.patch(lookup("", "v1", "pods"), pod["metadata"].get("namespace"), pod["metadata"]["name"],
-                           patch, patch_type="strategic")
-        return True
-    except errors.StatusError as e:
-        if e.code in (404, 409, 422):
-            return False
-        raise

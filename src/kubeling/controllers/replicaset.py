@@ -22,10 +22,9 @@ from ..api import errors
 from ..api.resources import lookup
 from ..api.selectors import from_label_selector_object, selector_from_set
 from ..client.events import EventRecorder
-from ..client.informer import (CONTROLLER_UID, ORPHANS_BY_NAMESPACE, add_owner_indexes, object_key, shared_informer,
-                               split_key, wait_synced)
+from ..client.controller import Controller, ControllerRefManager
+from ..client.informer import CONTROLLER_UID, ORPHANS_BY_NAMESPACE, add_owner_indexes, object_key, shared_informer, split_key
 from ..client.rest import Client
-from ..client.workqueue import WorkQueue, run_workers
 from . import podutil
 
 log = logging.getLogger("kubeling.replicaset")
@@ -228,45 +227,29 @@ async def slow_start_batch(count: int, initial: int, fn: Callable[[], Awaitable[
 # ---------------------------------------------------------------------------------------------
 
 
-class ReplicaSetController:
+class ReplicaSetController(Controller):
     def __init__(self, client: Client, *, burst_replicas: int = BURST_REPLICAS,
                  clock: Callable[[], float] = time.time) -> None:
+        super().__init__("replicaset")
         self.client = client
         self.burst = burst_replicas
         self.clock = clock
-        self.queue = WorkQueue("replicaset")
         self.expectations = podutil.Expectations()
         self.recorder = EventRecorder(client, "replicaset-controller")
-        self.rs_informer = shared_informer(client, REPLICASETS)
+        self.rs_informer = self.watch(shared_informer(client, REPLICASETS), on_add=lambda o: self.queue.add(object_key(o)),
+                                      on_update=self._on_rs_update, on_delete=self._on_rs_delete)
         self.pod_informer = shared_informer(client, PODS)
+        self.watch(self.pod_informer, on_add=self._track, on_update=self._track, on_delete=self._track)
+        self.watch(self.pod_informer, on_add=self._on_pod_add, on_update=self._on_pod_update,
+                   on_delete=self._on_pod_delete)
         add_owner_indexes(self.pod_informer)
+        self.queue = self.add_queue("replicaset", self.reconcile, workers=5)
+        self.pod_refs = ControllerRefManager(client, self.rs_informer, PODS)
         self.facts = PodFacts()
         self._tallies: dict[str, Tally] = {}  # ReplicaSet key -> its claimed pods at the last sync
         self._touched: dict[str, set[str]] = {}  # controller uid -> keys of its pods changed since
 
     # ---- handlers ---------------------------------------------------------------------------
-    def _resolve(self, namespace: str | None, ref: Obj | None) -> Obj | None:
-        if ref is None or ref.get("kind") != "ReplicaSet" or not str(ref.get("apiVersion", "")).startswith("apps/"):
-            return None
-        rs = self.rs_informer.get(namespace, ref.get("name", ""))
-        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return rs
-
-    def _replica_sets_for_pod(self, pod: Obj) -> list[Obj]:
-        labels = pod["metadata"].get("labels") or {}
-        if not labels:
-            return []
-        out = []
-        for rs in self.rs_informer.list(pod["metadata"].get("namespace")):
-            try:
-                sel = from_label_selector_object((rs.get("spec") or {}).get("selector"))
-            except errors.StatusError:
-                continue
-            if not sel.empty() and sel.matches(labels):
-                out.append(rs)
-        return out
-
     def _on_rs_update(self, old: Obj, cur: Obj) -> None:
         if old["metadata"].get("uid") != cur["metadata"].get("uid"):
             self._on_rs_delete(old)
@@ -286,13 +269,13 @@ class ReplicaSetController:
             return
         ref = podutil.controller_of(pod)
         if ref is not None:
-            rs = self._resolve(pod["metadata"].get("namespace"), ref)
+            rs = self.pod_refs.resolve(pod["metadata"].get("namespace"), ref)
             if rs is not None:
                 key = object_key(rs)
                 self.expectations.creation_observed(key)
                 self.queue.add(key)
             return
-        for rs in self._replica_sets_for_pod(pod):
+        for rs in self.pod_refs.owners_selecting(pod):
             self.queue.add(object_key(rs))
 
     def _on_pod_update(self, old: Obj, cur: Obj) -> None:
@@ -308,11 +291,11 @@ class ReplicaSetController:
         cur_ref, old_ref = podutil.controller_of(cur), podutil.controller_of(old)
         ref_changed = (cur_ref or {}).get("uid") != (old_ref or {}).get("uid")
         if ref_changed and old_ref is not None:
-            rs = self._resolve(ns, old_ref)
+            rs = self.pod_refs.resolve(ns, old_ref)
             if rs is not None:
                 self.queue.add(object_key(rs))
         if cur_ref is not None:
-            rs = self._resolve(ns, cur_ref)
+            rs = self.pod_refs.resolve(ns, cur_ref)
             if rs is None:
                 return
             self.queue.add(object_key(rs))
@@ -321,7 +304,7 @@ class ReplicaSetController:
                 self.queue.add_after(object_key(rs), min_ready + 1)
             return
         if labels_changed or ref_changed:
-            for rs in self._replica_sets_for_pod(cur):
+            for rs in self.pod_refs.owners_selecting(cur):
                 self.queue.add(object_key(rs))
 
     def _on_pod_delete(self, pod: Obj) -> None:
@@ -331,7 +314,7 @@ class ReplicaSetController:
         ref = podutil.controller_of(pod)
         if ref is None:
             return
-        rs = self._resolve(pod["metadata"].get("namespace"), ref)
+        rs = self.pod_refs.resolve(pod["metadata"].get("namespace"), ref)
         if rs is None:
             return
         key = object_key(rs)
@@ -387,7 +370,7 @@ class ReplicaSetController:
                 f = seen.get(id(p))
                 return f if f is not None else of(p)
 
-            pods = await self._claim_pods(rs, selector, active, facts)
+            pods = await self._claim_pods(rs, active, facts)
             tally = self._tallies[key] = Tally(token)
             for p in pods:
                 tally.add(object_key(p), facts(p))
@@ -444,48 +427,10 @@ class ReplicaSetController:
         return inf.by_index(CONTROLLER_UID, rs["metadata"]["uid"]) + \
             inf.by_index(ORPHANS_BY_NAMESPACE, rs["metadata"].get("namespace") or "")
 
-    async def _claim_pods(self, rs: Obj, selector: Any, pods: list[Obj],
-                          facts: Callable[[Obj], Facts] | None = None) -> list[Obj]:
-        """ControllerRefManager.ClaimPods: keep ours that match, adopt matching orphans, release ours that don't."""
-        claimed: list[Obj] = []
-        rs_uid = rs["metadata"]["uid"]
-        being_deleted = bool(rs["metadata"].get("deletionTimestamp"))
-        can_adopt: bool | None = None
-        for pod in pods:
-            if facts is not None:
-                f = facts(pod)
-                matches, ref_uid = f[1], f[5]
-            else:
-                ref = podutil.controller_of(pod)
-                matches = selector.matches(pod["metadata"].get("labels") or {})
-                ref_uid = ref.get("uid") if ref is not None else None
-            if ref_uid is not None:
-                if ref_uid != rs_uid:
-                    continue
-                if matches:
-                    claimed.append(pod)
-                elif not being_deleted:
-                    await podutil.patch_pod(self.client, pod, podutil.release_patch(rs_uid, pod["metadata"]["uid"]))
-                continue
-            if being_deleted or not matches or pod["metadata"].get("deletionTimestamp"):
-                continue
-            if can_adopt is None:
-                can_adopt = await self._can_adopt(rs)
-            if not can_adopt:
-                continue
-            if await podutil.patch_pod(self.client, pod, podutil.adopt_patch(rs, "apps/v1", "ReplicaSet", pod["metadata"]["uid"])):
-                claimed.append(pod)
-        return claimed
-
-    async def _can_adopt(self, rs: Obj) -> bool:
-        """RecheckDeletionTimestamp: a live read, so we never adopt for a ReplicaSet being deleted."""
-        try:
-            live = await self.client.get(REPLICASETS, rs["metadata"].get("namespace"), rs["metadata"]["name"])
-        except errors.StatusError as e:
-            if e.code == 404:
-                return False
-            raise
-        return live["metadata"].get("uid") == rs["metadata"]["uid"] and not live["metadata"].get("deletionTimestamp")
+    async def _claim_pods(self, rs: Obj, pods: list[Obj], facts: Callable[[Obj], Facts]) -> list[Obj]:
+        """ControllerRefManager.ClaimPods, reading "matches the selector" and the controller uid
+        from the pods' memoized facts."""
+        return await self.pod_refs.claim(rs, pods, lambda p: facts(p)[1], ref_uid=lambda p: facts(p)[5])
 
     async def _manage_replicas(self, rs: Obj, count: int, pods: Callable[[], list[Obj]]) -> None:
         """Create or delete pods so that `count` claimed active pods become spec.replicas
@@ -571,19 +516,3 @@ class ReplicaSetController:
                     raise
             cur = await self.client.get(REPLICASETS, rs["metadata"].get("namespace"), rs["metadata"]["name"])
         return rs
-
-    # ---- run --------------------------------------------------------------------------------
-    async def run(self, workers: int = 5) -> None:
-        self.rs_informer.add_handlers(on_add=lambda o: self.queue.add(object_key(o)),
-                                      on_update=self._on_rs_update, on_delete=self._on_rs_delete)
-        self.pod_informer.add_handlers(on_add=self._track, on_update=self._track, on_delete=self._track)
-        self.pod_informer.add_handlers(on_add=self._on_pod_add, on_update=self._on_pod_update,
-                                       on_delete=self._on_pod_delete)
-        tasks = [asyncio.create_task(self.rs_informer.run(), name="replicaset-informer-rs"),
-                 asyncio.create_task(self.pod_informer.run(), name="replicaset-informer-pods")]
-        try:
-            await wait_synced([self.rs_informer, self.pod_informer])
-            await run_workers(self.queue, self.reconcile, workers)
-        finally:
-            for t in tasks:
-                t.cancel()
