@@ -198,8 +198,7 @@ class _Rec:
 def test_process_pod_on_node_schedules_keeps_and_cancels() -> None:
     async def body() -> None:
         t = [NOW]
-        c = tm.TaintEvictionController(client=None, informers=nl.NodeInformers.__new__(nl.NodeInformers),  # type: ignore[arg-type]
-                                       clock=lambda: t[0])
+        c = tm.TaintEvictionController(client=None, informers=_informers({}), clock=lambda: t[0])  # type: ignore[arg-type]
         c.recorder = _Rec()  # type: ignore[assignment]
         key = ("default", "p")
         c.process_pod_on_node(key, [UNREACH], [tol(UNREACH["key"], 30)])
@@ -307,13 +306,17 @@ class _Cache:
         return self.items.get(name)
 
 
-def _controller(api: FakeNodesAPI, t: list[float], leases: dict[str, dict] | None = None) -> nl.NodeLifecycleController:
+def _informers(nodes: dict[str, dict], leases: dict[str, dict] | None = None) -> nl.NodeInformers:
     inf = nl.NodeInformers.__new__(nl.NodeInformers)
-    inf.nodes = _Cache(api.nodes)  # type: ignore[assignment]
+    inf.nodes = _Cache(nodes)  # type: ignore[assignment]
     inf.pods = _Cache({})  # type: ignore[assignment]
     inf.leases = _Cache(leases if leases is not None else {})  # type: ignore[assignment]
+    return inf
+
+
+def _controller(api: FakeNodesAPI, t: list[float], leases: dict[str, dict] | None = None) -> nl.NodeLifecycleController:
     c = nl.NodeLifecycleController(api, nl.NodeLifecycleSettings(node_monitor_grace_period=3),  # type: ignore[arg-type]
-                                   informers=inf, clock=lambda: t[0])
+                                   informers=_informers(api.nodes, leases), clock=lambda: t[0])
     c.recorder = _Rec()  # type: ignore[assignment]
     return c
 

@@ -10,13 +10,13 @@ slice carries only the `kubernetes.io/service-name` label, as the endpoints adap
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 from typing import Any
 
 from ..api import errors
 from ..api.resources import lookup
+from ..client.controller import Controller
 from ..client.rest import Client
 
 log = logging.getLogger("kubeling.bootstrap")
@@ -62,16 +62,18 @@ def endpoint_ip(advertise: str) -> str:
     return advertise
 
 
-class KubernetesServiceController:
+class KubernetesServiceController(Controller):
     """Runs inside the API server process (upstream's bootstrap controller), over the client."""
 
     def __init__(self, client: Client, advertise: str, api_port: int, service_ip: str,
                  interval: float = INTERVAL) -> None:
+        super().__init__("kubernetes-service")
         self.client = client
         self.ip = endpoint_ip(advertise)
         self.api_port = api_port
         self.service_ip = service_ip
         self.interval = interval
+        self.every(interval, self.reconcile, "reconcile", retry=0.5)
 
     async def ensure_service(self) -> None:
         """createOrUpdateMasterServiceIfNeeded: create once, never overwrite user changes."""
@@ -108,15 +110,3 @@ class KubernetesServiceController:
         await self.ensure_service()
         await self._ensure(ENDPOINTS, kubernetes_endpoints(self.ip, self.api_port), ("subsets",))
         await self._ensure(SLICES, kubernetes_slice(self.ip, self.api_port), ("addressType", "endpoints", "ports"))
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.reconcile()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.warning("reconciling the kubernetes service failed: %s", e)
-                await asyncio.sleep(0.5)
-                continue
-            await asyncio.sleep(self.interval)

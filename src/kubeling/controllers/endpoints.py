@@ -11,7 +11,6 @@ The pure part (`desired_subsets`, `pod_port`, ...) is shared with the EndpointSl
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import ipaddress
 import logging
@@ -19,9 +18,10 @@ from typing import Any, Iterable
 
 from ..api import errors
 from ..api.resources import lookup
-from ..client.informer import Informer, object_key, shared_informer, split_key, wait_synced
+from ..client.controller import Controller
+from ..client.informer import object_key, shared_informer, split_key
 from ..client.rest import Client
-from ..client.workqueue import WorkQueue, run_workers
+from .podutil import is_pod_ready
 
 log = logging.getLogger("kubeling.endpoints")
 
@@ -43,11 +43,6 @@ def selects(selector: dict[str, str] | None, labels: dict[str, str] | None) -> b
         return False
     labels = labels or {}
     return all(labels.get(k) == v for k, v in selector.items())
-
-
-def is_pod_ready(pod: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def is_terminal(pod: dict[str, Any]) -> bool:
@@ -225,36 +220,40 @@ def manages(svc: dict[str, Any] | None) -> bool:
 
 # ---- controller -------------------------------------------------------------------------------
 
-class ServiceIndex:
-    """Maps pod events to the keys of the Services whose selectors match (old or new labels)."""
+class ServiceController(Controller):
+    """What the Endpoints and EndpointSlice controllers share: a queue of Service keys, fed by
+    Service events and by pod events (the Services whose selectors match the old or new labels)."""
 
-    def __init__(self, services: Informer) -> None:
-        self.services = services
+    def __init__(self, client: Client, name: str) -> None:
+        super().__init__(name)
+        self.client = client
+        self.services = self.watch(shared_informer(client, SERVICES), on_add=self._enqueue,
+                                   on_update=lambda old, new: self._enqueue(new), on_delete=self._enqueue)
+        self.pods = self.watch(shared_informer(client, PODS), on_add=lambda p: self._pod_changed(None, p),
+                               on_update=self._pod_changed, on_delete=lambda p: self._pod_changed(p, None))
+        self.on_synced(self._enqueue_all)
 
-    def keys_for(self, *pods: dict[str, Any] | None) -> set[str]:
-        out: set[str] = set()
+    def _enqueue(self, svc: dict[str, Any]) -> None:
+        self.queue.add(object_key(svc))
+
+    def _enqueue_all(self) -> None:
+        for svc in self.services.list():
+            self._enqueue(svc)
+
+    def _pod_changed(self, *pods: dict[str, Any] | None) -> None:
         for pod in pods:
             if pod is None:
                 continue
-            ns = pod["metadata"].get("namespace")
-            for svc in self.services.list(ns):
+            for svc in self.services.list(pod["metadata"].get("namespace")):
                 if selects((svc.get("spec") or {}).get("selector"), pod["metadata"].get("labels")):
-                    out.add(object_key(svc))
-        return out
+                    self.queue.add(object_key(svc))
 
 
-class EndpointsController:
+class EndpointsController(ServiceController):
     def __init__(self, client: Client) -> None:
-        self.client = client
-        self.queue = WorkQueue("endpoint")
-        self.services = shared_informer(client, SERVICES)
-        self.pods = shared_informer(client, PODS)
-        self.endpoints = shared_informer(client, ENDPOINTS)
-        self.index = ServiceIndex(self.services)
-
-    def _pod_changed(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
-        for key in self.index.keys_for(old, new):
-            self.queue.add(key)
+        super().__init__(client, "endpoint")
+        self.endpoints = self.watch(shared_informer(client, ENDPOINTS), on_delete=self._enqueue)
+        self.queue = self.add_queue("endpoint", self.reconcile, workers=2)
 
     async def reconcile(self, key: str) -> None:
         ns, name = split_key(key)
@@ -292,20 +291,3 @@ class EndpointsController:
             if e.code == 403:
                 return  # namespace terminating
             raise
-
-    async def run(self, workers: int = 2) -> None:
-        enqueue = lambda o: self.queue.add(object_key(o))  # noqa: E731
-        self.services.add_handlers(on_add=enqueue, on_update=lambda old, new: enqueue(new), on_delete=enqueue)
-        self.pods.add_handlers(on_add=lambda p: self._pod_changed(None, p),
-                               on_update=self._pod_changed, on_delete=lambda p: self._pod_changed(p, None))
-        self.endpoints.add_handlers(on_delete=enqueue)
-        informers = (self.services, self.pods, self.endpoints)
-        tasks = [asyncio.create_task(i.run(), name=f"endpoints-informer-{i.res.plural}") for i in informers]
-        try:
-            await wait_synced(informers)
-            for svc in self.services.list():
-                enqueue(svc)
-            await run_workers(self.queue, self.reconcile, workers)
-        finally:
-            for t in tasks:
-                t.cancel()

@@ -10,18 +10,16 @@ empty placeholder slice, as upstream does.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from ..api import errors
 from ..api.resources import lookup
-from ..client.informer import object_key, shared_informer, split_key, wait_synced
+from ..client.informer import shared_informer, split_key
 from ..client.rest import Client
-from ..client.workqueue import WorkQueue, run_workers
-from .endpoints import (HEADLESS_LABEL, PODS, SERVICES, TRIGGER_TIME, ServiceIndex, hostname_for, is_headless,
-                        is_pod_ready, manages, pod_ips, pod_port, selected_pods, should_be_in_endpoints, target_ref,
-                        trigger_time)
+from .endpoints import (HEADLESS_LABEL, TRIGGER_TIME, ServiceController, hostname_for, is_headless, manages, pod_ips,
+                        pod_port, selected_pods, should_be_in_endpoints, target_ref, trigger_time)
+from .podutil import is_pod_ready
 
 log = logging.getLogger("kubeling.endpointslice")
 
@@ -117,14 +115,13 @@ def _same(cur: dict[str, Any], want: dict[str, Any], labels: dict[str, str]) -> 
             and (cur.get("ports") or []) == want["ports"] and (cur["metadata"].get("labels") or {}) == labels)
 
 
-class EndpointSliceController:
+class EndpointSliceController(ServiceController):
     def __init__(self, client: Client) -> None:
-        self.client = client
-        self.queue = WorkQueue("endpoint_slice")
-        self.services = shared_informer(client, SERVICES)
-        self.pods = shared_informer(client, PODS)
-        self.slices = shared_informer(client, SLICES, label_selector=f"{MANAGED_BY}={CONTROLLER}")
-        self.index = ServiceIndex(self.services)
+        super().__init__(client, "endpointslice")
+        self.slices = self.watch(shared_informer(client, SLICES, label_selector=f"{MANAGED_BY}={CONTROLLER}"),
+                                 on_add=self._observed, on_update=lambda old, new: self._on_slice_update(new),
+                                 on_delete=self._on_slice_delete)
+        self.queue = self.add_queue("endpoint_slice", self.reconcile, workers=2)
         # our writes the informer has not shown yet: service key -> slice name -> rv (None: deleted)
         self._expect: dict[str, dict[str, int | None]] = {}
 
@@ -141,10 +138,6 @@ class EndpointSliceController:
     def _caught_up(self, key: str) -> bool:
         """Like upstream's EndpointSliceTracker: never act on a cache older than our own writes."""
         return not self._expect.get(key)
-
-    def _pod_changed(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
-        for key in self.index.keys_for(old, new):
-            self.queue.add(key)
 
     def _slice_changed(self, s: dict[str, Any]) -> None:
         name = (s["metadata"].get("labels") or {}).get(SERVICE_NAME)
@@ -213,21 +206,3 @@ class EndpointSliceController:
         except errors.StatusError as e:
             if e.code != 404:
                 raise
-
-    async def run(self, workers: int = 2) -> None:
-        enqueue = lambda o: self.queue.add(object_key(o))  # noqa: E731
-        self.services.add_handlers(on_add=enqueue, on_update=lambda old, new: enqueue(new), on_delete=enqueue)
-        self.pods.add_handlers(on_add=lambda p: self._pod_changed(None, p),
-                               on_update=self._pod_changed, on_delete=lambda p: self._pod_changed(p, None))
-        self.slices.add_handlers(on_add=self._observed, on_update=lambda old, new: self._on_slice_update(new),
-                                 on_delete=self._on_slice_delete)
-        informers = (self.services, self.pods, self.slices)
-        tasks = [asyncio.create_task(i.run(), name=f"endpointslice-informer-{i.res.plural}") for i in informers]
-        try:
-            await wait_synced(informers)
-            for svc in self.services.list():
-                enqueue(svc)
-            await run_workers(self.queue, self.reconcile, workers)
-        finally:
-            for t in tasks:
-                t.cancel()

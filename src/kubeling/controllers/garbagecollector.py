@@ -12,16 +12,15 @@ caches lag behind the API server.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
 from typing import Any
 
 from ..api import errors
 from ..api.resources import RESOURCES, Resource, by_kind
-from ..client.informer import Informer, shared_informer, wait_synced
+from ..client.controller import Controller
+from ..client.informer import Informer, shared_informer
 from ..client.rest import Client
-from ..client.workqueue import WorkQueue, run_workers
 
 log = logging.getLogger("kubeling.gc")
 
@@ -49,13 +48,18 @@ def _resource_for(api_version: str, kind: str) -> Resource | None:
     return by_kind(group, version, kind)
 
 
-class GarbageCollector:
+class GarbageCollector(Controller):
     def __init__(self, client: Client) -> None:
+        super().__init__("garbage-collector")
         self.client = client
-        self.queue = WorkQueue("garbagecollector")
-        self.informers: dict[str, Informer] = {}
         self.by_uid: dict[str, tuple[Resource, dict[str, Any]]] = {}
         self.dependents: dict[str, set[str]] = defaultdict(set)  # owner uid -> dependent uids
+        self.informers: dict[str, Informer] = {
+            res.storage_prefix: self.watch(shared_informer(client, res), on_add=lambda o, r=res: self._index(r, o),
+                                           on_update=lambda old, new, r=res: self._index(r, new),
+                                           on_delete=self._forget)
+            for res in _watched()}
+        self.queue = self.add_queue("garbagecollector", self.reconcile, workers=2)
 
     # ---- graph ----------------------------------------------------------------------------
     def _index(self, res: Resource, obj: dict[str, Any]) -> None:
@@ -221,21 +225,3 @@ class GarbageCollector:
                     return
                 if e.code != 409:
                     raise
-
-    # ---- run ------------------------------------------------------------------------------
-    async def run(self, workers: int = 2) -> None:
-        for res in _watched():
-            inf = shared_informer(self.client, res)
-            inf.add_handlers(
-                on_add=lambda o, r=res: self._index(r, o),
-                on_update=lambda old, new, r=res: self._index(r, new),
-                on_delete=lambda o: self._forget(o),
-            )
-            self.informers[res.storage_prefix] = inf
-        tasks = [asyncio.create_task(i.run(), name=f"gc-informer-{i.res.plural}") for i in self.informers.values()]
-        try:
-            await wait_synced(self.informers.values())
-            await run_workers(self.queue, self.reconcile, workers)
-        finally:
-            for t in tasks:
-                t.cancel()

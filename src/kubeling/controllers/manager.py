@@ -16,17 +16,23 @@ from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .job import JobController, TTLAfterFinishedController
 from .namespace import NamespaceController
-from .nodelifecycle import node_controllers
+from .nodelifecycle import NodeInformers, NodeLifecycleController, settings_from_config
+from .podgc import PodGCController
 from .replicaset import ReplicaSetController
 from .rootca import RootCAPublisher
 from .serviceaccount import ServiceAccountsController
+from .taintmanager import TaintEvictionController
 
 log = logging.getLogger("kubeling.controllers")
 
 
 def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Awaitable[None]]]:
+    node_settings = settings_from_config(cfg)
+    node_informers = NodeInformers(client)
     return {
-        **node_controllers(client, cfg),  # node-lifecycle, taint-eviction-controller, pod-garbage-collector
+        "node-lifecycle": NodeLifecycleController(client, node_settings, informers=node_informers).run,
+        "taint-eviction-controller": TaintEvictionController(client, informers=node_informers).run,
+        "pod-garbage-collector": PodGCController(client, node_settings, informers=node_informers).run,
         "job": JobController(client).run,
         "cronjob": CronJobController(client).run,
         "ttl-after-finished": TTLAfterFinishedController(client).run,
@@ -57,7 +63,11 @@ async def run(client: Client, cfg: Any = None) -> None:
                 await asyncio.sleep(1.0)
 
     try:
-        await asyncio.gather(*(asyncio.create_task(supervise(n, s), name=f"controller-{n}")
-                               for n, s in controllers(client, cfg).items()))
+        try:
+            runs = controllers(client, cfg)
+        except Exception:
+            log.exception("could not set up the controllers")
+            raise
+        await asyncio.gather(*(asyncio.create_task(supervise(n, s), name=f"controller-{n}") for n, s in runs.items()))
     finally:  # the controllers share informers (client/informer.py): their loops end with them
         await SharedInformers.of(client).shutdown()

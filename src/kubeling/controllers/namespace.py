@@ -7,15 +7,14 @@ left, finalize it through the `finalize` subresource, which lets the API server 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from ..api import errors
 from ..api.resources import RESOURCES, Resource, lookup
-from ..client.informer import shared_informer, wait_synced
+from ..client.controller import Controller
+from ..client.informer import shared_informer
 from ..client.rest import Client, _path
-from ..client.workqueue import WorkQueue, run_workers
 
 log = logging.getLogger("kubeling.namespace")
 
@@ -34,11 +33,13 @@ def _namespaced_kinds() -> list[Resource]:
     return out
 
 
-class NamespaceController:
+class NamespaceController(Controller):
     def __init__(self, client: Client, recheck: float = 0.25) -> None:
+        super().__init__("namespace")
         self.client = client
-        self.queue = WorkQueue("namespace")
-        self.informer = shared_informer(client, NAMESPACES)
+        self.informer = self.watch(shared_informer(client, NAMESPACES), on_add=self._enqueue,
+                                   on_update=lambda old, new: self._enqueue(new))
+        self.queue = self.add_queue("namespace", self.reconcile, workers=2)
         self.recheck = recheck
 
     def _enqueue(self, ns: dict[str, Any]) -> None:
@@ -89,12 +90,3 @@ class NamespaceController:
                 raise
             if e.code == 409:
                 self.queue.add(name)
-
-    async def run(self, workers: int = 2) -> None:
-        self.informer.add_handlers(on_add=self._enqueue, on_update=lambda old, new: self._enqueue(new))
-        task = asyncio.create_task(self.informer.run(), name="namespace-informer")
-        try:
-            await wait_synced([self.informer])
-            await run_workers(self.queue, self.reconcile, workers)
-        finally:
-            task.cancel()

@@ -18,7 +18,6 @@ Evicting pods from tainted nodes is the taint eviction controller's job (`taintm
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import time
@@ -28,9 +27,9 @@ from typing import Any, Callable
 from ..api import errors
 from ..api.resources import lookup
 from ..client.events import EventRecorder
-from ..client.informer import shared_informer, wait_synced
+from ..client.controller import Controller
+from ..client.informer import shared_informer
 from ..client.rest import Client
-from ..client.workqueue import WorkQueue, run_workers
 from .podutil import format_time, parse_time
 
 log = logging.getLogger("kubeling.nodelifecycle")
@@ -293,29 +292,12 @@ class RateLimitedTimedQueue:
 
 
 class NodeInformers:
-    """One list+watch of nodes, pods and node Leases shared by the node controllers."""
+    """The (shared) nodes, pods and node Leases informers of the node controllers."""
 
     def __init__(self, client: Client) -> None:
-        self.client = client
         self.nodes = shared_informer(client, NODES)
         self.pods = shared_informer(client, PODS)
         self.leases = shared_informer(client, LEASES, NODE_LEASE_NAMESPACE)
-        self._tasks: list[asyncio.Task[None]] = []
-        self._users = 0
-
-    async def start(self) -> None:
-        self._users += 1
-        if not self._tasks:
-            self._tasks = [asyncio.create_task(i.run(), name=f"node-informer-{i.res.plural}")
-                           for i in (self.nodes, self.pods, self.leases)]
-        await wait_synced([self.nodes, self.pods, self.leases])
-
-    def stop(self) -> None:
-        self._users -= 1
-        if self._users <= 0:
-            for t in self._tasks:
-                t.cancel()
-            self._tasks = []
 
     def pods_on_node(self, node_name: str) -> list[Obj]:
         return [p for p in self.pods.list() if (p.get("spec") or {}).get("nodeName") == node_name]
@@ -380,9 +362,10 @@ class _Monitor:
     retry: set[str] = field(default_factory=set)
 
 
-class NodeLifecycleController:
+class NodeLifecycleController(Controller):
     def __init__(self, client: Client, settings: NodeLifecycleSettings | None = None, *,
                  informers: NodeInformers | None = None, clock: Callable[[], float] = time.time) -> None:
+        super().__init__("node-lifecycle")
         self.client = client
         self.s = settings or NodeLifecycleSettings()
         self.clock = clock
@@ -390,8 +373,21 @@ class NodeLifecycleController:
         self.recorder = EventRecorder(client, "node-controller")
         self.health: dict[str, NodeHealth] = {}
         self.m = _Monitor()
-        self.node_queue = WorkQueue("node-lifecycle-noschedule")
-        self.pod_queue = WorkQueue("node-lifecycle-pods")
+        self.watch(self.inf.nodes, on_add=self._enqueue_node, on_update=lambda old, new: self._enqueue_node(new))
+        self.watch(self.inf.pods, on_add=lambda p: self._on_pod(None, p), on_update=self._on_pod)
+        self.watch(self.inf.leases)
+        self.on_synced(self._enqueue_all_nodes)
+        self.node_queue = self.add_queue("node-lifecycle-noschedule", self.do_no_schedule_tainting_pass, workers=2)
+        self.pod_queue = self.add_queue("node-lifecycle-pods", self.process_pod, workers=2)
+        self.every(self.s.node_monitor_period, self.monitor_node_health, "monitorNodeHealth")
+        self.every(NODE_EVICTION_PERIOD, self.do_no_execute_tainting_pass, "NoExecute tainting")
+
+    def _enqueue_node(self, node: Obj) -> None:
+        self.node_queue.add(node["metadata"]["name"])
+
+    def _enqueue_all_nodes(self) -> None:
+        for n in self.inf.nodes.list():
+            self._enqueue_node(n)
 
     # ---- health -----------------------------------------------------------------------------
     def _new_health(self, node: Obj, probe: float, transition: float) -> NodeHealth:
@@ -662,34 +658,6 @@ class NodeLifecycleController:
             if not await patch_node_taints(self.client, node, add, remove, self.clock):
                 log.warning("failed to swap NoSchedule taints of node %s", name)
 
-    # ---- run --------------------------------------------------------------------------------
-    async def _loop(self, period: float, fn: Callable[[], Any], what: str) -> None:
-        while True:
-            try:
-                await fn()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("node lifecycle: %s failed", what)
-            await asyncio.sleep(period)
-
-    async def run(self) -> None:
-        self.inf.nodes.add_handlers(on_add=lambda n: self.node_queue.add(n["metadata"]["name"]),
-                                    on_update=lambda old, new: self.node_queue.add(new["metadata"]["name"]))
-        self.inf.pods.add_handlers(on_add=lambda p: self._on_pod(None, p), on_update=self._on_pod)
-        await self.inf.start()
-        for n in self.inf.nodes.list():
-            self.node_queue.add(n["metadata"]["name"])
-        try:
-            await asyncio.gather(
-                self._loop(self.s.node_monitor_period, self.monitor_node_health, "monitorNodeHealth"),
-                self._loop(NODE_EVICTION_PERIOD, self.do_no_execute_tainting_pass, "NoExecute tainting"),
-                run_workers(self.node_queue, self.do_no_schedule_tainting_pass, 2),
-                run_workers(self.pod_queue, self.process_pod, 2),
-            )
-        finally:
-            self.inf.stop()
-
 
 def settings_from_config(cfg: Any) -> NodeLifecycleSettings:
     """Node lifecycle settings from `kubeling up`'s Config (defaults when a field is absent)."""
@@ -704,18 +672,3 @@ def settings_from_config(cfg: Any) -> NodeLifecycleSettings:
         if v is not None:
             setattr(s, name, v)
     return s
-
-
-def node_controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Any]]:
-    """node-lifecycle, taint-eviction-controller and pod-garbage-collector over one set of informers."""
-    from .podgc import PodGCController
-    from .taintmanager import TaintEvictionController
-
-    s = settings_from_config(cfg)
-    shared = NodeInformers(client)
-    out = {
-        "node-lifecycle": NodeLifecycleController(client, s, informers=shared).run,
-        "taint-eviction-controller": TaintEvictionController(client, informers=shared).run,
-    }
-    out["pod-garbage-collector"] = PodGCController(client, s, informers=shared).run
-    return out

@@ -21,6 +21,7 @@ import time
 from typing import Any, Callable
 
 from ..api import errors
+from ..client.controller import Controller
 from ..client.rest import Client
 from .nodelifecycle import NODES, PODS, TAINT_OUT_OF_SERVICE, NodeInformers, NodeLifecycleSettings, is_node_ready
 from .podutil import format_time, parse_time
@@ -94,14 +95,18 @@ ORPHAN_CONDITION = {"type": "DisruptionTarget", "status": "True", "reason": "Del
 
 # ---- controller --------------------------------------------------------------------------------
 
-class PodGCController:
+class PodGCController(Controller):
     def __init__(self, client: Client, settings: NodeLifecycleSettings | None = None, *,
                  informers: NodeInformers | None = None, clock: Callable[[], float] = time.time) -> None:
+        super().__init__("pod-garbage-collector")
         self.client = client
         self.s = settings or NodeLifecycleSettings()
         self.inf = informers or NodeInformers(client)
         self.clock = clock
         self.quarantine: dict[str, float] = {}  # missing node name -> when to check it
+        self.watch(self.inf.nodes)
+        self.watch(self.inf.pods)
+        self.every(self.s.podgc_period, self.gc, "gc")
 
     async def gc(self) -> None:
         pods = self.inf.pods.list()
@@ -168,17 +173,3 @@ class PodGCController:
         except errors.StatusError as e:
             if e.code not in (404, 409):
                 raise
-
-    async def run(self) -> None:
-        await self.inf.start()
-        try:
-            while True:
-                try:
-                    await self.gc()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("pod GC pass failed")
-                await asyncio.sleep(self.s.podgc_period)
-        finally:
-            self.inf.stop()

@@ -3,15 +3,14 @@ pods can verify the API server (upstream pkg/controller/certificates/rootcacertp
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from ..api import errors
 from ..api.resources import lookup
-from ..client.informer import shared_informer, wait_synced
+from ..client.controller import Controller
+from ..client.informer import shared_informer
 from ..client.rest import Client
-from ..client.workqueue import WorkQueue, run_workers
 
 log = logging.getLogger("kubeling.rootca")
 
@@ -37,14 +36,23 @@ def needs_update(cm: dict[str, Any], ca_pem: str) -> bool:
     return (cm.get("data") or {}) != {"ca.crt": ca_pem} or ann.get(DESCRIPTION_KEY) != DESCRIPTION
 
 
-class RootCAPublisher:
+class RootCAPublisher(Controller):
     def __init__(self, client: Client, ca_file: str = "") -> None:
+        super().__init__("root-ca-cert-publisher")
         self.client = client
         self.ca_file = ca_file or client.config.ca_file
-        self.queue = WorkQueue("root-ca-cert-publisher")
-        self.namespaces = shared_informer(client, NAMESPACES)
-        self.configmaps = shared_informer(client, CONFIGMAPS, field_selector=f"metadata.name={NAME}")
+        self.namespaces = self.watch(shared_informer(client, NAMESPACES), on_add=self._enqueue_ns,
+                                     on_update=lambda old, new: self._enqueue_ns(new))
+        self.configmaps = self.watch(shared_informer(client, CONFIGMAPS, field_selector=f"metadata.name={NAME}"),
+                                     on_update=lambda old, new: self._enqueue_cm(new), on_delete=self._enqueue_cm)
+        self.queue = self.add_queue("root-ca-cert-publisher", self.reconcile, workers=2)
         self._ca = ""
+
+    def _enqueue_ns(self, ns: dict[str, Any]) -> None:
+        self.queue.add(ns["metadata"]["name"])
+
+    def _enqueue_cm(self, cm: dict[str, Any]) -> None:
+        self.queue.add(cm["metadata"]["namespace"])
 
     def ca_pem(self) -> str:
         if not self._ca:
@@ -71,19 +79,8 @@ class RootCAPublisher:
                 return  # namespace terminating or gone
             raise
 
-    async def run(self, workers: int = 2) -> None:
+    async def run(self) -> None:
         if not self.ca_file:
             log.warning("no cluster CA file configured; not publishing %s", NAME)
             return
-        enqueue_ns = lambda ns: self.queue.add(ns["metadata"]["name"])  # noqa: E731
-        enqueue_cm = lambda cm: self.queue.add(cm["metadata"]["namespace"])  # noqa: E731
-        self.namespaces.add_handlers(on_add=enqueue_ns, on_update=lambda old, new: enqueue_ns(new))
-        self.configmaps.add_handlers(on_update=lambda old, new: enqueue_cm(new), on_delete=enqueue_cm)
-        tasks = [asyncio.create_task(i.run(), name=f"rootca-informer-{i.res.plural}")
-                 for i in (self.namespaces, self.configmaps)]
-        try:
-            await wait_synced([self.namespaces, self.configmaps])
-            await run_workers(self.queue, self.reconcile, workers)
-        finally:
-            for t in tasks:
-                t.cancel()
+        await super().run()

@@ -3,15 +3,14 @@ when deleted (upstream pkg/controller/serviceaccount/serviceaccounts_controller.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from ..api import errors
 from ..api.resources import lookup
-from ..client.informer import shared_informer, wait_synced
+from ..client.controller import Controller
+from ..client.informer import shared_informer
 from ..client.rest import Client
-from ..client.workqueue import WorkQueue, run_workers
 
 log = logging.getLogger("kubeling.serviceaccount")
 
@@ -27,12 +26,23 @@ def _active(ns: dict[str, Any] | None) -> bool:
         (ns.get("status") or {}).get("phase") != "Terminating"
 
 
-class ServiceAccountsController:
+class ServiceAccountsController(Controller):
     def __init__(self, client: Client) -> None:
+        super().__init__("serviceaccount")
         self.client = client
-        self.queue = WorkQueue("serviceaccount")
-        self.namespaces = shared_informer(client, NAMESPACES)
-        self.accounts = shared_informer(client, SERVICE_ACCOUNTS, field_selector="metadata.name=default")
+        self.namespaces = self.watch(shared_informer(client, NAMESPACES), on_add=self._enqueue,
+                                     on_update=lambda old, new: self._enqueue(new))
+        self.accounts = self.watch(shared_informer(client, SERVICE_ACCOUNTS, field_selector="metadata.name=default"),
+                                   on_delete=self._on_sa_delete)
+        self.queue = self.add_queue("serviceaccount", self.reconcile, workers=2)
+        self.on_synced(self._enqueue_all)
+
+    def _enqueue(self, ns: dict[str, Any]) -> None:
+        self.queue.add(ns["metadata"]["name"])
+
+    def _enqueue_all(self) -> None:
+        for ns in self.namespaces.list():
+            self._enqueue(ns)
 
     def _on_sa_delete(self, sa: dict[str, Any]) -> None:
         if sa["metadata"].get("name") in MANAGED and sa["metadata"].get("namespace"):
@@ -54,18 +64,3 @@ class ServiceAccountsController:
                 if e.code in (403, 404):
                     return  # the namespace is going away
                 raise
-
-    async def run(self, workers: int = 2) -> None:
-        self.namespaces.add_handlers(on_add=lambda ns: self.queue.add(ns["metadata"]["name"]),
-                                     on_update=lambda old, new: self.queue.add(new["metadata"]["name"]))
-        self.accounts.add_handlers(on_delete=self._on_sa_delete)
-        tasks = [asyncio.create_task(i.run(), name=f"serviceaccount-informer-{i.res.plural}")
-                 for i in (self.namespaces, self.accounts)]
-        try:
-            await wait_synced([self.namespaces, self.accounts])
-            for ns in self.namespaces.list():
-                self.queue.add(ns["metadata"]["name"])
-            await run_workers(self.queue, self.reconcile, workers)
-        finally:
-            for t in tasks:
-                t.cancel()

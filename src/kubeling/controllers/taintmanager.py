@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from ..api.taints import tolerates
 from ..api import errors
+from ..client.controller import Controller
 from ..client.events import EventRecorder
 from ..client.rest import Client
 from .nodelifecycle import NO_EXECUTE, PODS, NodeInformers, get_condition
@@ -93,16 +94,27 @@ class _Work:
     handle: asyncio.TimerHandle | None = None
 
 
-class TaintEvictionController:
+class TaintEvictionController(Controller):
     def __init__(self, client: Client, *, informers: NodeInformers | None = None,
                  clock: Callable[[], float] = time.time) -> None:
+        super().__init__("taint-eviction-controller")
         self.client = client
         self.clock = clock
         self.inf = informers or NodeInformers(client)
         self.recorder = EventRecorder(client, "taint-eviction-controller")
         self.work: dict[tuple[str, str], _Work] = {}
         self.node_taints: dict[str, list[Obj]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.watch(self.inf.nodes, on_add=self._on_node, on_update=lambda old, new: self._on_node(new),
+                   on_delete=lambda n: self._on_node(n, deleted=True))
+        self.watch(self.inf.pods, on_add=lambda p: self._on_pod(None, p), on_update=self._on_pod,
+                   on_delete=self._on_pod_delete)
+        self.on_synced(self._on_all_nodes)
+        self.on_stop(self._cancel_timers)
+
+    def _on_all_nodes(self) -> None:
+        """Nodes listed before our handlers were added."""
+        for n in self.inf.nodes.list():
+            self._on_node(n)
 
     # ---- scheduling ---------------------------------------------------------------------------
     def _cancel(self, key: tuple[str, str], event: bool = True) -> None:
@@ -123,9 +135,7 @@ class TaintEvictionController:
 
         def go() -> None:
             if self.work.get(key) is w:
-                t = loop.create_task(self._evict(key, w), name=f"taint-evict-{key[0]}/{key[1]}")
-                self._tasks.add(t)
-                t.add_done_callback(self._tasks.discard)
+                self.spawn(self._evict(key, w), f"taint-evict-{key[0]}/{key[1]}")
 
         w.handle = loop.call_later(delay, go)
 
@@ -232,23 +242,10 @@ class TaintEvictionController:
                 continue
             self.process_pod_on_node(key, taints, (pod.get("spec") or {}).get("tolerations"))
 
-    async def run(self) -> None:
-        self.inf.nodes.add_handlers(on_add=self._on_node, on_update=lambda old, new: self._on_node(new),
-                                    on_delete=lambda n: self._on_node(n, deleted=True))
-        self.inf.pods.add_handlers(on_add=lambda p: self._on_pod(None, p), on_update=self._on_pod,
-                                   on_delete=self._on_pod_delete)
-        await self.inf.start()
-        for n in self.inf.nodes.list():  # nodes listed before our handlers were added
-            self._on_node(n)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            for w in self.work.values():
-                if w.handle is not None:
-                    w.handle.cancel()
-            for t in list(self._tasks):
-                t.cancel()
-            self.inf.stop()
+    def _cancel_timers(self) -> None:
+        for w in self.work.values():
+            if w.handle is not None:
+                w.handle.cancel()
 
 
 def _taint_keys(taints: list[Obj]) -> list[tuple[Any, ...]]:

@@ -21,7 +21,8 @@ from typing import Any
 from ..api import errors
 from ..api.resources import lookup
 from ..client.events import EventRecorder
-from ..client.informer import shared_informer, wait_synced
+from ..client.controller import Controller
+from ..client.informer import shared_informer
 from ..client.rest import Client
 from . import framework as fw
 from .queue import QueuedPod, SchedulingQueue
@@ -137,13 +138,13 @@ class Cache:
         return [ni for ni in self.nodes.values() if ni.node is not None]
 
 
-class Scheduler:
+class Scheduler(Controller):
     def __init__(self, client: Client, *, scheduler_name: str = DEFAULT_SCHEDULER_NAME, seed: int | None = None,
                  backoff_initial: float = 1.0, backoff_max: float = 10.0, unschedulable_timeout: float = 300.0,
                  flush_interval: float = 30.0, bind_concurrency: int = 256,
                  clock: Any = time.monotonic) -> None:
+        super().__init__(scheduler_name)
         self.client = client
-        self.name = scheduler_name
         self.rng = random.Random(seed)
         self.clock = clock
         self.flush_interval = flush_interval
@@ -154,11 +155,13 @@ class Scheduler:
         self.node_informer = shared_informer(client, NODES)
         self._wake = asyncio.Event()
         self._bind_slots = asyncio.Semaphore(bind_concurrency)
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._backoff_timer: asyncio.TimerHandle | None = None
         self.scheduled = 0
-        self.node_informer.add_handlers(self._node_added, self._node_updated, self._node_deleted)
-        self.pod_informer.add_handlers(self._pod_added, self._pod_updated, self._pod_deleted)
+        self.watch(self.node_informer, self._node_added, self._node_updated, self._node_deleted)
+        self.watch(self.pod_informer, self._pod_added, self._pod_updated, self._pod_deleted)
+        self.on_synced(lambda: log.info("scheduler %s started with %d nodes", self.name, len(self.cache.nodes)))
+        self.every(flush_interval, self._flush_leftover, "flush")
+        self.add_task("loop", self._loop)
 
     # ---- informer handlers --------------------------------------------------------------------
     def _kick(self) -> None:
@@ -243,26 +246,12 @@ class Scheduler:
         self._backoff_timer = None
         self._kick()
 
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
-            if self.queue.flush_leftover(self.clock()):
-                self._kick()
-                self._arm_backoff_timer()
+    async def _flush_leftover(self) -> None:
+        if self.queue.flush_leftover(self.clock()):
+            self._kick()
+            self._arm_backoff_timer()
 
     # ---- the loop -----------------------------------------------------------------------------
-    async def run(self) -> None:
-        informers = [self.node_informer, self.pod_informer]
-        tasks = [asyncio.create_task(i.run(), name=f"scheduler-informer-{i.res.plural}") for i in informers]
-        tasks.append(asyncio.create_task(self._flush_loop(), name="scheduler-flush"))
-        try:
-            await wait_synced(informers)
-            log.info("scheduler %s started with %d nodes", self.name, len(self.cache.nodes))
-            await self._loop()
-        finally:
-            for t in tasks + list(self._tasks):
-                t.cancel()
-            await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
 
     async def _loop(self) -> None:
         while True:
@@ -299,7 +288,7 @@ class Scheduler:
             chosen = fw.select_host(feasible, scores, self.rng)
         self.cache.assume(pi, chosen.name)
         self.queue.done(qp.key)
-        self._spawn(self._bind(qp, pi, chosen.name), f"bind-{qp.key}")
+        self.spawn(self._bind(qp, pi, chosen.name), f"bind-{qp.key}")
         return chosen.name
 
     def _unschedulable(self, qp: QueuedPod, pi: fw.PodInfo, fit: fw.FitError) -> None:
@@ -314,12 +303,7 @@ class Scheduler:
         self.recorder.event(qp.pod, "Warning", "FailedScheduling", msg)
         patch = scheduled_condition_patch(qp.pod, msg)
         if patch is not None:
-            self._spawn(self._patch_status(qp.pod, patch), f"status-{qp.key}")
-
-    def _spawn(self, coro: Any, name: str) -> None:
-        t = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
+            self.spawn(self._patch_status(qp.pod, patch), f"status-{qp.key}")
 
     async def _patch_status(self, pod: Obj, patch: Obj) -> None:
         """PATCH pods/status, pinned to the version we scheduled so a racing bind is never undone."""
