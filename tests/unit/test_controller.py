@@ -170,6 +170,10 @@ def test_write_expectations_wait_for_the_cache() -> None:
     exp.wrote("ns/d", {**written, "metadata": {**written["metadata"], "resourceVersion": "9"}})
     exp.deleted("ns/d", written)
     assert exp.satisfied("ns/d")
+    exp.deleting("ns/d", written)
+    assert not exp.satisfied("ns/d")  # still in the cache
+    inf.apply_event("DELETED", written)
+    assert exp.satisfied("ns/d")
     exp.wrote("ns/d", {**written, "metadata": {**written["metadata"], "resourceVersion": "10"}})
     t[0] += 301  # a lost event does not wedge the owner
     assert exp.satisfied("ns/d")
@@ -216,5 +220,20 @@ def test_runner_syncs_runs_and_stops_cleanly() -> None:
         await asyncio.gather(task, return_exceptions=True)
         assert c.stopped and all(t.done() for t in spawned)
         assert c.queue._shutdown
+
+    run(main())
+
+
+def test_resync_hands_every_cached_object_to_on_update() -> None:
+    async def main() -> None:
+        seen: list[str] = []
+        c = Controller("resync")
+        c.watch(Informer(FakeAPI((PODS, pod("a")), (PODS, pod("b"))), PODS),  # type: ignore[arg-type]
+                on_update=lambda old, new: seen.append(new["metadata"]["name"]) if old is new else None,
+                resync=0.001)
+        task = asyncio.create_task(c.run())
+        await until(lambda: seen.count("a") >= 2 and seen.count("b") >= 2)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     run(main())

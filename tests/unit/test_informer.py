@@ -65,13 +65,19 @@ def run(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 10))
 
 
+async def started(items: list[dict[str, Any]]) -> tuple[FakeClient, Informer, Recorder, asyncio.Task[None]]:
+    """A running, synced informer over `items`, with a recording handler."""
+    client = FakeClient(items)
+    inf = Informer(client, PODS)  # type: ignore[arg-type]
+    rec = Recorder(inf)
+    task = asyncio.create_task(inf.run())
+    await wait_synced([inf])
+    return client, inf, rec, task
+
+
 def test_list_then_watch_fills_cache_and_calls_handlers() -> None:
     async def main() -> None:
-        client = FakeClient([pod("a", 5), pod("b", 6)])
-        inf = Informer(client, PODS)  # type: ignore[arg-type]
-        rec = Recorder(inf)
-        task = asyncio.create_task(inf.run())
-        await wait_synced([inf])
+        client, inf, rec, task = await started([pod("a", 5), pod("b", 6)])
         assert sorted(rec.seen) == [("add", "a"), ("add", "b")]
         assert inf.resource_version == "10" and client.watch_rvs == ["10"]
         await client.events.put(("MODIFIED", pod("a", 11, x="1")))
@@ -90,11 +96,7 @@ def test_list_then_watch_fills_cache_and_calls_handlers() -> None:
 
 def test_gone_relists_and_replays_the_difference() -> None:
     async def main() -> None:
-        client = FakeClient([pod("a", 5), pod("b", 6)])
-        inf = Informer(client, PODS)  # type: ignore[arg-type]
-        rec = Recorder(inf)
-        task = asyncio.create_task(inf.run())
-        await wait_synced([inf])
+        client, inf, rec, task = await started([pod("a", 5), pod("b", 6)])
         client.items, client.rv = [pod("a", 5), pod("b", 20), pod("d", 21)], 22  # what happened meanwhile
         await client.events.put(errors.StatusError(410, "Expired", "too old resource version"))
         await until(lambda: client.lists == 2 and len(client.watch_rvs) == 2)

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Coroutine, Iterable
 
 from ..api import errors
 from ..api.resources import Resource
@@ -101,15 +101,14 @@ class Controller:
         self._on_stop.append(fn)
 
     # ---- while running -----------------------------------------------------------------------
-    def spawn(self, coro: Awaitable[Any], name: str) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         """Run `coro` as a background task of this controller (a binding, an eviction): it is
         cancelled when the controller stops."""
-        t = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]
+        t = asyncio.get_running_loop().create_task(coro, name=name)
         self._spawned.add(t)
         t.add_done_callback(self._spawned.discard)
 
     # ---- running -----------------------------------------------------------------------------
-
     async def run(self) -> None:
         """Run until cancelled (or until every queue is shut down and every loop has ended).
         Running again after a crash does not add the handlers a second time."""
@@ -292,26 +291,43 @@ EXPECTATIONS_TIMEOUT = 5 * 60.0
 
 
 class WriteExpectations:
-    """The objects an owner's sync wrote that its informer has not shown yet (the purpose of
-    upstream's ControllerExpectations, kept by resourceVersion instead of by counts): until the
-    cache holds each of them at the written version or later, the owner is not synced again, so
-    it never acts on a stale copy of its own write — and the shared cache stays read-only.
-    An object deleted meanwhile is observed by `deleted`; an expectation older than five minutes
-    counts as met, so a lost watch event cannot wedge an owner."""
+    """The objects an owner's sync wrote or deleted that its informer has not shown yet (the
+    purpose of upstream's ControllerExpectations and EndpointSliceTracker, kept by resourceVersion
+    instead of by counts): until the cache holds each written object at that version or later,
+    and no longer holds each deleted one, the owner is not synced again, so it never acts on a
+    stale copy of its own writes — and the shared cache stays read-only. An expectation older
+    than five minutes counts as met, so a lost watch event cannot wedge an owner."""
 
     def __init__(self, cache: Informer, clock: Callable[[], float] = time.monotonic) -> None:
         self.cache = cache
         self.clock = clock
-        self._items: dict[str, tuple[float, dict[str, int]]] = {}  # owner key -> (since, object key -> rv)
+        # owner key -> (since, object key -> written resourceVersion, or None for a deletion)
+        self._items: dict[str, tuple[float, dict[str, int | None]]] = {}
+
+    def _pending(self, owner_key: str) -> dict[str, int | None]:
+        return self._items.setdefault(owner_key, (self.clock(), {}))[1]
 
     def wrote(self, owner_key: str, obj: Obj) -> None:
         try:
             rv = int(obj["metadata"]["resourceVersion"])
         except (KeyError, TypeError, ValueError):
             return
-        since, pending = self._items.setdefault(owner_key, (self.clock(), {}))
+        pending = self._pending(owner_key)
         key = object_key(obj)
-        pending[key] = max(rv, pending.get(key, 0))
+        pending[key] = max(rv, pending.get(key) or 0)
+
+    def deleting(self, owner_key: str, obj: Obj) -> None:
+        """We deleted `obj`: wait until it is gone from the cache."""
+        self._pending(owner_key)[object_key(obj)] = None
+
+    def _seen(self, key: str, rv: int | None) -> bool:
+        cached = self.cache.get_by_key(key)
+        if rv is None:
+            return cached is None
+        try:
+            return cached is not None and int(cached["metadata"]["resourceVersion"]) >= rv
+        except (KeyError, TypeError, ValueError):
+            return True
 
     def satisfied(self, owner_key: str) -> bool:
         item = self._items.get(owner_key)
@@ -319,12 +335,7 @@ class WriteExpectations:
             return True
         since, pending = item
         for key, rv in list(pending.items()):
-            cached = self.cache.get_by_key(key)
-            try:
-                seen = cached is not None and int(cached["metadata"]["resourceVersion"]) >= rv
-            except (KeyError, TypeError, ValueError):
-                seen = True
-            if seen:
+            if self._seen(key, rv):
                 del pending[key]
         if not pending or self.clock() - since > EXPECTATIONS_TIMEOUT:
             del self._items[owner_key]
@@ -332,6 +343,7 @@ class WriteExpectations:
         return False
 
     def deleted(self, owner_key: str, obj: Obj) -> None:
+        """`obj` is gone (whoever deleted it): nothing to wait for about it."""
         item = self._items.get(owner_key)
         if item is not None:
             item[1].pop(object_key(obj), None)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..api import errors
 from ..api.resources import lookup
+from ..client.controller import WriteExpectations
 from ..client.informer import shared_informer, split_key
 from ..client.rest import Client
 from .endpoints import (HEADLESS_LABEL, TRIGGER_TIME, ServiceController, hostname_for, is_headless, manages, pod_ips,
@@ -119,38 +120,15 @@ class EndpointSliceController(ServiceController):
     def __init__(self, client: Client) -> None:
         super().__init__(client, "endpointslice")
         self.slices = self.watch(shared_informer(client, SLICES, label_selector=f"{MANAGED_BY}={CONTROLLER}"),
-                                 on_add=self._observed, on_update=lambda old, new: self._on_slice_update(new),
-                                 on_delete=self._on_slice_delete)
+                                 on_update=lambda old, new: self._slice_changed(new), on_delete=self._slice_changed)
         self.queue = self.add_queue("endpoint_slice", self.reconcile, workers=2)
-        # our writes the informer has not shown yet: service key -> slice name -> rv (None: deleted)
-        self._expect: dict[str, dict[str, int | None]] = {}
-
-    def _observed(self, s: dict[str, Any], deleted: bool = False) -> None:
-        """Clear expectations the informer has now shown (a newer version, or the deletion)."""
-        name = (s["metadata"].get("labels") or {}).get(SERVICE_NAME)
-        expect = self._expect.get(f"{s['metadata'].get('namespace')}/{name}")
-        if not expect or s["metadata"]["name"] not in expect:
-            return
-        rv = expect[s["metadata"]["name"]]
-        if deleted or (rv is not None and int(s["metadata"].get("resourceVersion") or 0) >= rv):
-            del expect[s["metadata"]["name"]]
-
-    def _caught_up(self, key: str) -> bool:
-        """Like upstream's EndpointSliceTracker: never act on a cache older than our own writes."""
-        return not self._expect.get(key)
+        # like upstream's EndpointSliceTracker: never act on a cache older than our own writes
+        self.expectations = WriteExpectations(self.slices)
 
     def _slice_changed(self, s: dict[str, Any]) -> None:
         name = (s["metadata"].get("labels") or {}).get(SERVICE_NAME)
         if name:
             self.queue.add(f"{s['metadata']['namespace']}/{name}")
-
-    def _on_slice_update(self, s: dict[str, Any]) -> None:
-        self._observed(s)
-        self._slice_changed(s)
-
-    def _on_slice_delete(self, s: dict[str, Any]) -> None:
-        self._observed(s, deleted=True)
-        self._slice_changed(s)
 
     def existing(self, ns: str, name: str) -> list[dict[str, Any]]:
         return sorted((s for s in self.slices.list(ns) if (s["metadata"].get("labels") or {}).get(SERVICE_NAME) == name),
@@ -159,16 +137,15 @@ class EndpointSliceController(ServiceController):
     async def reconcile(self, key: str) -> None:
         ns, name = split_key(key)
         assert ns is not None
-        if not self._caught_up(key):
+        if not self.expectations.satisfied(key):
             self.queue.add_after(key, 0.05)
             return
         svc = self.services.get(ns, name)
         current = self.existing(ns, name)
-        expect = self._expect.setdefault(key, {})
         if not manages(svc):
             for s in current:  # GC would do it via ownerReferences; upstream deletes them itself
                 await self._delete(s)
-                expect[s["metadata"]["name"]] = None
+                self.expectations.deleting(key, s)
             return
         assert svc is not None
         pods = selected_pods(svc, self.pods.list(ns))
@@ -195,10 +172,10 @@ class EndpointSliceController(ServiceController):
                 if e.code == 403:
                     return
                 raise
-            expect[done["metadata"]["name"]] = int(done["metadata"]["resourceVersion"])
+            self.expectations.wrote(key, done)
         for s in reusable:
             await self._delete(s)
-            expect[s["metadata"]["name"]] = None
+            self.expectations.deleting(key, s)
 
     async def _delete(self, s: dict[str, Any]) -> None:
         try:
