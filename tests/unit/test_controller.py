@@ -185,7 +185,8 @@ def test_write_expectations_wait_for_the_cache() -> None:
 class Counter(Controller):
     def __init__(self, api: FakeAPI) -> None:
         super().__init__("counter")
-        self.pods = self.watch(Informer(api, PODS), on_add=lambda p: self.queue.add(p["metadata"]["name"]))  # type: ignore[arg-type]
+        self.pods = self.watch(Informer(api, PODS),  # type: ignore[arg-type]
+                               on_add=lambda p: self.queue.add(p["metadata"]["name"]))
         self.queue = self.add_queue("counter", self.reconcile, workers=2)
         self.synced_with: list[str] = []
         self.on_synced(lambda: self.synced_with.extend(sorted(o["metadata"]["name"] for o in self.pods.list())))

@@ -198,7 +198,8 @@ class _Rec:
 def test_process_pod_on_node_schedules_keeps_and_cancels() -> None:
     async def body() -> None:
         t = [NOW]
-        c = tm.TaintEvictionController(client=None, informers=_informers({}), clock=lambda: t[0])  # type: ignore[arg-type]
+        c = tm.TaintEvictionController(client=None,  # type: ignore[arg-type]
+                                       informers=_informers({}), clock=lambda: t[0])
         c.recorder = _Rec()  # type: ignore[assignment]
         key = ("default", "p")
         c.process_pod_on_node(key, [UNREACH], [tol(UNREACH["key"], 30)])

@@ -23,7 +23,8 @@ from ..api.resources import lookup
 from ..api.selectors import from_label_selector_object, selector_from_set
 from ..client.events import EventRecorder
 from ..client.controller import Controller, ControllerRefManager
-from ..client.informer import CONTROLLER_UID, ORPHANS_BY_NAMESPACE, add_owner_indexes, object_key, shared_informer, split_key
+from ..client.informer import (CONTROLLER_UID, ORPHANS_BY_NAMESPACE, add_owner_indexes, object_key, shared_informer,
+                               split_key)
 from ..client.rest import Client
 from . import podutil
 
@@ -236,7 +237,8 @@ class ReplicaSetController(Controller):
         self.clock = clock
         self.expectations = podutil.Expectations()
         self.recorder = EventRecorder(client, "replicaset-controller")
-        self.rs_informer = self.watch(shared_informer(client, REPLICASETS), on_add=lambda o: self.queue.add(object_key(o)),
+        self.rs_informer = self.watch(shared_informer(client, REPLICASETS),
+                                      on_add=lambda o: self.queue.add(object_key(o)),
                                       on_update=self._on_rs_update, on_delete=self._on_rs_delete)
         self.pod_informer = shared_informer(client, PODS)
         self.watch(self.pod_informer, on_add=self._track, on_update=self._track, on_delete=self._track)
