@@ -60,16 +60,20 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     client = Client(ClientConfig(unix_socket=cfg.socket_path, ca_file=pki.ca_cert,
                                  user_agent="kube-controller-manager/" + KUBE_VERSION),
                     local=LocalTransport(app["api"]))
-    tasks = [asyncio.create_task(controller_manager.run(client, cfg), name="controller-manager")]
-    kube_svc = KubernetesServiceController(client, cfg.advertise or cfg.bind, cfg.port, cfg.first_service_ip)
-    tasks.append(asyncio.create_task(kube_svc.run(), name="kubernetes-service"))
     node_client = Client(ClientConfig(unix_socket=cfg.socket_path, user_agent="kubelet/" + KUBE_VERSION),
                          local=LocalTransport(app["api"]))
-    for name, coro in kubelet_agent.node_runners(cfg, node_client):
-        tasks.append(asyncio.create_task(coro, name=name))
-    if on_ready:
-        on_ready()
+    tasks: list[asyncio.Task] = []
     try:
+        # the node first: a node that cannot start (e.g. its bridge belongs to another cluster)
+        # ends `kubeling up` with its error before any controller runs
+        runners = kubelet_agent.node_runners(cfg, node_client)
+        tasks.append(asyncio.create_task(controller_manager.run(client, cfg), name="controller-manager"))
+        kube_svc = KubernetesServiceController(client, cfg.advertise or cfg.bind, cfg.port, cfg.first_service_ip)
+        tasks.append(asyncio.create_task(kube_svc.run(), name="kubernetes-service"))
+        for name, coro in runners:
+            tasks.append(asyncio.create_task(coro, name=name))
+        if on_ready:
+            on_ready()
         await stop.wait()
     finally:
         log.info("shutting down")
