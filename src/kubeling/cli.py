@@ -85,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
                     help="how long a starting node may stay silent (e.g. 1m)")
     up.add_argument("--node-eviction-rate", type=float, default=Config.node_eviction_rate,
                     help="nodes per second tainted NoExecute per zone when the zone is healthy")
+    up.add_argument("--horizontal-pod-autoscaler-sync-period", type=_duration, default=Config.hpa_sync_period,
+                    help="how often every HPA is reconciled (e.g. 15s)")
+    up.add_argument("--horizontal-pod-autoscaler-downscale-stabilization", type=_duration,
+                    default=Config.hpa_downscale_stabilization,
+                    help="look-back window for scale-down recommendations of an HPA without behavior (e.g. 5m)")
+    up.add_argument("--metric-resolution", type=_duration, default=Config.metric_resolution,
+                    help="how often the metrics component scrapes every kubelet (e.g. 15s)")
     _add_node_flags(up)
     up.add_argument("-v", "--verbose", action="count", default=0,
                     help="more log lines on stderr: -v info, -vv debug (debug also goes to DATA/kubeling.log); "
@@ -128,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg.node_monitor_grace_period = args.node_monitor_grace_period
         cfg.node_startup_grace_period = args.node_startup_grace_period
         cfg.node_eviction_rate = args.node_eviction_rate
+        cfg.hpa_sync_period = args.horizontal_pod_autoscaler_sync_period
+        cfg.hpa_downscale_stabilization = args.horizontal_pod_autoscaler_downscale_stabilization
+        cfg.metric_resolution = args.metric_resolution
         _apply_node_flags(cfg, args)
         return up(cfg)
     return 2

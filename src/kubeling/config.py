@@ -20,6 +20,10 @@ class Config:
     node_monitor_grace_period: float = 40.0
     node_startup_grace_period: float = 60.0
     node_eviction_rate: float = 0.1
+    # autoscaling (kube-controller-manager and metrics-server flags, upstream defaults; seconds)
+    hpa_sync_period: float = 15.0
+    hpa_downscale_stabilization: float = 300.0
+    metric_resolution: float = 15.0  # how often the metrics component scrapes every kubelet
     # nodes (kubelet flags; see kubelet/agent.py)
     sim_nodes: int | None = None  # N simulated nodes sim-node-1..N instead of the real node (0: no node)
     runtime: str = "runc"  # runc | crun | simulated | none (= no_node)

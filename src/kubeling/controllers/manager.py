@@ -14,6 +14,7 @@ from .deployment.controller import DeploymentController
 from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
+from .hpa.controller import HorizontalController
 from .job import JobController, TTLAfterFinishedController
 from .namespace import NamespaceController
 from .nodelifecycle import NodeInformers, NodeLifecycleController, settings_from_config
@@ -45,6 +46,9 @@ def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Await
         "endpoint": EndpointsController(client).run,
         "endpointslice": EndpointSliceController(client).run,
         "scheduler": Scheduler(client).run,
+        "horizontal-pod-autoscaler": HorizontalController(
+            client, sync_period=getattr(cfg, "hpa_sync_period", 15.0),
+            downscale_stabilization=getattr(cfg, "hpa_downscale_stabilization", 300.0)).run,
     }
 
 
