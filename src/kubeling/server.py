@@ -46,6 +46,9 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     store = SQLiteStore(cfg.db_path)
     registry = Registry(store, admission=default_chain(cfg.service_cidr, cfg.node_port_range))
     await bootstrap(registry)
+    from .apiserver.apiservices import register as register_apiservices
+
+    await register_apiservices(registry, registry.now())
     app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}")
     runner = await serve(app, cfg.bind, cfg.port, pki, cfg.socket_path)
     write_kubeconfig(cfg.kubeconfig_path, pki, cfg.server_url)
@@ -54,7 +57,9 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     # the rest loads after the API answers: the controllers and the node only need the API
     from .controllers import manager as controller_manager
     from .controllers.bootstrap import KubernetesServiceController
+    from .apiserver.streaming import KubeletClient
     from .kubelet import agent as kubelet_agent
+    from .metrics.server import MetricsServer
 
     # ca_file is the cluster CA the root-CA publisher hands to pods (unused by in-process transports)
     client = Client(ClientConfig(unix_socket=cfg.socket_path, ca_file=pki.ca_cert,
@@ -68,6 +73,9 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         # ends `kubeling up` with its error before any controller runs
         runners = kubelet_agent.node_runners(cfg, node_client)
         tasks.append(asyncio.create_task(controller_manager.run(client, cfg), name="controller-manager"))
+        metrics = MetricsServer(client, resolution=cfg.metric_resolution, kubelet_ssl=KubeletClient.for_pki(pki).ssl)
+        app["api"].metrics = metrics  # answers metrics.k8s.io
+        tasks.append(asyncio.create_task(metrics.run(), name="metrics-server"))
         kube_svc = KubernetesServiceController(client, cfg.advertise or cfg.bind, cfg.port, cfg.first_service_ip)
         tasks.append(asyncio.create_task(kube_svc.run(), name="kubernetes-service"))
         for name, coro in runners:

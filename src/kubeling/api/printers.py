@@ -978,6 +978,20 @@ def _hpa(obj: dict, clock: _Clock) -> Cells:
             (obj.get("status") or _E).get("currentReplicas") or 0, clock.since(md.get("creationTimestamp"))]
 
 
+def _apiservice(obj: dict, clock: _Clock) -> Cells:
+    """kube-aggregator's printer: the backing Service or "Local"; "True" or "False (Reason)"."""
+    md = _md(obj)
+    svc = (obj.get("spec") or _E).get("service")
+    service = f"{svc.get('namespace', '')}/{svc.get('name', '')}" if svc else "Local"
+    available = "Unknown"
+    for c in (obj.get("status") or _E).get("conditions") or []:
+        if c.get("type") == "Available":
+            available = c.get("status", "")
+            if available != "True":
+                available = f"{available} ({c.get('reason', '')})"
+    return [md.get("name", ""), service, available, clock.since(md.get("creationTimestamp"))]
+
+
 def _config_map(obj: dict, clock: _Clock) -> Cells:
     md = obj.get("metadata") or _E
     return [md.get("name", ""), len(obj.get("data") or _E) + len(obj.get("binaryData") or _E),
@@ -1240,6 +1254,12 @@ _HANDLERS: dict[tuple[str, str], _Handler] = {
         Col("Replicas", "string", _d("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus", "currentReplicas")),
         AGE,
     ), _hpa),
+    ("apiregistration.k8s.io", "APIService"): _Handler((
+        NAME,
+        Col("Service", "string", "The reference to the service that hosts this API endpoint."),
+        Col("Available", "string", "Whether this service is available."),
+        AGE,
+    ), _apiservice),
     ("", "ConfigMap"): _Handler((NAME, Col("Data", "string", _d(_CORE + "ConfigMap", "data")), AGE), _config_map),
     ("networking.k8s.io", "NetworkPolicy"): _Handler((
         NAME,

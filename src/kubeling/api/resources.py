@@ -148,6 +148,12 @@ RESOURCES: tuple[Resource, ...] = (
     _r("networking.k8s.io/v1", "Ingress", "ingresses", short_names=("ing",), subresources=(STATUS,)),
     _r("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", short_names=("netpol",)),
     _r("networking.k8s.io/v1", "IngressClass", "ingressclasses", namespaced=False),
+    # aggregated APIs: the registrations, and the resource metrics API (served from the metrics
+    # component's memory, never stored: see metrics/)
+    _r("apiregistration.k8s.io/v1", "APIService", "apiservices", namespaced=False, categories=("api-extensions",),
+       subresources=(STATUS,)),
+    _r("metrics.k8s.io/v1beta1", "NodeMetrics", "nodes", namespaced=False, verbs=("get", "list")),
+    _r("metrics.k8s.io/v1beta1", "PodMetrics", "pods", verbs=("get", "list")),
     # reviews: create-only, answered from the request's identity, never stored
     _r("authentication.k8s.io/v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False, verbs=("create",)),
     _r("authentication.k8s.io/v1", "TokenReview", "tokenreviews", namespaced=False, verbs=("create",)),
@@ -160,13 +166,14 @@ RESOURCES: tuple[Resource, ...] = (
 )
 
 REVIEW_GROUPS = ("authentication.k8s.io", "authorization.k8s.io")
+METRICS_GROUP = "metrics.k8s.io"
 
 # Group order as kube-apiserver lists it (discovery order decides kubectl's preferred resource).
 GROUP_ORDER = (
-    "", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch",
+    "", "apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch",
     "networking.k8s.io", "policy",
     "rbac.authorization.k8s.io", "storage.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
-    "discovery.k8s.io",
+    "discovery.k8s.io", "metrics.k8s.io",
 )
 # Preferred version per group (the first served version is preferred unless named here).
 PREFERRED_VERSION = {"autoscaling": "v2"}

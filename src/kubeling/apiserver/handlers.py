@@ -22,7 +22,7 @@ from ..api import apply, bounds, errors, printers, schema, selectors, validation
 from ..api import patch as patching
 from ..api.selectors import from_label_selector_object
 from ..api.validation import go_quote
-from ..api.resources import REVIEW_GROUPS, Resource, lookup
+from ..api.resources import METRICS_GROUP, REVIEW_GROUPS, Resource, lookup
 from ..store.base import Entry
 from . import decoding, discovery, negotiation, paths, strategy
 from .negotiation import Wanted
@@ -169,6 +169,7 @@ class RestAPI:
         self.registry = registry
         self.store = registry.store
         self.server_address = server_address
+        self.metrics: Any = None  # the metrics component (metrics/server.py) that answers metrics.k8s.io
 
     # ---- entry point ----------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -184,6 +185,10 @@ class RestAPI:
             raise errors.resource_not_found_for_path() from None
         res = target.resource
         q = request.query
+        if res.group == METRICS_GROUP:
+            from .metricsapi import answer
+
+            return _json(answer(self.metrics, res, method, target.namespace, target.name, q))
         if target.subresource in ("log", "exec", "attach", "portforward") and res.kind == "Pod" and res.group == "" and target.name:
             from . import streaming  # pods/log, exec, attach, portforward: relayed to the kubelet
 

@@ -804,10 +804,17 @@ def _dumps(doc: dict[str, Any]) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 
+def _documented() -> dict[str, list[str]]:
+    """Served groups with upstream schemas: metrics.k8s.io is an aggregated API whose schema
+    (metrics-server's) kubernetes-validate does not ship, so it is left out, as a cluster whose
+    metrics-server publishes no OpenAPI."""
+    return {g: v for g, v in resources.group_versions().items() if g != resources.METRICS_GROUP}
+
+
 def group_version_paths() -> list[str]:
     """Served group-versions as the v3 root names them: 'api/v1', 'apis/apps/v1', ..."""
     out = []
-    for group, versions in resources.group_versions().items():
+    for group, versions in _documented().items():
         for version in versions:
             out.append(f"api/{version}" if not group else f"apis/{group}/{version}")
     return out
@@ -884,7 +891,7 @@ def v3_root() -> bytes:
 @functools.cache
 def v2_document() -> bytes:
     """The Swagger 2.0 document of everything served (JSON), as /openapi/v2 returns it."""
-    items = [i for g, versions in resources.group_versions().items() for v in versions
+    items = [i for g, versions in _documented().items() for v in versions
              for i in _group_version_items(g, v)]
     doc = {
         "definitions": {n: _upstream_v2(n) for n in closure(_referenced(items))},
