@@ -101,5 +101,6 @@ def test_without_metrics_keeps_replicas(sim: Cluster) -> None:
     reasons = json.loads(sim.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
     assert "FailedGetResourceMetric" in {e["reason"] for e in reasons}
     assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 80
+    assert hpa["status"]["currentMetrics"] == [{"type": ""}]  # the failed metric, as upstream
     assert sim.json("get", "deployment", "web", "-n", ns)["spec"]["replicas"] == 2
     assert "cpu: <unknown>/80%" in sim.kubectl("get", "hpa", "-n", ns).stdout

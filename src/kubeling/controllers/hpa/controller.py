@@ -187,16 +187,15 @@ class HorizontalController(Controller):
 
     def _set_status(self, hpa: Obj, current: int, desired: int, statuses: list[Obj] | None, rescale: bool,
                     now: float) -> None:
-        """setStatus: replicas, current metrics (kept when not recomputed), last scale time."""
+        """setStatus: replicas, the current metrics of this pass (a metric that failed is an empty
+        entry, `type: ""`, as upstream), the last scale time."""
         status = hpa.setdefault("status", {})
-        status["observedGeneration"] = hpa["metadata"].get("generation")
         status["currentReplicas"] = current
         status["desiredReplicas"] = desired
-        if statuses is not None:
-            if any(statuses):
-                status["currentMetrics"] = [s or {"type": ""} for s in statuses]
-            else:
-                status.pop("currentMetrics", None)
+        if statuses:
+            status["currentMetrics"] = [s or {"type": ""} for s in statuses]
+        else:
+            status.pop("currentMetrics", None)
         if rescale:
             status["lastScaleTime"] = format_time(now)
 
@@ -257,7 +256,8 @@ class HorizontalController(Controller):
         mtype = spec.get("type", "")
         if mtype not in ("Resource", "ContainerResource"):
             if mtype not in _FAILED:
-                raise _MetricFailure("InvalidMetricSourceType", f"unknown metric source type {mtype!r}")
+                msg = f'unknown metric source type "{mtype}"'
+                raise _MetricFailure("InvalidMetricSourceType", msg) from MetricsError(msg)
             name = ((spec.get(mtype[0].lower() + mtype[1:]) or {}).get("metric") or {}).get("name", "")
             api = "external metrics API (external.metrics.k8s.io)" if mtype == "External" \
                 else "custom metrics API (custom.metrics.k8s.io)"
@@ -269,33 +269,34 @@ class HorizontalController(Controller):
         src = spec.get(key) or {}
         resource, container = src.get("name", ""), src.get("container", "") if mtype == "ContainerResource" else ""
         target = src.get("target") or {}
-        kind = "container resource" if container else "resource"
+        average = target.get("averageValue")
         try:
             try:
                 metrics, ts = await metrics_api.resource_metric(self.client, ns, selector, resource, container)
             except MetricsError as e:
                 raise MetricsError(f"unable to get metrics for resource {resource}: {e}") from None
-            if target.get("averageValue") is not None:
-                avg = quantity.to_milli(str(target["averageValue"]))
-                p = plain_replicas(current, avg, resource, metrics, pods, now=now, timestamp=ts,
-                                   tolerance=self.tolerance)
-                value = {"averageValue": str(quantity.new_milli_quantity(p.raw))}
-                return p.replicas, f"{resource} {kind}", {"type": mtype, key: {"name": resource, "current": value,
-                                                                               **({"container": container} if container else {})}}
-            util = target.get("averageUtilization")
-            if util is None:
+            if average is not None:
+                p = plain_replicas(current, quantity.to_milli(str(average)), resource, metrics, pods, now=now,
+                                   timestamp=ts, tolerance=self.tolerance)
+                name = f"{resource} resource"
+            elif target.get("averageUtilization") is not None:
+                p = resource_replicas(current, target["averageUtilization"], resource, metrics, pods,
+                                      container=container, now=now, timestamp=ts, tolerance=self.tolerance)
+                kind = "container resource" if container else "resource"
+                name = f"{resource} {kind} utilization (percentage of request)"
+            else:
                 raise MetricsError("invalid resource metric source: neither an average utilization target nor an "
                                    "average value (usage) target was set")
-            p = resource_replicas(current, util, resource, metrics, pods, container=container, now=now,
-                                  timestamp=ts, tolerance=self.tolerance)
         except MetricsError as e:
-            what = "usage" if target.get("averageValue") is not None else "utilization"
-            cause = MetricsError(f"failed to get {resource} {what}: {e}")
-            raise _MetricFailure(_FAILED[mtype], f"failed to get {resource} {kind} metric value: {cause}") from cause
-        value = {"averageUtilization": p.utilization, "averageValue": str(quantity.new_milli_quantity(p.raw))}
+            cause = MetricsError(f"failed to get {resource} {'usage' if average is not None else 'utilization'}: {e}")
+            source = f"{container} container" if container else f"{resource} resource"
+            raise _MetricFailure(_FAILED[mtype], f"failed to get {source} metric value: {cause}") from cause
+        value: Obj = {"averageValue": str(quantity.new_milli_quantity(p.raw))}
+        if p.utilization is not None:
+            value = {"averageUtilization": p.utilization, **value}
         status: Obj = {"name": resource, "current": value}
         if container:
             status["container"] = container
-        return p.replicas, f"{resource} {kind} utilization (percentage of request)", {"type": mtype, key: status}
+        return p.replicas, name, {"type": mtype, key: status}
 
 
