@@ -224,6 +224,7 @@ class RealNode:
         """The kubelet API, with a serving certificate from the cluster CA for the node's names."""
         from ..apiserver.certs import ensure_pki
         from .server import KubeletServer, ensure_serving_cert
+        from .stats import StatsProvider
 
         cfg = self.cfg
         pki = ensure_pki(cfg.data_dir, cfg.bind, cfg.first_service_ip, [cfg.advertise] if cfg.advertise else [])
@@ -231,7 +232,8 @@ class RealNode:
         cert, key = await asyncio.to_thread(ensure_serving_cert, pki, cert_dir, self.node.name, [self.node.ip])
         self.server = KubeletServer(self.runtime, self.kubelet.pod_by_name, host=self.node.ip, port=cfg.kubelet_port,
                                     cert_file=cert, key_file=key, client_ca_file=pki.ca_cert,
-                                    log_dir=cfg.pod_log_dir)
+                                    log_dir=cfg.pod_log_dir, stats=StatsProvider(
+                                        self.runtime, self.kubelet.pods.values, self.node.name).summary)
         try:
             await self.server.start()
         except OSError as e:

@@ -404,8 +404,10 @@ class KubeletServer:
 
     def __init__(self, runtime: base.Runtime, get_pod: GetPod, *, host: str = "0.0.0.0", port: int = DEFAULT_PORT,
                  cert_file: str = "", key_file: str = "", client_ca_file: str = "", token: str = "",
-                 log_dir: str = "/var/log/pods", authenticate: bool = True) -> None:
+                 log_dir: str = "/var/log/pods", authenticate: bool = True,
+                 stats: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> None:
         self.runtime = runtime
+        self.stats = stats  # the usage summary (stats.py): GET /stats/summary
         self.get_pod = get_pod
         self.host = host
         self.port = port
@@ -464,6 +466,7 @@ class KubeletServer:
         app = web.Application(middlewares=[middleware])
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.container_logs)
+        app.router.add_get("/stats/summary", self.stats_summary)
         for kind, handler in (("exec", self.exec_), ("attach", self.attach)):
             for path in (f"/{kind}/{{ns}}/{{pod}}/{{container}}", f"/{kind}/{{ns}}/{{pod}}/{{uid}}/{{container}}"):
                 app.router.add_route("GET", path, handler)
@@ -472,6 +475,11 @@ class KubeletServer:
             app.router.add_route("GET", path, self.port_forward)
             app.router.add_route("POST", path, self.port_forward)
         return app
+
+    async def stats_summary(self, request: web.Request) -> web.Response:
+        if self.stats is None:
+            raise HTTPError(404, "404 page not found")
+        return web.json_response(await self.stats())
 
     def _authorized(self, request: web.Request) -> bool:
         auth = request.headers.get("Authorization", "")
