@@ -20,13 +20,14 @@ def down(data_dir: str) -> subprocess.CompletedProcess[str]:
 
 @contextmanager
 def own_cluster(base: str, bridge: str, cluster_cidr: str, service_cidr: str, node_name: str,
-                before_start: Callable[[str], None] | None = None) -> Iterator[Cluster]:
+                before_start: Callable[[str], None] | None = None, extra_args: tuple[str, ...] = ()) -> Iterator[Cluster]:
     """Start the cluster under `base` (data in base/data, pod logs in base/logs); `before_start(data_dir)`
-    may prepare the data dir (e.g. put an image into the node's store)."""
+    may prepare the data dir (e.g. put an image into the node's store); `extra_args` are more
+    `kubeling up` flags."""
     data = os.path.join(base, "data")
     c = Cluster(data, free_port(), node=True, extra_args=(
         "--kubelet-port", str(free_port()), "--pod-bridge", bridge, "--cluster-cidr", cluster_cidr,
-        "--service-cidr", service_cidr, "--pod-log-dir", os.path.join(base, "logs"), "--node-name", node_name))
+        "--service-cidr", service_cidr, "--pod-log-dir", os.path.join(base, "logs"), "--node-name", node_name, *extra_args))
     try:
         if before_start is not None:
             before_start(data)

@@ -6,7 +6,7 @@ import asyncio
 import os
 
 from kubeling.kubelet.runtime import cgroups
-from kubeling.kubelet.runtime.base import ContainerStatus
+from kubeling.kubelet.runtime.base import EXITED, RUNNING, ContainerStatus
 from kubeling.kubelet.stats import StatsProvider
 from kubeling.metrics.api import Window
 
@@ -40,10 +40,10 @@ class FakeRuntime:
         self.layout = None
 
     async def list_containers(self, pod_uid=None):
-        return [ContainerStatus("a", "u1", "app", 0, "RUNNING", started_at=90.0),
-                ContainerStatus("b", "u1", "side", 0, "RUNNING", started_at=90.0),
-                ContainerStatus("x", "u1", "old", 0, "EXITED", started_at=10.0),
-                ContainerStatus("z", "other", "c", 0, "RUNNING", started_at=10.0)]
+        return [ContainerStatus("a", "u1", "app", 0, RUNNING, started_at=90.0),
+                ContainerStatus("b", "u1", "side", 0, RUNNING, started_at=90.0),
+                ContainerStatus("x", "u1", "old", 0, EXITED, started_at=10.0),
+                ContainerStatus("z", "other", "c", 0, RUNNING, started_at=10.0)]
 
     async def container_stats(self, cid):
         return cgroups.Stats(memory_usage=3 << 20, memory_working_set=2 << 20, cpu_usage_ns=self.cpu[cid])

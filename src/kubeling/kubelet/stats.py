@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 from ..controllers.podutil import format_time
 from .runtime import cgroups
+from .runtime.base import RUNNING
 
 Obj = dict[str, Any]
 
@@ -70,7 +71,7 @@ class StatsProvider:
         pods: dict[str, Obj] = {}
         for c in await self.runtime.list_containers():
             pod = by_uid.get(c.pod_uid)
-            if pod is None or c.state != "RUNNING" or not hasattr(self.runtime, "container_stats"):
+            if pod is None or c.state != RUNNING or not hasattr(self.runtime, "container_stats"):
                 continue
             st = await self.runtime.container_stats(c.id)
             seen.add(c.id)
