@@ -104,3 +104,19 @@ def test_without_metrics_keeps_replicas(sim: Cluster) -> None:
     assert hpa["status"]["currentMetrics"] == [{"type": ""}]  # the failed metric, as upstream
     assert sim.json("get", "deployment", "web", "-n", ns)["spec"]["replicas"] == 2
     assert "cpu: <unknown>/80%" in sim.kubectl("get", "hpa", "-n", ns).stdout
+
+
+def test_metrics_tables_and_not_found(sim: Cluster) -> None:
+    ns = "hpa-tables"
+    sim.kubectl("create", "namespace", ns)
+    sim.kubectl("apply", "-n", ns, "-f", "-", input=(DEPLOY % "30m").replace("replicas: 2", "replicas: 1"))
+    out = sim.wait_for(lambda: (o := sim.kubectl("get", "podmetrics", "-n", ns, check=False).stdout) and "30m" in o
+                       and o, 30, 0.5, "podmetrics")
+    assert out.splitlines()[0].split() == ["NAME", "CPU", "MEMORY", "WINDOW"]
+    assert out.splitlines()[1].split()[1:] == ["30m", "20Mi", "1s"]
+    assert sim.kubectl("get", "nodemetrics").stdout.splitlines()[0].split() == ["NAME", "CPU", "MEMORY", "WINDOW"]
+    missing = sim.kubectl("top", "pod", "nope", "-n", ns, check=False)
+    assert 'pods "nope" not found' in missing.stderr
+    watch = sim.kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/pods?watch=true", check=False)
+    assert watch.returncode != 0
+    assert "the server does not allow this method on the requested resource" in watch.stderr

@@ -188,7 +188,8 @@ class RestAPI:
         if res.group == METRICS_GROUP:
             from .metricsapi import answer
 
-            return _json(answer(self.metrics, res, method, target.namespace, target.name, q))
+            as_table = negotiation.negotiate(request.headers.get("Accept")).as_kind == "Table"
+            return _json(answer(self.metrics, res, method, target.namespace, target.name, q, as_table))
         if target.subresource in ("log", "exec", "attach", "portforward") and res.kind == "Pod" and res.group == "" and target.name:
             from . import streaming  # pods/log, exec, attach, portforward: relayed to the kubelet
 
