@@ -120,3 +120,12 @@ def test_metrics_tables_and_not_found(sim: Cluster) -> None:
     watch = sim.kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/pods?watch=true", check=False)
     assert watch.returncode != 0
     assert "the server does not allow this method on the requested resource" in watch.stderr
+
+
+def test_apiservice_name_must_be_version_dot_group(sim: Cluster) -> None:
+    assert "apiservice.apiregistration.k8s.io/v1." in sim.kubectl("get", "apiservices", "-o", "name").stdout.splitlines()
+    bad = {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": "v1.wrong.io"},
+           "spec": {"group": "example.io", "version": "v1", "groupPriorityMinimum": 100, "versionPriority": 10}}
+    r = sim.kubectl("create", "-f", "-", input=json.dumps(bad), check=False)
+    assert r.returncode != 0
+    assert 'metadata.name: Invalid value: "v1.wrong.io": must be `spec.version+"."+spec.group`: "v1.example.io"' in r.stderr

@@ -2198,6 +2198,21 @@ def validate_scale(obj: dict, old: dict | None) -> Causes:
 
 Validator = Callable[[dict, "dict | None", str], Causes]
 
+def validate_apiservice(obj: dict, old: dict | None) -> Causes:
+    """kube-aggregator's ValidateAPIService, its name rule: a path segment that is exactly
+    `<spec.version>.<spec.group>` ("v1." for the core group)."""
+    spec = _d(obj.get("spec"))
+    required_name = f"{_s(spec.get('version'))}.{_s(spec.get('group'))}"
+
+    def name_fn(name: str, prefix: bool) -> list[str]:
+        bad = is_valid_path_segment_name(name)
+        if bad or name == required_name:
+            return bad
+        return [f'must be `spec.version+"."+spec.group`: {go_quote(required_name)}']
+
+    return _meta(obj, old, False, name_fn)
+
+
 _VALIDATORS: dict[tuple[str, str], Validator] = {
     ("", "Pod"): lambda o, old, v: validate_pod(o, old),
     ("", "ConfigMap"): lambda o, old, v: validate_config_map(o, old),
@@ -2225,6 +2240,7 @@ _VALIDATORS: dict[tuple[str, str], Validator] = {
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): lambda o, old, v: validate_role_binding(o, old, True),
     ("networking.k8s.io", "NetworkPolicy"): lambda o, old, v: validate_network_policy(o, old),
     ("networking.k8s.io", "Ingress"): lambda o, old, v: validate_ingress(o, old),
+    ("apiregistration.k8s.io", "APIService"): lambda o, old, v: validate_apiservice(o, old),
 }
 
 

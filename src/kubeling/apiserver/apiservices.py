@@ -1,5 +1,5 @@
 """APIService registrations (kube-aggregator's autoregister): one `apiregistration.k8s.io/v1`
-APIService per served named group version, named `<version>.<group>` (`v1.` for core), as upstream
+APIService per served group version, named `<version>.<group>` (`v1.` for core), as upstream
 lists them in `kubectl get apiservices`. All are Local: metrics.k8s.io too, because its
 server (metrics/server.py) runs inside this process instead of behind a Service."""
 
@@ -39,8 +39,6 @@ async def register(registry: Registry, now: str) -> None:
     """Create the missing registrations and mark them Available."""
     opts = WriteOptions(field_manager="kube-apiserver")
     for group, versions in resources.group_versions().items():
-        if not group:
-            continue  # upstream's "v1." fails our generic name validation (a DNS subdomain): follow-up
         for i, version in enumerate(versions):
             obj = apiservice(group, version, 100 if i == 0 else 9)
             name = obj["metadata"]["name"]
