@@ -63,7 +63,9 @@ def field(d: dict[str, Any], kind_schema: str, path: str) -> dict[str, Any]:
 def test_root_lists_every_served_group_version_with_upstream_hash():
     root = orjson.loads(openapi.v3_root())
     assert set(root) == {"paths"}
-    served = {("api/" + r.version) if not r.group else f"apis/{r.group}/{r.version}" for r in resources.RESOURCES}
+    # metrics.k8s.io is served without an OpenAPI document (kubernetes-validate ships no schema)
+    served = {("api/" + r.version) if not r.group else f"apis/{r.group}/{r.version}" for r in resources.RESOURCES
+              if r.group != resources.METRICS_GROUP}
     assert set(root["paths"]) == served
     for gv, entry in root["paths"].items():
         url = entry["serverRelativeURL"]

@@ -438,7 +438,9 @@ def test_kinds_cover_every_served_resource() -> None:
     from kubeling.api import resources
 
     kinds = _table()["kinds"]
-    missing = [r.api_version + "/" + r.kind for r in resources.RESOURCES if r.api_version + "/" + r.kind not in kinds]
+    # read-only resources (metrics.k8s.io: get and list) never receive a body to decode
+    writable = [r for r in resources.RESOURCES if {"create", "update", "patch"} & set(r.verbs)]
+    missing = [r.api_version + "/" + r.kind for r in writable if r.api_version + "/" + r.kind not in kinds]
     assert missing == []
 
 
