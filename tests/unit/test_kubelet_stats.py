@@ -70,3 +70,19 @@ def test_summary_rates_and_sums():
     (m,) = w.pod_items("ns", None, "now")
     assert m["containers"][0] == {"name": "app", "usage": {"cpu": "500m", "memory": "2Mi"}}
     assert m["window"] == "15s" and m["metadata"]["labels"] == {"app": "web"}
+
+
+def test_window_replaces_a_node_and_forgets_it():
+    def summary(pods: list[str]) -> dict:
+        stats = {"cpu": {"time": "t", "usageNanoCores": 1_000_000}, "memory": {"time": "t", "workingSetBytes": 1024}}
+        return {"node": {"nodeName": "n1", **stats},
+                "pods": [{"podRef": {"name": p, "namespace": "ns"}, "containers": [{"name": "c", **stats}], **stats}
+                         for p in pods]}
+
+    w = Window()
+    w.replace_node(summary(["a", "b"]), 15.0, {}, {})
+    w.replace_node(summary(["b"]), 15.0, {}, {})  # a is gone from the node
+    assert [m["metadata"]["name"] for m in w.pod_items(None, None, "now")] == ["b"]
+    assert w.node_items(None, "now")[0]["usage"] == {"cpu": "1m", "memory": "1Ki"}
+    w.forget_node("n1")
+    assert w.pod_items(None, None, "now") == [] and w.node_items(None, "now") == []

@@ -42,13 +42,14 @@ class Window:
     def __init__(self) -> None:
         self.nodes: dict[str, Obj] = {}
         self.pods: dict[tuple[str, str], Obj] = {}
+        self._on_node: dict[str, list[tuple[str, str]]] = {}  # node -> its pods' keys (O(pods) per node pass)
 
     def replace_node(self, summary: Obj, window: float, node_labels: dict[str, str],
                      pod_labels: dict[tuple[str, str], dict[str, str]]) -> None:
         node = summary.get("node") or {}
         name = node.get("nodeName", "")
-        for key in [k for k, v in self.pods.items() if v["_node"] == name]:
-            del self.pods[key]
+        self.forget_node(name)
+        keys = self._on_node[name] = []
         usage = _usage(node)
         win = go_duration(window)
         if usage is not None:
@@ -68,12 +69,13 @@ class Window:
             self.pods[key] = {"kind": "PodMetrics", "apiVersion": GROUP_VERSION,
                               "metadata": {"name": key[1], "namespace": key[0], "labels": pod_labels.get(key, {})},
                               "timestamp": (p.get("cpu") or {}).get("time"), "window": win,
-                              "containers": containers, "_node": name}
+                              "containers": containers}
+            keys.append(key)
 
     def forget_node(self, name: str) -> None:
         self.nodes.pop(name, None)
-        for key in [k for k, v in self.pods.items() if v["_node"] == name]:
-            del self.pods[key]
+        for key in self._on_node.pop(name, ()):
+            self.pods.pop(key, None)
 
     def node_items(self, selector: LabelSelector | None, created: str) -> list[Obj]:
         return [_public(o, created) for o in self._select(self.nodes.values(), selector)]
@@ -91,6 +93,4 @@ class Window:
 
 def _public(o: Obj, created: str) -> Obj:
     """What the API returns: creationTimestamp is the time of the request, as metrics-server does."""
-    out = {k: v for k, v in o.items() if not k.startswith("_")}
-    out["metadata"] = {**o["metadata"], "creationTimestamp": created}
-    return out
+    return {**o, "metadata": {**o["metadata"], "creationTimestamp": created}}
