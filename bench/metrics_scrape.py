@@ -64,7 +64,8 @@ class FakeRuntime:
         self.n = n
 
     async def list_containers(self, pod_uid: str | None = None) -> list[ContainerStatus]:
-        return [ContainerStatus(f"c{i}", f"u{i}", "app", 0, RUNNING, started_at=time.time() - 60) for i in range(self.n)]
+        started = time.time() - 60
+        return [ContainerStatus(f"c{i}", f"u{i}", "app", 0, RUNNING, started_at=started) for i in range(self.n)]
 
     async def container_stats(self, cid: str) -> cgroups.Stats:
         return cgroups.stats(self.layout, f"/kubeling/pod{cid[1:]}/{cid}")
@@ -98,8 +99,8 @@ async def main(n: int, rounds: int) -> None:
     labels = {("default", p["metadata"]["name"]): p["metadata"]["labels"] for p in all_pods}
     provider = StatsProvider(FakeRuntime(cgroup_tree(tmp, n), n), lambda: all_pods, "bench-node")
     port = free_port()
-    server = KubeletServer(provider.runtime, lambda ns, name: None, host="127.0.0.1", port=port,  # type: ignore[arg-type]
-                           authenticate=False, stats=provider.summary)
+    server = KubeletServer(provider.runtime, lambda ns, name: None,  # type: ignore[arg-type]
+                           host="127.0.0.1", port=port, authenticate=False, stats=provider.summary)
     await server.start()
     window = Window()
     try:
