@@ -256,6 +256,22 @@ def test_replicaset_daemonset_statefulset():
         "'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"]
 
 
+def test_statefulset_volume_mount_may_name_a_claim_template():
+    """The documentation's `web` StatefulSet: the mount names a volumeClaimTemplate, not a volume."""
+    sts = {"metadata": {"name": "web", "namespace": "d"}, "spec": {
+        "selector": {"matchLabels": {"app": "nginx"}}, "serviceName": "nginx",
+        "template": {"metadata": {"labels": {"app": "nginx"}}, "spec": {"containers": [
+            {"name": "nginx", "image": "nginx", "volumeMounts": [{"name": "www", "mountPath": "/usr/share/nginx/html"}]}]}},
+        "volumeClaimTemplates": [{"metadata": {"name": "www"}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}
+    apply_defaults("apps", "v1", "StatefulSet", sts)
+    assert validate("apps", "v1", "StatefulSet", sts) == []
+    sts["spec"]["template"]["spec"].update(restartPolicy="Never", activeDeadlineSeconds=5)
+    assert messages("apps", "v1", "StatefulSet", sts) == [
+        'spec.template.spec.restartPolicy: Unsupported value: "Never": supported values: "Always"',
+        "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in StatefulSet is not Supported"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Pod spec
 

@@ -1477,7 +1477,33 @@ def validate_stateful_set(obj: dict, old: dict | None) -> Causes:
                            "must be 'RollingUpdate' or 'OnDelete'"))
     out += nonnegative(spec.get("replicas"), "spec.replicas")
     out += _validate_selector_required(spec, "spec", "empty selector is invalid for statefulset")
-    out += _template_for_replicas(spec, "spec")
+    out += _template_for_stateful_set(spec, "spec")
+    return out
+
+
+def _template_for_stateful_set(spec: dict, fld: str) -> Causes:
+    """ValidatePodTemplateSpecForStatefulSet: labels and annotations only, never the pod spec.
+
+    Upstream skips pod-spec validation here because container volumeMounts may name
+    `volumeClaimTemplates`, which are not in `volumes` until the controller makes the pod.
+    """
+    tpl = spec.get("template")
+    p = fld + ".template"
+    if tpl is None:
+        return [required(p)]
+    t = _d(tpl)
+    meta = _d(t.get("metadata"))
+    out: Causes = []
+    sel = spec.get("selector")
+    if (sel is None or not _selector_is_empty(sel)) and not selector_matches(sel, meta.get("labels")):
+        out.append(invalid(p + ".metadata.labels", go_map(meta.get("labels")), "`selector` does not match template `labels`"))
+    out += validate_labels(meta.get("labels"), p + ".labels")
+    out += validate_annotations(meta.get("annotations"), p + ".annotations")
+    tspec = _d(t.get("spec"))
+    if tspec.get("restartPolicy") != "Always":
+        out.append(not_supported(p + ".spec.restartPolicy", _s(tspec.get("restartPolicy")), ("Always",)))
+    if tspec.get("activeDeadlineSeconds") is not None:
+        out.append(forbidden(p + ".spec.activeDeadlineSeconds", "activeDeadlineSeconds in StatefulSet is not Supported"))
     return out
 
 
