@@ -10,6 +10,7 @@ from ..client.informer import SharedInformers
 from ..client.rest import Client
 from ..scheduler.scheduler import Scheduler
 from .cronjob import CronJobController
+from .daemonset import DaemonSetController
 from .deployment.controller import DeploymentController
 from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
@@ -41,6 +42,7 @@ def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Await
         "namespace": NamespaceController(client).run,
         "deployment": DeploymentController(client).run,
         "replicaset": ReplicaSetController(client).run,
+        "daemonset": DaemonSetController(client).run,
         "serviceaccount": ServiceAccountsController(client).run,
         "root-ca-cert-publisher": RootCAPublisher(client).run,
         "endpoint": EndpointsController(client).run,

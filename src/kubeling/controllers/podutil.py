@@ -196,6 +196,10 @@ class Expectations:
     def expect_deletions(self, key: str, pod_keys: Iterable[str]) -> None:
         self._items[key] = _Expectation(delete=set(pod_keys), stamp=self._clock())
 
+    def expect(self, key: str, n: int, pod_keys: Iterable[str]) -> None:
+        """Both at once: `n` creations and the deletion of `pod_keys` (a DaemonSet sync does both)."""
+        self._items[key] = _Expectation(add=n, delete=set(pod_keys), stamp=self._clock())
+
     def creation_observed(self, key: str) -> None:
         e = self._items.get(key)
         if e is not None:
