@@ -23,6 +23,7 @@ from .podgc import PodGCController
 from .replicaset import ReplicaSetController
 from .rootca import RootCAPublisher
 from .serviceaccount import ServiceAccountsController
+from .statefulset import StatefulSetController
 from .taintmanager import TaintEvictionController
 
 log = logging.getLogger("kubeling.controllers")
@@ -43,6 +44,7 @@ def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Await
         "deployment": DeploymentController(client).run,
         "replicaset": ReplicaSetController(client).run,
         "daemonset": DaemonSetController(client).run,
+        "statefulset": StatefulSetController(client).run,
         "serviceaccount": ServiceAccountsController(client).run,
         "root-ca-cert-publisher": RootCAPublisher(client).run,
         "endpoint": EndpointsController(client).run,
