@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any, Awaitable, Callable
 
 from ..client.informer import SharedInformers
@@ -17,8 +18,10 @@ from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .hpa.controller import HorizontalController
 from .job import JobController, TTLAfterFinishedController
+from .localpath import LocalPathProvisioner
 from .namespace import NamespaceController
 from .nodelifecycle import NodeInformers, NodeLifecycleController, settings_from_config
+from .persistentvolume import PersistentVolumeController
 from .podgc import PodGCController
 from .replicaset import ReplicaSetController
 from .rootca import RootCAPublisher
@@ -45,6 +48,9 @@ def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Await
         "replicaset": ReplicaSetController(client).run,
         "daemonset": DaemonSetController(client).run,
         "statefulset": StatefulSetController(client).run,
+        "persistentvolume-binder": PersistentVolumeController(client).run,
+        "local-path-provisioner": LocalPathProvisioner(client, os.path.join(getattr(cfg, "data_dir", None)
+                                                                             or "/var/lib/kubeling", "storage")).run,
         "serviceaccount": ServiceAccountsController(client).run,
         "root-ca-cert-publisher": RootCAPublisher(client).run,
         "endpoint": EndpointsController(client).run,

@@ -26,6 +26,7 @@ from ..client.informer import shared_informer
 from ..client.rest import Client
 from . import framework as fw
 from .queue import QueuedPod, SchedulingQueue
+from .volumebinding import CLASSES, PVCS, PVS, PodVolumes, VolumeBinder, claim_names
 
 log = logging.getLogger("kubeling.scheduler")
 
@@ -159,6 +160,9 @@ class Scheduler(Controller):
         self.scheduled = 0
         self.watch(self.node_informer, self._node_added, self._node_updated, self._node_deleted)
         self.watch(self.pod_informer, self._pod_added, self._pod_updated, self._pod_deleted)
+        volume_informers = [self.watch(shared_informer(client, r), on_add=lambda o: self._move_all(),
+                                       on_update=lambda o, n: self._move_all()) for r in (PVCS, PVS, CLASSES)]
+        self.volumes = VolumeBinder(client, *volume_informers)
         self.on_synced(lambda: log.info("scheduler %s started with %d nodes", self.name, len(self.cache.nodes)))
         self.every(flush_interval, self._flush_leftover, "flush")
         self.add_task("loop", self._loop)
@@ -276,7 +280,16 @@ class Scheduler(Controller):
         pod = qp.pod
         pi = fw.PodInfo.of(pod)
         nodes = self.cache.ready_nodes()
-        feasible, fit = fw.find_fit(pi, nodes)
+        vols: PodVolumes | None = None
+        filters = fw.FILTERS
+        if claim_names(pod):
+            vols, why = self.volumes.prefilter(pod)
+            if vols is None:
+                self._bind_slots.release()
+                self._unschedulable(qp, pi, fw.FitError(len(nodes), {}, prefilter_msg=why or ""))
+                return None
+            filters = fw.FILTERS + (vols.filter,)
+        feasible, fit = fw.find_fit(pi, nodes, filters)
         if not feasible:
             self._bind_slots.release()
             self._unschedulable(qp, pi, fit)
@@ -288,7 +301,7 @@ class Scheduler(Controller):
             chosen = fw.select_host(feasible, scores, self.rng)
         self.cache.assume(pi, chosen.name)
         self.queue.done(qp.key)
-        self.spawn(self._bind(qp, pi, chosen.name), f"bind-{qp.key}")
+        self.spawn(self._bind(qp, pi, chosen.name, vols), f"bind-{qp.key}")
         return chosen.name
 
     def _unschedulable(self, qp: QueuedPod, pi: fw.PodInfo, fit: fw.FitError) -> None:
@@ -316,13 +329,15 @@ class Scheduler(Controller):
             if e.code not in (404, 409):
                 log.info("could not update condition of %s/%s: %s", m.get("namespace"), m["name"], e.message)
 
-    async def _bind(self, qp: QueuedPod, pi: fw.PodInfo, node: str) -> None:
+    async def _bind(self, qp: QueuedPod, pi: fw.PodInfo, node: str, vols: PodVolumes | None = None) -> None:
         m = qp.pod["metadata"]
         ns, name = m.get("namespace"), m["name"]
         binding = {"apiVersion": "v1", "kind": "Binding",
                    "metadata": {"name": name, "namespace": ns, "uid": m.get("uid")},
                    "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
         try:
+            if vols is not None and vols.to_provision:
+                await self.volumes.prebind(vols, node)
             await self.client.create(PODS, ns, binding, sub_name=name, sub="binding")
         except asyncio.CancelledError:
             raise

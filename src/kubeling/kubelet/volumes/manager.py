@@ -11,7 +11,8 @@ Layout (upstream's /var/lib/kubelet/pods tree under DATA/agent/pods):
     <pods_dir>/<uid>/volumes/kubernetes.io~projected/<name>     AtomicWriter dir on a tmpfs
     <pods_dir>/<uid>/volume-subpaths/<volume>/<container>/<i>   bind mounts for subPath
     <pods_dir>/<uid>/plugins/kubernetes.io~empty-dir/<name>/ready   set up (wrappers: wrapped_<name>)
-hostPath volumes use the host path itself.
+hostPath volumes use the host path itself; so does a PVC bound to a hostPath or local PV (what
+the built-in local-path provisioner makes): its directory outlives the pod.
 
 Everything is idempotent and re-derivable from disk, so a restarted kubelet calls `setup` again
 (mounted tmpfs are kept with their contents) and `cleanup_orphans` for pods that are gone.
@@ -41,7 +42,9 @@ log = logging.getLogger("kubeling.kubelet.volumes")
 CONFIGMAPS = lookup("", "v1", "configmaps")
 SECRETS = lookup("", "v1", "secrets")
 SERVICE_ACCOUNTS = lookup("", "v1", "serviceaccounts")
-assert CONFIGMAPS and SECRETS and SERVICE_ACCOUNTS
+PVCS = lookup("", "v1", "persistentvolumeclaims")
+PVS = lookup("", "v1", "persistentvolumes")
+assert CONFIGMAPS and SECRETS and SERVICE_ACCOUNTS and PVCS and PVS
 
 EMPTY_DIR = "kubernetes.io~empty-dir"
 CONFIGMAP = "kubernetes.io~configmap"
@@ -54,6 +57,7 @@ HOST_PATH = "kubernetes.io~host-path"
 PLUGINS: dict[str, tuple[str, bool, bool]] = {
     "emptyDir": (EMPTY_DIR, False, False),
     "hostPath": (HOST_PATH, False, False),
+    "persistentVolumeClaim": ("kubernetes.io~local-volume", False, False),
     "configMap": (CONFIGMAP, False, True),
     "secret": (SECRET, True, True),
     "downwardAPI": (DOWNWARD_API, False, True),
@@ -127,6 +131,7 @@ class VolumeManager:
         self.clock = clock
         self._tokens: dict[tuple[str, str, int, str], projected.Token] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._claim_paths: dict[tuple[str, str], str] = {}  # (pod uid, volume) -> the PV's host path
 
     # ---- paths ----------------------------------------------------------------------------
     def pod_dir(self, uid: str) -> str:
@@ -142,6 +147,8 @@ class VolumeManager:
             raise KeyError(volume.get("name"))
         if key == "hostPath":
             return volume["hostPath"].get("path", "")
+        if key == "persistentVolumeClaim":
+            return self._claim_paths.get((pod["metadata"]["uid"], volume["name"]), "")
         return self.volume_dir(pod["metadata"]["uid"], PLUGINS[key][0], volume["name"])
 
     def _alloc_memory(self) -> int | None:
@@ -199,6 +206,11 @@ class VolumeManager:
         if key == "hostPath":
             await subproc.blocking(hostpath.check_type, spec.get("path", ""), spec.get("type"))
             return
+        if key == "persistentVolumeClaim":
+            path = await self._claim_path(pod, spec.get("claimName", ""))
+            await subproc.blocking(hostpath.check_type, path, "DirectoryOrCreate")
+            self._claim_paths[(pod["metadata"]["uid"], vol["name"])] = path
+            return
         path = self.volume_path(pod, vol)
         fs_group = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup")
         if key == "emptyDir":
@@ -252,6 +264,22 @@ class VolumeManager:
             get_configmap=lambda n: self._get(CONFIGMAPS, ns, n), get_secret=lambda n: self._get(SECRETS, ns, n),
             get_token=lambda src: self._token(pod, src), node_allocatable=self.node_allocatable,
             fs_user=None, fs_group=sc.get("fsGroup"))
+
+    async def _claim_path(self, pod: dict[str, Any], name: str) -> str:
+        """The host directory of the node-local PV bound to claim `name`."""
+        ns = pod["metadata"].get("namespace", "")
+        pvc = await self._get(PVCS, ns, name)
+        if pvc is None:
+            raise PayloadError(f'persistentvolumeclaim "{name}" not found')
+        vol, phase = (pvc.get("spec") or {}).get("volumeName") or "", (pvc.get("status") or {}).get("phase") or ""
+        if phase != "Bound" or not vol:
+            raise PayloadError(f'PVC {ns}/{name} has non-bound phase ("{phase}") or empty pvc.Spec.VolumeName ("{vol}")')
+        pv = await self._get(PVS, "", vol)
+        spec = (pv or {}).get("spec") or {}
+        path = (spec.get("hostPath") or spec.get("local") or {}).get("path")
+        if not path:
+            raise PayloadError(f'persistentvolume "{vol}" is not a node-local (hostPath or local) volume')
+        return path
 
     async def _get(self, res: Any, ns: str, name: str) -> dict[str, Any] | None:
         try:
@@ -371,6 +399,7 @@ class VolumeManager:
         async with self._lock(pod_uid):
             await subproc.blocking(self._teardown_sync, pod_uid)
             self._tokens = {k: v for k, v in self._tokens.items() if k[0] != pod_uid}
+            self._claim_paths = {k: v for k, v in self._claim_paths.items() if k[0] != pod_uid}
         self._locks.pop(pod_uid, None)
 
     def _teardown_sync(self, pod_uid: str) -> None:

@@ -1,0 +1,43 @@
+"""DefaultStorageClass admission (upstream plugin/pkg/admission/storage/storageclass/setdefault):
+a PersistentVolumeClaim created without a class gets the default StorageClass, so the scheduler
+and the binder see its binding mode from the first moment."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ...api.resources import lookup
+from ..admission import BasePlugin
+
+if TYPE_CHECKING:
+    from ...api.resources import Resource
+    from ..registry import Registry
+
+CLASSES = lookup("storage.k8s.io", "v1", "storageclasses")
+assert CLASSES is not None
+
+DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+BETA_CLASS = "volume.beta.kubernetes.io/storage-class"
+
+
+def default_class(registry: "Registry") -> str | None:
+    """GetDefaultClass: of the classes annotated default, the newest (then by name)."""
+    entries, _ = registry.store.list(CLASSES.prefix(None))
+    defaults = [sc for sc in (e.obj() for e in entries)
+                if (sc["metadata"].get("annotations") or {}).get(DEFAULT_CLASS) == "true"]
+    if not defaults:
+        return None
+    return max(defaults, key=lambda sc: (sc["metadata"].get("creationTimestamp") or "",
+                                         sc["metadata"]["name"]))["metadata"]["name"]
+
+
+class DefaultStorageClass(BasePlugin):
+    kinds = (("", "PersistentVolumeClaim"),)
+
+    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+        spec = obj.setdefault("spec", {})
+        if spec.get("storageClassName") is not None or BETA_CLASS in ((obj.get("metadata") or {}).get("annotations") or {}):
+            return
+        name = default_class(registry)
+        if name is not None:
+            spec["storageClassName"] = name
