@@ -42,7 +42,8 @@ def web(image: str = "nginx:1.14.2") -> str:
            "spec": {"selector": {"matchLabels": {"app": "nginx"}}, "serviceName": "nginx", "replicas": 3,
                     "template": {"metadata": {"labels": {"app": "nginx"}}, "spec": {
                         "terminationGracePeriodSeconds": 1,
-                        "containers": [{"name": "nginx", "image": image, "ports": [{"containerPort": 80, "name": "web"}],
+                        "containers": [{"name": "nginx", "image": image,
+                                        "ports": [{"containerPort": 80, "name": "web"}],
                                         "volumeMounts": [{"name": "www", "mountPath": HTML}]}]}},
                     "volumeClaimTemplates": [{"metadata": {"name": "www"}, "spec": {
                         "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}

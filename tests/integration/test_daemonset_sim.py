@@ -60,7 +60,8 @@ def test_one_pod_per_eligible_node(c: Cluster) -> None:
     assert sorted(p["spec"]["nodeName"] for p in ps) == ["sim-node-1", "sim-node-2", "sim-node-3"]
     pod = ps[0]
     # scheduled by the scheduler through node affinity, with the default daemon tolerations
-    terms = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    required = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    terms = required["nodeSelectorTerms"]
     assert terms == [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [pod["spec"]["nodeName"]]}]}]
     assert {(t["key"], t["effect"]) for t in pod["spec"]["tolerations"]} >= {
         ("node.kubernetes.io/not-ready", "NoExecute"), ("node.kubernetes.io/unschedulable", "NoSchedule")}
@@ -73,7 +74,8 @@ def test_one_pod_per_eligible_node(c: Cluster) -> None:
     assert row[:6] == [DS, "3", "3", "3", "3", "3"], row
     revs = c.json("get", "controllerrevisions")["items"]
     assert len(revs) == 1 and revs[0]["revision"] == 1
-    assert revs[0]["metadata"]["labels"]["controller-revision-hash"] == pod["metadata"]["labels"]["controller-revision-hash"]
+    hash_label = "controller-revision-hash"
+    assert revs[0]["metadata"]["labels"][hash_label] == pod["metadata"]["labels"][hash_label]
 
 
 def test_node_joining_and_leaving(c: Cluster) -> None:

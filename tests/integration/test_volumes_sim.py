@@ -49,7 +49,8 @@ def phase(c: Cluster, kind: str, name: str) -> str | None:
 
 def test_default_class_waits_for_first_consumer_then_provisions_on_its_node(c: Cluster) -> None:
     row = c.kubectl("get", "sc", "--no-headers").stdout.split()
-    assert row[:6] == ["local-path", "(default)", "rancher.io/local-path", "Delete", "WaitForFirstConsumer", "false"], row
+    assert row[:6] == ["local-path", "(default)", "rancher.io/local-path", "Delete", "WaitForFirstConsumer",
+                       "false"], row
     apply(c, claim("data"))
     assert c.json("get", "pvc", "data")["spec"]["storageClassName"] == "local-path"
     c.wait_for(lambda: "waiting for first consumer to be created before binding"
@@ -63,7 +64,8 @@ def test_default_class_waits_for_first_consumer_then_provisions_on_its_node(c: C
     assert pvc["metadata"]["annotations"]["pv.kubernetes.io/bind-completed"] == "yes"
     pv = c.json("get", "pv", pvc["spec"]["volumeName"])
     assert pv["metadata"]["name"] == "pvc-" + pvc["metadata"]["uid"]
-    assert pv["spec"]["hostPath"]["path"] == os.path.join(c.data_dir, "storage", f"{pv['metadata']['name']}_default_data")
+    want_path = os.path.join(c.data_dir, "storage", f"{pv['metadata']['name']}_default_data")
+    assert pv["spec"]["hostPath"]["path"] == want_path
     assert pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"] == [
         {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]
     assert (pv["spec"]["claimRef"]["name"], pv["status"]["phase"]) == ("data", "Bound")

@@ -28,8 +28,9 @@ def test_should_run_taints_and_selector() -> None:
     assert d.node_should_run(node("a", [{"key": "k", "effect": "NoSchedule"}]), x) == (False, True)
     assert d.node_should_run(node("a", [{"key": "k", "effect": "NoExecute"}]), x) == (False, False)
     # default tolerations: cordoned and not-ready nodes keep their daemon pods
-    assert d.node_should_run(node("a", [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"},
-                                        {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"}]), x) == (True, True)
+    cordoned_not_ready = [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"},
+                          {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"}]
+    assert d.node_should_run(node("a", cordoned_not_ready), x) == (True, True)
     x["spec"]["template"]["spec"]["nodeSelector"] = {"role": "edge"}
     assert d.node_should_run(node("a"), x) == (False, False)
     assert d.node_should_run(node("a", labels={"role": "edge"}), x) == (True, True)

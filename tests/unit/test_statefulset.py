@@ -8,8 +8,9 @@ from kubeling.controllers import statefulset as s
 
 def sts(**spec: object) -> dict:
     base = {"selector": {"matchLabels": {"app": "web"}}, "serviceName": "nginx", "replicas": 3,
-            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i"}],
-                                                                          "volumes": [{"name": "www", "emptyDir": {}}]}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                         "spec": {"containers": [{"name": "c", "image": "i"}],
+                                  "volumes": [{"name": "www", "emptyDir": {}}]}},
             "volumeClaimTemplates": [{"metadata": {"name": "www", "labels": {"t": "1"}}, "spec": {}}]}
     return {"metadata": {"name": "web", "namespace": "ns", "uid": "u1", "generation": 4}, "spec": {**base, **spec}}
 
@@ -24,7 +25,8 @@ def test_pod_identity_and_claims() -> None:
     assert pod["metadata"]["name"] == "web-2"
     assert (pod["spec"]["hostname"], pod["spec"]["subdomain"]) == ("web-2", "nginx")
     assert pod["metadata"]["labels"] == {"app": "web", "controller-revision-hash": "web-abc",
-                                         "statefulset.kubernetes.io/pod-name": "web-2", "apps.kubernetes.io/pod-index": "2"}
+                                         "statefulset.kubernetes.io/pod-name": "web-2",
+                                         "apps.kubernetes.io/pod-index": "2"}
     # a claim template replaces a pod volume of the same name
     assert pod["spec"]["volumes"] == [{"name": "www", "persistentVolumeClaim": {"claimName": "www-web-2"}}]
     claim = s.claims_for(x, 2)["www"]

@@ -261,7 +261,8 @@ def test_statefulset_volume_mount_may_name_a_claim_template():
     sts = {"metadata": {"name": "web", "namespace": "d"}, "spec": {
         "selector": {"matchLabels": {"app": "nginx"}}, "serviceName": "nginx",
         "template": {"metadata": {"labels": {"app": "nginx"}}, "spec": {"containers": [
-            {"name": "nginx", "image": "nginx", "volumeMounts": [{"name": "www", "mountPath": "/usr/share/nginx/html"}]}]}},
+            {"name": "nginx", "image": "nginx",
+             "volumeMounts": [{"name": "www", "mountPath": "/usr/share/nginx/html"}]}]}},
         "volumeClaimTemplates": [{"metadata": {"name": "www"}, "spec": {
             "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}
     apply_defaults("apps", "v1", "StatefulSet", sts)

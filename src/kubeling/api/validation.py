@@ -1496,14 +1496,16 @@ def _template_for_stateful_set(spec: dict, fld: str) -> Causes:
     out: Causes = []
     sel = spec.get("selector")
     if (sel is None or not _selector_is_empty(sel)) and not selector_matches(sel, meta.get("labels")):
-        out.append(invalid(p + ".metadata.labels", go_map(meta.get("labels")), "`selector` does not match template `labels`"))
+        out.append(invalid(p + ".metadata.labels", go_map(meta.get("labels")),
+                           "`selector` does not match template `labels`"))
     out += validate_labels(meta.get("labels"), p + ".labels")
     out += validate_annotations(meta.get("annotations"), p + ".annotations")
     tspec = _d(t.get("spec"))
     if tspec.get("restartPolicy") != "Always":
         out.append(not_supported(p + ".spec.restartPolicy", _s(tspec.get("restartPolicy")), ("Always",)))
     if tspec.get("activeDeadlineSeconds") is not None:
-        out.append(forbidden(p + ".spec.activeDeadlineSeconds", "activeDeadlineSeconds in StatefulSet is not Supported"))
+        out.append(forbidden(p + ".spec.activeDeadlineSeconds",
+                             "activeDeadlineSeconds in StatefulSet is not Supported"))
     return out
 
 

@@ -26,7 +26,8 @@ from ..api.selectors import from_label_selector_object
 from ..api.taints import tolerates
 from ..client.controller import Controller, ControllerRefManager
 from ..client.events import EventRecorder
-from ..client.informer import CONTROLLER_UID, ORPHANS_BY_NAMESPACE, add_owner_indexes, object_key, shared_informer, split_key
+from ..client.informer import (CONTROLLER_UID, ORPHANS_BY_NAMESPACE, add_owner_indexes, object_key, shared_informer,
+                               split_key)
 from ..client.rest import Client
 from ..scheduler.framework import required_affinity_matches
 from . import history, podutil
@@ -418,8 +419,8 @@ class DaemonSetController(Controller):
                     if p["metadata"].get("deletionTimestamp"):
                         continue
                     if (p.get("status") or {}).get("phase") == "Failed":
-                        self.recorder.event(ds, "Warning", "FailedDaemonPod",
-                                            f"Found failed daemon pod {object_key(p)} on node {name}, will try to kill it")
+                        self.recorder.event(ds, "Warning", "FailedDaemonPod", f"Found failed daemon pod "
+                                            f"{object_key(p)} on node {name}, will try to kill it")
                         delete.append(p)
                         continue
                     running.append(p)
@@ -427,7 +428,8 @@ class DaemonSetController(Controller):
                 if len(running) > 1 and not surge:
                     delete += running[1:]
                 elif len(running) > 1:
-                    delete += _surge_extras(running, hash_, gen, int((ds.get("spec") or {}).get("minReadySeconds") or 0), now)
+                    min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
+                    delete += _surge_extras(running, hash_, gen, min_ready, now)
             elif pods:
                 delete += [p for p in pods if not p["metadata"].get("deletionTimestamp")]
         for name, pods in node_pods.items():  # pods targeting nodes that are gone

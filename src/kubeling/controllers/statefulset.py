@@ -28,7 +28,8 @@ from ..api.resources import lookup
 from ..api.selectors import from_label_selector_object
 from ..client.controller import Controller, ControllerRefManager, WriteExpectations
 from ..client.events import EventRecorder
-from ..client.informer import CONTROLLER_UID, ORPHANS_BY_NAMESPACE, add_owner_indexes, object_key, shared_informer, split_key
+from ..client.informer import (CONTROLLER_UID, ORPHANS_BY_NAMESPACE, add_owner_indexes, object_key, shared_informer,
+                               split_key)
 from ..client.rest import Client
 from . import history, podutil
 from .deployment.util import scaled_value

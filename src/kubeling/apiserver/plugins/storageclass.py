@@ -36,7 +36,8 @@ class DefaultStorageClass(BasePlugin):
 
     def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
         spec = obj.setdefault("spec", {})
-        if spec.get("storageClassName") is not None or BETA_CLASS in ((obj.get("metadata") or {}).get("annotations") or {}):
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        if spec.get("storageClassName") is not None or BETA_CLASS in annotations:
             return
         name = default_class(registry)
         if name is not None:

@@ -273,7 +273,8 @@ class VolumeManager:
             raise PayloadError(f'persistentvolumeclaim "{name}" not found')
         vol, phase = (pvc.get("spec") or {}).get("volumeName") or "", (pvc.get("status") or {}).get("phase") or ""
         if phase != "Bound" or not vol:
-            raise PayloadError(f'PVC {ns}/{name} has non-bound phase ("{phase}") or empty pvc.Spec.VolumeName ("{vol}")')
+            raise PayloadError(f'PVC {ns}/{name} has non-bound phase ("{phase}") or empty '
+                               f'pvc.Spec.VolumeName ("{vol}")')
         pv = await self._get(PVS, "", vol)
         spec = (pv or {}).get("spec") or {}
         path = (spec.get("hostPath") or spec.get("local") or {}).get("path")
