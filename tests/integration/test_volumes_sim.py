@@ -107,3 +107,20 @@ def test_missing_claim_keeps_the_pod_pending(c: Cluster) -> None:
     apply(c, claim("nope"))
     c.wait_for(lambda: c.json("get", "pod", "orphan")["spec"].get("nodeName"), timeout=30, what="scheduled")
     c.wait_for(lambda: phase(c, "pvc", "nope") == "Bound", what="claim bound")
+
+
+def test_claim_in_use_is_protected_until_its_pod_goes(c: Cluster) -> None:
+    apply(c, claim("busy"), pod("busy-user", "busy"))
+    c.wait_for(lambda: phase(c, "pvc", "busy") == "Bound", timeout=30, what="claim bound")
+    pvc = c.json("get", "pvc", "busy")
+    assert pvc["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+    pv_name = pvc["spec"]["volumeName"]
+    assert c.json("get", "pv", pv_name)["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]
+    c.kubectl("delete", "pvc", "busy", "--wait=false")
+    c.wait_for(lambda: "Terminating" in c.kubectl("get", "pvc", "busy", "--no-headers").stdout, what="terminating")
+    # the pod still runs: the claim stays, and so do its volume and data
+    assert c.json("get", "pvc", "busy")["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+    assert phase(c, "pv", pv_name) == "Bound"
+    c.kubectl("delete", "pod", "busy-user", "--wait=false")
+    c.wait_for(lambda: phase(c, "pvc", "busy") is None, timeout=30, what="claim gone")
+    c.wait_for(lambda: phase(c, "pv", pv_name) is None, timeout=30, what="volume reclaimed")

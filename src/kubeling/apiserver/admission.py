@@ -79,9 +79,10 @@ def default_chain(service_cidr: str = "10.96.0.0/12", node_port_range: str = "30
     from .plugins.service_alloc import ServiceAllocator
     from .plugins.serviceaccount import ServiceAccountAdmission
     from .plugins.storageclass import DefaultStorageClass
+    from .plugins.storageprotection import StorageObjectInUseProtection
     from .plugins.tolerations import DefaultTolerationSeconds
 
     return Chain([
         ServiceAccountAdmission(), PriorityAdmission(), DefaultTolerationSeconds(),
-        ServiceAllocator(service_cidr, node_port_range), DefaultStorageClass(),
+        ServiceAllocator(service_cidr, node_port_range), DefaultStorageClass(), StorageObjectInUseProtection(),
     ])

@@ -28,6 +28,7 @@ from .rootca import RootCAPublisher
 from .serviceaccount import ServiceAccountsController
 from .statefulset import StatefulSetController
 from .taintmanager import TaintEvictionController
+from .volumeprotection import VolumeProtectionController
 
 log = logging.getLogger("kubeling.controllers")
 
@@ -49,6 +50,7 @@ def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Await
         "daemonset": DaemonSetController(client).run,
         "statefulset": StatefulSetController(client).run,
         "persistentvolume-binder": PersistentVolumeController(client).run,
+        "volume-protection": VolumeProtectionController(client).run,
         "local-path-provisioner": LocalPathProvisioner(client, os.path.join(getattr(cfg, "data_dir", None)
                                                                              or "/var/lib/kubeling", "storage")).run,
         "serviceaccount": ServiceAccountsController(client).run,
