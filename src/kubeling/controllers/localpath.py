@@ -104,6 +104,8 @@ class LocalPathProvisioner(Controller):
             return
         sc = self.classes.get(None, (pvc.get("spec") or {}).get("storageClassName") or "")
         pv = volume_for(pvc, node, sc, self.storage_dir)
+        self.recorder.event(pvc, "Normal", "Provisioning",
+                            f'External provisioner is provisioning volume for claim "{key}"')
         try:
             await self.client.create(PVS, None, pv)
         except errors.StatusError as e:
