@@ -56,7 +56,8 @@ def test_rolling_update_with_surge_starts_new_pods_first() -> None:
 
 def test_status_counts_the_oldest_pod_per_node() -> None:
     nodes = [node("a"), node("b"), node("c", [{"key": "k", "effect": "NoSchedule"}])]
-    st = d.calculate_status(ds(), nodes, {"a": [pod("a1", HASH)], "c": [pod("c1", "old")]}, HASH, 1e10)
+    st = d.calculate_status(ds(), d.eligibility(ds(), nodes), {"a": [pod("a1", HASH)], "c": [pod("c1", "old")]},
+                            HASH, 1e10)
     assert st == {"currentNumberScheduled": 1, "numberMisscheduled": 1, "desiredNumberScheduled": 2,
                   "numberReady": 1, "updatedNumberScheduled": 1, "numberAvailable": 1, "numberUnavailable": 1,
                   "observedGeneration": 2}

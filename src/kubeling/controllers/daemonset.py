@@ -57,7 +57,7 @@ _DEFAULT_TOLERATIONS = (
 )
 
 
-def add_default_tolerations(spec: Obj) -> None:
+def with_default_tolerations(spec: Obj) -> list[Obj]:
     """AddOrUpdateDaemonPodTolerations: a daemon pod survives its node's conditions."""
     defaults = list(_DEFAULT_TOLERATIONS)
     if spec.get("hostNetwork"):
@@ -66,7 +66,7 @@ def add_default_tolerations(spec: Obj) -> None:
     for key, effect in defaults:
         new = {"key": key, "operator": "Exists", "effect": effect}
         tols = [t for t in tols if not (t.get("key") == key and t.get("effect") == effect)] + [new]
-    spec["tolerations"] = tols
+    return tols
 
 
 def node_affinity_for(affinity: Obj | None, node: str) -> Obj:
@@ -110,7 +110,7 @@ def new_pod(ds: Obj, node: str, hash_: str) -> Obj:
             meta[k] = copy.deepcopy(tmeta[k])
     spec = copy.deepcopy(tpl.get("spec") or {})
     spec["affinity"] = node_affinity_for(spec.get("affinity"), node)
-    add_default_tolerations(spec)
+    spec["tolerations"] = with_default_tolerations(spec)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
 
@@ -118,17 +118,19 @@ def _untolerated(taints: list[Obj], tolerations: list[Obj], effects: tuple[str, 
     return any(t.get("effect") in effects and not any(tolerates(x, t) for x in tolerations) for t in taints)
 
 
-def node_should_run(node: Obj, ds: Obj) -> tuple[bool, bool]:
-    """NodeShouldRunDaemonPod: (should run a pod there, may keep a pod already there)."""
+def node_should_run(node: Obj, ds: Obj, tolerations: list[Obj] | None = None) -> tuple[bool, bool]:
+    """NodeShouldRunDaemonPod: (should run a pod there, may keep a pod already there).
+    `tolerations` are the template's with the defaults, if the caller computed them already."""
     name = node["metadata"]["name"]
-    spec = copy.deepcopy(((ds.get("spec") or {}).get("template") or {}).get("spec") or {})
+    spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
     if spec.get("nodeName") and spec["nodeName"] != name:
         return False, False
     if not required_affinity_matches({"spec": spec}, node["metadata"].get("labels") or {}, name):
         return False, False
-    add_default_tolerations(spec)
     taints = (node.get("spec") or {}).get("taints") or []
-    tols = spec["tolerations"]
+    if not taints:
+        return True, True
+    tols = tolerations if tolerations is not None else with_default_tolerations(spec)
     if _untolerated(taints, tols, ("NoSchedule", "NoExecute")):
         return False, not _untolerated(taints, tols, ("NoExecute",))
     return True, True
@@ -239,14 +241,20 @@ def rolling_update_plan(ds: Obj, node_pods: dict[str, list[Obj]], should_run: Ca
     return to_delete, allowed_nodes + candidate_nodes[:room]
 
 
-def calculate_status(ds: Obj, nodes: list[Obj], node_pods: dict[str, list[Obj]], hash_: str, now: float) -> Obj:
+def eligibility(ds: Obj, nodes: list[Obj]) -> dict[str, tuple[bool, bool]]:
+    """node name -> node_should_run, once per sync."""
+    tols = with_default_tolerations(((ds.get("spec") or {}).get("template") or {}).get("spec") or {})
+    return {n["metadata"]["name"]: node_should_run(n, ds, tols) for n in nodes}
+
+
+def calculate_status(ds: Obj, eligible: dict[str, tuple[bool, bool]], node_pods: dict[str, list[Obj]], hash_: str,
+                     now: float) -> Obj:
     """updateDaemonSetStatus's counters over the nodes; the oldest pod of a node speaks for it."""
     gen = template_generation(ds)
     min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
     desired = current = misscheduled = ready = available = updated = 0
-    for node in nodes:
-        run, _ = node_should_run(node, ds)
-        pods = node_pods.get(node["metadata"]["name"]) or []
+    for name, (run, _) in eligible.items():
+        pods = node_pods.get(name) or []
         if not run:
             misscheduled += bool(pods)
             continue
@@ -368,17 +376,17 @@ class DaemonSetController(Controller):
             return  # collision: collisionCount was bumped, the update requeues us
         hash_ = (cur["metadata"].get("labels") or {}).get(history.HASH_LABEL) or history.daemon_set_hash(ds)
         node_pods = await self._node_pods(ds, selector)
+        eligible = eligibility(ds, nodes)
         if self.expectations.satisfied(key):
-            await self._manage(ds, nodes, node_pods, hash_)
+            await self._manage(ds, eligible, node_pods, hash_)
             strategy = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type") or "RollingUpdate"
             if strategy == "RollingUpdate" and self.expectations.satisfied(key):  # manage changed nothing
-                node_pods = await self._node_pods(ds, selector)
-                names = {n["metadata"]["name"]: n for n in nodes}
                 to_delete, surge_nodes = rolling_update_plan(
-                    ds, node_pods, lambda n: n in names and node_should_run(names[n], ds)[0], hash_, self.clock())
+                    ds, node_pods, lambda n: eligible.get(n, (False, False))[0], hash_, self.clock())
                 await self._sync_nodes(ds, to_delete, surge_nodes, hash_)
             await self._cleanup_history(ds, cur, old)
-        await self._update_status(ds, nodes, await self._node_pods(ds, selector), hash_)
+            node_pods = await self._node_pods(ds, selector)
+        await self._update_status(ds, eligible, node_pods, hash_)
 
     async def _node_pods(self, ds: Obj, selector: Any) -> dict[str, list[Obj]]:
         """getNodesToDaemonPods: claimed pods by target node (terminal pods being deleted left out)."""
@@ -397,7 +405,8 @@ class DaemonSetController(Controller):
                 out.setdefault(node, []).append(p)
         return out
 
-    async def _manage(self, ds: Obj, nodes: list[Obj], node_pods: dict[str, list[Obj]], hash_: str) -> None:
+    async def _manage(self, ds: Obj, eligible: dict[str, tuple[bool, bool]], node_pods: dict[str, list[Obj]],
+                      hash_: str) -> None:
         """manage: a pod where one should run, none where none may run, one at most per node."""
         create: list[str] = []
         delete: list[Obj] = []
@@ -405,11 +414,7 @@ class DaemonSetController(Controller):
             ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate"
         gen = template_generation(ds)
         now = self.clock()
-        known = set()
-        for node in nodes:
-            name = node["metadata"]["name"]
-            known.add(name)
-            run, keep = node_should_run(node, ds)
+        for name, (run, keep) in eligible.items():
             pods = node_pods.get(name) or []
             if run and not pods:
                 create.append(name)
@@ -433,7 +438,7 @@ class DaemonSetController(Controller):
             elif pods:
                 delete += [p for p in pods if not p["metadata"].get("deletionTimestamp")]
         for name, pods in node_pods.items():  # pods targeting nodes that are gone
-            if name not in known:
+            if name not in eligible:
                 delete += [p for p in pods if not p["metadata"].get("deletionTimestamp")
                            and not (p.get("spec") or {}).get("nodeName")]
         await self._sync_nodes(ds, delete, create, hash_)
@@ -534,8 +539,9 @@ class DaemonSetController(Controller):
         await history.truncate(self.client, old, keep, limit)
 
     # ---- status -----------------------------------------------------------------------------
-    async def _update_status(self, ds: Obj, nodes: list[Obj], node_pods: dict[str, list[Obj]], hash_: str) -> None:
-        status = calculate_status(ds, nodes, node_pods, hash_, self.clock())
+    async def _update_status(self, ds: Obj, eligible: dict[str, tuple[bool, bool]], node_pods: dict[str, list[Obj]],
+                             hash_: str) -> None:
+        status = calculate_status(ds, eligible, node_pods, hash_, self.clock())
         if status == (ds.get("status") or {}):
             return
         cur = copy.deepcopy(ds)
