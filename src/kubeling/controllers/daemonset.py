@@ -465,8 +465,8 @@ class DaemonSetController(Controller):
                 raise
             self.recorder.event(ds, "Normal", "SuccessfulCreate", f"Created pod: {made['metadata']['name']}")
 
-        ok, err = await slow_start_batch(len(create), 1, create_one)
-        for _ in range(len(create) - ok - (1 if err else 0)):
+        _, err = await slow_start_batch(len(create), 1, create_one)
+        for _ in todo:  # never tried after a failed batch: the informer will not see these
             self.expectations.creation_observed(key)
         results = await asyncio.gather(*(self._delete_pod(ds, p) for p in delete), return_exceptions=True)
         errs = [r for r in results if isinstance(r, Exception)]
