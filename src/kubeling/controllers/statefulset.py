@@ -202,7 +202,7 @@ class StatefulSetController(Controller):
         self.sts_informer = self.watch(shared_informer(client, STATEFULSETS), on_add=self._enqueue,
                                        on_update=lambda o, n: self._enqueue(n), on_delete=self._on_delete)
         self.pod_informer = self.watch(shared_informer(client, PODS), on_add=self._on_pod,
-                                       on_update=self._on_pod_update, on_delete=self._on_pod)
+                                       on_update=self._on_pod_update, on_delete=self._on_pod_delete)
         add_owner_indexes(self.pod_informer)
         self.rev_informer = self.watch(shared_informer(client, history.REVISIONS))
         add_owner_indexes(self.rev_informer)
@@ -227,6 +227,12 @@ class StatefulSetController(Controller):
         elif podutil.controller_of(pod) is None:
             for sts in self.pod_refs.owners_selecting(pod):
                 self._enqueue(sts)
+
+    def _on_pod_delete(self, pod: Obj) -> None:
+        sts = self.pod_refs.controller_of(pod)
+        if sts is not None:
+            self.expectations.deleted(object_key(sts), pod)
+        self._on_pod(pod)
 
     def _on_pod_update(self, old: Obj, cur: Obj) -> None:
         self._on_pod(old)
@@ -436,8 +442,8 @@ class StatefulSetController(Controller):
     async def _delete_pod(self, sts: Obj, pod: Obj, *, event: bool = True) -> None:
         meta = pod["metadata"]
         try:
-            await self.client.delete(PODS, meta.get("namespace"), meta["name"],
-                                     preconditions={"uid": meta["uid"]})
+            gone = await self.client.delete(PODS, meta.get("namespace"), meta["name"],
+                                            preconditions={"uid": meta["uid"]})
         except errors.StatusError as e:
             if e.code in (404, 409):
                 return
@@ -445,7 +451,12 @@ class StatefulSetController(Controller):
                                 f"delete Pod {meta['name']} in StatefulSet {sts['metadata']['name']} failed error: "
                                 f"{e.message}")
             raise
-        self.expectations.deleting(object_key(sts), pod)
+        terminating = isinstance(gone, dict) and gone.get("kind") == "Pod" and \
+            bool((gone.get("metadata") or {}).get("deletionTimestamp"))
+        if terminating:  # wait to see it terminating, not for it to be gone (Parallel goes on)
+            self.expectations.wrote(object_key(sts), gone)
+        else:
+            self.expectations.deleting(object_key(sts), pod)
         if event:
             self.recorder.event(sts, "Normal", "SuccessfulDelete",
                                 f"delete Pod {meta['name']} in StatefulSet {sts['metadata']['name']} successful")
