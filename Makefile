@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA_DIR ?= /var/lib/kubeling
-APT_PACKAGES := python3-venv ca-certificates busybox-static nginx-light redis-server redis-tools docker-registry skopeo runc crun containernetworking-plugins iptables iproute2 util-linux python3-grpcio
+APT_PACKAGES := python3-venv ca-certificates busybox-static nginx-light redis-server redis-tools docker-registry skopeo runc crun containernetworking-plugins iptables nftables conntrack iproute2 util-linux python3-grpcio
 STAMP := $(VENV)/.installed
 
 .PHONY: up test unit integration deps system-deps bench clean

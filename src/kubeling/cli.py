@@ -27,6 +27,8 @@ def _add_node_flags(up: argparse.ArgumentParser) -> None:
     up.add_argument("--no-test-images", dest="test_images", action="store_false",
                     help="don't build the tutorial images (nginx, redis, busybox) or start the local registry")
     up.add_argument("--pod-log-dir", default=Config.pod_log_dir, help="where container logs go (CRI format)")
+    up.add_argument("--proxy-mode", choices=("iptables", "nftables", "ipvs", "userspace", "none"),
+                    default=Config.proxy_mode, help="how the node's kube-proxy forwards Service traffic")
     up.add_argument("--cluster-cidr", default=Config.cluster_cidr, help="pod CIDR; node i gets its i-th /24")
     up.add_argument("--node-lease-duration-seconds", type=int, default=Config.node_lease_duration,
                     help="node Lease duration; it is renewed every quarter of it")
@@ -42,6 +44,7 @@ def _apply_node_flags(cfg: Config, args: argparse.Namespace) -> None:
     cfg.node_name, cfg.node_ip, cfg.pod_log_dir = args.node_name, args.node_ip, args.pod_log_dir
     cfg.kubelet_port, cfg.pod_bridge, cfg.test_images = args.kubelet_port, args.pod_bridge, args.test_images
     cfg.cluster_cidr = args.cluster_cidr
+    cfg.proxy_mode = "" if args.proxy_mode == "none" else args.proxy_mode
     cfg.node_lease_duration = args.node_lease_duration_seconds
     cfg.node_status_update_frequency = args.node_status_update_frequency
 

@@ -38,6 +38,7 @@ class Config:
     cluster_cidr: str = "10.244.0.0/16"  # node i gets the i-th /24
     node_lease_duration: int = 40  # seconds; the Lease is renewed every quarter of it
     node_status_update_frequency: float = 10.0
+    proxy_mode: str = "iptables"  # kube-proxy on the real node: iptables | nftables | ipvs | userspace ("" = none)
     network_check_period: float = 10.0  # seconds between checks that the node's host network is intact
 
     @property

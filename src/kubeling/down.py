@@ -13,7 +13,8 @@ In order:
    pods (by pod UID under `--pod-log-dir`, and each container's recorded log path);
 3. the pod network recorded in DATA/agent/cni (PodNetwork.teardown_host: CNI DEL for each pod,
    the netns, the bridge and its routes if the bridge carries this data dir's owner mark, this
-   data dir's masquerade/forward rules, IPAM state, its claim in /run/kubeling/net);
+   data dir's masquerade/forward rules, IPAM state, its claim in /run/kubeling/net), and its
+   kube-proxy's chains / nft table (names ending in its owner id, see proxy/);
 4. every mount under DATA/agent (overlay rootfs, tmpfs and bind volumes), deepest first;
 5. empty cgroups under /sys/fs/cgroup/*/kubeling (a cgroup that still has processes — another
    node's — can't be removed, so this is safe);
@@ -395,6 +396,11 @@ async def _network(data_dir: str, everything: bool, log: Log, shared: bool | Non
     if recorded is not None:
         owned = recorded.owns_bridge()
         await recorded.teardown_host()
+        from .proxy import cleanup as proxy_cleanup
+
+        removed = await proxy_cleanup(recorded.owner)
+        if removed:
+            log(f"removed kube-proxy state {' '.join(removed)}")
         what = f"bridge {net.bridge}, routes {net.cluster_cidr} {net.service_cidr}, " if owned else ""
         log(f"removed {what}its rules and IPAM state")
     elif not everything:

@@ -137,6 +137,7 @@ async def test_a_node_without_pods_leaves_nothing_when_it_stops(tmp_path: Any) -
     root.mkdir(parents=True)
     node = agent.RealNode.__new__(agent.RealNode)
     node.runtime, node.network = _FakeRuntime(str(root), ["some-pod"]), _FakeNetwork()
+    node.proxier = None
     await node._tidy_if_unused()
     assert root.exists() and not node.network.torn_down  # pods left: everything stays
     node.runtime.sandboxes = []

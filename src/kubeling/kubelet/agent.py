@@ -33,6 +33,7 @@ import os
 import time
 from typing import Any, Awaitable
 
+from .. import GIT_VERSION
 from ..client.rest import Client
 from ..config import Config
 from .kubelet import Kubelet, KubeletConfig
@@ -155,6 +156,7 @@ class RealNode:
                                  "(or run the control plane only with --no-node)") from e
         node.runtime_version = f"{self.runtime.name}://"  # + the version, once the runtime started
         node.kubelet_port = cfg.kubelet_port
+        node.kube_proxy_version = GIT_VERSION if cfg.proxy_mode else ""
         self.node = node
         agent_dir = os.path.join(cfg.data_dir, "agent")
         self.volumes = VolumeManager(client, os.path.join(agent_dir, "pods"), node.name)
@@ -163,10 +165,18 @@ class RealNode:
         self.volumes.recorder = self.kubelet  # FailedMount events
         self.server: Any = None
         self.registry: Any = None
+        self.proxier: Any = None
         self._net_condition: tuple[str, str, str, str] | None = None  # NetworkUnavailable, once it mattered
         self._net_error = ""
         self.kubelet.node.extra_conditions = lambda: [self._net_condition] if self._net_condition else []
         self.kubelet.node.readiness = self._readiness
+        if cfg.proxy_mode:
+            from ..proxy import ProxyError, check_mode
+
+            try:
+                check_mode(cfg.proxy_mode)
+            except ProxyError as e:
+                raise NodeSetupError(str(e)) from None
         if self.network is not None:  # last: nothing above may fail with the claim held
             from .network.claim import ClaimError
 
@@ -243,6 +253,18 @@ class RealNode:
             return
         self.node.kubelet_port = self.server.port
 
+    async def _run_proxy(self) -> None:
+        """kube-proxy for this node (proxy/): node ports on the node IP and 127.0.0.1."""
+        from ..proxy import ProxyConfig, Proxier, cleanup, make_backend
+        from .network.claim import owner_id
+
+        cfg = self.cfg
+        pcfg = ProxyConfig(mode=cfg.proxy_mode, node_name=self.name, node_ips=(self.node.ip, "127.0.0.1"),
+                           owner=owner_id(cfg.data_dir), cluster_cidr=cfg.cluster_cidr, bridge=cfg.pod_bridge)
+        await cleanup(pcfg.owner, keep=cfg.proxy_mode)  # what another mode left (a mode change)
+        self.proxier = Proxier(self.client, pcfg, make_backend(pcfg))
+        await self.proxier.run()
+
     async def _prepare_images(self) -> None:
         """Build/import the tutorial images and serve them from a local registry that mirrors
         docker.io; pulls wait for this (GatedImages)."""
@@ -284,6 +306,8 @@ class RealNode:
                 monitor = NetworkMonitor(self.network, self._network_changed, self.cfg.network_check_period)
                 tasks.append(asyncio.create_task(monitor.run(), name="node-network"))
             await self._start_server()
+            if self.cfg.proxy_mode:
+                tasks.append(asyncio.create_task(self._run_proxy(), name="kube-proxy"))
             if self.cfg.test_images:
                 tasks.append(asyncio.create_task(self._prepare_images(), name="node-images"))
             else:
@@ -331,6 +355,8 @@ class RealNode:
             ports = f"/sys/class/net/{self.network.bridge}/brif"
             if not os.path.isdir(ports) or not os.listdir(ports):
                 await self.network.teardown_host()
+                if self.proxier is not None:
+                    await self.proxier.backend.cleanup()
 
 
 def _stop_stale_registry(workdir: str) -> None:

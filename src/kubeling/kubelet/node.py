@@ -57,6 +57,7 @@ class NodeConfig:
     status_report_frequency: float = 300.0
     labels: dict[str, str] = field(default_factory=dict)
     capacity: dict[str, str] | None = None  # override (tests)
+    kube_proxy_version: str = ""  # nodeInfo.kubeProxyVersion: set when the node runs kube-proxy
 
     @property
     def renew_interval(self) -> float:
@@ -123,7 +124,7 @@ def node_info(cfg: NodeConfig) -> dict[str, Any]:
     return {"machineID": machine_id, "systemUUID": system_uuid, "bootID": boot_id,
             "kernelVersion": platform.release(), "osImage": os_image(),
             "containerRuntimeVersion": cfg.runtime_version, "kubeletVersion": GIT_VERSION,
-            "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": arch}
+            "kubeProxyVersion": cfg.kube_proxy_version, "operatingSystem": "linux", "architecture": arch}
 
 
 def node_labels(cfg: NodeConfig) -> dict[str, str]:

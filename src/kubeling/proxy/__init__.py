@@ -1,0 +1,47 @@
+"""kube-proxy: Services that carry traffic (see proxier.py for the loop, model.py for what is
+forwarded, one module per mode for how)."""
+
+from __future__ import annotations
+
+
+from .iptables_backend import ProxyError
+from .proxier import MODES, Backend, ProxyConfig, Proxier
+
+__all__ = ["MODES", "Backend", "ProxyConfig", "Proxier", "ProxyError", "check_mode", "make_backend", "cleanup"]
+
+
+def check_mode(mode: str) -> None:
+    """Raise ProxyError when `mode` cannot run on this machine (at startup, before anything)."""
+    if mode not in MODES:
+        raise ProxyError(f"unknown --proxy-mode {mode!r} (choose one of {', '.join(MODES)})")
+    if mode == "ipvs":
+        from . import ipvs
+
+        ipvs.check()
+
+
+def make_backend(cfg: ProxyConfig) -> Backend:
+    """The dataplane of cfg.mode, or ProxyError saying why it can't run here."""
+    from . import iptables as ipt
+
+    ctx = ipt.Context(cfg.owner, cfg.cluster_cidr, cfg.node_ips, tag=f"kubeling:{cfg.bridge}:{cfg.owner}")
+    if cfg.mode == "iptables":
+        from .iptables_backend import IptablesBackend, set_route_localnet
+
+        set_route_localnet()
+        return IptablesBackend(ctx)
+    check_mode(cfg.mode)
+    raise ProxyError(f"--proxy-mode {cfg.mode} is not available in this build")
+
+
+async def cleanup(owner: str, keep: str = "") -> list[str]:
+    """Remove what every mode (but `keep`) made for this owner: on `kubeling down` and on a
+    mode change."""
+    removed: list[str] = []
+    if keep != "iptables":
+        from .iptables_backend import remove_chains
+
+        removed += await remove_chains(owner)
+    return removed
+
+

@@ -1,0 +1,119 @@
+"""iptables mode, the I/O part: apply `iptables.generate`'s rules with `iptables-restore --noflush`
+(one atomic transaction per table), keep the hooks from the built-in chains in place, and remove
+everything of this cluster on cleanup.
+
+After a failed restore (someone flushed our chains, a rule the kernel refused) the next sync
+rewrites every chain: the applied state is forgotten rather than trusted.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..kubelet.network.proc import run
+from . import iptables as ipt
+from .model import ServicePort
+
+log = logging.getLogger("kubeling.proxy")
+
+
+class ProxyError(Exception):
+    """The proxy cannot run in the requested mode here (the message says why and what to do)."""
+
+
+@dataclass
+class SyncStats:
+    rules: int = 0  # rules in our chains after the sync
+    written: int = 0  # lines handed to the kernel
+    full: bool = False
+
+
+async def _iptables(table: str, *args: str) -> tuple[int, str]:
+    r = await run(["iptables", "-w", "5", "-t", table, *args])
+    return r.rc, (r.stdout.decode() if r.ok else r.text())
+
+
+def set_route_localnet() -> None:
+    """Node ports on 127.0.0.1 need route_localnet (as kube-proxy sets it), else the DNATed
+    packet with source 127.0.0.1 is dropped as a martian."""
+    try:
+        with open("/proc/sys/net/ipv4/conf/all/route_localnet", "r+") as f:
+            if f.read().strip() != "1":
+                f.seek(0)
+                f.write("1")
+    except OSError as e:
+        log.warning("could not set net.ipv4.conf.all.route_localnet=1 (node ports on 127.0.0.1 won't work): %s", e)
+
+
+class IptablesBackend:
+    name = "iptables"
+
+    def __init__(self, ctx: ipt.Context) -> None:
+        self.ctx = ctx
+        self.applied: ipt.Ruleset | None = None
+
+    async def sync(self, ports: Sequence[ServicePort]) -> SyncStats:
+        desired = ipt.generate(ports, self.ctx)
+        full = self.applied is None
+        text = ipt.restore_text(desired, self.applied)
+        if text:
+            r = await run(["iptables-restore", "-w", "5", "--noflush"], input=text.encode(), timeout=60)
+            if not r.ok:
+                self.applied = None
+                raise OSError(f"iptables-restore: {r.text()}")
+        self.applied = desired
+        if full:
+            await self.ensure_hooks()
+        return SyncStats(ipt.rule_count(desired), text.count("\n"), full)
+
+    async def ensure_hooks(self) -> list[str]:
+        """Jumps from the built-in chains into ours, at their top (before the node's and others'
+        rules, as kube-proxy's): idempotent; returns what it added."""
+        added = []
+        for table, chain, rule in reversed(ipt.hooks(self.ctx)):
+            rc, _ = await _iptables(table, "-C", chain, *rule)
+            if rc:
+                rc, err = await _iptables(table, "-I", chain, "1", *rule)
+                if rc:
+                    raise OSError(f"iptables -t {table} -I {chain}: {err}")
+                added.append(f"{table}/{chain}")
+        return added
+
+    async def check(self) -> None:
+        """Repair: missing hooks are re-added, missing chains make the next sync a full one."""
+        if await self.ensure_hooks():
+            log.warning("iptables proxy: re-added missing jumps into our chains")
+        rc, listing = await _iptables("nat", "-S")
+        if rc == 0 and self.ctx.top("KUBE-SERVICES") not in ipt.owned_chains(listing, self.ctx.owner):
+            self.applied = None
+
+    async def cleanup(self) -> None:
+        self.applied = None
+        await remove_chains(self.ctx.owner)
+
+
+async def remove_chains(owner: str) -> list[str]:
+    """Delete every chain of this owner (KUBE-*-<owner6>) in nat and filter, jumps first."""
+    removed = []
+    sfx = "-" + ipt.owner_suffix(owner)
+    for table in ipt.TABLES:
+        rc, listing = await _iptables(table, "-S")
+        if rc:
+            continue
+        for line in listing.splitlines():
+            w = shlex.split(line)
+            if len(w) > 3 and w[0] == "-A" and not w[1].endswith(sfx) and "-j" in w:
+                target = w[w.index("-j") + 1]
+                if target.startswith("KUBE-") and target.endswith(sfx):
+                    await _iptables(table, "-D", *w[1:])
+        chains = ipt.owned_chains(listing, owner)
+        for c in chains:
+            await _iptables(table, "-F", c)
+        for c in chains:
+            rc, _ = await _iptables(table, "-X", c)
+            if rc == 0:
+                removed.append(f"{table}/{c}")
+    return removed

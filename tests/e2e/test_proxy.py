@@ -1,0 +1,222 @@
+"""Services that carry traffic, end to end: the tutorial's section 4 on a real node with real
+kernel rules — `my-nginx` (3 replicas, each serving its own hostname) behind `my_service.yaml`
+(NodePort 8080→80), reached through its ClusterIP and node port from the host and from a pod.
+
+The cluster is this module's own (bridge `klpxN`, cluster CIDR 10.250.N.0/24, service CIDR
+10.251.N.0/24, free API and kubelet ports, its own pod log dir), so a kubeling on the default
+kubeling0 is not disturbed; teardown runs `kubeling down --data-dir`, and checks that none of this
+cluster's proxy chains is left.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import random
+import socket
+import subprocess
+from typing import Any, Iterator
+
+import pytest
+
+from kubeling.kubelet.network.claim import owner_id
+from tests.e2e.test_tutorial_real import RealCluster, _down, _ready, http_get
+from tests.integration.conftest import free_port, manifest
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/usr/lib/cni/bridge") or not os.path.exists("/usr/sbin/iptables-restore"),
+    reason="needs root, the CNI plugins and iptables")
+
+NET = random.Random(os.getpid() * 7).randrange(1, 250)
+BRIDGE = f"klpx{NET}"
+CLUSTER_CIDR = f"10.250.{NET}.0/24"
+SERVICE_CIDR = f"10.251.{NET}.0/24"
+NODE_IP = f"10.250.{NET}.1"
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: my-nginx}
+spec:
+  selector: {matchLabels: {run: my-nginx}}
+  replicas: 3
+  template:
+    metadata: {labels: {run: my-nginx}}
+    spec:
+      initContainers:
+      - name: page
+        image: busybox
+        command: ["sh", "-c", "hostname > /html/index.html"]
+        volumeMounts: [{name: html, mountPath: /html}]
+      containers:
+      - name: my-nginx
+        image: nginx
+        ports: [{containerPort: 80}]
+        volumeMounts: [{name: html, mountPath: /usr/share/nginx/html}]
+      volumes: [{name: html, emptyDir: {}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - {name: client, image: busybox, command: ["sleep", "3600"]}
+"""
+
+
+@pytest.fixture(scope="module")
+def kc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
+    base = str(tmp_path_factory.mktemp("proxy"))
+    data = os.path.join(base, "data")
+    c = RealCluster(data, free_port(), node=True, extra_args=(
+        "--kubelet-port", str(free_port()), "--pod-bridge", BRIDGE, "--cluster-cidr", CLUSTER_CIDR,
+        "--service-cidr", SERVICE_CIDR, "--pod-log-dir", os.path.join(base, "logs"), "--node-name", "proxy-node"))
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+        r = _down(data)
+        left = [ln for ln in subprocess.run(["iptables-save"], capture_output=True, text=True).stdout.splitlines()
+                if owner_id(data)[:6] in ln]
+        assert r.returncode == 0 and not left, f"kubeling down: {r.stdout}{r.stderr} left: {left}"
+
+
+@pytest.fixture(scope="module")
+def app(kc: RealCluster) -> dict[str, Any]:
+    """The tutorial's Deployment and Service, all three pods Ready, and a client pod."""
+    kc.kubectl("apply", "-f", "-", input=DEPLOYMENT)
+    kc.kubectl("apply", "-f", manifest("my_service.yaml"))
+
+    def ready() -> Any:
+        pods = kc.json("get", "pods")["items"]
+        ok = [p for p in pods if _ready(p)]
+        return pods if len(ok) == 4 else None
+    pods = kc.wait_for(ready, 90, 0.3, "3 my-nginx pods and the client Ready")
+    svc = kc.json("get", "svc", "my-nginx")
+    names = {p["metadata"]["name"] for p in pods if p["metadata"]["name"] != "client"}
+    return {"svc": svc, "ip": svc["spec"]["clusterIP"], "node_port": svc["spec"]["ports"][0]["nodePort"],
+            "names": names}
+
+
+def _spread(bodies: list[str]) -> collections.Counter[str]:
+    return collections.Counter(b.strip() for b in bodies)
+
+
+def _host_get(url: str, kc: RealCluster) -> str:
+    """GET from the host; waits for the rules of a fresh Service to be live (no sleeps)."""
+    return kc.wait_for(lambda: _try(url), 10, 0.1, f"GET {url}")
+
+
+def _try(url: str) -> str | None:
+    try:
+        return http_get(url, timeout=2)
+    except OSError:
+        return None
+
+
+def _from_pod(kc: RealCluster, url: str, n: int) -> list[str]:
+    out = kc.kubectl("exec", "client", "--", "sh", "-c",
+                     f"for i in $(seq {n}); do wget -q -O - {url} || echo FAILED; done").stdout
+    return out.splitlines()
+
+
+def test_kubectl_shows_the_node_port_service_and_its_endpoints(kc: RealCluster, app: dict[str, Any]) -> None:
+    row = kc.kubectl("get", "svc", "my-nginx").stdout.splitlines()[1].split()
+    assert row[1] == "NodePort" and row[2] == app["ip"] and row[4] == f"8080:{app['node_port']}/TCP"
+    pod_ips = {p["status"]["podIP"] for p in kc.json("get", "pods", "-l", "run=my-nginx")["items"]}
+    endpoints = kc.wait_for(lambda: _endpoints_line(kc, len(pod_ips)), 20, 0.2, "describe shows 3 endpoints")
+    assert set(endpoints) == {f"{ip}:80" for ip in pod_ips}
+
+
+def _endpoints_line(kc: RealCluster, n: int) -> list[str] | None:
+    for line in kc.kubectl("describe", "svc", "my-nginx").stdout.splitlines():
+        if line.startswith("Endpoints:"):
+            eps = line.split(None, 1)[1].split(",") if len(line.split()) > 1 else []
+            return eps if len(eps) == n else None
+    return None
+
+
+def test_node_reports_kube_proxy_version(kc: RealCluster, app: dict[str, Any]) -> None:
+    info = kc.json("get", "node", "proxy-node")["status"]["nodeInfo"]
+    assert info["kubeProxyVersion"] == info["kubeletVersion"] != ""
+
+
+def test_cluster_ip_from_the_host_reaches_all_three_pods(kc: RealCluster, app: dict[str, Any]) -> None:
+    url = f"http://{app['ip']}:8080/"
+    _host_get(url, kc)
+    seen = _spread([http_get(url) for _ in range(90)])
+    assert set(seen) == app["names"], seen
+    assert min(seen.values()) >= 10, seen  # roughly even (expected 30 each)
+
+
+def test_cluster_ip_from_a_pod_reaches_all_three_pods(kc: RealCluster, app: dict[str, Any]) -> None:
+    seen = _spread(_from_pod(kc, f"http://{app['ip']}:8080/", 90))
+    assert set(seen) == app["names"], seen
+    assert min(seen.values()) >= 10, seen
+
+
+def test_node_port_on_the_node_ip_and_localhost(kc: RealCluster, app: dict[str, Any]) -> None:
+    port = app["node_port"]
+    assert _host_get(f"http://{NODE_IP}:{port}/", kc).strip() in app["names"]
+    assert _host_get(f"http://127.0.0.1:{port}/", kc).strip() in app["names"]
+    assert {b.strip() for b in _from_pod(kc, f"http://{NODE_IP}:{port}/", 3)} <= app["names"]
+
+
+def test_client_ip_affinity_pins_a_client_to_one_pod(kc: RealCluster, app: dict[str, Any]) -> None:
+    kc.kubectl("apply", "-f", "-", input=AFFINITY)
+    url = f"http://{kc.json('get', 'svc', 'sticky')['spec']['clusterIP']}/"
+    first = _host_get(url, kc)
+    assert _spread([http_get(url) for _ in range(20)]) == {first.strip(): 20}
+    assert len(_spread(_from_pod(kc, url, 20))) == 1
+
+
+AFFINITY = """
+apiVersion: v1
+kind: Service
+metadata: {name: sticky}
+spec:
+  selector: {run: my-nginx}
+  sessionAffinity: ClientIP
+  ports: [{port: 80, targetPort: 80}]
+"""
+
+EMPTY = """
+apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec:
+  type: NodePort
+  selector: {run: nobody}
+  ports: [{port: 80}]
+"""
+
+
+def test_no_endpoints_refuses_the_connection(kc: RealCluster, app: dict[str, Any]) -> None:
+    kc.kubectl("apply", "-f", "-", input=EMPTY)
+    svc = kc.json("get", "svc", "nobody")
+    for host, port in ((svc["spec"]["clusterIP"], 80), (NODE_IP, svc["spec"]["ports"][0]["nodePort"])):
+        kc.wait_for(lambda: _refused(host, port), 10, 0.1, f"{host}:{port} refused")
+
+
+def _refused(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def test_deleted_service_leaves_no_rules(kc: RealCluster, app: dict[str, Any]) -> None:
+    kc.kubectl("apply", "-f", "-", input=EMPTY.replace("nobody", "brief"))
+    ip = kc.json("get", "svc", "brief")["spec"]["clusterIP"]
+    kc.wait_for(lambda: ip in _saved(), 10, 0.1, "rules for the new service")
+    kc.kubectl("delete", "svc", "brief")
+    kc.wait_for(lambda: ip not in _saved(), 10, 0.1, "rules of the deleted service gone")
+
+
+def _saved() -> str:
+    return subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
