@@ -55,6 +55,18 @@ class Config:
         return "127.0.0.1" if self.bind in ("0.0.0.0", "::", "") else self.bind
 
     @property
+    def real_node_address(self) -> str:
+        """The InternalIP the real node will have ('' when this process runs none): --node-ip,
+        else the gateway of its pod CIDR (kubelet/agent.py). Pods reach the API server there."""
+        if self.sim_nodes is not None or self.no_node or self.runtime in ("none", "simulated"):
+            return ""
+        if self.node_ip:
+            return self.node_ip
+        net = ipaddress.ip_network(self.cluster_cidr)
+        first = next(net.subnets(new_prefix=24)) if net.prefixlen <= 24 else net  # node 0's pod CIDR
+        return str(first.network_address + 1)
+
+    @property
     def server_dir(self) -> str:
         return os.path.join(self.data_dir, "server")
 

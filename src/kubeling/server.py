@@ -42,7 +42,10 @@ async def bootstrap(registry: Registry) -> None:
 
 async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | None" = None) -> None:
     t0 = time.monotonic()
-    pki = ensure_pki(cfg.data_dir, cfg.bind, cfg.first_service_ip, [cfg.advertise] if cfg.advertise else [])
+    # pods reach the API server on the node's address (the kubernetes Service's endpoint)
+    node_addr = "" if cfg.bind in ("0.0.0.0", "::") else cfg.real_node_address
+    pki = ensure_pki(cfg.data_dir, cfg.bind, cfg.first_service_ip,
+                     [a for a in (cfg.advertise, node_addr) if a])
     store = SQLiteStore(cfg.db_path)
     registry = Registry(store, admission=default_chain(cfg.service_cidr, cfg.node_port_range))
     await bootstrap(registry)
@@ -50,7 +53,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
 
     await register_apiservices(registry, registry.now())
     app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}")
-    runner = await serve(app, cfg.bind, cfg.port, pki, cfg.socket_path)
+    runner = await serve(app, cfg.bind, cfg.port, pki, cfg.socket_path, also=(node_addr,) if node_addr else ())
     write_kubeconfig(cfg.kubeconfig_path, pki, cfg.server_url)
     log.info("API server listening on %s (%.0f ms)", cfg.server_url, (time.monotonic() - t0) * 1000)
     print(f"kubeling is ready; export KUBECONFIG={cfg.kubeconfig_path}", flush=True)
@@ -76,7 +79,8 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         metrics = MetricsServer(client, resolution=cfg.metric_resolution, kubelet_ssl=KubeletClient.for_pki(pki).ssl)
         app["api"].metrics = metrics  # answers metrics.k8s.io
         tasks.append(asyncio.create_task(metrics.run(), name="metrics-server"))
-        kube_svc = KubernetesServiceController(client, cfg.advertise or cfg.bind, cfg.port, cfg.first_service_ip)
+        kube_svc = KubernetesServiceController(client, cfg.advertise or node_addr or cfg.bind, cfg.port,
+                                               cfg.first_service_ip)
         tasks.append(asyncio.create_task(kube_svc.run(), name="kubernetes-service"))
         for name, coro in runners:
             tasks.append(asyncio.create_task(coro, name=name))

@@ -15,6 +15,7 @@ import os
 import random
 import socket
 import subprocess
+import sys
 from typing import Any, Iterator
 
 import pytest
@@ -220,3 +221,36 @@ def test_deleted_service_leaves_no_rules(kc: RealCluster, app: dict[str, Any]) -
 
 def _saved() -> str:
     return subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+
+
+IN_CLUSTER = """
+import sys
+from kubernetes import client, config
+config.incluster_config.InClusterConfigLoader(token_filename=sys.argv[1], cert_filename=sys.argv[2]).load_and_set()
+pods = client.CoreV1Api().list_namespaced_pod("default").items
+print(sorted(p.metadata.name for p in pods)[-1])
+"""
+
+
+def test_in_cluster_config_reaches_the_api_from_a_pod(kc: RealCluster, app: dict[str, Any], tmp_path: Any) -> None:
+    """The official client's in-cluster config, in the client pod's network namespace, with the
+    pod's own KUBERNETES_SERVICE_HOST/PORT, mounted token and CA."""
+    from kubeling.kubelet.network.podnet import PodNetwork
+
+    sl = kc.json("get", "endpointslice", "kubernetes")
+    assert sl["endpoints"][0]["addresses"] == [NODE_IP]
+    env = dict(line.split("=", 1) for line in kc.kubectl("exec", "client", "--", "env").stdout.splitlines()
+               if line.startswith("KUBERNETES_SERVICE_"))
+    assert env["KUBERNETES_SERVICE_HOST"] == kc.json("get", "svc", "kubernetes")["spec"]["clusterIP"]
+    sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+    for name in ("token", "ca.crt"):
+        (tmp_path / name).write_text(kc.kubectl("exec", "client", "--", "cat", f"{sa}/{name}").stdout)
+    net = PodNetwork.from_state(kc.data_dir)
+    assert net is not None
+    st = net.status(kc.json("get", "pod", "client")["metadata"]["uid"])
+    assert st is not None
+    clean = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    r = subprocess.run(["nsenter", f"--net={st.netns_path}", sys.executable, "-c", IN_CLUSTER,
+                        str(tmp_path / "token"), str(tmp_path / "ca.crt")],
+                       capture_output=True, text=True, timeout=60, env={**clean, **env})
+    assert r.returncode == 0 and r.stdout.strip() == sorted(app["names"])[-1], r.stderr[-2000:]

@@ -182,3 +182,13 @@ async def test_pull_for_pod_uses_the_pods_pull_secrets() -> None:
     assert (a1.username, a1.password) == ("u", "p")
     assert (a2.username, a2.password) == ("hub", "pw")
     assert a3 is None and a4 is None
+
+
+def test_real_node_address_is_where_pods_reach_the_api() -> None:
+    from kubeling.config import Config
+
+    assert Config().real_node_address == "10.244.0.1"
+    assert Config(cluster_cidr="10.250.7.0/24").real_node_address == "10.250.7.1"
+    assert Config(node_ip="192.0.2.5").real_node_address == "192.0.2.5"
+    assert Config(no_node=True).real_node_address == ""
+    assert Config(sim_nodes=3).real_node_address == ""

@@ -220,15 +220,34 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
     return app
 
 
+def _freebind_socket(host: str, port: int) -> "socket.socket":
+    """A listening socket on an address that may not exist yet (IP_FREEBIND): the node's
+    address appears when its bridge is set up, after the API server started."""
+    import socket
+
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(fam, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_IP, getattr(socket, "IP_FREEBIND", 15), 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
 async def serve(app: web.Application, host: str, port: int, pki: ClusterPKI | None,
-                unix_socket: str = "") -> web.AppRunner:
-    """HTTPS on host:port for users and agents; plain HTTP on a root-only unix socket for
-    the components inside this process (like k3s's loopback listener)."""
+                unix_socket: str = "", also: tuple[str, ...] = ()) -> web.AppRunner:
+    """HTTPS on host:port for users and agents (and on the `also` addresses: the node's, for
+    pods); plain HTTP on a root-only unix socket for the components inside this process (like
+    k3s's loopback listener)."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=_ssl_context(pki) if pki else None,
-                       reuse_address=True, backlog=1024)
+    ssl_context = _ssl_context(pki) if pki else None
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True, backlog=1024)
     await site.start()
+    for extra in also:
+        if extra != host:
+            await web.SockSite(runner, _freebind_socket(extra, port), ssl_context=ssl_context).start()
     if unix_socket:
         import os
 
