@@ -29,6 +29,13 @@ def _add_node_flags(up: argparse.ArgumentParser) -> None:
     up.add_argument("--pod-log-dir", default=Config.pod_log_dir, help="where container logs go (CRI format)")
     up.add_argument("--proxy-mode", choices=("iptables", "nftables", "ipvs", "userspace", "none"),
                     default=Config.proxy_mode, help="how the node's kube-proxy forwards Service traffic")
+    up.add_argument("--cluster-dns", default="", metavar="IP",
+                    help="the cluster DNS Service IP given to pods (default: the 10th address of the service CIDR; "
+                         "none: no cluster DNS)")
+    up.add_argument("--cluster-domain", default=Config.cluster_domain)
+    up.add_argument("--dns-upstream", action="append", default=[], metavar="HOST[:PORT]",
+                    help="resolver the cluster DNS forwards other names to (repeatable; default: the host's "
+                         "/etc/resolv.conf nameservers)")
     up.add_argument("--cluster-cidr", default=Config.cluster_cidr, help="pod CIDR; node i gets its i-th /24")
     up.add_argument("--node-lease-duration-seconds", type=int, default=Config.node_lease_duration,
                     help="node Lease duration; it is renewed every quarter of it")
@@ -45,6 +52,7 @@ def _apply_node_flags(cfg: Config, args: argparse.Namespace) -> None:
     cfg.kubelet_port, cfg.pod_bridge, cfg.test_images = args.kubelet_port, args.pod_bridge, args.test_images
     cfg.cluster_cidr = args.cluster_cidr
     cfg.proxy_mode = "" if args.proxy_mode == "none" else args.proxy_mode
+    cfg.cluster_dns, cfg.cluster_domain, cfg.dns_upstreams = args.cluster_dns, args.cluster_domain, tuple(args.dns_upstream)
     cfg.node_lease_duration = args.node_lease_duration_seconds
     cfg.node_status_update_frequency = args.node_status_update_frequency
 

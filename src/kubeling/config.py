@@ -39,6 +39,9 @@ class Config:
     node_lease_duration: int = 40  # seconds; the Lease is renewed every quarter of it
     node_status_update_frequency: float = 10.0
     proxy_mode: str = "iptables"  # kube-proxy on the real node: iptables | nftables | ipvs | userspace ("" = none)
+    cluster_dns: str = ""  # the DNS Service IP pods use; "" = the 10th address of the service CIDR; "none" = no DNS
+    cluster_domain: str = "cluster.local"
+    dns_upstreams: tuple[str, ...] = ()  # where the cluster DNS forwards other names; () = the host's resolv.conf
     network_check_period: float = 10.0  # seconds between checks that the node's host network is intact
 
     @property
@@ -53,6 +56,15 @@ class Config:
         if self.node_ip:
             return self.node_ip
         return "127.0.0.1" if self.bind in ("0.0.0.0", "::", "") else self.bind
+
+    @property
+    def cluster_dns_ip(self) -> str:
+        """--cluster-dns, else the 10th address of the service CIDR (10.96.0.10); '' for none."""
+        if self.cluster_dns == "none":
+            return ""
+        if self.cluster_dns:
+            return self.cluster_dns
+        return str(ipaddress.ip_network(self.service_cidr).network_address + 10)
 
     @property
     def real_node_address(self) -> str:

@@ -11,6 +11,7 @@ cluster's proxy chains is left.
 from __future__ import annotations
 
 import collections
+import json
 import os
 import random
 import socket
@@ -66,13 +67,41 @@ spec:
 """
 
 
+class _Outside:
+    """The upstream resolver the cluster DNS forwards to: on loopback, knows one name."""
+
+    def resolve(self, request: Any, handler: Any) -> Any:
+        from dnslib import QTYPE, RCODE, RR, A
+
+        reply = request.reply()
+        if str(request.q.qname) == "outside.example." and request.q.qtype == QTYPE.A:
+            reply.add_answer(RR("outside.example.", QTYPE.A, rdata=A("192.0.2.7"), ttl=60))
+        else:
+            reply.header.rcode = RCODE.NXDOMAIN
+        return reply
+
+
 @pytest.fixture(scope="module")
-def kc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
+def upstream() -> Iterator[str]:
+    from dnslib.server import DNSServer
+
+    port = free_port()
+    server = DNSServer(_Outside(), address="127.0.0.1", port=port)
+    server.start_thread()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def kc(tmp_path_factory: pytest.TempPathFactory, upstream: str) -> Iterator[RealCluster]:
     base = str(tmp_path_factory.mktemp("proxy"))
     data = os.path.join(base, "data")
     c = RealCluster(data, free_port(), node=True, extra_args=(
         "--kubelet-port", str(free_port()), "--pod-bridge", BRIDGE, "--cluster-cidr", CLUSTER_CIDR,
-        "--service-cidr", SERVICE_CIDR, "--pod-log-dir", os.path.join(base, "logs"), "--node-name", "proxy-node"))
+        "--service-cidr", SERVICE_CIDR, "--pod-log-dir", os.path.join(base, "logs"), "--node-name", "proxy-node",
+        "--dns-upstream", upstream))
     try:
         c.start()
         yield c
@@ -254,3 +283,36 @@ def test_in_cluster_config_reaches_the_api_from_a_pod(kc: RealCluster, app: dict
                         str(tmp_path / "token"), str(tmp_path / "ca.crt")],
                        capture_output=True, text=True, timeout=60, env={**clean, **env})
     assert r.returncode == 0 and r.stdout.strip() == sorted(app["names"])[-1], r.stderr[-2000:]
+
+
+DNS_IP = f"10.251.{NET}.10"
+
+
+def test_kube_dns_service_and_pod_resolv_conf(kc: RealCluster, app: dict[str, Any]) -> None:
+    svc = kc.wait_for(lambda: _get(kc, "svc", "kube-dns", "-n", "kube-system"), 20, 0.2, "kube-dns")
+    assert svc["spec"]["clusterIP"] == DNS_IP
+    assert [(p["name"], p["protocol"], p["port"]) for p in svc["spec"]["ports"]] == [("dns", "UDP", 53),
+                                                                                  ("dns-tcp", "TCP", 53)]
+    resolv = kc.kubectl("exec", "client", "--", "cat", "/etc/resolv.conf").stdout.split("\n")
+    assert f"nameserver {DNS_IP}" in resolv
+    assert "search default.svc.cluster.local svc.cluster.local cluster.local" in resolv
+    assert "options ndots:5" in resolv
+
+
+def _get(kc: RealCluster, *args: str) -> Any:
+    p = kc.kubectl("get", *args, "-o", "json", check=False)
+    return json.loads(p.stdout) if p.returncode == 0 else None
+
+
+def test_nslookup_and_wget_by_service_name_from_a_pod(kc: RealCluster, app: dict[str, Any]) -> None:
+    def lookup() -> str | None:
+        p = kc.kubectl("exec", "client", "--", "nslookup", "my-nginx.default.svc.cluster.local", check=False)
+        return p.stdout if app["ip"] in p.stdout else None
+    kc.wait_for(lookup, 20, 0.3, "nslookup my-nginx")
+    body = kc.kubectl("exec", "client", "--", "wget", "-q", "-O", "-", "http://my-nginx:8080/").stdout
+    assert body.strip() in app["names"]
+
+
+def test_other_names_are_forwarded_to_the_upstream(kc: RealCluster, app: dict[str, Any]) -> None:
+    out = kc.kubectl("exec", "client", "--", "nslookup", "outside.example", check=False).stdout
+    assert "192.0.2.7" in out, out

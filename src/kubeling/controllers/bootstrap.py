@@ -38,21 +38,30 @@ def kubernetes_service(service_ip: str, api_port: int) -> dict[str, Any]:
                      "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": api_port}]}}
 
 
-def kubernetes_endpoints(ip: str, api_port: int) -> dict[str, Any]:
+def published_endpoints(namespace: str, name: str, ip: str, ports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Endpoints a component writes for its own selector-less Service (never mirrored)."""
     return {"apiVersion": "v1", "kind": "Endpoints",
-            "metadata": {"name": NAME, "namespace": NAMESPACE,
+            "metadata": {"name": name, "namespace": namespace,
                          "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-            "subsets": [{"addresses": [{"ip": ip}], "ports": [{"name": "https", "port": api_port, "protocol": "TCP"}]}]}
+            "subsets": [{"addresses": [{"ip": ip}], "ports": ports}]}
 
 
-def kubernetes_slice(ip: str, api_port: int) -> dict[str, Any]:
+def published_slice(namespace: str, name: str, ip: str, ports: list[dict[str, Any]]) -> dict[str, Any]:
     """endpointSliceFromEndpoints for the Endpoints above."""
     addr_type = "IPv6" if ipaddress.ip_address(ip).version == 6 else "IPv4"
     return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": {"kubernetes.io/service-name": NAME}},
+            "metadata": {"name": name, "namespace": namespace, "labels": {"kubernetes.io/service-name": name}},
             "addressType": addr_type,
             "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}],
-            "ports": [{"name": "https", "port": api_port, "protocol": "TCP"}]}
+            "ports": ports}
+
+
+def kubernetes_endpoints(ip: str, api_port: int) -> dict[str, Any]:
+    return published_endpoints(NAMESPACE, NAME, ip, [{"name": "https", "port": api_port, "protocol": "TCP"}])
+
+
+def kubernetes_slice(ip: str, api_port: int) -> dict[str, Any]:
+    return published_slice(NAMESPACE, NAME, ip, [{"name": "https", "port": api_port, "protocol": "TCP"}])
 
 
 def endpoint_ip(advertise: str) -> str:
@@ -62,40 +71,41 @@ def endpoint_ip(advertise: str) -> str:
     return advertise
 
 
-class KubernetesServiceController(Controller):
-    """Runs inside the API server process (upstream's bootstrap controller), over the client."""
+class PublishedService(Controller):
+    """A selector-less Service whose endpoints its own component publishes (the API server's
+    `kubernetes`, the node's `kube-dns`): the Service is created once and then left alone, the
+    Endpoints and EndpointSlice are reconciled every `interval`."""
 
-    def __init__(self, client: Client, advertise: str, api_port: int, service_ip: str,
-                 interval: float = INTERVAL) -> None:
-        super().__init__("kubernetes-service")
+    def __init__(self, client: Client, service: dict[str, Any], endpoints: dict[str, Any], slice_: dict[str, Any],
+                 interval: float = INTERVAL, name: str = "kubernetes-service") -> None:
+        super().__init__(name)
         self.client = client
-        self.ip = endpoint_ip(advertise)
-        self.api_port = api_port
-        self.service_ip = service_ip
+        self.service, self.endpoints, self.slice = service, endpoints, slice_
+        self.svc_namespace, self.svc_name = service["metadata"]["namespace"], service["metadata"]["name"]
         self.interval = interval
         self.every(interval, self.reconcile, "reconcile", retry=0.5)
 
     async def ensure_service(self) -> None:
         """createOrUpdateMasterServiceIfNeeded: create once, never overwrite user changes."""
         try:
-            await self.client.get(SERVICES, NAMESPACE, NAME)
+            await self.client.get(SERVICES, self.svc_namespace, self.svc_name)
         except errors.StatusError as e:
             if e.code != 404:
                 raise
             try:
-                await self.client.create(SERVICES, NAMESPACE, kubernetes_service(self.service_ip, self.api_port))
+                await self.client.create(SERVICES, self.svc_namespace, self.service)
             except errors.StatusError as e2:
                 if e2.code != 409:
                     raise
 
     async def _ensure(self, res: Any, want: dict[str, Any], fields: tuple[str, ...]) -> None:
         try:
-            cur = await self.client.get(res, NAMESPACE, NAME)
+            cur = await self.client.get(res, self.svc_namespace, self.svc_name)
         except errors.StatusError as e:
             if e.code != 404:
                 raise
             try:
-                await self.client.create(res, NAMESPACE, want)
+                await self.client.create(res, self.svc_namespace, want)
             except errors.StatusError as e2:
                 if e2.code != 409:
                     raise
@@ -108,5 +118,15 @@ class KubernetesServiceController(Controller):
 
     async def reconcile(self) -> None:
         await self.ensure_service()
-        await self._ensure(ENDPOINTS, kubernetes_endpoints(self.ip, self.api_port), ("subsets",))
-        await self._ensure(SLICES, kubernetes_slice(self.ip, self.api_port), ("addressType", "endpoints", "ports"))
+        await self._ensure(ENDPOINTS, self.endpoints, ("subsets",))
+        await self._ensure(SLICES, self.slice, ("addressType", "endpoints", "ports"))
+
+
+class KubernetesServiceController(PublishedService):
+    """Runs inside the API server process (upstream's bootstrap controller), over the client."""
+
+    def __init__(self, client: Client, advertise: str, api_port: int, service_ip: str,
+                 interval: float = INTERVAL) -> None:
+        self.ip = endpoint_ip(advertise)
+        super().__init__(client, kubernetes_service(service_ip, api_port), kubernetes_endpoints(self.ip, api_port),
+                         kubernetes_slice(self.ip, api_port), interval)

@@ -160,7 +160,9 @@ class RealNode:
         self.node = node
         agent_dir = os.path.join(cfg.data_dir, "agent")
         self.volumes = VolumeManager(client, os.path.join(agent_dir, "pods"), node.name)
-        self.kubelet = Kubelet(client, KubeletConfig(node=node, root_dir=agent_dir, pod_log_dir=cfg.pod_log_dir),
+        dns = [cfg.cluster_dns_ip] if cfg.cluster_dns_ip else []
+        self.kubelet = Kubelet(client, KubeletConfig(node=node, root_dir=agent_dir, pod_log_dir=cfg.pod_log_dir,
+                                                     cluster_dns=dns, cluster_domain=cfg.cluster_domain),
                                self.runtime, image_service=self.images, volume_manager=self.volumes)
         self.volumes.recorder = self.kubelet  # FailedMount events
         self.server: Any = None
@@ -265,6 +267,17 @@ class RealNode:
         self.proxier = Proxier(self.client, pcfg, make_backend(pcfg))
         await self.proxier.run()
 
+    async def _run_dns(self) -> None:
+        """The cluster DNS server on the node's address, published as kube-system/kube-dns."""
+        from ..dns.server import ClusterDNS, host_upstreams, publisher
+
+        cfg = self.cfg
+        dns = ClusterDNS(self.client, self.node.ip, list(cfg.dns_upstreams) or host_upstreams(), cfg.cluster_domain)
+        try:
+            await asyncio.gather(dns.run(), publisher(self.client, cfg.cluster_dns_ip, self.node.ip, dns.port).run())
+        except OSError as e:
+            log.error("cluster DNS: cannot listen on %s:%d (%s); pods can't resolve names", self.node.ip, dns.port, e)
+
     async def _prepare_images(self) -> None:
         """Build/import the tutorial images and serve them from a local registry that mirrors
         docker.io; pulls wait for this (GatedImages)."""
@@ -308,6 +321,8 @@ class RealNode:
             await self._start_server()
             if self.cfg.proxy_mode:
                 tasks.append(asyncio.create_task(self._run_proxy(), name="kube-proxy"))
+            if self.cfg.cluster_dns_ip:
+                tasks.append(asyncio.create_task(self._run_dns(), name="cluster-dns"))
             if self.cfg.test_images:
                 tasks.append(asyncio.create_task(self._prepare_images(), name="node-images"))
             else:

@@ -42,6 +42,7 @@ from ..client.informer import Informer
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue
 from .backoff import Backoff
+from .dnsconfig import pod_dns
 from .images import policy as pull_policy
 from .images.reference import ReferenceError, normalize
 from .images.registry import RegistryError
@@ -80,6 +81,9 @@ class KubeletConfig:
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
     pull_resync: float = 1.0  # after ErrImagePull, look again soon to report ImagePullBackOff
+    cluster_dns: list[str] = field(default_factory=list)  # --cluster-dns: the pods' nameservers (ClusterFirst)
+    cluster_domain: str = "cluster.local"
+    resolv_conf: str = "/etc/resolv.conf"  # the host's, for dnsPolicy Default and the search domains
 
 
 class PodSource(Protocol):
@@ -386,9 +390,16 @@ class Kubelet:
                                   "protocol": p.get("protocol", "TCP"), "hostIP": p.get("hostIP", "")})
         labels = {**(meta.get("labels") or {}), LABEL_POD_NAME: meta.get("name", ""),
                   LABEL_POD_NAMESPACE: meta.get("namespace", ""), LABEL_POD_UID: meta.get("uid", "")}
+        try:
+            with open(self.config.resolv_conf) as f:
+                host_resolv = f.read()
+        except OSError:
+            host_resolv = ""
+        dns = pod_dns(pod, self.config.cluster_dns, self.config.cluster_domain, host_resolv)
         return SandboxConfig(pod_uid=meta.get("uid", ""), name=meta.get("name", ""),
                              namespace=meta.get("namespace", ""), hostname=spec.get("hostname") or meta.get("name", ""),
-                             host_network=bool(spec.get("hostNetwork")), port_mappings=ports, labels=labels)
+                             host_network=bool(spec.get("hostNetwork")), port_mappings=ports, labels=labels,
+                             dns_config=dns)
 
     async def _sync_init_containers(self, pod: dict[str, Any], sandbox: SandboxStatus,
                                     by_name: dict[str, list[ContainerStatus]]) -> bool:
