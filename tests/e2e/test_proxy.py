@@ -102,6 +102,7 @@ def kc(tmp_path_factory: pytest.TempPathFactory, upstream: str) -> Iterator[Real
         "--kubelet-port", str(free_port()), "--pod-bridge", BRIDGE, "--cluster-cidr", CLUSTER_CIDR,
         "--service-cidr", SERVICE_CIDR, "--pod-log-dir", os.path.join(base, "logs"), "--node-name", "proxy-node",
         "--dns-upstream", upstream))
+    c.mode = "iptables"  # type: ignore[attr-defined]
     try:
         c.start()
         yield c
@@ -128,6 +129,24 @@ def app(kc: RealCluster) -> dict[str, Any]:
     names = {p["metadata"]["name"] for p in pods if p["metadata"]["name"] != "client"}
     return {"svc": svc, "ip": svc["spec"]["clusterIP"], "node_port": svc["spec"]["ports"][0]["nodePort"],
             "names": names}
+
+
+MODES = ["iptables", "userspace"]
+
+
+@pytest.fixture(scope="module", params=MODES)
+def proxy_mode(request: pytest.FixtureRequest, kc: RealCluster, app: dict[str, Any]) -> str:
+    """kubeling restarted in this proxy mode (the pods keep running across the restart)."""
+    mode = request.param
+    if kc.mode != mode:  # type: ignore[attr-defined]
+        kc.stop()
+        kc.extra_args = tuple(a for i, a in enumerate(kc.extra_args) if a != "--proxy-mode"
+                              and (i == 0 or kc.extra_args[i - 1] != "--proxy-mode")) + ("--proxy-mode", mode)
+        kc.start()
+        kc.mode = mode  # type: ignore[attr-defined]
+        kc.wait_for(lambda: kc.kubectl("exec", "client", "--", "true", check=False).returncode == 0, 30, 0.2,
+                    "the kubelet API back after the restart")
+    return mode
 
 
 def _spread(bodies: list[str]) -> collections.Counter[str]:
@@ -173,7 +192,7 @@ def test_node_reports_kube_proxy_version(kc: RealCluster, app: dict[str, Any]) -
     assert info["kubeProxyVersion"] == info["kubeletVersion"] != ""
 
 
-def test_cluster_ip_from_the_host_reaches_all_three_pods(kc: RealCluster, app: dict[str, Any]) -> None:
+def test_cluster_ip_from_the_host_reaches_all_three_pods(kc: RealCluster, app: dict[str, Any], proxy_mode: str) -> None:
     url = f"http://{app['ip']}:8080/"
     _host_get(url, kc)
     seen = _spread([http_get(url) for _ in range(90)])
@@ -181,20 +200,20 @@ def test_cluster_ip_from_the_host_reaches_all_three_pods(kc: RealCluster, app: d
     assert min(seen.values()) >= 10, seen  # roughly even (expected 30 each)
 
 
-def test_cluster_ip_from_a_pod_reaches_all_three_pods(kc: RealCluster, app: dict[str, Any]) -> None:
+def test_cluster_ip_from_a_pod_reaches_all_three_pods(kc: RealCluster, app: dict[str, Any], proxy_mode: str) -> None:
     seen = _spread(_from_pod(kc, f"http://{app['ip']}:8080/", 90))
     assert set(seen) == app["names"], seen
     assert min(seen.values()) >= 10, seen
 
 
-def test_node_port_on_the_node_ip_and_localhost(kc: RealCluster, app: dict[str, Any]) -> None:
+def test_node_port_on_the_node_ip_and_localhost(kc: RealCluster, app: dict[str, Any], proxy_mode: str) -> None:
     port = app["node_port"]
     assert _host_get(f"http://{NODE_IP}:{port}/", kc).strip() in app["names"]
     assert _host_get(f"http://127.0.0.1:{port}/", kc).strip() in app["names"]
     assert {b.strip() for b in _from_pod(kc, f"http://{NODE_IP}:{port}/", 3)} <= app["names"]
 
 
-def test_client_ip_affinity_pins_a_client_to_one_pod(kc: RealCluster, app: dict[str, Any]) -> None:
+def test_client_ip_affinity_pins_a_client_to_one_pod(kc: RealCluster, app: dict[str, Any], proxy_mode: str) -> None:
     kc.kubectl("apply", "-f", "-", input=AFFINITY)
     url = f"http://{kc.json('get', 'svc', 'sticky')['spec']['clusterIP']}/"
     first = _host_get(url, kc)
@@ -223,7 +242,7 @@ spec:
 """
 
 
-def test_no_endpoints_refuses_the_connection(kc: RealCluster, app: dict[str, Any]) -> None:
+def test_no_endpoints_refuses_the_connection(kc: RealCluster, app: dict[str, Any], proxy_mode: str) -> None:
     kc.kubectl("apply", "-f", "-", input=EMPTY)
     svc = kc.json("get", "svc", "nobody")
     for host, port in ((svc["spec"]["clusterIP"], 80), (NODE_IP, svc["spec"]["ports"][0]["nodePort"])):
@@ -240,7 +259,56 @@ def _refused(host: str, port: int) -> bool:
     return False
 
 
-def test_deleted_service_leaves_no_rules(kc: RealCluster, app: dict[str, Any]) -> None:
+def test_only_this_modes_rules_exist(kc: RealCluster, app: dict[str, Any], proxy_mode: str) -> None:
+    """A mode change removed the other mode's chains (iptables and userspace share the tables)."""
+    _host_get(f"http://{app['ip']}:8080/", kc)
+    sfx = owner_id(kc.data_dir)[:6]
+    chains = {ln.split()[0][1:] for ln in _saved().splitlines() if ln.startswith(":KUBE-") and sfx in ln}
+    other = "KUBE-SVC-" if proxy_mode == "userspace" else "KUBE-PORTALS-"
+    assert chains and not [c for c in chains if c.startswith(other)], chains
+
+
+FLAKY = """
+apiVersion: v1
+kind: Service
+metadata: {name: flaky}
+spec:
+  ports: [{name: http, port: 80}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: flaky-1
+  labels: {kubernetes.io/service-name: flaky}
+addressType: IPv4
+ports: [{name: http, port: 80, protocol: TCP}]
+endpoints:
+- addresses: ["%(ip)s"]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: flaky-2
+  labels: {kubernetes.io/service-name: flaky}
+addressType: IPv4
+ports: [{name: http, port: 81, protocol: TCP}]
+endpoints:
+- addresses: ["%(ip)s"]
+"""
+
+
+def test_userspace_retries_a_dead_backend(kc: RealCluster, app: dict[str, Any], proxy_mode: str) -> None:
+    """Two endpoints, one with nothing listening (port 81): every request still succeeds."""
+    if proxy_mode != "userspace":
+        pytest.skip("only the userspace proxy retries another backend")
+    pod_ip = kc.json("get", "pods", "-l", "run=my-nginx")["items"][0]["status"]["podIP"]
+    kc.kubectl("apply", "-f", "-", input=FLAKY % {"ip": pod_ip})
+    url = f"http://{kc.json('get', 'svc', 'flaky')['spec']['clusterIP']}/"
+    _host_get(url, kc)
+    assert len([http_get(url) for _ in range(20)]) == 20
+
+
+def test_deleted_service_leaves_no_rules(kc: RealCluster, app: dict[str, Any], proxy_mode: str) -> None:
     kc.kubectl("apply", "-f", "-", input=EMPTY.replace("nobody", "brief"))
     ip = kc.json("get", "svc", "brief")["spec"]["clusterIP"]
     kc.wait_for(lambda: ip in _saved(), 10, 0.1, "rules for the new service")

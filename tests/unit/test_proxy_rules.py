@@ -164,3 +164,29 @@ def test_partial_sync_writes_only_changed_chains() -> None:
 def test_owned_chains() -> None:
     listing = "-N KUBE-SERVICES-012345\n-N KUBE-SERVICES-abcdef\n-N KUBELING-FORWARD\n-A X -j Y\n"
     assert ipt.owned_chains(listing, "0123456789ab") == ["KUBE-SERVICES-012345"]
+
+
+def test_userspace_portals_dnat_to_the_proxy_socket() -> None:
+    from kubeling.proxy.userspace import portal_key, portal_rules
+
+    sp, empty = _sp(2, node_port=30080), ServicePort("default", "empty", "", "TCP", "10.96.1.3", 80)
+    rs = portal_rules([sp, empty], CTX, {portal_key(sp): 40001, portal_key(empty): 40002}, "10.244.0.1")
+    nat = rs["nat"]["KUBE-PORTALS-012345"]
+    assert nat[0] == ('-A KUBE-PORTALS-012345 -m comment --comment "default/my-nginx:http" -m tcp -p tcp '
+                      "-d 10.96.1.2/32 --dport 8080 -j DNAT --to-destination 10.244.0.1:40001")
+    assert [r.split(" -d ")[1].split()[0:3] for r in nat[1:]] == [["10.244.0.1/32", "--dport", "30080"],
+                                                                  ["127.0.0.1/32", "--dport", "30080"]]
+    assert len(rs["filter"]["KUBE-SERVICES-012345"]) == 1  # the service without endpoints is rejected
+
+
+def test_userspace_round_robin_and_affinity() -> None:
+    from kubeling.proxy.userspace import Balancer
+
+    eps = [Endpoint("10.0.0.1", 80), Endpoint("10.0.0.2", 80), Endpoint("10.0.0.3", 80)]
+    b = Balancer(eps)
+    firsts = [b.order("c")[0].ip for _ in range(6)]
+    assert firsts == ["10.0.0.1", "10.0.0.2", "10.0.0.3"] * 2
+    assert b.order("c")[1:] == [eps[1], eps[2]]  # the fallbacks after a failed connect
+    sticky = Balancer(eps, affinity_timeout=60)
+    sticky.used("c", sticky.order("c")[0])
+    assert {sticky.order("c")[0].ip for _ in range(5)} == {"10.0.0.1"}

@@ -30,15 +30,22 @@ def make_backend(cfg: ProxyConfig) -> Backend:
 
         set_route_localnet()
         return IptablesBackend(ctx)
+    if cfg.mode == "userspace":
+        from .iptables_backend import set_route_localnet
+        from .userspace import UserspaceBackend
+
+        set_route_localnet()
+        return UserspaceBackend(ctx, cfg.node_ips[0])
     check_mode(cfg.mode)
     raise ProxyError(f"--proxy-mode {cfg.mode} is not available in this build")
 
 
 async def cleanup(owner: str, keep: str = "") -> list[str]:
     """Remove what every mode (but `keep`) made for this owner: on `kubeling down` and on a
-    mode change."""
+    mode change (iptables and userspace share the iptables chains: their first sync replaces
+    the other's)."""
     removed: list[str] = []
-    if keep != "iptables":
+    if keep not in ("iptables", "userspace"):
         from .iptables_backend import remove_chains
 
         removed += await remove_chains(owner)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import shlex
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..kubelet.network.proc import run
 from . import iptables as ipt
@@ -48,17 +48,26 @@ def set_route_localnet() -> None:
         log.warning("could not set net.ipv4.conf.all.route_localnet=1 (node ports on 127.0.0.1 won't work): %s", e)
 
 
+Generate = Callable[[Sequence[ServicePort], ipt.Context], ipt.Ruleset]
+Hooks = Callable[[ipt.Context], list[tuple[str, str, list[str]]]]
+
+
 class IptablesBackend:
+    """Applies a generator's rules (iptables mode's, or the userspace mode's portals)."""
+
     name = "iptables"
 
-    def __init__(self, ctx: ipt.Context) -> None:
+    def __init__(self, ctx: ipt.Context, generate: Generate = ipt.generate, hooks: Hooks = ipt.hooks) -> None:
         self.ctx = ctx
+        self.generate = generate
+        self.hooks = hooks
         self.applied: ipt.Ruleset | None = None
 
     async def sync(self, ports: Sequence[ServicePort]) -> SyncStats:
-        desired = ipt.generate(ports, self.ctx)
+        desired = self.generate(ports, self.ctx)
         full = self.applied is None
-        text = ipt.restore_text(desired, self.applied)
+        applied = self.applied if not full else await self._existing()
+        text = ipt.restore_text(desired, applied)
         if text:
             r = await run(["iptables-restore", "-w", "5", "--noflush"], input=text.encode(), timeout=60)
             if not r.ok:
@@ -69,11 +78,27 @@ class IptablesBackend:
             await self.ensure_hooks()
         return SyncStats(ipt.rule_count(desired), text.count("\n"), full)
 
+    async def _existing(self) -> ipt.Ruleset:
+        """Before a full sync: this owner's chains as they are (content unknown, so all get
+        rewritten, and those we no longer want — another mode's, a vanished Service's — get
+        deleted), after dropping the jumps into them that our hooks no longer include."""
+        want = {(t, c, " ".join(r)) for t, c, r in self.hooks(self.ctx)}
+        out: ipt.Ruleset = {}
+        for table in ipt.TABLES:
+            rc, listing = await _iptables(table, "-S")
+            if rc:
+                continue
+            for words in _jumps_into(listing, self.ctx.owner):
+                if (table, words[1], " ".join(words[2:])) not in want:
+                    await _iptables(table, "-D", *words[1:])
+            out[table] = {c: None for c in ipt.owned_chains(listing, self.ctx.owner)}  # type: ignore[misc]
+        return out
+
     async def ensure_hooks(self) -> list[str]:
         """Jumps from the built-in chains into ours, at their top (before the node's and others'
         rules, as kube-proxy's): idempotent; returns what it added."""
         added = []
-        for table, chain, rule in reversed(ipt.hooks(self.ctx)):
+        for table, chain, rule in reversed(self.hooks(self.ctx)):
             rc, _ = await _iptables(table, "-C", chain, *rule)
             if rc:
                 rc, err = await _iptables(table, "-I", chain, "1", *rule)
@@ -85,9 +110,10 @@ class IptablesBackend:
     async def check(self) -> None:
         """Repair: missing hooks are re-added, missing chains make the next sync a full one."""
         if await self.ensure_hooks():
-            log.warning("iptables proxy: re-added missing jumps into our chains")
+            log.warning("%s proxy: re-added missing jumps into our chains", self.name)
         rc, listing = await _iptables("nat", "-S")
-        if rc == 0 and self.ctx.top("KUBE-SERVICES") not in ipt.owned_chains(listing, self.ctx.owner):
+        if rc == 0 and self.applied is not None and \
+                not set(self.applied.get("nat", {})) <= set(ipt.owned_chains(listing, self.ctx.owner)):
             self.applied = None
 
     async def cleanup(self) -> None:
@@ -95,20 +121,28 @@ class IptablesBackend:
         await remove_chains(self.ctx.owner)
 
 
+def _jumps_into(listing: str, owner: str) -> list[list[str]]:
+    """`-A` rules of other chains (built-in ones) that jump into this owner's chains."""
+    sfx = "-" + ipt.owner_suffix(owner)
+    out = []
+    for line in listing.splitlines():
+        w = shlex.split(line)
+        if len(w) > 3 and w[0] == "-A" and not w[1].endswith(sfx) and "-j" in w:
+            target = w[w.index("-j") + 1]
+            if target.startswith("KUBE-") and target.endswith(sfx):
+                out.append(w)
+    return out
+
+
 async def remove_chains(owner: str) -> list[str]:
     """Delete every chain of this owner (KUBE-*-<owner6>) in nat and filter, jumps first."""
     removed = []
-    sfx = "-" + ipt.owner_suffix(owner)
     for table in ipt.TABLES:
         rc, listing = await _iptables(table, "-S")
         if rc:
             continue
-        for line in listing.splitlines():
-            w = shlex.split(line)
-            if len(w) > 3 and w[0] == "-A" and not w[1].endswith(sfx) and "-j" in w:
-                target = w[w.index("-j") + 1]
-                if target.startswith("KUBE-") and target.endswith(sfx):
-                    await _iptables(table, "-D", *w[1:])
+        for w in _jumps_into(listing, owner):
+            await _iptables(table, "-D", *w[1:])
         chains = ipt.owned_chains(listing, owner)
         for c in chains:
             await _iptables(table, "-F", c)
