@@ -190,3 +190,48 @@ def test_userspace_round_robin_and_affinity() -> None:
     sticky = Balancer(eps, affinity_timeout=60)
     sticky.used("c", sticky.order("c")[0])
     assert {sticky.order("c")[0].ip for _ in range(5)} == {"10.0.0.1"}
+
+
+def test_nftables_verdict_maps_and_numgen() -> None:
+    from kubeling.proxy import nftables as nft
+
+    sp, empty = _sp(3, node_port=30080), ServicePort("default", "empty", "", "TCP", "10.96.1.3", 80, node_port=30081)
+    st = nft.generate([sp, empty], CTX)
+    assert st.elements["service-ips"] == {"10.96.1.2 . tcp . 8080": f"goto {nft.svc_chain(sp)}"}
+    assert st.elements["service-nodeports"] == {"tcp . 30080": f"goto {nft.ext_chain(sp)}"}
+    assert st.elements["no-endpoint-services"] == {"10.96.1.3 . tcp . 80": "goto reject-chain"}
+    assert st.elements["no-endpoint-nodeports"] == {"tcp . 30081": "goto reject-chain"}
+    rules = st.chains[nft.svc_chain(sp)]
+    assert rules[0] == "ip daddr 10.96.1.2 tcp dport 8080 ip saddr != 10.244.0.0/16 jump mark-for-masquerade"
+    assert rules[1].startswith("numgen random mod 3 vmap { 0 : goto endpoint-") and rules[1].count("goto") == 3
+    assert nft.svc_chain(sp).startswith("service-") and nft.svc_chain(sp).endswith("-default/my-nginx/tcp/http")
+    assert st.chains[nft.ep_chain(sp, sp.endpoints[0])][-1] == "meta l4proto tcp dnat to 10.244.0.2:80"
+    assert nft.table_name(CTX) == "kubeling-012345"
+
+
+def test_nftables_affinity_sets() -> None:
+    from kubeling.proxy import nftables as nft
+
+    sp = _sp(2, affinity_timeout=60)
+    st = nft.generate([sp], CTX)
+    aff = nft.affinity_set(sp, sp.endpoints[0])
+    assert st.sets[aff] == "type ipv4_addr ; flags dynamic,timeout ; timeout 60s ;"
+    assert f"ip saddr @{aff} goto {nft.ep_chain(sp, sp.endpoints[0])}" in st.chains[nft.svc_chain(sp)]
+    assert f"update @{aff} {{ ip saddr }}" in st.chains[nft.ep_chain(sp, sp.endpoints[0])]
+
+
+def test_nftables_partial_sync_transaction() -> None:
+    from kubeling.proxy import nftables as nft
+
+    a, b = _sp(3), ServicePort("default", "other", "", "TCP", "10.96.1.9", 80, endpoints=(Endpoint("10.244.0.9", 80),))
+    first = nft.generate([a, b], CTX)
+    full = nft.script(first, None, CTX, ["10.244.0.1"])
+    assert full.startswith("add table ip kubeling-012345\ndelete table ip kubeling-012345\n")
+    assert nft.script(first, first, CTX, ["10.244.0.1"]) == ""
+    second = nft.generate([ServicePort(**{**a.__dict__, "endpoints": a.endpoints[:2]})], CTX)  # b deleted too
+    text = nft.script(second, first, CTX, ["10.244.0.1"]).splitlines()
+    gone = nft.ep_chain(a, a.endpoints[2])
+    assert f"delete chain ip kubeling-012345 {gone}" in text
+    assert "delete element ip kubeling-012345 service-ips { 10.96.1.9 . tcp . 80 }" in text
+    assert text.index(f"flush chain ip kubeling-012345 {gone}") < text.index(f"delete chain ip kubeling-012345 {gone}")
+    assert not any(nft.svc_chain(b) in ln and "add rule" in ln for ln in text)

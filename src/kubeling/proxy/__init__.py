@@ -3,6 +3,7 @@ forwarded, one module per mode for how)."""
 
 from __future__ import annotations
 
+import shutil
 
 from .iptables_backend import ProxyError
 from .proxier import MODES, Backend, ProxyConfig, Proxier
@@ -14,6 +15,9 @@ def check_mode(mode: str) -> None:
     """Raise ProxyError when `mode` cannot run on this machine (at startup, before anything)."""
     if mode not in MODES:
         raise ProxyError(f"unknown --proxy-mode {mode!r} (choose one of {', '.join(MODES)})")
+    if mode == "nftables" and not shutil.which("nft"):
+        raise ProxyError("--proxy-mode nftables needs the nft command (Debian package nftables); "
+                         "use --proxy-mode iptables or userspace")
     if mode == "ipvs":
         from . import ipvs
 
@@ -30,6 +34,10 @@ def make_backend(cfg: ProxyConfig) -> Backend:
 
         set_route_localnet()
         return IptablesBackend(ctx)
+    if cfg.mode == "nftables":
+        from .nftables_backend import NftablesBackend
+
+        return NftablesBackend(ctx, [ip for ip in cfg.node_ips if not ip.startswith("127.")])
     if cfg.mode == "userspace":
         from .iptables_backend import set_route_localnet
         from .userspace import UserspaceBackend
@@ -49,6 +57,11 @@ async def cleanup(owner: str, keep: str = "") -> list[str]:
         from .iptables_backend import remove_chains
 
         removed += await remove_chains(owner)
+    if keep != "nftables" and shutil.which("nft"):
+        from .iptables import Context
+        from .nftables_backend import delete_table
+
+        removed += await delete_table(Context(owner, "", ()))
     return removed
 
 
