@@ -42,6 +42,10 @@ async def bootstrap(registry: Registry) -> None:
 
 async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | None" = None) -> None:
     t0 = time.monotonic()
+    if cfg.proxy_mode and cfg.real_node_address:  # a mode that can't run here fails before "ready"
+        from .proxy import check_mode
+
+        check_mode(cfg.proxy_mode)
     # pods reach the API server on the node's address (the kubernetes Service's endpoint)
     node_addr = "" if cfg.bind in ("0.0.0.0", "::") else cfg.real_node_address
     pki = ensure_pki(cfg.data_dir, cfg.bind, cfg.first_service_ip,
@@ -133,8 +137,9 @@ def up(cfg: Config) -> int:
         asyncio.run(main())
     except Exception as e:
         from .kubelet.agent import NodeSetupError  # loaded after "ready", like the rest of the node
+        from .proxy import ProxyError
 
-        if not isinstance(e, (NodeSetupError, OSError)):
+        if not isinstance(e, (NodeSetupError, ProxyError, OSError)):
             raise
         print(f"kubeling: {e}", file=sys.stderr)
         return 1

@@ -391,3 +391,16 @@ def test_nslookup_and_wget_by_service_name_from_a_pod(kc: RealCluster, app: dict
 def test_other_names_are_forwarded_to_the_upstream(kc: RealCluster, app: dict[str, Any]) -> None:
     out = kc.kubectl("exec", "client", "--", "nslookup", "outside.example", check=False).stdout
     assert "192.0.2.7" in out, out
+
+
+def test_ipvs_mode_refuses_to_start_naming_the_missing_module(tmp_path: Any) -> None:
+    if os.path.exists("/proc/net/ip_vs"):
+        pytest.skip("this kernel has ip_vs")
+    data = str(tmp_path / "data")
+    r = subprocess.run([sys.executable, "-m", "kubeling.cli", "up", "--data-dir", data, "--port", str(free_port()),
+                        "--proxy-mode", "ipvs", "--pod-bridge", f"klpv{NET}", "--cluster-cidr", f"10.249.{NET}.0/24",
+                        "--service-cidr", f"10.248.{NET}.0/24", "--no-test-images", "--kubelet-port", str(free_port())],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "--proxy-mode ipvs needs the kernel module ip_vs" in r.stderr and "nftables or userspace" in r.stderr
+    assert not os.path.exists(f"/sys/class/net/klpv{NET}")

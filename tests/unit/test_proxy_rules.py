@@ -235,3 +235,18 @@ def test_nftables_partial_sync_transaction() -> None:
     assert "delete element ip kubeling-012345 service-ips { 10.96.1.9 . tcp . 80 }" in text
     assert text.index(f"flush chain ip kubeling-012345 {gone}") < text.index(f"delete chain ip kubeling-012345 {gone}")
     assert not any(nft.svc_chain(b) in ln and "add rule" in ln for ln in text)
+
+
+def test_ipvs_without_the_kernel_module_is_a_clear_startup_error(monkeypatch: Any) -> None:
+    import pytest
+
+    from kubeling.proxy import ProxyError, check_mode, ipvs
+
+    monkeypatch.setattr(ipvs, "kernel_has_ipvs", lambda: (False, "modprobe: FATAL: Module ip_vs not found"))
+    with pytest.raises(ProxyError) as e:
+        check_mode("ipvs")
+    msg = str(e.value)
+    assert "kernel module ip_vs" in msg and "Module ip_vs not found" in msg
+    assert "--proxy-mode iptables (the default), nftables or userspace" in msg
+    with pytest.raises(ProxyError, match="unknown --proxy-mode 'bogus'"):
+        check_mode("bogus")

@@ -172,13 +172,6 @@ class RealNode:
         self._net_error = ""
         self.kubelet.node.extra_conditions = lambda: [self._net_condition] if self._net_condition else []
         self.kubelet.node.readiness = self._readiness
-        if cfg.proxy_mode:
-            from ..proxy import ProxyError, check_mode
-
-            try:
-                check_mode(cfg.proxy_mode)
-            except ProxyError as e:
-                raise NodeSetupError(str(e)) from None
         if self.network is not None:  # last: nothing above may fail with the claim held
             from .network.claim import ClaimError
 

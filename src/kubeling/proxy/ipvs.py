@@ -5,6 +5,7 @@ fallback to another mode (kube-proxy falls back silently in old versions; that h
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 
 from .iptables_backend import ProxyError
@@ -16,6 +17,9 @@ def kernel_has_ipvs() -> tuple[bool, str]:
     """(present, why not): /proc/net/ip_vs exists once ip_vs is loaded; try modprobe first."""
     if os.path.exists("/proc/net/ip_vs"):
         return True, ""
+    if not shutil.which("modprobe"):
+        modules = f"/lib/modules/{os.uname().release}"
+        return False, f"/proc/net/ip_vs is absent, and there is no modprobe to load it from {modules}"
     try:
         r = subprocess.run(["modprobe", "ip_vs"], capture_output=True, text=True, timeout=10)
         why = " ".join((r.stderr or r.stdout).split()) or f"modprobe exited with {r.returncode}"
