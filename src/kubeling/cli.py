@@ -79,6 +79,16 @@ def _duration(s: str) -> float:
     return total
 
 
+def _lb_pool(s: str) -> str:
+    from .controllers.servicelb import parse_pool
+
+    try:
+        parse_pool(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"invalid address pool {s!r}: {e}") from None
+    return s
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kubeling", description="Kubernetes in Python")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -88,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=Config.port)
     up.add_argument("--advertise-address", default="", help="address written into the kubeconfig")
     up.add_argument("--service-cidr", default=Config.service_cidr)
+    up.add_argument("--lb-pool", default="", metavar="RANGES", type=_lb_pool,
+                    help="addresses for LoadBalancer Services (10.0.0.10-10.0.0.20, CIDRs or IPs, comma-separated; "
+                         "default: the nodes' InternalIPs, shared, as k3s's ServiceLB)")
     up.add_argument("--node-monitor-period", type=_duration, default=Config.node_monitor_period,
                     help="how often node health is checked (Go duration, e.g. 5s)")
     up.add_argument("--node-monitor-grace-period", type=_duration, default=Config.node_monitor_grace_period,
@@ -149,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg.hpa_sync_period = args.horizontal_pod_autoscaler_sync_period
         cfg.hpa_downscale_stabilization = args.horizontal_pod_autoscaler_downscale_stabilization
         cfg.metric_resolution = args.metric_resolution
+        cfg.lb_pool = args.lb_pool
         _apply_node_flags(cfg, args)
         return up(cfg)
     return 2

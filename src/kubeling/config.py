@@ -42,6 +42,7 @@ class Config:
     cluster_dns: str = ""  # the DNS Service IP pods use; "" = the 10th address of the service CIDR; "none" = no DNS
     cluster_domain: str = "cluster.local"
     dns_upstreams: tuple[str, ...] = ()  # where the cluster DNS forwards other names; () = the host's resolv.conf
+    lb_pool: str = ""  # LoadBalancer addresses (ranges, CIDRs, IPs); "" = the nodes' InternalIPs (k3s ServiceLB)
     network_check_period: float = 10.0  # seconds between checks that the node's host network is intact
 
     @property

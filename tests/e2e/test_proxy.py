@@ -313,6 +313,40 @@ def test_userspace_retries_a_dead_backend(kc: RealCluster, app: dict[str, Any], 
     assert len([http_get(url) for _ in range(20)]) == 20
 
 
+LOAD_BALANCERS = """
+apiVersion: v1
+kind: Service
+metadata: {name: my-lb}
+spec:
+  type: LoadBalancer
+  selector: {run: my-nginx}
+  ports: [{port: 8081, targetPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: other-lb}
+spec:
+  type: LoadBalancer
+  loadBalancerClass: example.com/other
+  selector: {run: my-nginx}
+  ports: [{port: 8082, targetPort: 80}]
+"""
+
+
+def test_load_balancer_gets_an_external_ip_that_serves(kc: RealCluster, app: dict[str, Any], proxy_mode: str) -> None:
+    kc.kubectl("apply", "-f", "-", input=LOAD_BALANCERS)
+
+    def external_ip() -> str | None:
+        row = kc.kubectl("get", "svc", "my-lb").stdout.splitlines()[1].split()
+        return row[3] if row[3] != "<pending>" else None
+    ip = kc.wait_for(external_ip, 20, 0.2, "my-lb EXTERNAL-IP")
+    assert ip == NODE_IP  # the default pool: the node's address, as k3s's ServiceLB
+    assert _host_get(f"http://{ip}:8081/", kc).strip() in app["names"]
+    assert {b.strip() for b in _from_pod(kc, f"http://{ip}:8081/", 3)} <= app["names"]
+    row = kc.kubectl("get", "svc", "other-lb").stdout.splitlines()[1].split()
+    assert row[3] == "<pending>"  # another loadBalancerClass: not ours
+
+
 def test_deleted_service_leaves_no_rules(kc: RealCluster, app: dict[str, Any], proxy_mode: str) -> None:
     kc.kubectl("apply", "-f", "-", input=EMPTY.replace("nobody", "brief"))
     ip = kc.json("get", "svc", "brief")["spec"]["clusterIP"]

@@ -26,6 +26,7 @@ from .podgc import PodGCController
 from .replicaset import ReplicaSetController
 from .rootca import RootCAPublisher
 from .serviceaccount import ServiceAccountsController
+from .servicelb import ServiceLBController
 from .statefulset import StatefulSetController
 from .taintmanager import TaintEvictionController
 from .volumeprotection import VolumeProtectionController
@@ -57,6 +58,7 @@ def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Await
         "root-ca-cert-publisher": RootCAPublisher(client).run,
         "endpoint": EndpointsController(client).run,
         "endpointslice": EndpointSliceController(client).run,
+        "service-lb": ServiceLBController(client, getattr(cfg, "lb_pool", "")).run,
         "scheduler": Scheduler(client).run,
         "horizontal-pod-autoscaler": HorizontalController(
             client, sync_period=getattr(cfg, "hpa_sync_period", 15.0),
