@@ -250,3 +250,32 @@ def test_ipvs_without_the_kernel_module_is_a_clear_startup_error(monkeypatch: An
     assert "--proxy-mode iptables (the default), nftables or userspace" in msg
     with pytest.raises(ProxyError, match="unknown --proxy-mode 'bogus'"):
         check_mode("bogus")
+
+
+def test_large_cluster_mode_drops_the_per_endpoint_comments() -> None:
+    small = [ServicePort("default", f"s{i}", "", "TCP", f"10.96.2.{i}", 80,
+                         endpoints=(Endpoint(f"10.244.1.{i}", 80), Endpoint(f"10.244.2.{i}", 80))) for i in range(200)]
+    many = [ServicePort("default", f"s{i}", "", "TCP", f"10.96.{3 + i // 250}.{i % 250}", 80,
+                        endpoints=(Endpoint(f"10.244.{3 + i // 250}.{i % 250}", 80),
+                                   Endpoint(f"10.245.{3 + i // 250}.{i % 250}", 80))) for i in range(501)]
+    sep = CTX.sep(small[0], small[0].endpoints[0])
+    assert all("--comment" in r for r in ipt.generate(small, CTX)["nat"][sep])
+    big = ipt.generate(many, CTX)["nat"]
+    sep = CTX.sep(many[0], many[0].endpoints[0])
+    assert big[sep] == (f"-A {sep} -s 10.244.3.0/32 -j KUBE-MARK-MASQ-012345",
+                        f"-A {sep} -m tcp -p tcp -j DNAT --to-destination 10.244.3.0:80")
+    assert "--comment" in big["KUBE-SERVICES-012345"][0]  # the service rules keep theirs
+
+
+def test_model_cache_rederives_only_what_changed() -> None:
+    from kubeling.proxy.model import ModelCache
+
+    services = [svc("a"), svc("b", ip="10.96.1.3")]
+    slices = [eps("a", ("10.244.0.5", True)), eps("b", ("10.244.0.6", True))]
+    cache = ModelCache()
+    first = cache(services, slices, "n1")
+    assert first == all_service_ports(services, slices, "n1")
+    slices[1] = eps("b", ("10.244.0.6", True), ("10.244.0.7", True))  # an update: a new object
+    second = cache(services, slices, "n1")
+    assert second[0] is first[0] and [e.ip for e in second[1].endpoints] == ["10.244.0.6", "10.244.0.7"]
+    assert second == all_service_ports(services, slices, "n1")

@@ -115,15 +115,22 @@ def _match(sp: ServicePort, dst: str = "", port: int = 0) -> str:
 
 
 class _Builder:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, large: bool = False) -> None:
         self.ctx = ctx
-        self.rules: Ruleset = {t: {} for t in TABLES}
+        self.rules: dict[str, dict[str, list[str]]] = {t: {} for t in TABLES}
+        self.large = large  # upstream's large cluster mode: no comments on the per-endpoint rules
+
+    def comment(self, text: str) -> str:
+        return "" if self.large else f"-m comment --comment {_q(text)} "
 
     def add(self, table: str, chain: str, *lines: str) -> None:
-        self.rules[table][chain] = self.rules[table].get(chain, ()) + tuple(f"-A {chain} {ln}" for ln in lines)
+        self.rules[table].setdefault(chain, []).extend(f"-A {chain} {ln}" for ln in lines)
 
     def declare(self, table: str, chain: str) -> None:
-        self.rules[table].setdefault(chain, ())
+        self.rules[table].setdefault(chain, [])
+
+    def result(self) -> Ruleset:
+        return {t: {c: tuple(r) for c, r in chains.items()} for t, chains in self.rules.items()}
 
 
 def _static(b: _Builder) -> None:
@@ -153,12 +160,12 @@ def _endpoint_chain(b: _Builder, chain: str, sp: ServicePort, eps: list[Endpoint
     if sp.affinity_timeout:
         for ep in eps:
             sep = ctx.sep(sp, ep)
-            b.add("nat", chain, f'-m comment --comment "{sp.key} -> {ep.addr}" -m recent --name {sep} --rcheck '
+            b.add("nat", chain, f"{b.comment(f'{sp.key} -> {ep.addr}')}-m recent --name {sep} --rcheck "
                                 f"--seconds {sp.affinity_timeout} --reap -j {sep}")
     n = len(eps)
     for i, ep in enumerate(eps):
-        stat = f" -m statistic --mode random --probability {probability(n - i)}" if i < n - 1 else ""
-        b.add("nat", chain, f'-m comment --comment "{sp.key} -> {ep.addr}"{stat} -j {ctx.sep(sp, ep)}')
+        stat = f"-m statistic --mode random --probability {probability(n - i)} " if i < n - 1 else ""
+        b.add("nat", chain, f"{b.comment(f'{sp.key} -> {ep.addr}')}{stat}-j {ctx.sep(sp, ep)}")
 
 
 def _service_port(b: _Builder, sp: ServicePort) -> None:
@@ -220,21 +227,49 @@ def _service_port(b: _Builder, sp: ServicePort) -> None:
         sep = ctx.sep(sp, ep)
         recent = f"-m recent --name {sep} --set " if sp.affinity_timeout else ""
         proto = sp.protocol.lower()
-        b.add("nat", sep, f"-m comment --comment {c} -s {ep.ip}/32 -j {ctx.top('KUBE-MARK-MASQ')}",
-              f"-m comment --comment {c} {recent}-m {proto} -p {proto} -j DNAT --to-destination {ep.addr}")
+        c = b.comment(sp.key)
+        b.add("nat", sep, f"{c}-s {ep.ip}/32 -j {ctx.top('KUBE-MARK-MASQ')}",
+              f"{c}{recent}-m {proto} -p {proto} -j DNAT --to-destination {ep.addr}")
+
+
+LARGE_CLUSTER_ENDPOINTS = 1000  # upstream largeClusterEndpointsThreshold
+Fragment = list[tuple[str, str, list[str]]]  # (table, chain, lines) one ServicePort adds
+
+
+class Generator:
+    """`generate` with a memo per ServicePort (a frozen value: same Service, same rules), so a
+    sync after one change renders one Service, not all of them."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._memo: dict[tuple[ServicePort, bool], Fragment] = {}
+
+    def __call__(self, ports: Iterable[ServicePort]) -> Ruleset:
+        ports = list(ports)
+        large = sum(len(sp.endpoints) for sp in ports) > LARGE_CLUSTER_ENDPOINTS
+        b = _Builder(self.ctx, large)
+        _static(b)
+        memo: dict[tuple[ServicePort, bool], Fragment] = {}
+        for sp in ports:
+            frag = self._memo.get((sp, large))
+            if frag is None:
+                one = _Builder(self.ctx, large)
+                _service_port(one, sp)
+                frag = [(t, c, lines) for t, chains in one.rules.items() for c, lines in chains.items()]
+            memo[(sp, large)] = frag
+            for table, chain, lines in frag:
+                b.rules[table].setdefault(chain, []).extend(lines)
+        self._memo = memo
+        nodeports = self.ctx.top("KUBE-NODEPORTS")
+        b.add("nat", self.ctx.top("KUBE-SERVICES"), *(
+            f'-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" '
+            f"-d {ip}/32 -j {nodeports}" for ip in self.ctx.node_ips))
+        return b.result()
 
 
 def generate(ports: Iterable[ServicePort], ctx: Context) -> Ruleset:
     """The whole desired state of our chains (both tables)."""
-    b = _Builder(ctx)
-    _static(b)
-    for sp in ports:
-        _service_port(b, sp)
-    nodeports = ctx.top("KUBE-NODEPORTS")
-    b.add("nat", ctx.top("KUBE-SERVICES"), *(
-        f'-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" '
-        f"-d {ip}/32 -j {nodeports}" for ip in ctx.node_ips))
-    return b.rules
+    return Generator(ctx)(ports)
 
 
 def rule_count(rules: Ruleset) -> int:

@@ -48,7 +48,7 @@ def set_route_localnet() -> None:
         log.warning("could not set net.ipv4.conf.all.route_localnet=1 (node ports on 127.0.0.1 won't work): %s", e)
 
 
-Generate = Callable[[Sequence[ServicePort], ipt.Context], ipt.Ruleset]
+Generate = Callable[[Sequence[ServicePort]], ipt.Ruleset]
 Hooks = Callable[[ipt.Context], list[tuple[str, str, list[str]]]]
 
 
@@ -57,19 +57,19 @@ class IptablesBackend:
 
     name = "iptables"
 
-    def __init__(self, ctx: ipt.Context, generate: Generate = ipt.generate, hooks: Hooks = ipt.hooks) -> None:
+    def __init__(self, ctx: ipt.Context, generate: Generate | None = None, hooks: Hooks = ipt.hooks) -> None:
         self.ctx = ctx
-        self.generate = generate
+        self.generate = generate or ipt.Generator(ctx)
         self.hooks = hooks
         self.applied: ipt.Ruleset | None = None
 
     async def sync(self, ports: Sequence[ServicePort]) -> SyncStats:
-        desired = self.generate(ports, self.ctx)
+        desired = self.generate(ports)
         full = self.applied is None
         applied = self.applied if not full else await self._existing()
         text = ipt.restore_text(desired, applied)
         if text:
-            r = await run(["iptables-restore", "-w", "5", "--noflush"], input=text.encode(), timeout=60)
+            r = await run(["iptables-restore", "-w", "5", "--noflush"], input=text.encode(), timeout=300)
             if not r.ok:
                 self.applied = None
                 raise OSError(f"iptables-restore: {r.text()}")

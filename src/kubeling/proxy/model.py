@@ -181,3 +181,27 @@ def all_service_ports(services: Iterable[dict[str, Any]], slices: Iterable[dict[
         key = f"{svc['metadata'].get('namespace')}/{svc['metadata']['name']}"
         out += service_ports(svc, by_svc.get(key, ()), node_name)
     return out
+
+
+class ModelCache:
+    """`all_service_ports` that re-derives only the Services whose object or slices changed
+    (informer caches replace an object on every update, so identity is the version)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, tuple[dict[str, Any], tuple[int, ...], list[ServicePort]]] = {}
+
+    def __call__(self, services: Iterable[dict[str, Any]], slices: Iterable[dict[str, Any]],
+                 node_name: str) -> list[ServicePort]:
+        by_svc = slices_by_service(slices)
+        memo: dict[str, tuple[dict[str, Any], tuple[int, ...], list[ServicePort]]] = {}
+        out: list[ServicePort] = []
+        for svc in sorted(services, key=lambda s: (s["metadata"].get("namespace", ""), s["metadata"]["name"])):
+            key = f"{svc['metadata'].get('namespace')}/{svc['metadata']['name']}"
+            sls = by_svc.get(key, [])
+            ids = tuple(id(sl) for sl in sls)
+            hit = self._memo.get(key)
+            ports = hit[2] if hit is not None and hit[0] is svc and hit[1] == ids else service_ports(svc, sls, node_name)
+            memo[key] = (svc, ids, ports)
+            out += ports
+        self._memo = memo
+        return out

@@ -192,11 +192,32 @@ def _service_port(st: State, sp: ServicePort, ctx: Context) -> None:
         st.chains[ep_chain(sp, ep)] = tuple(rules)
 
 
+class Generator:
+    """`generate` with a memo per ServicePort (see iptables.Generator)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._memo: dict[ServicePort, State] = {}
+
+    def __call__(self, ports: Sequence[ServicePort]) -> State:
+        st = State()
+        memo: dict[ServicePort, State] = {}
+        for sp in ports:
+            one = self._memo.get(sp)
+            if one is None:
+                one = State()
+                _service_port(one, sp, self.ctx)
+            memo[sp] = one
+            st.chains.update(one.chains)
+            st.sets.update(one.sets)
+            for m in MAPS:
+                st.elements[m].update(one.elements[m])
+        self._memo = memo
+        return st
+
+
 def generate(ports: Sequence[ServicePort], ctx: Context) -> State:
-    st = State()
-    for sp in ports:
-        _service_port(st, sp, ctx)
-    return st
+    return Generator(ctx)(ports)
 
 
 def script(desired: State, applied: State | None, ctx: Context, node_ips: Sequence[str]) -> str:

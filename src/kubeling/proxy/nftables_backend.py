@@ -22,13 +22,14 @@ class NftablesBackend:
         self.ctx = ctx
         self.node_ips = list(node_ips)
         self.applied: nft.State | None = None
+        self.generate = nft.Generator(ctx)
 
     async def sync(self, ports: Sequence[ServicePort]) -> SyncStats:
-        desired = nft.generate(ports, self.ctx)
+        desired = self.generate(ports)
         full = self.applied is None
         text = nft.script(desired, self.applied, self.ctx, self.node_ips)
         if text:
-            r = await run(["nft", "-f", "-"], input=text.encode(), timeout=60)
+            r = await run(["nft", "-f", "-"], input=text.encode(), timeout=300)
             if not r.ok:
                 self.applied = None
                 raise OSError(f"nft -f: {r.text()[:2000]}")

@@ -22,7 +22,7 @@ from ..api.resources import lookup
 from ..client.informer import shared_informer, wait_synced
 from ..client.rest import Client
 from . import conntrack
-from .model import ServicePort, all_service_ports, cluster_endpoints
+from .model import ModelCache, ServicePort, cluster_endpoints
 
 log = logging.getLogger("kubeling.proxy")
 
@@ -66,6 +66,7 @@ class Proxier:
         self._last_sync = 0.0
         self._udp: dict[str, tuple[str, ...]] = {}  # UDP service key -> endpoint IPs last synced
         self.ports: list[ServicePort] = []
+        self._model = ModelCache()
         self.synced = asyncio.Event()  # the first sync is done
         self.sync_count = 0
         self.last_sync_seconds = 0.0
@@ -80,7 +81,7 @@ class Proxier:
 
     async def sync(self) -> None:
         t0 = time.monotonic()
-        ports = all_service_ports(self.services.list(), self.slices.list(), self.cfg.node_name)
+        ports = self._model(self.services.list(), self.slices.list(), self.cfg.node_name)
         stats = await self.backend.sync(ports)
         self.ports = ports
         await self._flush_stale_udp(ports)

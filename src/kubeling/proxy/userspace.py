@@ -42,10 +42,10 @@ def portal_rules(ports: Sequence[ServicePort], ctx: ipt.Context, portals: dict[s
                  proxy_ip: str) -> ipt.Ruleset:
     """DNAT every service address to its proxy socket (`portals`: ServicePort key+proto → port)."""
     nat, reject, ext_reject = ctx.top("KUBE-PORTALS"), ctx.top("KUBE-SERVICES"), ctx.top("KUBE-EXTERNAL-SVCS")
-    rules: ipt.Ruleset = {"nat": {nat: ()}, "filter": {reject: (), ext_reject: ()}}
+    rules: dict[str, dict[str, list[str]]] = {"nat": {nat: []}, "filter": {reject: [], ext_reject: []}}
 
     def add(table: str, chain: str, line: str) -> None:
-        rules[table][chain] += (f"-A {chain} {line}",)
+        rules[table][chain].append(f"-A {chain} {line}")
 
     for sp in ports:
         proto = sp.protocol.lower()
@@ -61,7 +61,7 @@ def portal_rules(ports: Sequence[ServicePort], ctx: ipt.Context, portals: dict[s
                 add("nat", nat, f'-m comment --comment "{sp.key}" {match} -j DNAT --to-destination {proxy_ip}:{port}')
             elif not ok:
                 add("filter", rej, f'-m comment --comment "{sp.key} has no endpoints" {match} -j REJECT')
-    return rules
+    return {t: {c: tuple(r) for c, r in chains.items()} for t, chains in rules.items()}
 
 
 def portal_key(sp: ServicePort) -> str:
@@ -201,8 +201,8 @@ class UserspaceBackend:
         self.rules = IptablesBackend(ctx, self._generate, portal_hooks)
         self.rules.name = self.name
 
-    def _generate(self, ports: Sequence[ServicePort], ctx: ipt.Context) -> ipt.Ruleset:
-        return portal_rules(ports, ctx, {k: p.port for k, p in self.proxies.items()}, self.proxy_ip)
+    def _generate(self, ports: Sequence[ServicePort]) -> ipt.Ruleset:
+        return portal_rules(ports, self.ctx, {k: p.port for k, p in self.proxies.items()}, self.proxy_ip)
 
     async def sync(self, ports: Sequence[ServicePort]) -> SyncStats:
         want = {portal_key(sp): sp for sp in ports if sp.protocol in ("TCP", "UDP")}
