@@ -13,7 +13,6 @@ the ingress IPs).
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import ipaddress
 import logging
@@ -21,9 +20,9 @@ from typing import Any, Iterable
 
 from ..api import errors
 from ..api.resources import lookup
-from ..client.informer import object_key, shared_informer, split_key, wait_synced
+from ..client.controller import Controller
+from ..client.informer import object_key, shared_informer, split_key
 from ..client.rest import Client
-from ..client.workqueue import WorkQueue, run_workers
 
 log = logging.getLogger("kubeling.servicelb")
 
@@ -84,15 +83,15 @@ def node_addresses(nodes: Iterable[dict[str, Any]]) -> list[str]:
     return out
 
 
-class ServiceLBController:
+class ServiceLBController(Controller):
     def __init__(self, client: Client, pool: str = "") -> None:
+        super().__init__("service-lb")
         self.client = client
         self.pool = parse_pool(pool)
-        self.queue = WorkQueue("service-lb")
-        self.services = shared_informer(client, SERVICES)
-        self.nodes = shared_informer(client, NODES)
-        self.services.add_handlers(self._enqueue, lambda _o, n: self._enqueue(n), self._released)
-        self.nodes.add_handlers(self._all, lambda _o, _n: self._all(None), self._all)
+        self.services = self.watch(shared_informer(client, SERVICES), self._enqueue,
+                                   lambda _o, n: self._enqueue(n), self._released)
+        self.nodes = self.watch(shared_informer(client, NODES), self._all, lambda _o, _n: self._all(None), self._all)
+        self.queue = self.add_queue("service-lb", self.reconcile)
 
     def _enqueue(self, svc: dict[str, Any]) -> None:
         if is_ours(svc) or current_ips(svc):
@@ -114,7 +113,7 @@ class ServiceLBController:
             return
         if (svc.get("spec") or {}).get("loadBalancerClass"):
             return  # another implementation's
-        others = [o for k, o in self.services.cache.items() if k != key]
+        others = (o for k, o in self.services.cache.items() if k != key)  # read only with a pool
         want = want_ips(svc, self.pool, node_addresses(self.nodes.list()), others)
         if want == current_ips(svc):
             return
@@ -128,13 +127,3 @@ class ServiceLBController:
                 return
             raise  # a conflict: retried with the informer's newer copy
         log.info("service %s: load-balancer ingress %s", key, ", ".join(want) or "<pending>")
-
-    async def run(self) -> None:
-        tasks = [asyncio.create_task(i.run(), name=f"service-lb-{i.res.plural}") for i in (self.services, self.nodes)]
-        try:
-            await wait_synced((self.services, self.nodes))
-            await run_workers(self.queue, self.reconcile)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)

@@ -21,7 +21,8 @@ from typing import Any
 from dnslib import RCODE, DNSRecord
 
 from ..api.resources import lookup
-from ..client.informer import shared_informer, wait_synced
+from ..client.controller import Controller
+from ..client.informer import shared_informer
 from ..client.rest import Client
 from ..controllers.bootstrap import PublishedService, published_endpoints, published_slice
 from .records import Zone
@@ -69,7 +70,7 @@ def kube_dns_service(dns_ip: str) -> dict[str, Any]:
 def publisher(client: Client, dns_ip: str, node_ip: str, port: int) -> PublishedService:
     ports = [{"name": "dns", "port": port, "protocol": "UDP"}, {"name": "dns-tcp", "port": port, "protocol": "TCP"}]
     return PublishedService(client, kube_dns_service(dns_ip), published_endpoints(NAMESPACE, NAME, node_ip, ports),
-                            published_slice(NAMESPACE, NAME, node_ip, ports))
+                            published_slice(NAMESPACE, NAME, node_ip, ports), name="kube-dns-endpoints")
 
 
 class _Forwarder(asyncio.DatagramProtocol):
@@ -85,20 +86,21 @@ class _Forwarder(asyncio.DatagramProtocol):
             self.reply.set_exception(exc)
 
 
-class ClusterDNS:
+class ClusterDNS(Controller):
     def __init__(self, client: Client, listen: str, upstreams: list[str], domain: str = "cluster.local",
                  port: int = 53, timeout: float = FORWARD_TIMEOUT) -> None:
+        super().__init__("cluster-dns")
         self.client = client
         self.listen = listen
         self.port = port
         self.upstreams = [parse_upstream(u) for u in upstreams]
         self.timeout = timeout
         self.zone = Zone(domain)
-        self.services = shared_informer(client, SERVICES)
-        self.slices = shared_informer(client, SLICES)
         self._stale = True
-        for inf in (self.services, self.slices):
-            inf.add_handlers(self._changed, lambda _o, _n: self._changed(None), self._changed)
+        changed = lambda _o, _n: self._changed(None)  # noqa: E731
+        self.services = self.watch(shared_informer(client, SERVICES), self._changed, changed, self._changed)
+        self.slices = self.watch(shared_informer(client, SLICES), self._changed, changed, self._changed)
+        self.add_task("listen", self._serve)
 
     def _changed(self, _obj: Any) -> None:
         self._stale = True
@@ -150,26 +152,25 @@ class ClusterDNS:
         return fail.pack()
 
     # ---- listeners -------------------------------------------------------------------------
-    async def run(self) -> None:
-        tasks = [asyncio.create_task(i.run(), name=f"dns-informer-{i.res.plural}") for i in (self.services, self.slices)]
+    async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
-        udp = None
-        tcp = None
         try:
-            await wait_synced((self.services, self.slices), timeout=300)
             udp, _ = await loop.create_datagram_endpoint(lambda: _UDP(self), local_addr=(self.listen, self.port))
+        except OSError as e:
+            log.error("cluster DNS: cannot listen on %s:%d (%s); pods can't resolve names", self.listen, self.port, e)
+            return
+        try:
             tcp = await asyncio.start_server(self._tcp, self.listen, self.port)
-            log.info("cluster DNS listening on %s:%d (forwarding to %s)", self.listen, self.port,
-                     ", ".join(f"{h}:{p}" for h, p in self.upstreams) or "nothing")
+        except BaseException:
+            udp.close()
+            raise
+        log.info("cluster DNS listening on %s:%d (forwarding to %s)", self.listen, self.port,
+                 ", ".join(f"{h}:{p}" for h, p in self.upstreams) or "nothing")
+        try:
             await asyncio.Event().wait()
         finally:
-            if udp is not None:
-                udp.close()
-            if tcp is not None:
-                tcp.close()
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            udp.close()
+            tcp.close()
 
     async def _tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -266,10 +266,7 @@ class RealNode:
 
         cfg = self.cfg
         dns = ClusterDNS(self.client, self.node.ip, list(cfg.dns_upstreams) or host_upstreams(), cfg.cluster_domain)
-        try:
-            await asyncio.gather(dns.run(), publisher(self.client, cfg.cluster_dns_ip, self.node.ip, dns.port).run())
-        except OSError as e:
-            log.error("cluster DNS: cannot listen on %s:%d (%s); pods can't resolve names", self.node.ip, dns.port, e)
+        await asyncio.gather(dns.run(), publisher(self.client, cfg.cluster_dns_ip, self.node.ip, dns.port).run())
 
     async def _prepare_images(self) -> None:
         """Build/import the tutorial images and serve them from a local registry that mirrors

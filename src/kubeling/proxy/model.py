@@ -185,23 +185,26 @@ def all_service_ports(services: Iterable[dict[str, Any]], slices: Iterable[dict[
 
 class ModelCache:
     """`all_service_ports` that re-derives only the Services whose object or slices changed
-    (informer caches replace an object on every update, so identity is the version)."""
+    (informer caches replace an object on every update, so identity is the version; the memo
+    holds the objects themselves, so an id can't be reused by a newer one)."""
 
     def __init__(self) -> None:
-        self._memo: dict[str, tuple[dict[str, Any], tuple[int, ...], list[ServicePort]]] = {}
+        self._memo: dict[str, tuple[dict[str, Any], list[dict[str, Any]], list[ServicePort]]] = {}
 
     def __call__(self, services: Iterable[dict[str, Any]], slices: Iterable[dict[str, Any]],
                  node_name: str) -> list[ServicePort]:
         by_svc = slices_by_service(slices)
-        memo: dict[str, tuple[dict[str, Any], tuple[int, ...], list[ServicePort]]] = {}
+        memo: dict[str, tuple[dict[str, Any], list[dict[str, Any]], list[ServicePort]]] = {}
         out: list[ServicePort] = []
         for svc in sorted(services, key=lambda s: (s["metadata"].get("namespace", ""), s["metadata"]["name"])):
             key = f"{svc['metadata'].get('namespace')}/{svc['metadata']['name']}"
             sls = by_svc.get(key, [])
-            ids = tuple(id(sl) for sl in sls)
             hit = self._memo.get(key)
-            ports = hit[2] if hit is not None and hit[0] is svc and hit[1] == ids else service_ports(svc, sls, node_name)
-            memo[key] = (svc, ids, ports)
+            if hit is not None and hit[0] is svc and len(hit[1]) == len(sls) and all(a is b for a, b in zip(hit[1], sls)):
+                ports = hit[2]
+            else:
+                ports = service_ports(svc, sls, node_name)
+            memo[key] = (svc, sls, ports)
             out += ports
         self._memo = memo
         return out

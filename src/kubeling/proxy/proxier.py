@@ -1,7 +1,8 @@
 """kube-proxy for one node: Services and EndpointSlices (shared `client/` informers) → the mode's
 dataplane (upstream cmd/kube-proxy + pkg/proxy/*/proxier.go's syncProxyRules loop).
 
-- Event handlers only mark the state dirty and wake the sync loop.
+- A `client/controller.py` Controller: its event handlers only mark the state dirty and wake
+  the sync loop (a task of the controller).
 - Minimum sync interval with batching (upstream's BoundedFrequencyRunner): the first change
   after a quiet period syncs at once, changes arriving within `min_sync_period` of the last sync
   are batched into the next one; a full periodic sync every `sync_period` repairs what others
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
 from ..api.resources import lookup
-from ..client.informer import shared_informer, wait_synced
+from ..client.controller import Controller
+from ..client.informer import shared_informer
 from ..client.rest import Client
 from . import conntrack
 from .model import ModelCache, ServicePort, cluster_endpoints
@@ -55,13 +57,14 @@ class ProxyConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Proxier:
+class Proxier(Controller):
     def __init__(self, client: Client, cfg: ProxyConfig, backend: Backend) -> None:
+        super().__init__("kube-proxy")
         self.client = client
         self.cfg = cfg
         self.backend = backend
-        self.services = shared_informer(client, SERVICES)
-        self.slices = shared_informer(client, SLICES)
+        self.services = self.watch(shared_informer(client, SERVICES), self._changed, self._changed_update, self._changed)
+        self.slices = self.watch(shared_informer(client, SLICES), self._changed, self._changed_update, self._changed)
         self._dirty = asyncio.Event()
         self._last_sync = 0.0
         self._udp: dict[str, tuple[str, ...]] = {}  # UDP service key -> endpoint IPs last synced
@@ -70,8 +73,7 @@ class Proxier:
         self.synced = asyncio.Event()  # the first sync is done
         self.sync_count = 0
         self.last_sync_seconds = 0.0
-        for inf in (self.services, self.slices):
-            inf.add_handlers(self._changed, self._changed_update, self._changed)
+        self.add_task("sync", self._loop)
 
     def _changed(self, _obj: Any) -> None:
         self._dirty.set()
@@ -108,36 +110,28 @@ class Proxier:
                 await conntrack.delete_flows(sp.cluster_ip, sp.port, "udp")
         self._udp = now
 
-    async def run(self) -> None:
-        tasks = [asyncio.create_task(i.run(), name=f"proxy-informer-{i.res.plural}")
-                 for i in (self.services, self.slices)]
-        try:
-            await wait_synced((self.services, self.slices), timeout=300)
-            log.info("kube-proxy (%s mode) starting on node %s", self.backend.name, self.cfg.node_name)
-            self._dirty.set()
-            next_full = time.monotonic() + self.cfg.sync_period
-            while True:
-                timeout = max(next_full - time.monotonic(), 0.0)
-                try:
-                    await asyncio.wait_for(self._dirty.wait(), timeout)
-                except asyncio.TimeoutError:
-                    await self._guarded(self.backend.check)
-                    next_full = time.monotonic() + self.cfg.sync_period
-                    self._dirty.set()
-                    continue
-                wait = self._last_sync + self.cfg.min_sync_period - time.monotonic()
-                if wait > 0:  # batch what arrives until the interval is up
-                    await asyncio.sleep(wait)
-                self._dirty.clear()
-                self._last_sync = time.monotonic()
-                if not await self._guarded(self.sync):
-                    self._dirty.set()  # retry after the interval
-                else:
-                    self.synced.set()
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+    async def _loop(self) -> None:
+        log.info("kube-proxy (%s mode) starting on node %s", self.backend.name, self.cfg.node_name)
+        self._dirty.set()
+        next_full = time.monotonic() + self.cfg.sync_period
+        while True:
+            timeout = max(next_full - time.monotonic(), 0.0)
+            try:
+                await asyncio.wait_for(self._dirty.wait(), timeout)
+            except asyncio.TimeoutError:
+                await self._guarded(self.backend.check)
+                next_full = time.monotonic() + self.cfg.sync_period
+                self._dirty.set()
+                continue
+            wait = self._last_sync + self.cfg.min_sync_period - time.monotonic()
+            if wait > 0:  # batch what arrives until the interval is up
+                await asyncio.sleep(wait)
+            self._dirty.clear()
+            self._last_sync = time.monotonic()
+            if not await self._guarded(self.sync):
+                self._dirty.set()  # retry after the interval
+            else:
+                self.synced.set()
 
     async def _guarded(self, fn: Any) -> bool:
         try:
