@@ -82,10 +82,11 @@ async def sync_figures(counts: list[int]) -> None:
     ctx = Context("0123456789ab", "10.244.0.0/16", ("10.244.0.1",), tag="kubeling:bench:0123456789ab")
     for n in counts:
         for name, backend in (("iptables", IptablesBackend(ctx)), ("nftables", NftablesBackend(ctx, ["10.244.0.1"]))):
+            before, after = fake_ports(n), fake_ports(n, change=n // 2)
             t0 = time.monotonic()
-            full = await backend.sync(fake_ports(n))
+            full = await backend.sync(before)
             t1 = time.monotonic()
-            part = await backend.sync(fake_ports(n, change=n // 2))
+            part = await backend.sync(after)
             t2 = time.monotonic()
             line(f"sync {n} Services x 2 endpoints, {name}",
                  f"full {t1 - t0:6.2f} s   one endpoint changed {(t2 - t1) * 1000:7.0f} ms "

@@ -48,12 +48,16 @@ spec:
       initContainers:
       - name: page
         image: busybox
-        command: ["sh", "-c", "hostname > /html/index.html"]
+        command: ["sh", "-c", "hostname > /html/index.html && touch /html/ready"]
         volumeMounts: [{name: html, mountPath: /html}]
       containers:
       - name: my-nginx
         image: nginx
         ports: [{containerPort: 80}]
+        readinessProbe:
+          exec: {command: ["cat", "/usr/share/nginx/html/ready"]}
+          periodSeconds: 1
+          failureThreshold: 1
         volumeMounts: [{name: html, mountPath: /usr/share/nginx/html}]
       volumes: [{name: html, emptyDir: {}}]
 ---
@@ -145,6 +149,10 @@ def proxy_mode(request: pytest.FixtureRequest, kc: RealCluster, app: dict[str, A
         kc.mode = mode  # type: ignore[attr-defined]
         kc.wait_for(lambda: kc.kubectl("exec", "client", "--", "true", check=False).returncode == 0, 30, 0.2,
                     "the kubelet API back after the restart")
+        # the restarted kubelet probes readiness again: wait until the proxy has all three back
+        url = f"http://{app['ip']}:8080/"
+        kc.wait_for(lambda: set(_spread([_try(url) or "" for _ in range(30)])) == app["names"], 60, 0.2,
+                    "all three pods served again after the restart")
     return mode
 
 
@@ -311,6 +319,24 @@ def test_userspace_retries_a_dead_backend(kc: RealCluster, app: dict[str, Any], 
     url = f"http://{kc.json('get', 'svc', 'flaky')['spec']['clusterIP']}/"
     _host_get(url, kc)
     assert len([http_get(url) for _ in range(20)]) == 20
+
+
+def test_a_pod_failing_readiness_stops_receiving_traffic(kc: RealCluster, app: dict[str, Any],
+                                                        proxy_mode: str) -> None:
+    victim = sorted(app["names"])[0]
+    url = f"http://{app['ip']}:8080/"
+    _host_get(url, kc)
+    kc.kubectl("exec", victim, "-c", "my-nginx", "--", "rm", "/usr/share/nginx/html/ready")
+    try:
+        kc.wait_pod(victim, lambda p: not _ready(p), 20, f"{victim} not Ready")
+        kc.wait_for(lambda: victim not in _spread([http_get(url) for _ in range(10)]), 10, 0.1,
+                    "the proxy stops sending to the unready pod")
+        seen = _spread([http_get(url) for _ in range(30)])
+        assert victim not in seen and set(seen) == app["names"] - {victim}, seen
+    finally:
+        kc.kubectl("exec", victim, "-c", "my-nginx", "--", "touch", "/usr/share/nginx/html/ready")
+        kc.wait_pod(victim, _ready, 20, f"{victim} Ready again")
+        kc.wait_for(lambda: _endpoints_line(kc, 3), 20, 0.2, "3 endpoints again")
 
 
 LOAD_BALANCERS = """
