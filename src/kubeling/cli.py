@@ -52,7 +52,8 @@ def _apply_node_flags(cfg: Config, args: argparse.Namespace) -> None:
     cfg.kubelet_port, cfg.pod_bridge, cfg.test_images = args.kubelet_port, args.pod_bridge, args.test_images
     cfg.cluster_cidr = args.cluster_cidr
     cfg.proxy_mode = "" if args.proxy_mode == "none" else args.proxy_mode
-    cfg.cluster_dns, cfg.cluster_domain, cfg.dns_upstreams = args.cluster_dns, args.cluster_domain, tuple(args.dns_upstream)
+    cfg.cluster_dns, cfg.cluster_domain = args.cluster_dns, args.cluster_domain
+    cfg.dns_upstreams = tuple(args.dns_upstream)
     cfg.node_lease_duration = args.node_lease_duration_seconds
     cfg.node_status_update_frequency = args.node_status_update_frequency
 

@@ -31,7 +31,8 @@ class FakeBackend:
 
 def svc(name: str, proto: str = "TCP") -> dict[str, Any]:
     return {"metadata": {"name": name, "namespace": "default", "resourceVersion": "1"},
-            "spec": {"type": "ClusterIP", "clusterIP": "10.96.1.2", "ports": [{"name": "p", "port": 53, "protocol": proto}]}}
+            "spec": {"type": "ClusterIP", "clusterIP": "10.96.1.2",
+                     "ports": [{"name": "p", "port": 53, "protocol": proto}]}}
 
 
 def eps(name: str, *ips: str, proto: str = "TCP") -> dict[str, Any]:

@@ -21,7 +21,8 @@ def svc(name: str = "web", typ: str = "ClusterIP", ip: str = "10.96.1.2", ns: st
 
 def eps(svc_name: str, *addrs: tuple[str, bool], port: int = 8080, node: str = "n1", ns: str = "default",
         port_name: str = "http", **cond: Any) -> dict[str, Any]:
-    return {"metadata": {"name": f"{svc_name}-abc", "namespace": ns, "labels": {"kubernetes.io/service-name": svc_name}},
+    labels = {"kubernetes.io/service-name": svc_name}
+    return {"metadata": {"name": f"{svc_name}-abc", "namespace": ns, "labels": labels},
             "addressType": "IPv4", "ports": [{"name": port_name, "port": port, "protocol": "TCP"}],
             "endpoints": [{"addresses": [ip], "conditions": {"ready": ready, "serving": cond.get("serving", ready),
                                                              "terminating": cond.get("terminating", False)},
@@ -60,8 +61,8 @@ def test_terminating_fallback_and_local_policies() -> None:
 def test_session_affinity_default_timeout() -> None:
     sp = all_service_ports([svc(sessionAffinity="ClientIP")], [], "n1")[0]
     assert sp.affinity_timeout == 10800
-    sp = all_service_ports([svc(sessionAffinity="ClientIP", sessionAffinityConfig={"clientIP": {"timeoutSeconds": 60}})],
-                           [], "n1")[0]
+    cfg = {"clientIP": {"timeoutSeconds": 60}}
+    sp = all_service_ports([svc(sessionAffinity="ClientIP", sessionAffinityConfig=cfg)], [], "n1")[0]
     assert sp.affinity_timeout == 60
 
 

@@ -177,7 +177,8 @@ def _service_port(b: _Builder, sp: ServicePort) -> None:
     internal_chain = svl if sp.internal_local else svc
     # cluster IP
     if internal:
-        b.add("nat", services, f'-m comment --comment "{sp.key} cluster IP" {_match(sp, sp.cluster_ip)} -j {internal_chain}')
+        b.add("nat", services,
+              f'-m comment --comment "{sp.key} cluster IP" {_match(sp, sp.cluster_ip)} -j {internal_chain}')
     else:
         why = "has no local endpoints" if sp.internal_local and all_cluster else "has no endpoints"
         verdict = "DROP" if why == "has no local endpoints" else "REJECT"
@@ -193,7 +194,8 @@ def _service_port(b: _Builder, sp: ServicePort) -> None:
                   f'-m comment --comment "{sp.key} has no endpoints" {_match(sp, ip)} -j REJECT')
     if sp.node_port:
         if external:
-            b.add("nat", ctx.top("KUBE-NODEPORTS"), f"-m comment --comment {c} {_match(sp, port=sp.node_port)} -j {ext}")
+            b.add("nat", ctx.top("KUBE-NODEPORTS"),
+                  f"-m comment --comment {c} {_match(sp, port=sp.node_port)} -j {ext}")
         else:
             for ip in ctx.node_ips:
                 b.add("filter", ctx.top("KUBE-EXTERNAL-SVCS"),

@@ -200,7 +200,8 @@ class ModelCache:
             key = f"{svc['metadata'].get('namespace')}/{svc['metadata']['name']}"
             sls = by_svc.get(key, [])
             hit = self._memo.get(key)
-            if hit is not None and hit[0] is svc and len(hit[1]) == len(sls) and all(a is b for a, b in zip(hit[1], sls)):
+            if hit is not None and hit[0] is svc and len(hit[1]) == len(sls) and \
+                    all(a is b for a, b in zip(hit[1], sls)):
                 ports = hit[2]
             else:
                 ports = service_ports(svc, sls, node_name)

@@ -176,7 +176,8 @@ def _service_port(st: State, sp: ServicePort, ctx: Context) -> None:
             st.chains[ext] = ("jump mark-for-masquerade", f"goto {_q(svc)}")
     used: dict[str, Endpoint] = {}
     if (internal and not sp.internal_local) or ext_used:
-        masq = f"ip daddr {sp.cluster_ip} {proto} dport {sp.port} ip saddr != {ctx.cluster_cidr} jump mark-for-masquerade"
+        masq = (f"ip daddr {sp.cluster_ip} {proto} dport {sp.port} ip saddr != {ctx.cluster_cidr} "
+                "jump mark-for-masquerade")
         _spread(st, svc, sp, cluster, (masq,))
         used.update((e.addr, e) for e in cluster)
     if local and ((internal and sp.internal_local) or (ext_used and sp.external_local)):

@@ -63,8 +63,9 @@ class Proxier(Controller):
         self.client = client
         self.cfg = cfg
         self.backend = backend
-        self.services = self.watch(shared_informer(client, SERVICES), self._changed, self._changed_update, self._changed)
-        self.slices = self.watch(shared_informer(client, SLICES), self._changed, self._changed_update, self._changed)
+        handlers = (self._changed, self._changed_update, self._changed)
+        self.services = self.watch(shared_informer(client, SERVICES), *handlers)
+        self.slices = self.watch(shared_informer(client, SLICES), *handlers)
         self._dirty = asyncio.Event()
         self._last_sync = 0.0
         self._udp: dict[str, tuple[str, ...]] = {}  # UDP service key -> endpoint IPs last synced
