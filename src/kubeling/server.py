@@ -17,6 +17,7 @@ from .apiserver.admission import default_chain
 from .apiserver.app import build_app, serve
 from .apiserver.certs import ensure_pki, write_kubeconfig
 from .apiserver.registry import Registry, WriteOptions
+from .client.informer import SharedInformers
 from .client.rest import Client, ClientConfig, LocalTransport
 from .config import Config
 from .store.sqlite import SQLiteStore
@@ -96,6 +97,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await SharedInformers.of(node_client).shutdown()  # the node's proxy and DNS share them
         await client.close()
         await node_client.close()
         await runner.cleanup()

@@ -143,6 +143,7 @@ def proxy_mode(request: pytest.FixtureRequest, kc: RealCluster, app: dict[str, A
     mode = request.param
     if kc.mode != mode:  # type: ignore[attr-defined]
         kc.stop()
+        assert kc.proc is not None and kc.proc.returncode == 0, "kubeling did not stop on SIGTERM"
         kc.extra_args = tuple(a for i, a in enumerate(kc.extra_args) if a != "--proxy-mode"
                               and (i == 0 or kc.extra_args[i - 1] != "--proxy-mode")) + ("--proxy-mode", mode)
         kc.start()
@@ -329,8 +330,9 @@ def test_a_pod_failing_readiness_stops_receiving_traffic(kc: RealCluster, app: d
     kc.kubectl("exec", victim, "-c", "my-nginx", "--", "rm", "/usr/share/nginx/html/ready")
     try:
         kc.wait_pod(victim, lambda p: not _ready(p), 20, f"{victim} not Ready")
-        kc.wait_for(lambda: victim not in _spread([http_get(url) for _ in range(10)]), 10, 0.1,
-                    "the proxy stops sending to the unready pod")
+        kc.wait_for(lambda: _endpoints_line(kc, 2), 20, 0.2, "the unready pod out of the endpoints")
+        kc.wait_for(lambda: victim not in _spread([http_get(url) for _ in range(30)]), 10, 0.1,
+                    "the proxy stops sending to the unready pod")  # by chance: (2/3)**30
         seen = _spread([http_get(url) for _ in range(30)])
         assert victim not in seen and set(seen) == app["names"] - {victim}, seen
     finally:
