@@ -1,0 +1,121 @@
+"""What every answer must satisfy, and the tally of what did not.
+
+A response is a finding when it is a 5xx that upstream would not give (allow-list below, each
+entry citing the upstream code that answers 500), carries a traceback or "Internal error
+occurred", is not a well-formed Status (errors) or object (successes), returns or stores an
+object upstream's typed decode would have refused, or sends unbounded Warning headers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+# Upstream answers 500 (a non-APIStatus error: ErrorToAPIStatus's default branch, code 500, reason
+# "" and the raw error as message — never "Internal error occurred") in these cases only:
+ALLOWED_5XX: list[tuple[str, re.Pattern[str], str]] = [
+    # k8s.io/apiserver/pkg/endpoints/handlers/patch.go interpretStrategicMergePatchError: only the
+    # mergepatch.Err* sentinels become 400/422; the fmt.Errorf errors of
+    # k8s.io/apimachinery/pkg/util/strategicpatch/patch.go fall through `default: return err`.
+    ("application/strategic-merge-patch+json",
+     re.compile(r"does not contain declared merge key|list element types are not identical|"
+                r"no elements in any of the given slices|unable to find api field|"
+                r"cannot (?:find|merge)|invalid (?:type|value) for|unknown patch type|"
+                r"does not match the type|unable to determine|deleting .* from|merging an object in|"
+                r"unexpected type"), "strategicpatch fmt.Errorf → patch.go default branch"),
+    # k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager/internal/structuredmerge.go Apply:
+    # fmt.Errorf("failed to create typed patch object (%v): %v") / "... typed live object ...".
+    ("application/apply-patch+yaml", re.compile(r"^failed to create typed (?:patch|live) object"),
+     "structuredmerge.go Apply → 500"),
+]
+# k8s.io/apiserver/pkg/endpoints/filters/warning.go: 4 Ki runes in total, then 256 per item
+MAX_WARNING_BYTES = 4 * 1024 * 4 + 1024
+UNHANDLED = re.compile(r"Traceback \(most recent call last\)|Internal error occurred|File \"/.*\.py\", line \d+")
+
+
+def allowed_5xx(ctype: str, message: str) -> bool:
+    return any(ctype == c and rx.search(message) for c, rx, _ in ALLOWED_5XX)
+
+
+def signature(status: int, body: Any, text: str) -> str:
+    """A short grouping key for similar answers: status, reason, message head without specifics."""
+    msg = body.get("message", "") if isinstance(body, dict) else text
+    reason = body.get("reason", "") if isinstance(body, dict) else ""
+    msg = re.sub(r'"[^"]*"|\'[^\']*\'|\d+|fz-[0-9a-f]+|map\[.*?\]', "_", str(msg))[:90]
+    return f"{status} {reason}: {msg}"
+
+
+@dataclass
+class Finding:
+    category: str
+    request: str
+    status: int
+    response: str
+
+
+@dataclass
+class Tally:
+    requests: int = 0
+    by_status: Counter = field(default_factory=Counter)
+    by_case: Counter = field(default_factory=Counter)
+    counts: Counter = field(default_factory=Counter)  # (category, signature) → count
+    examples: dict[tuple[str, str], Finding] = field(default_factory=dict)
+    allowed_5xx: int = 0
+    stored_checked: int = 0
+    wrongly_typed_keys: set = field(default_factory=set)
+    peak_rss_kib: int = 0
+    log_tracebacks: int = 0
+    log_bytes: int = 0
+
+    def find(self, category: str, sig: str, request: str, status: int, response: str) -> None:
+        key = (category, sig)
+        self.counts[key] += 1
+        self.examples.setdefault(key, Finding(category, request[:600], status, response[:600]))
+
+    def by_category(self) -> Counter:
+        out: Counter = Counter()
+        for (cat, _), n in self.counts.items():
+            out[cat] += n
+        return out
+
+    def summary(self) -> str:
+        lines = [f"requests: {self.requests}", f"by status: {dict(sorted(self.by_status.items()))}",
+                 f"by case: {dict(sorted(self.by_case.items()))}",
+                 f"5xx allowed (upstream answers 5xx too): {self.allowed_5xx}",
+                 f"stored objects type-checked: {self.stored_checked}",
+                 f"wrongly typed objects stored (distinct): {len(self.wrongly_typed_keys)}",
+                 f"peak server RSS: {self.peak_rss_kib // 1024} MiB",
+                 f"server log: {self.log_bytes // 1024} KiB written, {self.log_tracebacks} tracebacks",
+                 f"findings by category: {dict(self.by_category())}"]
+        for (cat, sig), n in self.counts.most_common():
+            ex = self.examples[(cat, sig)]
+            lines.append(f"  [{cat}] x{n} {sig}\n      request: {ex.request[:300]!r}\n      response: {ex.response[:300]!r}")
+        return "\n".join(lines)
+
+
+def check_response(tally: Tally, request: str, ctype: str, status: int, text: str, body: Any,
+                   warnings: list[str]) -> None:
+    """Record the findings one answer yields (the type check of returned objects is the caller's)."""
+    tally.requests += 1
+    tally.by_status[status] += 1
+    sig = signature(status, body, text)
+    if UNHANDLED.search(text):
+        tally.find("unhandled error (traceback / Internal error occurred)", sig, request, status, text)
+    elif status >= 500:
+        if allowed_5xx(ctype, body.get("message", "") if isinstance(body, dict) else ""):
+            tally.allowed_5xx += 1
+        else:
+            tally.find("5xx upstream would not send", sig, request, status, text)
+    if status >= 400:
+        ok = (isinstance(body, dict) and body.get("kind") == "Status" and body.get("apiVersion") == "v1"
+              and body.get("status") == "Failure" and body.get("code") == status and isinstance(body.get("message"), str))
+        if not ok:
+            tally.find("error answer is not a Status", sig, request, status, text)
+    elif status < 300 and not (isinstance(body, dict) and isinstance(body.get("kind"), str)):
+        tally.find("success answer is not an object", sig, request, status, text)
+    size = sum(len(w.encode("utf-8", "replace")) for w in warnings)
+    if size > MAX_WARNING_BYTES:
+        tally.find("unbounded Warning headers", f"{len(warnings)} warnings, {size} bytes", request, status,
+                   warnings[0][:300] if warnings else "")
