@@ -24,6 +24,7 @@ sys.path.insert(0, REPO)
 
 from tests.integration.conftest import Cluster, free_port  # noqa: E402
 from tests.integration.fuzzing.harness import Fuzzer, rss_kib, run  # noqa: E402
+from tests.integration.fuzzing.oracles import markdown  # noqa: E402
 
 
 def guard(pid: int, limit_mib: int, stop: threading.Event) -> None:
@@ -46,7 +47,7 @@ def main() -> int:
     ap.add_argument("--bomb", default="5x5", help="YAML alias bomb LEVELSxWIDTH (width**(levels-1) leaves)")
     ap.add_argument("--batch", type=int, default=300, help="cases between stored-object checks")
     ap.add_argument("--rss-limit-mib", type=int, default=2048)
-    ap.add_argument("--findings", default="", help="write the findings (one example per group) here")
+    ap.add_argument("--findings", default="", help="write the findings as Markdown (one example per group) here")
     ap.add_argument("--keep", action="store_true", help="keep the data dir")
     args = ap.parse_args()
     levels, width = (int(x) for x in args.bomb.split("x"))
@@ -59,20 +60,23 @@ def main() -> int:
     t0 = time.monotonic()
     try:
         fuzzer = Fuzzer(c.url, c.session(), c.proc.pid, c.log_path, big=args.big, bomb=(levels, width), batch=args.batch)
-        tally = run(fuzzer, args.cases, derandomize=False, seed=args.seed)
+        tally = run(fuzzer, args.cases, derandomize=False, seed=args.seed, progress=1000)
         elapsed = time.monotonic() - t0
         alive = c.proc.poll() is None
         controllers = fuzzer.controllers_work() if alive else "server is gone"
         cats = tally.by_category()
-        print(f"cases: {args.cases} in {elapsed:.0f} s ({tally.requests / elapsed:.0f} requests/s)")
-        print(f"unhandled errors: {cats['unhandled error (traceback / Internal error occurred)']}")
-        print(f"5xx upstream would not send: {cats['5xx upstream would not send']}")
-        print(f"wrongly typed objects returned: {cats['wrongly typed object returned']}")
-        print(f"server alive: {alive}; controllers after fuzzing: {controllers or 'OK'}")
+        head = "\n".join([
+            f"cases: {args.cases} in {elapsed:.0f} s ({tally.requests / elapsed:.0f} requests/s)",
+            f"unhandled errors: {cats['unhandled error (traceback / Internal error occurred)']}",
+            f"5xx upstream would not send: {cats['5xx upstream would not send']}",
+            f"wrongly typed objects returned: {cats['wrongly typed object returned']}",
+            f"server alive: {alive}; controllers after fuzzing: {controllers or 'OK'}",
+            tally.summary(groups=False)])
+        print(head)
         print(tally.summary())
         if args.findings:
             with open(args.findings, "w") as f:
-                f.write(tally.summary() + "\n")
+                f.write("```\n" + head + "\n```\n\n" + markdown(tally))
     finally:
         stop.set()
         c.stop()

@@ -79,9 +79,15 @@ def test_warning_headers_are_bounded(fuzzed) -> None:
     _none(fuzzed[1], "unbounded Warning headers")
 
 
+def test_bad_credentials_are_refused(fuzzed) -> None:
+    _none(fuzzed[1], "bad credentials not refused with 401/403")
+
+
 def test_every_request_was_answered_and_rss_bounded(fuzzed) -> None:
     fuzzer, tally, _ = fuzzed
+    _none(tally, "server process died")
     _none(tally, "no answer (timeout or connection error)")
+    _none(tally, "server RSS jumped by > 32 MiB on one request")
     assert tally.peak_rss_kib // 1024 < RSS_LIMIT_MIB
     assert fuzzer.s.get(f"{fuzzer.url}/readyz", timeout=10).status_code == 200
 

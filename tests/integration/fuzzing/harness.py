@@ -57,6 +57,18 @@ def fetch_api(get: Callable[[str], requests.Response]) -> ServedAPI:
     return ServedAPI([get(ref["serverRelativeURL"]).json() for ref in index.values()])
 
 
+class ServerGone(Exception):
+    """The server process exited (or was killed by a guard): stop fuzzing, keep the counts."""
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -96,6 +108,8 @@ class Fuzzer:
             r = self.s.request(method, self.url + path, data=body, params=params, headers=h, stream=watch,
                                timeout=(10, self.timeout))
         except requests.RequestException as e:
+            if not alive(self.pid):
+                raise ServerGone(desc) from e
             self.tally.requests += 1
             self.tally.find("no answer (timeout or connection error)", type(e).__name__, desc, 0, str(e))
             return 0, None
@@ -164,10 +178,10 @@ class Fuzzer:
     def new_namespace(self, rnd: random.Random) -> None:
         """A fresh namespace with one seed per kind the schema walk rarely gets valid."""
         if self.ns:
-            self.s.delete(f"{self.url}/api/v1/namespaces/{self.ns}", timeout=self.timeout)
+            self.send("seed", "DELETE", f"/api/v1/namespaces/{self.ns}")
         self.ns_count += 1
         self.ns = f"fz-ns-{self.ns_count}-{rnd.randrange(16**6):06x}"
-        self.s.post(f"{self.url}/api/v1/namespaces", json={"metadata": {"name": self.ns}}, timeout=self.timeout)
+        self.send("seed", "POST", "/api/v1/namespaces", json.dumps({"metadata": {"name": self.ns}}).encode())
         self.targets = {k: v for k, v in self.targets.items() if "{namespace}" not in k}
         for op in self.ops["post"]:
             if "{name}" in op.path or not op.namespaced or op.kind not in SEEDS:
@@ -213,7 +227,8 @@ class Fuzzer:
         getattr(self, "case_" + case["kind"].replace("-", "_"))(case, rnd, Gen(self.api, rnd, self.big))
 
     def _pick(self, method: str, case: dict[str, Any], want: Callable[[Operation], bool] = lambda o: True) -> Operation:
-        ops = [o for o in self.ops[method] if want(o)]
+        """The case's operation among those of `method` that `want` and that have a live target."""
+        ops = [o for o in self.ops[method] if want(o) and ("{name}" not in o.path or self.targets.get(o.collection))]
         return ops[case["op"] % len(ops)]
 
     def _body_for(self, op: Operation, gen: Gen, name: str) -> dict[str, Any]:
@@ -374,8 +389,12 @@ class Fuzzer:
         s, self.s = self.s, requests.Session()
         self.s.verify, self.s.trust_env = s.verify, False
         try:
-            self.send("auth", "GET", rnd.choice(self.api.lists).path,
-                      headers={"Authorization": rnd.choice(corpus.AUTH_HEADERS)})
+            header = rnd.choice(corpus.AUTH_HEADERS)
+            path = rnd.choice(self.api.lists).path
+            status, body = self.send("auth", "GET", path, headers={"Authorization": header})
+            if status not in (401, 403):  # bad credentials are unauthenticated (401) or anonymous (403)
+                self.tally.find("bad credentials not refused with 401/403", str(status), f"GET {path} Authorization: {header!r:.80}",
+                                status, str(body)[:300])
         finally:
             self.s.close()
             self.s = s
@@ -414,7 +433,7 @@ def case_strategy() -> st.SearchStrategy[dict[str, Any]]:
     })
 
 
-def run(fuzzer: Fuzzer, examples: int, derandomize: bool = True, seed: int | None = None) -> Tally:
+def run(fuzzer: Fuzzer, examples: int, derandomize: bool = True, seed: int | None = None, progress: int = 0) -> Tally:
     """Run `examples` cases through `fuzzer` (no shrinking: every finding is counted, none raised)."""
 
     @settings(max_examples=examples, deadline=None, derandomize=derandomize, database=None,
@@ -422,11 +441,18 @@ def run(fuzzer: Fuzzer, examples: int, derandomize: bool = True, seed: int | Non
     @given(case=case_strategy())
     def loop(case: dict[str, Any]) -> None:
         fuzzer.run_case(case)
+        if progress and fuzzer.cases_run % progress == 0:
+            t = fuzzer.tally
+            print(f"... {fuzzer.cases_run} cases, {t.requests} requests, findings {dict(t.by_category())}, "
+                  f"RSS {t.peak_rss_kib // 1024} MiB", flush=True)
 
     if seed is not None and not derandomize:
         from hypothesis import seed as hseed
-        hseed(seed)(loop)()
-    else:
+        loop = hseed(seed)(loop)
+    try:
         loop()
+    except ServerGone as e:
+        fuzzer.tally.find("server process died", "gone", str(e), 0, "")
+        return fuzzer.tally
     fuzzer.finish()
     return fuzzer.tally

@@ -17,14 +17,14 @@ from typing import Any
 # "" and the raw error as message — never "Internal error occurred") in these cases only:
 ALLOWED_5XX: list[tuple[str, re.Pattern[str], str]] = [
     # k8s.io/apiserver/pkg/endpoints/handlers/patch.go interpretStrategicMergePatchError: only the
-    # mergepatch.Err* sentinels become 400/422; the fmt.Errorf errors of
-    # k8s.io/apimachinery/pkg/util/strategicpatch/patch.go fall through `default: return err`.
+    # mergepatch.Err* sentinel values become 400/422; the fmt.Errorf errors of
+    # k8s.io/apimachinery/pkg/util/mergepatch/errors.go (ErrNoMergeKey, ErrBadArgType/Kind,
+    # ErrBadPatchType) and strategicpatch/patch.go fall through `default: return err`.
     ("application/strategic-merge-patch+json",
-     re.compile(r"does not contain declared merge key|list element types are not identical|"
-                r"no elements in any of the given slices|unable to find api field|"
-                r"cannot (?:find|merge)|invalid (?:type|value) for|unknown patch type|"
-                r"does not match the type|unable to determine|deleting .* from|merging an object in|"
-                r"unexpected type"), "strategicpatch fmt.Errorf → patch.go default branch"),
+     re.compile(r"does not contain declared merge key|expected a \S+, but received a|unknown patch type|"
+                r"invalid value for special key|list element types are not identical|"
+                r"no elements in any of the given slices|unable to find api field"),
+     "strategicpatch fmt.Errorf → patch.go default branch"),
     # k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager/internal/structuredmerge.go Apply:
     # fmt.Errorf("failed to create typed patch object (%v): %v") / "... typed live object ...".
     ("application/apply-patch+yaml", re.compile(r"^failed to create typed (?:patch|live) object"),
@@ -32,7 +32,9 @@ ALLOWED_5XX: list[tuple[str, re.Pattern[str], str]] = [
 ]
 # k8s.io/apiserver/pkg/endpoints/filters/warning.go: 4 Ki runes in total, then 256 per item
 MAX_WARNING_BYTES = 4 * 1024 * 4 + 1024
-UNHANDLED = re.compile(r"Traceback \(most recent call last\)|Internal error occurred|File \"/.*\.py\", line \d+")
+# (aiohttp's own page for an exception that escaped every handler: "Server got itself in trouble")
+UNHANDLED = re.compile(r"Traceback \(most recent call last\)|Internal error occurred|File \"/.*\.py\", line \d+|"
+                       r"Server got itself in trouble")
 
 
 def allowed_5xx(ctype: str, message: str) -> bool:
@@ -80,7 +82,7 @@ class Tally:
             out[cat] += n
         return out
 
-    def summary(self) -> str:
+    def summary(self, groups: bool = True) -> str:
         lines = [f"requests: {self.requests}", f"by status: {dict(sorted(self.by_status.items()))}",
                  f"by case: {dict(sorted(self.by_case.items()))}",
                  f"5xx allowed (upstream answers 5xx too): {self.allowed_5xx}",
@@ -89,10 +91,31 @@ class Tally:
                  f"peak server RSS: {self.peak_rss_kib // 1024} MiB",
                  f"server log: {self.log_bytes // 1024} KiB written, {self.log_tracebacks} tracebacks",
                  f"findings by category: {dict(self.by_category())}"]
-        for (cat, sig), n in self.counts.most_common():
+        for (cat, sig), n in self.counts.most_common() if groups else ():
             ex = self.examples[(cat, sig)]
             lines.append(f"  [{cat}] x{n} {sig}\n      request: {ex.request[:300]!r}\n      response: {ex.response[:300]!r}")
         return "\n".join(lines)
+
+
+def _cell(text: str, n: int) -> str:
+    return "`" + text[:n].replace("`", "'").replace("|", "\\|").replace("\n", "\\n") + "`"
+
+
+def markdown(tally: Tally, groups_per_category: int = 60) -> str:
+    """The findings as Markdown: one table per category, one row (count, example) per group."""
+    out = ["| category | occurrences | distinct groups |", "|---|---|---|"]
+    cats = tally.by_category()
+    for cat, n in cats.most_common():
+        out.append(f"| {cat} | {n} | {sum(1 for c, _ in tally.counts if c == cat)} |")
+    for cat, _ in cats.most_common():
+        rows = [(n, sig) for (c, sig), n in tally.counts.most_common() if c == cat]
+        out += ["", f"### {cat}", "", "| count | group | example request | response |", "|---|---|---|---|"]
+        for n, sig in rows[:groups_per_category]:
+            ex = tally.examples[(cat, sig)]
+            out.append(f"| {n} | {_cell(sig, 140)} | {_cell(ex.request, 260)} | {_cell(ex.response, 220)} |")
+        if len(rows) > groups_per_category:
+            out.append(f"| … | {len(rows) - groups_per_category} more groups | | |")
+    return "\n".join(out) + "\n"
 
 
 def check_response(tally: Tally, request: str, ctype: str, status: int, text: str, body: Any,
