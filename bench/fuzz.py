@@ -48,6 +48,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=300, help="cases between stored-object checks")
     ap.add_argument("--rss-limit-mib", type=int, default=2048)
     ap.add_argument("--findings", default="", help="write the findings as Markdown (one example per group) here")
+    ap.add_argument("--only", default="", help="comma-separated case kinds (create, update, query, ...)")
     ap.add_argument("--keep", action="store_true", help="keep the data dir")
     args = ap.parse_args()
     levels, width = (int(x) for x in args.bomb.split("x"))
@@ -60,7 +61,8 @@ def main() -> int:
     t0 = time.monotonic()
     try:
         fuzzer = Fuzzer(c.url, c.session(), c.proc.pid, c.log_path, big=args.big, bomb=(levels, width), batch=args.batch)
-        tally = run(fuzzer, args.cases, derandomize=False, seed=args.seed, progress=1000)
+        tally = run(fuzzer, args.cases, derandomize=False, seed=args.seed, progress=1000,
+                    kinds=tuple(k for k in args.only.split(",") if k))
         elapsed = time.monotonic() - t0
         alive = c.proc.poll() is None
         controllers = fuzzer.controllers_work() if alive else "server is gone"

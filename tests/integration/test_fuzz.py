@@ -79,6 +79,10 @@ def test_warning_headers_are_bounded(fuzzed) -> None:
     _none(fuzzed[1], "unbounded Warning headers")
 
 
+def test_valid_selectors_and_paging_answer_200(fuzzed) -> None:
+    _none(fuzzed[1], "valid query not answered 200")
+
+
 def test_bad_credentials_are_refused(fuzzed) -> None:
     _none(fuzzed[1], "bad credentials not refused with 401/403")
 

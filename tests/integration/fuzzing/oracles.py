@@ -21,7 +21,7 @@ ALLOWED_5XX: list[tuple[str, re.Pattern[str], str]] = [
     # k8s.io/apimachinery/pkg/util/mergepatch/errors.go (ErrNoMergeKey, ErrBadArgType/Kind,
     # ErrBadPatchType) and strategicpatch/patch.go fall through `default: return err`.
     ("application/strategic-merge-patch+json",
-     re.compile(r"does not contain declared merge key|expected a \S+, but received a|unknown patch type|"
+     re.compile(r"does not contain declared merge key|expected a .+?, but received a|unknown patch type|"
                 r"invalid value for special key|list element types are not identical|"
                 r"no elements in any of the given slices|unable to find api field"),
      "strategicpatch fmt.Errorf → patch.go default branch"),
@@ -68,6 +68,8 @@ class Tally:
     stored_checked: int = 0
     wrongly_typed_keys: set = field(default_factory=set)
     peak_rss_kib: int = 0
+    typed_by_write: Counter = field(default_factory=Counter)  # "PATCH application/merge-patch+json" → count
+    rss_growth_kib: Counter = field(default_factory=Counter)  # case kind → RSS growth seen after its requests
     log_tracebacks: int = 0
     log_bytes: int = 0
 
@@ -87,8 +89,10 @@ class Tally:
                  f"by case: {dict(sorted(self.by_case.items()))}",
                  f"5xx allowed (upstream answers 5xx too): {self.allowed_5xx}",
                  f"stored objects type-checked: {self.stored_checked}",
+                 f"wrongly typed objects returned, by write: {dict(self.typed_by_write.most_common())}",
                  f"wrongly typed objects stored (distinct): {len(self.wrongly_typed_keys)}",
                  f"peak server RSS: {self.peak_rss_kib // 1024} MiB",
+                 f"RSS growth (MiB) after requests of: { {k: v // 1024 for k, v in self.rss_growth_kib.most_common()} }",
                  f"server log: {self.log_bytes // 1024} KiB written, {self.log_tracebacks} tracebacks",
                  f"findings by category: {dict(self.by_category())}"]
         for (cat, sig), n in self.counts.most_common() if groups else ():
