@@ -101,7 +101,8 @@ class Fuzzer:
         """One judged request; returns (status, parsed body or None)."""
         params = {k: v for k, v in (params or {}).items() if v is not None}
         h = {"Content-Type": ctype, **(headers or {})}
-        desc = f"{method} {path} ?{params} [{ctype}] {body[:400]!r}" if body is not None else f"{method} {path} ?{params}"
+        shown = {k: v if len(str(v)) <= 40 else f"{str(v)[:20]}…({len(str(v))} chars)" for k, v in params.items()}
+        desc = f"{method} {path} ?{shown} [{ctype}] {body[:400]!r}" if body is not None else f"{method} {path} ?{shown}"
         watch = params.get("watch") not in (None, "", "0", "false")
         self.tally.by_case[case] += 1
         try:
@@ -168,15 +169,20 @@ class Fuzzer:
 
     # -- namespaces, targets, seeds ------------------------------------------------------------
 
-    def fill(self, op: Operation, name: str = "") -> str | None:
+    def fill(self, op: Operation, rnd: random.Random | None = None) -> str | None:
         """The URL of `op` in the current namespace, `{name}` a live target (None if there is none)."""
         path = op.path.replace("{namespace}", self.ns)
         if "{name}" in path:
             names = self.targets.get(op.collection, [])
             if not names:
                 return None
-            path = path.replace("{name}", name or names[-1])
+            path = path.replace("{name}", rnd.choice(names) if rnd else names[-1])
         return path
+
+    @staticmethod
+    def target(path: str, op: Operation) -> str:
+        """The `{name}` that `fill` put into `path`."""
+        return path.split("/")[op.path.split("/").index("{name}")]
 
     def new_namespace(self, rnd: random.Random) -> None:
         """A fresh namespace with one seed per kind the schema walk rarely gets valid."""
@@ -255,10 +261,10 @@ class Fuzzer:
 
     def case_create(self, case: dict[str, Any], rnd: random.Random, gen: Gen) -> None:
         op = self._pick("post", case)
-        path = self.fill(op)
+        path = self.fill(op, rnd)
         if path is None:
             return
-        target = path.split("/")[-2] if "{name}" in op.path else gen.name()
+        target = self.target(path, op) if "{name}" in op.path else gen.name()
         obj = self._mutated(self._body_for(op, gen, target), op.body, case, gen)
         body, ctype = self._encode(obj, rnd)
         status, _ = self.send("create", "POST", path, body, ctype, case["params"])
@@ -267,10 +273,10 @@ class Fuzzer:
 
     def case_update(self, case: dict[str, Any], rnd: random.Random, gen: Gen) -> None:
         op = self._pick("put", case)
-        path = self.fill(op)
+        path = self.fill(op, rnd)
         if path is None:
             return
-        name = self.targets[op.collection][-1]
+        name = self.target(path, op)
         current: Any = None
         if rnd.random() < 0.6 and op.subresource != "finalize":
             status, current = self.send("update", "GET", path)
@@ -282,10 +288,10 @@ class Fuzzer:
 
     def _patch(self, case: dict[str, Any], rnd: random.Random, gen: Gen, ptype: str) -> None:
         op = self._pick("patch", case)
-        path = self.fill(op)
+        path = self.fill(op, rnd)
         if path is None:
             return
-        name = self.targets[op.collection][-1]
+        name = self.target(path, op)
         base = self._body_for(op, gen, name)
         sites = gen.sites(base, {"$ref": "#/components/schemas/" + op.body})
         site, schema = rnd.choice(sites[1:] or sites)
@@ -325,7 +331,7 @@ class Fuzzer:
 
     def case_delete(self, case: dict[str, Any], rnd: random.Random, gen: Gen) -> None:
         op = self._pick("delete", case, lambda o: o.action == "delete")
-        path = self.fill(op)
+        path = self.fill(op, rnd)
         if path is None:
             return
         opts = gen.value({"$ref": "#/components/schemas/" + op.body})
@@ -334,7 +340,7 @@ class Fuzzer:
         params = {k: rnd.choice(corpus.BAD_QUERY[k]) for k in ("propagationPolicy", "gracePeriodSeconds") if rnd.random() < 0.2}
         status, _ = self.send("delete", "DELETE", path, json.dumps(opts).encode("utf-8", "surrogatepass"), JSON,
                               {**case["params"], **params})
-        name = path.rsplit("/", 1)[-1]
+        name = self.target(path, op)
         if status in (200, 202) and not case["params"].get("dryRun") and name in self.targets[op.collection]:
             self.targets[op.collection].remove(name)
 
@@ -342,10 +348,10 @@ class Fuzzer:
         """A create, update or apply with SENTINEL at one random field of a valid-ish object."""
         method = rnd.choice(["post", "put", "patch"])
         op = self._pick(method, case, lambda o: "{name}" not in o.path or o.method != "post")
-        path = self.fill(op)
+        path = self.fill(op, rnd)
         if path is None:
             return None
-        name = gen.name() if method == "post" else self.targets[op.collection][-1]
+        name = gen.name() if method == "post" else self.target(path, op)
         obj = self._body_for(op, gen, name)
         sites = gen.sites(obj, {"$ref": "#/components/schemas/" + op.body})
         site, _ = rnd.choice(sites[1:] or sites)
@@ -369,7 +375,7 @@ class Fuzzer:
     def case_raw_bytes(self, case: dict[str, Any], rnd: random.Random, gen: Gen) -> None:
         """Arbitrary bytes or JSON values under any content type, to any write path."""
         method = rnd.choice(["post", "put", "patch", "delete"])
-        path = self.fill(self._pick(method, case))
+        path = self.fill(self._pick(method, case), rnd)
         if path is None:
             return
         body = rnd.choice([rnd.randbytes(rnd.randrange(200)), json.dumps(corpus.random_json(rnd)).encode(),
