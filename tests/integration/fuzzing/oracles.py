@@ -26,9 +26,18 @@ ALLOWED_5XX: list[tuple[str, re.Pattern[str], str]] = [
                 r"no elements in any of the given slices|unable to find api field"),
      "strategicpatch fmt.Errorf → patch.go default branch"),
     # k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager/internal/structuredmerge.go Apply:
-    # fmt.Errorf("failed to create typed patch object (%v): %v") / "... typed live object ...".
-    ("application/apply-patch+yaml", re.compile(r"^failed to create typed (?:patch|live) object"),
-     "structuredmerge.go Apply → 500"),
+    # fmt.Errorf("failed to create typed patch object (%v): %v") / "... typed live object ...";
+    # fieldmanager.go FieldManager.Apply: fmt.Errorf("failed to decode managed fields: %v").
+    ("application/apply-patch+yaml",
+     re.compile(r"^failed to create typed (?:patch|live) object|^failed to decode managed fields"),
+     "structuredmerge.go / fieldmanager.go Apply → 500"),
+    # k8s.io/apiserver/pkg/registry/generic/registry/store.go Update: the error of
+    # Versioner().ObjectResourceVersion (strconv.ParseUint of metadata.resourceVersion) as is.
+    ("*", re.compile(r"^strconv\.ParseUint: parsing "), "store.go Update → 500"),
+    # k8s.io/apiserver/pkg/storage/etcd3/store.go Create: errors.New(...) when an rv is set.
+    ("*", re.compile(r"^resourceVersion should not be set on objects to be created$"), "etcd3 store.go Create → 500"),
+    # k8s.io/kubernetes/pkg/registry/core/pod/storage/eviction.go: a Status with Code 500.
+    ("*", re.compile(r"^This pod has more than one PodDisruptionBudget"), "eviction.go → 500"),
 ]
 # k8s.io/apiserver/pkg/endpoints/filters/warning.go: 4 Ki runes in total, then 256 per item
 MAX_WARNING_BYTES = 4 * 1024 * 4 + 1024
@@ -38,7 +47,7 @@ UNHANDLED = re.compile(r"Traceback \(most recent call last\)|Internal error occu
 
 
 def allowed_5xx(ctype: str, message: str) -> bool:
-    return any(ctype == c and rx.search(message) for c, rx, _ in ALLOWED_5XX)
+    return any(c in (ctype, "*") and rx.search(message) for c, rx, _ in ALLOWED_5XX)
 
 
 def signature(status: int, body: Any, text: str) -> str:
@@ -131,7 +140,7 @@ def check_response(tally: Tally, request: str, ctype: str, status: int, text: st
     if UNHANDLED.search(text):
         tally.find("unhandled error (traceback / Internal error occurred)", sig, request, status, text)
     elif status >= 500:
-        if allowed_5xx(ctype, body.get("message", "") if isinstance(body, dict) else ""):
+        if isinstance(body, dict) and not body.get("reason") and allowed_5xx(ctype, body.get("message", "")):
             tally.allowed_5xx += 1
         else:
             tally.find("5xx upstream would not send", sig, request, status, text)
