@@ -26,7 +26,8 @@ ALLOWED_5XX: list[tuple[str, re.Pattern[str], str]] = [
                 r"no elements in any of the given slices|unable to find api field"),
      "strategicpatch fmt.Errorf → patch.go default branch"),
     # k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager/internal/structuredmerge.go Apply:
-    # fmt.Errorf("failed to create typed patch object (%v): %v") / "... typed live object ...";
+    # fmt.Errorf("failed to create typed patch object (%v): %v") / "... typed live object ..."
+    # (a known upstream 500: kubernetes/kubernetes#122480, #139253);
     # fieldmanager.go FieldManager.Apply: fmt.Errorf("failed to decode managed fields: %v").
     ("application/apply-patch+yaml",
      re.compile(r"^failed to create typed (?:patch|live) object|^failed to decode managed fields"),
@@ -39,6 +40,7 @@ ALLOWED_5XX: list[tuple[str, re.Pattern[str], str]] = [
     # k8s.io/kubernetes/pkg/registry/core/pod/storage/eviction.go: a Status with Code 500.
     ("*", re.compile(r"^This pod has more than one PodDisruptionBudget"), "eviction.go → 500"),
 ]
+ALLOWED_CATEGORY = "5xx that upstream answers too (allow-list, not a failure)"
 # k8s.io/apiserver/pkg/endpoints/filters/warning.go: 4 Ki runes in total, then 256 per item
 MAX_WARNING_BYTES = 4 * 1024 * 4 + 1024
 # (aiohttp's own page for an exception that escaped every handler: "Server got itself in trouble")
@@ -142,6 +144,7 @@ def check_response(tally: Tally, request: str, ctype: str, status: int, text: st
     elif status >= 500:
         if isinstance(body, dict) and not body.get("reason") and allowed_5xx(ctype, body.get("message", "")):
             tally.allowed_5xx += 1
+            tally.find(ALLOWED_CATEGORY, sig, request, status, text)  # for the record, not a failure
         else:
             tally.find("5xx upstream would not send", sig, request, status, text)
     if status >= 400:
