@@ -92,6 +92,7 @@ class Fuzzer:
         self.targets: dict[str, list[str]] = {}  # collection path template → names (current namespace only)
         self.ns, self.ns_count, self.cases_run = "", 0, 0
         self.last_rss_kib = rss_kib(pid)
+        self.last_write: dict[tuple[str, ...], str] = {}  # object → the last 2xx write of it (for findings)
         self.log_start = os.path.getsize(log_path) if log_path and os.path.exists(log_path) else 0
 
     # -- requests ------------------------------------------------------------------------------
@@ -128,6 +129,8 @@ class Fuzzer:
         check_response(self.tally, desc, ctype, r.status_code, text, parsed, warnings)
         if method != "GET" and r.status_code < 300 and isinstance(parsed, dict) and parsed.get("kind") not in (None, "Status"):
             self.check_object(parsed, "returned", desc, write=f"{method} {ctype}")
+            if not params.get("dryRun"):
+                self.last_write[self.object_key(parsed)] = desc
         self.watch_rss(case, desc, r.status_code)
         return r.status_code, parsed
 
@@ -155,8 +158,8 @@ class Fuzzer:
             errors.append("metadata.name missing or not a string")
         if errors:
             kind = schema_name.rsplit(".", 1)[-1]
-            m = meta if isinstance(meta, dict) else {}
-            key = (kind, str(m.get("namespace")), str(m.get("name")), str(m.get("uid")))
+            key = self.object_key(obj, kind)
+            desc = self.last_write.get(key, desc) if how == "stored" else desc  # the write that stored it
             if how == "stored" and key in self.tally.wrongly_typed_keys:
                 return False  # seen by an earlier LIST: count each stored object once
             if how == "stored":
@@ -166,6 +169,11 @@ class Fuzzer:
             if write:  # which write path let it through: method and content type
                 self.tally.typed_by_write[write] += 1
         return not errors
+
+    @staticmethod
+    def object_key(obj: dict[str, Any], kind: str = "") -> tuple[str, ...]:
+        m = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        return (kind or str(obj.get("kind")), str(m.get("namespace")), str(m.get("name")), str(m.get("uid")))
 
     # -- namespaces, targets, seeds ------------------------------------------------------------
 
