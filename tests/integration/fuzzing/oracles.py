@@ -22,8 +22,10 @@ ALLOWED_5XX: list[tuple[str, re.Pattern[str], str]] = [
     # ErrBadPatchType) and strategicpatch/patch.go fall through `default: return err`.
     ("application/strategic-merge-patch+json",
      re.compile(r"does not contain declared merge key|expected a .+?, but received a|unknown patch type|"
-                r"invalid value for special key|list element types are not identical|"
-                r"no elements in any of the given slices|unable to find api field"),
+                r"list element types are not identical|no elements in any of the given slices|"
+                r"unable to find api field|value for key .+ is not a map\.|cannot merge lists without merge key|"
+                r"merging lists cannot yet be specified in the patch|fail to find unknown prefix|"
+                r"The order in patch list:"),
      "strategicpatch fmt.Errorf → patch.go default branch"),
     # k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager/internal/structuredmerge.go Apply:
     # fmt.Errorf("failed to create typed patch object (%v): %v") / "... typed live object ..."
