@@ -181,12 +181,12 @@ def set_path(obj: Any, path: tuple, value: Any) -> Any:
         want = list if isinstance(nxt, int) else dict
         child = cur[p] if (isinstance(cur, dict) and p in cur) or (isinstance(cur, list) and p < len(cur)) else None
         if not isinstance(child, want):
-            child = [{}] * (nxt + 1) if want is list else {}
+            child = [{} for _ in range(nxt + 1)] if want is list else {}
             cur[p] = child
         cur = child
     last = path[-1]
     if isinstance(cur, list) and isinstance(last, int) and last >= len(cur):
-        cur.extend([{}] * (last + 1 - len(cur)))
+        cur.extend({} for _ in range(last + 1 - len(cur)))
     cur[last] = value
     return obj
 
