@@ -19,7 +19,7 @@ from .conftest import Cluster, free_port
 from .fuzzing.harness import Fuzzer, run
 from .fuzzing.oracles import Tally
 
-EXAMPLES = int(os.environ.get("KUBELING_FUZZ_EXAMPLES", "2500"))
+EXAMPLES = int(os.environ.get("KUBELING_FUZZ_EXAMPLES", "4000"))  # ~40-60 s on 2 busy cores
 RSS_LIMIT_MIB = 512  # idle is ~80 MiB; the short run stays far below unless something balloons
 
 

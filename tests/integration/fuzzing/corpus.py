@@ -144,12 +144,13 @@ BAD_QUERY: dict[str, list[str]] = {
     "gracePeriodSeconds": ["-5", "abc", "9" * 30],
     "orphanDependents": ["maybe"],
 }
-# odd but valid (k8s.io/apimachinery/pkg/labels and fields grammars): a LIST with one of these is a 200
+# odd but valid (k8s.io/apimachinery/pkg/labels and fields grammars): a LIST with one of these is a 200.
+# (Only metadata.name is a field label of every kind: Namespace and Node refuse metadata.namespace.)
 VALID_QUERY: list[dict[str, str]] = [
     {"labelSelector": "a=="}, {"labelSelector": "a!="}, {"labelSelector": "!a"}, {"labelSelector": "a in (b)"},
     {"labelSelector": "a notin (b,c)"}, {"labelSelector": "a"}, {"labelSelector": "a=,b!=c"},
     {"labelSelector": "k8s.io/x in (,y)"}, {"fieldSelector": "metadata.name="}, {"fieldSelector": "metadata.name!=x"},
-    {"fieldSelector": "metadata.namespace==default"}, {"limit": "1"}, {"limit": "0"}, {"resourceVersion": "0"},
+    {"limit": "1"}, {"limit": "0"}, {"resourceVersion": "0"},
     {"resourceVersion": "0", "resourceVersionMatch": "NotOlderThan"}, {"labelSelector": ""},
 ]
 WRITE_QUERY: dict[str, list[str | None]] = {
