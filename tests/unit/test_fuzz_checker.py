@@ -96,5 +96,6 @@ def test_the_5xx_allow_list_is_narrow() -> None:
     assert allowed_5xx(smp, "map: map[] does not contain declared merge key: name")
     assert allowed_5xx(apply, "failed to create typed patch object (ns/x; /v1, Kind=Pod): .spec: expected map, got &{1}")
     assert allowed_5xx("application/json", 'strconv.ParseUint: parsing "x": invalid syntax')
+    assert allowed_5xx("application/merge-patch+json", "etcdserver: request is too large")
     assert not allowed_5xx("application/merge-patch+json", "map: map[] does not contain declared merge key: name")
     assert not allowed_5xx(apply, "Internal error occurred: AttributeError")
