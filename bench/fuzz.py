@@ -24,6 +24,7 @@ sys.path.insert(0, REPO)
 
 from tests.integration.conftest import Cluster, free_port  # noqa: E402
 from tests.integration.fuzzing.harness import Fuzzer, rss_kib, run  # noqa: E402
+from tests.integration.fuzzing import oracles  # noqa: E402
 from tests.integration.fuzzing.oracles import markdown  # noqa: E402
 
 
@@ -69,9 +70,9 @@ def main() -> int:
         cats = tally.by_category()
         head = "\n".join([
             f"cases: {args.cases} in {elapsed:.0f} s ({tally.requests / elapsed:.0f} requests/s)",
-            f"unhandled errors: {cats['unhandled error (traceback / Internal error occurred)']}",
-            f"5xx upstream would not send: {cats['5xx upstream would not send']}",
-            f"wrongly typed objects returned: {cats['wrongly typed object returned']}",
+            f"unhandled errors: {cats[oracles.UNHANDLED]}",
+            f"5xx upstream would not send: {cats[oracles.UNEXPECTED_5XX]}",
+            f"wrongly typed objects returned: {cats[oracles.TYPED_RETURNED]}",
             f"server alive: {alive}; controllers after fuzzing: {controllers or 'OK'}",
             tally.summary(groups=False)])
         print(head)

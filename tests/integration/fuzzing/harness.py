@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from . import corpus
+from . import corpus, oracles
 from .gen import SENTINEL, Gen, get_path, patch_for, pointer, set_path
 from .oracles import Tally, check_response
 from .schema import Operation, ServedAPI
@@ -113,7 +113,7 @@ class Fuzzer:
             if not alive(self.pid):
                 raise ServerGone(desc) from e
             self.tally.requests += 1
-            self.tally.find("no answer (timeout or connection error)", type(e).__name__, desc, 0, str(e))
+            self.tally.find(oracles.NO_ANSWER, type(e).__name__, desc, 0, str(e))
             return 0, None
         if watch and r.status_code == 200:
             r.close()  # a watch that was accepted streams until its timeout: the headers are the answer
@@ -142,7 +142,7 @@ class Fuzzer:
             return
         self.tally.rss_growth_kib[case] += max(0, now - self.last_rss_kib)
         if now - self.last_rss_kib > 32 * 1024:
-            self.tally.find("server RSS jumped by > 32 MiB on one request", f"+{(now - self.last_rss_kib) // 1024} MiB",
+            self.tally.find(oracles.RSS_JUMP, f"+{(now - self.last_rss_kib) // 1024} MiB",
                             desc, status, f"RSS now {now // 1024} MiB")
         self.last_rss_kib = now
         self.tally.peak_rss_kib = max(self.tally.peak_rss_kib, now)
@@ -164,7 +164,7 @@ class Fuzzer:
                 return False  # seen by an earlier LIST: count each stored object once
             if how == "stored":
                 self.tally.wrongly_typed_keys.add(key)
-            self.tally.find(f"wrongly typed object {how}", f"{kind}: {errors[0][:120]}", desc, 0,
+            self.tally.find(oracles.TYPED_STORED if how == "stored" else oracles.TYPED_RETURNED, f"{kind}: {errors[0][:120]}", desc, 0,
                             json.dumps(obj)[:600])
             if write:  # which write path let it through: method and content type
                 self.tally.typed_by_write[write] += 1
@@ -219,7 +219,7 @@ class Fuzzer:
                 if isinstance(item, dict):
                     self.check_object(item, "stored", f"GET {listing.path}", listing.item)
                 else:
-                    self.tally.find("wrongly typed object stored", "list item not an object", listing.path, 200, repr(item))
+                    self.tally.find(oracles.TYPED_STORED, "list item not an object", listing.path, 200, repr(item))
         self.tally.peak_rss_kib = max(self.tally.peak_rss_kib, rss_kib(self.pid))
 
     def finish(self, check: bool = True) -> None:
@@ -397,7 +397,7 @@ class Fuzzer:
             params = rnd.choice(corpus.VALID_QUERY)
             status, body = self.send("query", "GET", path, params=params)
             if status != 200:
-                self.tally.find("valid query not answered 200", f"{params} → {status}", f"GET {path} ?{params}",
+                self.tally.find(oracles.VALID_QUERY_REFUSED, f"{params} → {status}", f"GET {path} ?{params}",
                                 status, str(body)[:300])
             return
         op = self._pick("post", case, lambda o: "{name}" not in o.path)
@@ -418,7 +418,7 @@ class Fuzzer:
             path = rnd.choice(self.api.lists).path
             status, body = self.send("auth", "GET", path, headers={"Authorization": header})
             if status not in (401, 403):  # bad credentials are unauthenticated (401) or anonymous (403)
-                self.tally.find("bad credentials not refused with 401/403", str(status), f"GET {path} Authorization: {header!r:.80}",
+                self.tally.find(oracles.BAD_CREDENTIALS, str(status), f"GET {path} Authorization: {header!r:.80}",
                                 status, str(body)[:300])
         finally:
             self.s.close()
@@ -479,7 +479,7 @@ def run(fuzzer: Fuzzer, examples: int, derandomize: bool = True, seed: int | Non
     try:
         loop()
     except ServerGone as e:
-        fuzzer.tally.find("server process died", "gone", str(e), 0, "")
+        fuzzer.tally.find(oracles.SERVER_DIED, "gone", str(e), 0, "")
         fuzzer.finish(check=False)
         return fuzzer.tally
     fuzzer.finish()

@@ -45,11 +45,24 @@ ALLOWED_5XX: list[tuple[str, re.Pattern[str], str]] = [
     # k8s.io/kubernetes/pkg/registry/core/pod/storage/eviction.go: a Status with Code 500.
     ("*", re.compile(r"^This pod has more than one PodDisruptionBudget"), "eviction.go → 500"),
 ]
-ALLOWED_CATEGORY = "5xx that upstream answers too (allow-list, not a failure)"
+# Finding categories (every one but ALLOWED is a failure of the guarantee it names)
+ALLOWED = "5xx that upstream answers too (allow-list, not a failure)"
+UNHANDLED = "unhandled error (traceback / Internal error occurred)"
+UNEXPECTED_5XX = "5xx upstream would not send"
+NOT_STATUS = "error answer is not a Status"
+NOT_OBJECT = "success answer is not an object"
+BIG_WARNINGS = "unbounded Warning headers"
+TYPED_STORED = "wrongly typed object stored"
+TYPED_RETURNED = "wrongly typed object returned"
+VALID_QUERY_REFUSED = "valid query not answered 200"
+BAD_CREDENTIALS = "bad credentials not refused with 401/403"
+NO_ANSWER = "no answer (timeout or connection error)"
+SERVER_DIED = "server process died"
+RSS_JUMP = "server RSS jumped by > 32 MiB on one request"
 # k8s.io/apiserver/pkg/endpoints/filters/warning.go: 4 Ki runes in total, then 256 per item
 MAX_WARNING_BYTES = 4 * 1024 * 4 + 1024
 # (aiohttp's own page for an exception that escaped every handler: "Server got itself in trouble")
-UNHANDLED = re.compile(r"Traceback \(most recent call last\)|Internal error occurred|File \"/.*\.py\", line \d+|"
+UNHANDLED_TEXT = re.compile(r"Traceback \(most recent call last\)|Internal error occurred|File \"/.*\.py\", line \d+|"
                        r"Server got itself in trouble")
 
 
@@ -144,22 +157,22 @@ def check_response(tally: Tally, request: str, ctype: str, status: int, text: st
     tally.requests += 1
     tally.by_status[status] += 1
     sig = signature(status, body, text)
-    if UNHANDLED.search(text):
-        tally.find("unhandled error (traceback / Internal error occurred)", sig, request, status, text)
+    if UNHANDLED_TEXT.search(text):
+        tally.find(UNHANDLED, sig, request, status, text)
     elif status >= 500:
         if isinstance(body, dict) and not body.get("reason") and allowed_5xx(ctype, body.get("message", "")):
             tally.allowed_5xx += 1
-            tally.find(ALLOWED_CATEGORY, sig, request, status, text)  # for the record, not a failure
+            tally.find(ALLOWED, sig, request, status, text)  # for the record, not a failure
         else:
-            tally.find("5xx upstream would not send", sig, request, status, text)
+            tally.find(UNEXPECTED_5XX, sig, request, status, text)
     if status >= 400:
         ok = (isinstance(body, dict) and body.get("kind") == "Status" and body.get("apiVersion") == "v1"
               and body.get("status") == "Failure" and body.get("code") == status and isinstance(body.get("message"), str))
         if not ok:
-            tally.find("error answer is not a Status", sig, request, status, text)
+            tally.find(NOT_STATUS, sig, request, status, text)
     elif status < 300 and not (isinstance(body, dict) and isinstance(body.get("kind"), str)):
-        tally.find("success answer is not an object", sig, request, status, text)
+        tally.find(NOT_OBJECT, sig, request, status, text)
     size = sum(len(w.encode("utf-8", "replace")) for w in warnings)
     if size > MAX_WARNING_BYTES:
-        tally.find("unbounded Warning headers", f"{len(warnings)} warnings, {size} bytes", request, status,
+        tally.find(BIG_WARNINGS, f"{len(warnings)} warnings, {size} bytes", request, status,
                    warnings[0][:300] if warnings else "")
