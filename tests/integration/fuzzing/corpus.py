@@ -35,7 +35,7 @@ def yaml_doc(obj: dict[str, Any], rnd: random.Random, bomb: tuple[int, int]) -> 
     """`obj` as YAML with one field replaced by hostile YAML (the field must hold SENTINEL)."""
     text = yaml.safe_dump(obj, sort_keys=False, width=10**9)
     choice = rnd.randrange(6)
-    if choice == 0:  # a bomb under data/metadata, referenced at the sentinel
+    if choice == 0:  # a bomb whose anchors are top-level (unknown) keys, referenced at the sentinel
         text = alias_bomb(*bomb) + "\n" + text.replace(f"'{SENTINEL}'", f"*l{bomb[0] - 1}").replace(SENTINEL, "x")
         return text.encode()
     if choice == 1:
