@@ -65,6 +65,7 @@ GUARANTEES = {
     "warning_headers_are_bounded": (oracles.BIG_WARNINGS,),
     "valid_selectors_and_paging_answer_200": (oracles.VALID_QUERY_REFUSED,),
     "bad_credentials_are_refused": (oracles.BAD_CREDENTIALS,),
+    "watch_streams_are_events": (oracles.BAD_WATCH_EVENT,),
 }
 
 

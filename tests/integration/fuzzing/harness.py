@@ -98,17 +98,17 @@ class Fuzzer:
     # -- requests ------------------------------------------------------------------------------
 
     def send(self, case: str, method: str, path: str, body: bytes | None = None, ctype: str = JSON,
-             params: dict[str, Any] | None = None, headers: dict[str, Any] | None = None) -> tuple[int, Any]:
-        """One judged request; returns (status, parsed body or None)."""
+             params: dict[str, Any] | None = None, headers: dict[str, Any] | None = None,
+             watch: bool = False) -> tuple[int, Any]:
+        """One judged request (`watch`: a LIST that upstream serves as a watch); (status, parsed body)."""
         params = {k: v for k, v in (params or {}).items() if v is not None}
         h = {"Content-Type": ctype, **(headers or {})}
         shown = {k: v if len(str(v)) <= 40 else f"{str(v)[:20]}…({len(str(v))} chars)" for k, v in params.items()}
         desc = f"{method} {path} ?{shown} [{ctype}] {body[:400]!r}" if body is not None else f"{method} {path} ?{shown}"
-        watch = params.get("watch") not in (None, "", "0", "false")
         self.tally.by_case[case] += 1
         try:
             r = self.s.request(method, self.url + path, data=body, params=params, headers=h, stream=watch,
-                               timeout=(10, self.timeout))
+                               timeout=(10, 3 if watch else self.timeout))
         except requests.RequestException as e:
             if not alive(self.pid):
                 raise ServerGone(desc) from e
@@ -116,9 +116,9 @@ class Fuzzer:
             self.tally.find(oracles.NO_ANSWER, type(e).__name__, desc, 0, str(e))
             return 0, None
         if watch and r.status_code == 200:
-            r.close()  # a watch that was accepted streams until its timeout: the headers are the answer
             self.tally.requests += 1
             self.tally.by_status[200] += 1
+            self.check_watch_events(r, desc)
             return 200, None
         text = r.text
         try:
@@ -133,6 +133,23 @@ class Fuzzer:
                 self.last_write[self.object_key(parsed)] = desc
         self.watch_rss(case, desc, r.status_code)
         return r.status_code, parsed
+
+    def check_watch_events(self, r: requests.Response, desc: str, most: int = 5) -> None:
+        """The first events of an accepted watch are `{"type": ..., "object": {...}}` lines."""
+        try:
+            for n, line in enumerate(r.iter_lines()):
+                if n >= most:
+                    break
+                event = json.loads(line) if line else None
+                if line and not (isinstance(event, dict) and isinstance(event.get("object"), dict)
+                                 and event.get("type") in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")):
+                    self.tally.find(oracles.BAD_WATCH_EVENT, line[:80].decode("utf-8", "replace"), desc, 200,
+                                    line[:600].decode("utf-8", "replace"))
+                    break
+        except (requests.RequestException, ValueError):
+            pass  # a quiet watch (read timeout) or a cut stream says nothing about the events
+        finally:
+            r.close()
 
     def watch_rss(self, case: str, desc: str, status: int) -> None:
         """Track peak RSS, its growth by case kind, and the request after which it jumped."""
@@ -402,13 +419,16 @@ class Fuzzer:
             return
         op = self._pick("post", case, lambda o: "{name}" not in o.path)
         path = rnd.choice(self.api.lists).path if rnd.random() < 0.2 else self.fill(op) or ""
-        if self.targets.get(op.path) and rnd.random() < 0.3:
+        item = bool(self.targets.get(op.path)) and rnd.random() < 0.3  # a GET: GetOptions have no watch
+        if item:
             path = f"{self.fill(op)}/{rnd.choice(self.targets[op.path])}"
         keys = rnd.sample(sorted(corpus.BAD_QUERY), rnd.choice([1, 1, 2, 3]))
         params = {k: rnd.choice(corpus.BAD_QUERY[k]) for k in keys}
-        if params.get("watch") and "timeoutSeconds" not in params:
+        # k8s.io/apimachinery Convert_Slice_string_To_bool: only "0" and "false" (any case) are false
+        watch = "watch" in params and params["watch"] != "0" and params["watch"].lower() != "false"
+        if watch and "timeoutSeconds" not in params:
             params["timeoutSeconds"] = "1"
-        self.send("query", "GET", path, params=params)
+        self.send("query", "GET", path, params=params, watch=watch and not item)
 
     def case_auth(self, case: dict[str, Any], rnd: random.Random, gen: Gen) -> None:
         s, self.s = self.s, requests.Session()

@@ -59,6 +59,7 @@ BAD_CREDENTIALS = "bad credentials not refused with 401/403"
 NO_ANSWER = "no answer (timeout or connection error)"
 SERVER_DIED = "server process died"
 RSS_JUMP = "server RSS jumped by > 32 MiB on one request"
+BAD_WATCH_EVENT = "watch stream line is not an event"
 # k8s.io/apiserver/pkg/endpoints/filters/warning.go: 4 Ki runes in total, then 256 per item
 MAX_WARNING_BYTES = 4 * 1024 * 4 + 1024
 # (aiohttp's own page for an exception that escaped every handler: "Server got itself in trouble")
