@@ -108,7 +108,7 @@ class Fuzzer:
         self.tally.by_case[case] += 1
         try:
             r = self.s.request(method, self.url + path, data=body, params=params, headers=h, stream=watch,
-                               timeout=(10, 3 if watch else self.timeout))
+                               timeout=(10, 0.5 if watch else self.timeout))
         except requests.RequestException as e:
             if not alive(self.pid):
                 raise ServerGone(desc) from e
@@ -134,7 +134,7 @@ class Fuzzer:
         self.watch_rss(case, desc, r.status_code)
         return r.status_code, parsed
 
-    def check_watch_events(self, r: requests.Response, desc: str, most: int = 5) -> None:
+    def check_watch_events(self, r: requests.Response, desc: str, most: int = 2) -> None:
         """The first events of an accepted watch are `{"type": ..., "object": {...}}` lines."""
         try:
             for n, line in enumerate(r.iter_lines()):
