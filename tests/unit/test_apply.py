@@ -387,6 +387,21 @@ def test_first_apply_on_untracked_object_creates_before_first_apply():
     assert entry(out, "before-first-apply")["fieldsV1"] == {"f:data": {".": {}, "f:a": {}, "f:b": {}}}
     assert out["data"] == {"a": "1", "b": "1"}
 
+@pytest.mark.parametrize("api_version, kind, shown", [
+    ([1], "ConfigMap", "/, Kind=ConfigMap"),  # Unstructured.GetAPIVersion: a non-string is ""
+    ({"a": 1}, "ConfigMap", "/, Kind=ConfigMap"),
+    (2**63, "ConfigMap", "/, Kind=ConfigMap"),
+    ("v1", ["ConfigMap"], "/v1, Kind="),
+    ("a/b/c", "ConfigMap", "/, Kind="),  # ParseGroupVersion fails: an empty GVK
+])
+def test_apply_with_a_wrongly_typed_api_version_or_kind_is_a_bad_request(api_version, kind, shown):
+    """versionCheckManager: 400 `invalid object type: <gvk>`, not a 500 from str methods."""
+    cfg = {**cm({"a": "1"}), "apiVersion": api_version, "kind": kind}
+    with pytest.raises(StatusError) as e:
+        A.server_side_apply(None, cfg, "m", False, "v1", T1, kind="ConfigMap")
+    assert (e.value.code, e.value.message) == (400, f"invalid object type: {shown}")
+
+
 
 def test_status_is_not_owned_through_the_main_resource():
     dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "default"},

@@ -708,7 +708,7 @@ def _gvknn(obj: dict) -> str:
     """objectGVKNN: `namespace/name; group/version, Kind=kind`."""
     meta = _meta(obj)
     return (f"{meta.get('namespace', '')}/{meta.get('name', '')}; "
-            f"{_gvk_string(obj.get('apiVersion') or '', obj.get('kind') or '')}")
+            f"{_gvk_string(obj)}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1585,7 +1585,15 @@ def _set_last_applied(obj: dict, value: str) -> None:
     meta["annotations"] = annotations
 
 
-def _gvk_string(api_version: str, kind: str) -> str:
+def _gvk_string(config: dict) -> str:
+    """The applied object's GroupVersionKind as Unstructured.GroupVersionKind reads it and %v
+    prints it: a non-string apiVersion or kind reads as "", and an apiVersion that
+    schema.ParseGroupVersion refuses (two or more slashes) as an empty GVK."""
+    api_version, kind = config.get("apiVersion"), config.get("kind")
+    api_version = api_version if isinstance(api_version, str) else ""
+    kind = kind if isinstance(kind, str) else ""
+    if api_version.count("/") > 1:
+        api_version, kind = "", ""
     group, _, version = api_version.rpartition("/")
     return f"{group}/{version}, Kind={kind}"
 
@@ -1612,7 +1620,7 @@ def server_side_apply(
     """
     kind = kind or (live or {}).get("kind") or config.get("kind") or ""
     if config.get("apiVersion") != api_version or config.get("kind") != kind:
-        raise bad_request(f"invalid object type: {_gvk_string(config.get('apiVersion') or '', config.get('kind') or '')}")
+        raise bad_request(f"invalid object type: {_gvk_string(config)}")
     if _meta(config).get("managedFields") is not None:
         raise bad_request("metadata.managedFields must be nil")
     t = type_for(config, schema)
