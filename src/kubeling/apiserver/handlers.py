@@ -26,6 +26,7 @@ from ..api.resources import METRICS_GROUP, REVIEW_GROUPS, Resource, lookup
 from ..store.base import Entry
 from . import decoding, discovery, negotiation, paths, strategy
 from .negotiation import Wanted
+from .query import query_bool
 from .registry import DeleteOptions, Registry, WriteOptions, encoded, object_rv, stale, view
 from .watchstream import BOOKMARK, ERROR, WatchStream
 
@@ -47,10 +48,6 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 def status_response(err: errors.StatusError) -> web.Response:
     return _json(err.status(), err.code, err.headers or None)
-
-
-def _query_bool(q: Any, name: str) -> bool:
-    return q.get(name, "").lower() in ("true", "1")
 
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -197,7 +194,7 @@ class RestAPI:
         if method == "GET":
             wanted = negotiation.negotiate(request.headers.get("Accept"))
             if target.name is None:
-                if _query_bool(q, "watch"):
+                if query_bool(q, "watch"):
                     if "watch" not in res.verbs:
                         raise errors.method_not_allowed()
                     return await self.watch(request, target, wanted)
@@ -322,7 +319,7 @@ class RestAPI:
         """A watch stream from query parameters; shared by HTTP and the in-process transport."""
         stream = WatchStream(self.store, res, namespace, Selectors(res, q), q.get("resourceVersion", ""),
                              timeout=float(_query_int(q, "timeoutSeconds")) or None,
-                             bookmarks=_query_bool(q, "allowWatchBookmarks"))
+                             bookmarks=query_bool(q, "allowWatchBookmarks"))
         stream.open()
         return stream
 
@@ -588,7 +585,7 @@ class RestAPI:
         opts = self._write_opts(request, sub or "")
         q = request.query
         if ctype == negotiation.APPLY_PATCH:
-            return await self.server_side_apply(request, target, body, raw, opts, force=_query_bool(q, "force"))
+            return await self.server_side_apply(request, target, body, raw, opts, force=query_bool(q, "force"))
 
         if q.get("fieldValidation", "Warn") != "Ignore":
             patching.check_strict_decode(ctype, body)

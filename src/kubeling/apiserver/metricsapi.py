@@ -10,6 +10,7 @@ from typing import Any
 from ..api import errors, quantity
 from ..api.resources import Resource
 from ..api.selectors import parse_label_selector
+from .query import query_bool
 
 NOT_SERVING = errors.StatusError(503, "ServiceUnavailable", "the server is currently unable to handle the request")
 
@@ -50,7 +51,7 @@ def table(items: list[dict[str, Any]]) -> dict[str, Any]:
 def answer(server: Any, res: Resource, method: str, namespace: str | None, name: str | None,
            query: Any, as_table: bool = False) -> dict[str, Any]:
     """The body for GET /apis/metrics.k8s.io/v1beta1/... (`server` is a metrics.server.MetricsServer)."""
-    if method != "GET" or query.get("watch") in ("true", "1"):
+    if method != "GET" or query_bool(query, "watch"):
         raise errors.method_not_allowed()
     if server is None:
         raise NOT_SERVING

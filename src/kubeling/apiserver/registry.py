@@ -24,6 +24,7 @@ from ..api.resources import Resource, lookup
 from ..store.base import Entry, KeyExists, KeyNotFound, RevisionConflict
 from . import strategy
 from .admission import Chain
+from .query import query_bool
 
 NAMESPACES = lookup("", "v1", "namespaces")
 assert NAMESPACES is not None
@@ -151,7 +152,7 @@ class DeleteOptions:
             except ValueError:
                 raise errors.bad_request(f"invalid gracePeriodSeconds: {gp!r}") from None
         opts.propagation = body.get("propagationPolicy") or query.get("propagationPolicy")
-        if body.get("orphanDependents") is True or query.get("orphanDependents") == "true":
+        if body.get("orphanDependents") is True or query_bool(query, "orphanDependents"):
             opts.propagation = opts.propagation or "Orphan"
         if opts.propagation not in (None, "Background", "Foreground", "Orphan"):
             raise errors.StatusError(

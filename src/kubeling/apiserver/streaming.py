@@ -29,6 +29,7 @@ from aiohttp import WSMsgType, web
 from ..api import errors
 from ..api.resources import lookup
 from ..streaming import channel
+from .query import query_bool
 
 log = logging.getLogger("kubeling.apiserver.streaming")
 
@@ -122,7 +123,7 @@ def log_params(pod_name: str, q: Any) -> dict[str, str]:
         raise errors.invalid("PodLogOptions", pod_name, "", causes)
     params: dict[str, str] = {}
     for flag in ("follow", "previous", "timestamps"):
-        if (q.get(flag) or "").lower() in ("true", "1"):
+        if query_bool(q, flag):
             params[flag] = "true"
     if since_s is not None:
         params["sinceSeconds"] = str(since_s)
@@ -139,7 +140,7 @@ def stream_params(q: Any, sub: str) -> list[tuple[str, str]]:
     """streamParams: the API's stdin/stdout/stderr/tty/command as kubelet parameters."""
     out: list[tuple[str, str]] = []
     for api_name, kubelet_name in (("stdin", "input"), ("stdout", "output"), ("stderr", "error"), ("tty", "tty")):
-        if (q.get(api_name) or "").lower() in ("true", "1"):
+        if query_bool(q, api_name):
             out.append((kubelet_name, "1"))
     if sub == "exec":
         out.extend(("command", c) for c in q.getall("command", []))
