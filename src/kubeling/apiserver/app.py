@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .. import GIT_VERSION, KUBE_VERSION
 from ..api import errors
@@ -220,6 +221,25 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
     return app
 
 
+# net/http reads at most DefaultMaxHeaderBytes (1 MiB, kept by kube-apiserver) plus 4096 bytes of
+# slack (initialReadLimitSize) for the request line and headers; aiohttp's defaults (8190 bytes a
+# line or field) refused a 10 KB bearer token with a plain 400 where upstream answers a 401 Status.
+# aiohttp has no total budget: a line or a single field may use all of it, at most 128 fields.
+MAX_HEADER_BYTES = (1 << 20) + 4096
+
+
+class _ConnectionLog(logging.LoggerAdapter):
+    """aiohttp.server's log. What aiohttp refuses before kubeling sees it (a header past the
+    limits, bytes that are not HTTP) is the client's error: one line without the traceback or
+    the offending bytes (they may hold a token). Anything else keeps its traceback."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError):
+            self.warning(f"{msg}: %s (%s)", *args, type(exc_info).__name__, exc_info.code, **kwargs)
+        else:
+            super().exception(msg, *args, exc_info=exc_info, **kwargs)
+
+
 def _freebind_socket(host: str, port: int) -> "socket.socket":
     """A listening socket on an address that may not exist yet (IP_FREEBIND): the node's
     address appears when its bridge is set up, after the API server started."""
@@ -240,7 +260,9 @@ async def serve(app: web.Application, host: str, port: int, pki: ClusterPKI | No
     """HTTPS on host:port for users and agents (and on the `also` addresses: the node's, for
     pods); plain HTTP on a root-only unix socket for the components inside this process (like
     k3s's loopback listener)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0,
+                           max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES,
+                           logger=_ConnectionLog(logging.getLogger("aiohttp.server"), {}))
     await runner.setup()
     ssl_context = _ssl_context(pki) if pki else None
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True, backlog=1024)
