@@ -88,6 +88,10 @@ UNSTRUCTURED_CASES = [
     (DEP, {"spec": {"replicas": 1.5}}, "cannot convert float64 to int32"),
     (DEP, {"spec": {"replicas": {}}}, "cannot convert map[string]interface {} to int32"),
     (SVC, {"spec": {"ports": [{"port": 80, "targetPort": True}]}}, "json: cannot unmarshal bool into Go value of type int32"),
+    # sliceFromUnstructured decodes a []byte string with encoding/json too: a strategic merge
+    # patch cannot store what create, update and the other patches refuse
+    (("", "v1", "ConfigMap"), {"binaryData": {"b.c": "not base64!"}}, "error decoding from json: illegal base64 data at input byte 3"),
+    (("", "v1", "Secret"), {"data": {"k": "YWJj!"}}, "error decoding from json: illegal base64 data at input byte 4"),
 ]
 
 

@@ -199,13 +199,15 @@ def base64_error(s: str) -> str | None:
 
 
 def _bytes(mode: str) -> Checker:
-    """[]byte: a base64 string (encoding/json) — the converter takes any string as bytes."""
+    """[]byte: a base64 string. The converter (sliceFromUnstructured) decodes a non-empty string
+    with encoding/json too, and wraps its error."""
+    prefix = "error decoding from json: " if mode == UNSTRUCTURED else ""
+
     def check(v: Any, path: str, unknown: list) -> Any:
         if type(v) is str:
-            if mode != UNSTRUCTURED:
-                err = base64_error(v)
-                if err:
-                    raise Mismatch("", "", err)
+            err = base64_error(v)
+            if err:
+                raise Mismatch("", "", prefix + err)
             return v
         if mode == UNSTRUCTURED:
             raise Mismatch("", "", f"cannot restore slice from {_go_kind(v)}")
