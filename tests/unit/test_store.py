@@ -68,6 +68,23 @@ async def test_compacted_revision_is_gone(store):
     store.watch(P, store.revision)  # recent revisions still work
 
 
+async def test_history_is_bounded_by_bytes(tmp_path):
+    """Big objects drop the oldest history before the count bound; only they are gone."""
+    s = SQLiteStore(str(tmp_path / "state.db"), history=1000, history_bytes=45_000)
+    try:
+        first = await s.create(P + "ns/a", cm("a"))
+        entries = [await s.create(P + f"ns/x{i}", cm(f"x{i}", "v" * 10_000)) for i in range(10)]
+        assert s._history_bytes <= 45_000
+        with pytest.raises(Compacted):
+            s.watch(P, first.mod_rev)
+        with pytest.raises(Compacted):
+            s.watch(P, entries[4].mod_rev)
+        w = s.watch(P, entries[5].mod_rev)  # the 4 newest (~40 KB) are kept
+        assert [w.queue.get_nowait().entry.mod_rev for _ in range(4)] == [e.mod_rev for e in entries[6:]]
+    finally:
+        s.close()
+
+
 async def test_restart_keeps_data_and_revision(tmp_path):
     path = str(tmp_path / "state.db")
     s = SQLiteStore(path)
