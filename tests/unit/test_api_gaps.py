@@ -292,6 +292,6 @@ def _query(*pairs: tuple[str, str]) -> Any:
      ['fieldManager: Invalid value: "é\\n": invalid character U+000A (at position 2)']),
 ])
 def test_write_options_validation(kind: str, pairs: tuple, patch_type: str, want: list[str]) -> None:
-    from kubeling.api.validation import validate_write_options
+    from kubeling.api.validation.meta import validate_write_options
 
     assert [c["message"] for c in validate_write_options(kind, _query(*pairs), patch_type)] == want

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kubeling.api import errors, typed
-from kubeling.api.validation import warning_headers
+from kubeling.api.validation.strict import warning_headers
 from kubeling.apiserver import decoding
 from kubeling.apiserver.registry import DeleteOptions
 

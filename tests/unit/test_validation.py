@@ -8,12 +8,9 @@ from typing import Any
 import pytest
 
 from kubeling.api.defaults import apply_defaults
-from kubeling.api.validation import (
-    duplicate_fields,
-    invalid_error,
-    validate,
-    warning_headers,
-)
+from kubeling.api.validation import validate
+from kubeling.api.validation.field import invalid_error
+from kubeling.api.validation.strict import duplicate_fields, warning_headers
 
 SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "

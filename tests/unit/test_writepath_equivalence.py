@@ -17,7 +17,7 @@ import pytest
 from kubeling.api import apply as A
 from kubeling.api import schema as S
 from kubeling.api import typed as T
-from kubeling.api import validation as V
+from kubeling.api.validation import field as F, meta as M, strict as SV
 
 KINDS = [("apps", "v1", "Deployment"), ("", "v1", "Pod"), ("", "v1", "Service"), ("", "v1", "ConfigMap"),
          ("", "v1", "Secret"), ("batch", "v1", "Job"), ("apps", "v1", "StatefulSet"), ("apps", "v1", "DaemonSet"),
@@ -203,12 +203,12 @@ def test_label_quick_check_is_exact() -> None:
         labels: Any = {rnd.choice(NAMES): rnd.choice(NAMES) for _ in range(rnd.randint(0, 3))}
         if rnd.random() < .05:
             labels = None
-        assert V._labels_ok(labels) == (V._label_causes(labels, "metadata.labels") == []), labels
+        assert M._labels_ok(labels) == (M._label_causes(labels, "metadata.labels") == []), labels
 
 
 def test_object_meta_quick_check_is_sound() -> None:
     rnd = random.Random(11)
-    name_fns = [V.name_is_dns_subdomain, V.name_is_dns_label, V.validate_path_segment_name, V.name_is_dns1035_label]
+    name_fns = [F.name_is_dns_subdomain, F.name_is_dns_label, F.validate_path_segment_name, F.name_is_dns1035_label]
     quick = 0
     for _ in range(5000):
         meta: dict[str, Any] = {}
@@ -220,17 +220,17 @@ def test_object_meta_quick_check_is_sound() -> None:
             if rnd.random() < .5:
                 meta[key] = rnd.choice(values)
         namespaced, fn = rnd.random() < .7, rnd.choice(name_fns)
-        full = V._object_meta_causes(meta, namespaced, fn, "metadata")
-        if V._object_meta_ok(meta, namespaced, fn):
+        full = M._object_meta_causes(meta, namespaced, fn, "metadata")
+        if M._object_meta_ok(meta, namespaced, fn):
             quick += 1
             assert full == [], (meta, namespaced, fn)
-        assert V.validate_object_meta(meta, namespaced, fn) == full
+        assert M.validate_object_meta(meta, namespaced, fn) == full
     assert quick > 20
 
 
 def test_config_map_key_quick_check_is_exact() -> None:
     for k in NAMES + [".", "..", "..a", ".a", "a.", "a b", "k" * 253, "k" * 254, "KEY_NAME"]:
-        assert V._config_map_key_ok(k) == (V.is_config_map_key(k) == []), k
+        assert F.config_map_key_ok(k) == (F.is_config_map_key(k) == []), k
 
 
 def test_may_have_duplicates_counts_spaced_keys() -> None:
@@ -240,5 +240,5 @@ def test_may_have_duplicates_counts_spaced_keys() -> None:
                  '{"a": [{"b": 1}, {"b": 2, "b": 3}]}', '[]', '{"a": {"b": {"c": [1, {"d": 1}]}}}']:
         parsed = json.loads(text)
         raw = text.encode()
-        slow = len(V._KEY_TOKEN.findall(raw)) != V._count_keys(parsed)
-        assert V.may_have_duplicates(raw, parsed) == slow, text
+        slow = len(SV._KEY_TOKEN.findall(raw)) != SV._count_keys(parsed)
+        assert SV.may_have_duplicates(raw, parsed) == slow, text

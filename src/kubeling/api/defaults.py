@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from kubeling.api import conversion
-from kubeling.api.validation import parse_quantity
+from kubeling.api.validation.meta import parse_quantity
 
 Obj = dict[str, Any]
 

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping
 
 from kubeling.api.errors import StatusError, bad_request
-from kubeling.api.validation import go_quote, is_qualified_name, is_valid_label_value
+from kubeling.api.validation.field import go_quote, is_qualified_name, is_valid_label_value
 
 
 def _invalid(path: str, value: Any, detail: str) -> str:

@@ -25,12 +25,13 @@ from typing import Any, Callable
 
 import orjson
 
-from ..api import errors, typed, validation
+from ..api import errors, typed
+from ..api.validation import field, strict
 
 
 def directive(query: Any) -> str:
     """The fieldValidation query parameter (default Warn, as kube-apiserver since 1.27); its
-    value was checked with the other write options (validation.validate_write_options)."""
+    value was checked with the other write options (validation.meta.validate_write_options)."""
     return query.get("fieldValidation") or "Warn"
 
 
@@ -58,8 +59,8 @@ def decode(gvk: tuple[str, str, str], obj: Any, *, mode: str, how: str = "write"
     if mode == "Ignore" or how == "applied":
         return
     problems = []
-    if raw[:1] in (b"{", b" ", b"\n", b"\t") and validation.may_have_duplicates(raw, obj):
-        problems = validation.duplicate_fields(raw)
+    if raw[:1] in (b"{", b" ", b"\n", b"\t") and strict.may_have_duplicates(raw, obj):
+        problems = strict.duplicate_fields(raw)
     problems += [f'unknown field "{p}"' for p in unknown]
     if not problems:
         return
@@ -68,15 +69,15 @@ def decode(gvk: tuple[str, str, str], obj: Any, *, mode: str, how: str = "write"
             warnings.extend(problems)
         return
     if how == "apply":
-        raise validation.strict_apply_error(problems)
-    raise _decode_error(gvk, obj, how, validation.strict_decoding_message(problems), patch_repr)
+        raise strict.strict_apply_error(problems)
+    raise _decode_error(gvk, obj, how, strict.strict_decoding_message(problems), patch_repr)
 
 
 def _decode_error(gvk: tuple[str, str, str], obj: dict, how: str, message: str,
                   patch_repr: Callable[[], str] | None) -> errors.StatusError:
     if how in ("patch", "strategic"):
         shown = patch_repr() if patch_repr is not None else orjson.dumps(obj).decode()
-        return validation.invalid_error("", "", "", [validation.invalid("patch", shown, message)])
+        return field.invalid_error("", "", "", [field.invalid("patch", shown, message)])
     if how == "applied":
         return errors.bad_request(message)
     kind = obj.get("kind") if isinstance(obj.get("kind"), str) and obj.get("kind") else gvk[2]

@@ -18,10 +18,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..api import apply, bounds, errors, printers, schema, selectors, validation
+from ..api import apply, bounds, errors, printers, schema, selectors
 from ..api import patch as patching
 from ..api.selectors import from_label_selector_object
-from ..api.validation import go_quote
+from ..api.validation import meta as meta_validation, strict
+from ..api.validation.field import go_quote, invalid_error
 from ..api.resources import METRICS_GROUP, REVIEW_GROUPS, Resource, lookup
 from ..store.base import Entry
 from . import decoding, discovery, negotiation, paths, strategy
@@ -374,9 +375,9 @@ class RestAPI:
         q = request.query
         kind = _OPTIONS_KINDS.get(request.method, "CreateOptions")
         patch_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        causes = validation.validate_write_options(kind, q, patch_type)
+        causes = meta_validation.validate_write_options(kind, q, patch_type)
         if causes:
-            raise validation.invalid_error(kind, "", "meta.k8s.io", causes)
+            raise invalid_error(kind, "", "meta.k8s.io", causes)
         return WriteOptions(dry_run="All" in q.getall("dryRun", []), field_manager=q.get("fieldManager", ""),
                             user_agent=request.headers.get("User-Agent", ""), subresource=subresource)
 
@@ -391,7 +392,7 @@ class RestAPI:
         wanted = negotiation.negotiate(request.headers.get("Accept"))
         resp = self._encode_one(res, entry, Wanted(yaml=wanted.yaml), status)
         if opts.warnings:
-            for w in validation.warning_headers(opts.warnings):
+            for w in strict.warning_headers(opts.warnings):
                 resp.headers.add("Warning", w)
         return resp
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ...api import errors
-from ...api.validation import go_strings, invalid
+from ...api.validation.field import go_strings, invalid
 from ..admission import BasePlugin
 
 if TYPE_CHECKING:

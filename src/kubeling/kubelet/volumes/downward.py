@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from ...api.quantity import parse_quantity, quantity_from_json
-from ...api.validation import go_quote, is_qualified_name
+from ...api.validation.field import go_quote, is_qualified_name
 from .atomic_writer import FileProjection, clean_path
 from .configmap_secret import DEFAULT_MODE
 
