@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 import orjson
 
-from kubeling.api import apply, defaults, patch, printers, selectors, typed, validation
+from kubeling.api import apply, defaults, printers, selectors, typed, validation
+from kubeling.api.patch.strategic import strategic_merge_patch_for
 from kubeling.api.validation import strict
 from kubeling.api.resources import lookup
 from kubeling.apiserver.registry import Registry, WriteOptions
@@ -113,7 +114,7 @@ def main() -> None:
     rows = [
         ("default + validate Deployment", best_us(default_validate)),
         ("managedFields update (replicas)", best_us(lambda: apply.update_managed_fields(live, new, "kubectl", "apps/v1", "2026-01-01T00:00:01Z"))),
-        ("strategic merge patch (set image)", best_us(lambda: patch.strategic_merge_patch_for(dep, smp, "apps", "v1", "Deployment"))),
+        ("strategic merge patch (set image)", best_us(lambda: strategic_merge_patch_for(dep, smp, "apps", "v1", "Deployment"))),
         ("typed decode Deployment", best_us(lambda: typed.decode("apps", "v1", "Deployment", dep))),
         ("label selector match", best_us(lambda: sel.matches(labels), 20000)),
         ("Table of 2,000 ConfigMaps", best_us(lambda: printers.table("", "ConfigMap", cms, now, "1"), 5)),

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from kubeling.api import apply, errors
-from kubeling.api import patch as patching
+from kubeling.api.patch.common import check_strict_decode
 from kubeling.api import schema as schemas
 from kubeling.api.resources import lookup
 from kubeling.api.validation import validate
@@ -189,14 +189,14 @@ def test_service_cluster_ips_update_messages(old: list[str], new: list[str], pol
 ])
 def test_strict_patch_decode_is_400(ctype: str, body: Any, message: str) -> None:
     with pytest.raises(errors.StatusError) as e:
-        patching.check_strict_decode(ctype, body)
+        check_strict_decode(ctype, body)
     assert (e.value.code, e.value.reason, e.value.message) == (400, "BadRequest", "error decoding patch: " + message)
 
 
 @pytest.mark.parametrize("ctype,body", [("application/json-patch+json", None), ("application/json-patch+json", []),
                                         ("application/merge-patch+json", None), ("application/merge-patch+json", {})])
 def test_strict_patch_decode_accepts(ctype: str, body: Any) -> None:
-    patching.check_strict_decode(ctype, body)
+    check_strict_decode(ctype, body)
 
 
 def _deployment() -> dict:

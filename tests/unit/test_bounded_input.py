@@ -12,7 +12,8 @@ import pytest
 from multidict import MultiDict, MultiDictProxy
 
 from kubeling.api import bounds, errors, yamljson
-from kubeling.api.patch import json_patch, merge_patch
+from kubeling.api.patch.jsonpatch import json_patch
+from kubeling.api.patch.merge import merge_patch
 from kubeling.api.resources import lookup
 from kubeling.apiserver import handlers, negotiation
 from kubeling.apiserver.app import Authenticator

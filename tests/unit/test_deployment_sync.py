@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from kubeling.api import errors
-from kubeling.api.patch import merge_patch, strategic_merge_patch_for
+from kubeling.api.patch.merge import merge_patch
+from kubeling.api.patch.strategic import strategic_merge_patch_for
 from kubeling.controllers import replicaset
 from kubeling.controllers.deployment import util
 from kubeling.controllers.deployment.controller import DeploymentController

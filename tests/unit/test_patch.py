@@ -15,12 +15,9 @@ import pytest
 import yaml
 
 from kubeling.api import errors, schema
-from kubeling.api.patch import (
-    json_patch,
-    merge_patch,
-    strategic_merge_patch,
-    strategic_merge_patch_for,
-)
+from kubeling.api.patch.jsonpatch import json_patch
+from kubeling.api.patch.merge import merge_patch
+from kubeling.api.patch.strategic import strategic_merge_patch, strategic_merge_patch_for
 
 # ---------------------------------------------------------------------------------------------
 # upstream MergeItem / RetainKeysMergeItem, as OpenAPI v2 (recursive dicts instead of $refs)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from kubeling.api import errors
-from kubeling.api.patch import merge_patch
+from kubeling.api.patch.merge import merge_patch
 from kubeling.client.informer import object_key
 from kubeling.controllers import podutil
 from kubeling.controllers.replicaset import ReplicaSetController

@@ -27,7 +27,7 @@ import orjson
 
 from kubeling.api import schema as schemas
 from kubeling.api.errors import StatusError, bad_request, field_cause, invalid
-from kubeling.api.patch import _go_type, _gofmt
+from kubeling.api.patch.common import go_type, gofmt
 
 FieldSet = dict[str, Any]
 ManagerId = tuple[str, str, str, str]  # (manager, operation, apiVersion ("" for Apply), subresource)
@@ -666,7 +666,7 @@ def _scalar_error(kind: str, v: Any) -> str:
     is_bool = isinstance(v, bool)
     is_num = isinstance(v, (int, float)) and not is_bool
     if kind == "numeric" and not is_num:
-        return f"expected numeric (int or float), got {_go_type(v)}"
+        return f"expected numeric (int or float), got {go_type(v)}"
     if kind == "string" and not isinstance(v, str):
         return f"expected string, got &value.valueUnstructured{{Value:{_go_sharp(v)}}}"
     if kind == "boolean" and not is_bool:
@@ -678,7 +678,7 @@ def _scalar_error(kind: str, v: Any) -> str:
 
 def _go_value_v(v: Any) -> str:
     """%v of an SMD value (a *valueUnstructured): `&{x}`, `&{map[a:1]}`."""
-    return "&{" + _gofmt(v) + "}"
+    return "&{" + gofmt(v) + "}"
 
 
 def _go_sharp(v: Any) -> str:
@@ -691,7 +691,7 @@ def _go_sharp(v: Any) -> str:
         return "map[string]interface {}{" + ", ".join(f"{_go_quote(k)}:{_go_sharp(v[k])}" for k in sorted(v)) + "}"
     if isinstance(v, list):
         return "[]interface {}{" + ", ".join(_go_sharp(x) for x in v) + "}"
-    return _gofmt(v)
+    return gofmt(v)
 
 
 def typed_patch_error(config: dict, t: _Type) -> StatusError | None:

@@ -19,7 +19,11 @@ import orjson
 from aiohttp import web
 
 from ..api import apply, bounds, errors, printers, schema, selectors
-from ..api import patch as patching
+from ..api.patch.common import check_strict_decode, gofmt
+from ..api.patch.jsonpatch import json_patch
+from ..api.patch.merge import merge_patch
+from ..api.patch.strategic import strategic_merge_patch_for
+from ..api.typed import json_kind
 from ..api.selectors import from_label_selector_object
 from ..api.validation import meta as meta_validation, strict
 from ..api.validation.field import go_quote, invalid_error
@@ -589,14 +593,14 @@ class RestAPI:
             return await self.server_side_apply(request, target, body, raw, opts, force=query_bool(q, "force"))
 
         if q.get("fieldValidation", "Warn") != "Ignore":
-            patching.check_strict_decode(ctype, body)
+            check_strict_decode(ctype, body)
 
         def apply_patch(doc: dict[str, Any]) -> dict[str, Any]:
             if ctype == negotiation.JSON_PATCH:
-                return patching.json_patch(doc, body)
+                return json_patch(doc, body)
             if ctype == negotiation.MERGE_PATCH:
-                return patching.merge_patch(doc, body)
-            return patching.strategic_merge_patch_for(doc, body, *gvk)
+                return merge_patch(doc, body)
+            return strategic_merge_patch_for(doc, body, *gvk)
 
         gvk = SCALE_GVK if sub == "scale" else _gvk(res)
         strategic = ctype == negotiation.STRATEGIC_PATCH
@@ -609,7 +613,7 @@ class RestAPI:
             if bounds.depth_exceeds(new):  # a JSON patch can nest its values below the document's
                 raise errors.bad_request(bounds.too_deep_message())
             self._decode(request, gvk, new, raw, opts, how="strategic" if strategic else "patch",
-                         patch_repr=(lambda: patching._gofmt(body)) if strategic else None)
+                         patch_repr=(lambda: gofmt(body)) if strategic else None)
             return new
 
         if sub == "scale":
@@ -634,7 +638,7 @@ class RestAPI:
             config = {}  # yaml `null`: an empty object, which then is of no known type
         if not isinstance(config, dict):  # sigs.k8s.io/yaml.Unmarshal into the object's map
             raise errors.bad_request("error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot "
-                                     f"unmarshal {patching.json_kind(config)} into Go value of type map[string]interface {{}}")
+                                     f"unmarshal {json_kind(config)} into Go value of type map[string]interface {{}}")
         self._decode(request, _gvk(res), config, raw, opts, how="apply")
         sch = schema.for_kind(res.group, res.version, res.kind)
         cur = self.store.get(res.key(target.namespace, target.name))

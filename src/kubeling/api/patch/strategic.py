@@ -1,534 +1,17 @@
-"""The three PATCH flavours of the API server: JSON patch, JSON merge patch, strategic merge patch.
-
-Each function takes a stored object and a decoded patch body and returns a new object; the inputs are
-never modified. Errors are `StatusError`s with the codes and messages kube-apiserver v1.32 answers:
-
-* JSON patch (RFC 6902) follows gopkg.in/evanphx/json-patch.v4, the library the apiserver uses, including
-  its leniencies (`replace` of a missing object key adds it, negative array indices) and its messages
-  (`add operation does not apply: doc is missing path: "/x": missing value`). A failed operation is a 422
-  "the server rejected our request due to an error in our request" with empty details, exactly as
-  upstream; the library message is kept as the exception's `__cause__` for logs.
-* Merge patch (RFC 7386) follows evanphx `MergePatch` (nulls inside new values are pruned).
-* Strategic merge patch is a port of k8s.io/apimachinery/pkg/util/strategicpatch `StrategicMergeMapPatch`
-  with the patch metadata (`x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`) read from the
-  upstream OpenAPI schema instead of Go struct tags. Where the schema does not know a field the patch falls
-  back to JSON-merge semantics (maps merge, lists are replaced), as upstream does for unstructured content.
-"""
+"""Strategic merge patch: a port of k8s.io/apimachinery/pkg/util/strategicpatch `StrategicMergeMapPatch`
+with the patch metadata (`x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`) read from the
+upstream OpenAPI schema instead of Go struct tags. Where the schema does not know a field the patch
+falls back to JSON-merge semantics (maps merge, lists are replaced), as upstream does for
+unstructured content."""
 
 from __future__ import annotations
 
-import math
-import re
-from typing import Any, Callable
-
-import orjson
-
-from . import bounds, errors
-from . import schema as schemas
-from .typed import json_kind
-
-__all__ = [
-    "json_patch",
-    "merge_patch",
-    "strategic_merge_patch",
-    "strategic_merge_patch_for",
-    "check_strict_decode",
-    "MAX_JSON_PATCH_OPERATIONS",
-]
-
-MAX_JSON_PATCH_OPERATIONS = 10000  # apiserver handlers.maxJSONPatchOperations
-JSON_PATCH_MAX_COPY_BYTES = 3 * 1024 * 1024  # the apiserver's JSONPatchMaxCopyBytes (a copy bomb's bound)
-
-
-# --------------------------------------------------------------------------------------------------
-# shared helpers
-
-
-def _deepcopy(v: Any) -> Any:
-    """Copy a JSON value. orjson round-trips a Deployment ~5x faster than a Python-level walk."""
-    t = type(v)
-    if t is dict or t is list:
-        try:
-            return orjson.loads(orjson.dumps(v))
-        except (TypeError, orjson.JSONEncodeError):
-            return _walk_copy(v)
-    return v
-
-
-def _walk_copy(v: Any) -> Any:
-    t = type(v)
-    if t is dict:
-        return {k: _walk_copy(x) for k, x in v.items()}
-    if t is list:
-        return [_walk_copy(x) for x in v]
-    return v
-
-
-def _go_type(v: Any) -> str:
-    """reflect.TypeOf(v).String() for a value decoded the apiserver way (ints preserved)."""
-    if v is None:
-        return "<nil>"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int64"
-    if isinstance(v, float):
-        return "float64"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "[]interface {}"
-    return "map[string]interface {}"
-
-
-def _go_float(f: float) -> str:
-    """Go's %v of a float64 (strconv 'g' with shortest digits: exponent form when < -4 or >= 6)."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    if f == 0:
-        return "0"
-    digits, exp = repr(abs(f)).lower().partition("e")[::2]
-    mant = digits.replace(".", "")
-    point = digits.index(".") if "." in digits else len(digits)
-    lead = len(mant) - len(mant.lstrip("0"))
-    mant = mant.strip("0") or "0"
-    x = point - lead - 1 + (int(exp) if exp else 0)  # decimal exponent of the first digit
-    sign = "-" if f < 0 else ""
-    if x < -4 or x >= 6:
-        frac = "." + mant[1:] if len(mant) > 1 else ""
-        return f"{sign}{mant[0]}{frac}e{'-' if x < 0 else '+'}{abs(x):02d}"
-    if x >= len(mant) - 1:
-        return sign + mant + "0" * (x - len(mant) + 1)
-    if x >= 0:
-        return f"{sign}{mant[:x + 1]}.{mant[x + 1:]}"
-    return f"{sign}0.{'0' * (-x - 1)}{mant}"
-
-
-def _gofmt(v: Any) -> str:
-    """Go's fmt %v of a decoded JSON value (maps print with sorted keys: map[a:1 b:[x y]])."""
-    if v is None:
-        return "<nil>"
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, str):
-        return v
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return _go_float(v)
-    if isinstance(v, list):
-        return "[" + " ".join(_gofmt(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "map[" + " ".join(f"{k}:{_gofmt(v[k])}" for k in sorted(v)) + "]"
-    return str(v)
-
-
-def _go_s(v: Any) -> str:
-    """Go's %s of an interface value: strings as-is, anything else as %!s(type=value)."""
-    if isinstance(v, str):
-        return v
-    if v is None:
-        return "%!s(<nil>)"
-    return f"%!s({_go_type(v)}={_gofmt(v)})"
-
-
-def _unprocessable() -> errors.StatusError:
-    """errors.NewGenericServerResponse(422, ..., isUnexpectedResponse=false): how the apiserver reports a
-    patch that cannot apply. The library's message is not sent (details stay empty), so kubectl prints
-    `The request is invalid: the server rejected our request due to an error in our request`; we chain
-    it as the exception's __cause__ for logs."""
-    return errors.StatusError(422, "Invalid", "the server rejected our request due to an error in our request", {})
-
-
-def _unknown(message: str) -> errors.StatusError:
-    """A plain Go error reaching the apiserver's error writer: 500 with an empty (Unknown) reason."""
-    return errors.StatusError(500, "", message)
-
-
-# --------------------------------------------------------------------------------------------------
-# JSON patch (RFC 6902, evanphx/json-patch v4 semantics)
-
-
-class _OpError(Exception):
-    """An operation failed; the message is the evanphx error chain ("ctx: ctx: cause")."""
-
-
-_MISSING = "missing value"
-_TEST_FAILED = "test failed"
-_INVALID_INDEX = "invalid index referenced"
-_ATOI = re.compile(r"[+-]?[0-9]+\Z")
-_POINTER_ESCAPE = re.compile(r"~[01]")
-
-
-def _decode_key(part: str) -> str:
-    if "~" not in part:
-        return part
-    return _POINTER_ESCAPE.sub(lambda m: "/" if m.group() == "~1" else "~", part)
-
-
-def _atoi(key: str) -> int:
-    if not _ATOI.match(key):
-        raise _OpError(f'strconv.Atoi: parsing "{key}": invalid syntax')
-    return int(key)
-
-
-def _op_string(op: dict[str, Any], field: str, missing: str) -> str:
-    """Operation.Path()/From(): the field decoded as a string, or the error evanphx gives."""
-    v = op.get(field)
-    if v is None:
-        raise _OpError(f"{missing}: {_MISSING}")
-    if not isinstance(v, str):
-        raise _OpError(f"json: cannot unmarshal {json_kind(v)} into Go value of type string")
-    return v
-
-
-def _path(op: dict[str, Any], context: str, keep_cause: bool = True) -> str:
-    try:
-        return _op_string(op, "path", "operation missing path field")
-    except _OpError as e:
-        raise _OpError(f"{context}: {e}" if keep_cause else f"{context}: {_MISSING}") from None
-
-
-def _from(op: dict[str, Any], context: str) -> str:
-    try:
-        return _op_string(op, "from", "operation, missing from field")
-    except _OpError as e:
-        raise _OpError(f"{context}: {e}") from None
-
-
-def _find_container(doc: Any, path: str) -> tuple[Any, str] | None:
-    """findObject: the parent container of `path` and the last (decoded) key, or None if absent."""
-    split = path.split("/")
-    if len(split) < 2:
-        return None
-    cur = doc
-    for part in split[1:-1]:
-        key = _decode_key(part)
-        if type(cur) is dict:
-            nxt = cur.get(key)
-        else:
-            try:
-                nxt = _array_get(cur, key)
-            except _OpError:
-                return None
-        if type(nxt) is not dict and type(nxt) is not list:
-            return None
-        cur = nxt
-    return cur, _decode_key(split[-1])
-
-
-def _array_index(arr: list[Any], key: str, size: int) -> int:
-    idx = _atoi(key)
-    if idx >= size or idx < -size:
-        raise _OpError(f"Unable to access invalid index: {idx}: {_INVALID_INDEX}")
-    return idx + size if idx < 0 else idx
-
-
-def _array_get(arr: list[Any], key: str) -> Any:
-    return arr[_array_index(arr, key, len(arr))]
-
-
-def _get(con: Any, key: str) -> Any:
-    if type(con) is dict:
-        return con.get(key)
-    return _array_get(con, key)
-
-
-def _add(con: Any, key: str, val: Any) -> None:
-    if type(con) is dict:
-        con[key] = val
-        return
-    if key == "-":
-        con.append(val)
-        return
-    try:
-        idx = _atoi(key)
-    except _OpError as e:
-        raise _OpError(f"value was not a proper array index: '{key}': {e}") from None
-    size = len(con) + 1
-    if idx >= size or idx < -size:
-        raise _OpError(f"Unable to access invalid index: {idx}: {_INVALID_INDEX}")
-    con.insert(idx + size if idx < 0 else idx, val)
-
-
-def _remove(con: Any, key: str) -> None:
-    if type(con) is dict:
-        if key not in con:
-            raise _OpError(f"Unable to remove nonexistent key: {key}: {_MISSING}")
-        del con[key]
-        return
-    del con[_array_index(con, key, len(con))]
-
-
-def _json_text(v: Any) -> bytes:
-    try:
-        return orjson.dumps(v)
-    except (TypeError, orjson.JSONEncodeError):
-        return repr(v).encode()
-
-
-def _lazy_equal(doc_val: Any, test_val: Any) -> bool:
-    """lazyNode.equal: structural; object keys of the document value must all match (extra keys in
-    the test value are tolerated, as in evanphx v4); scalars compare by their JSON text."""
-    if type(doc_val) is dict:
-        if type(test_val) is not dict:
-            return False
-        for k, v in doc_val.items():
-            if k not in test_val:
-                return False
-            ov = test_val[k]
-            if v is None and ov is None:
-                continue
-            if v is None or ov is None or not _lazy_equal(v, ov):
-                return False
-        return True
-    if type(doc_val) is list:
-        if type(test_val) is not list or len(doc_val) != len(test_val):
-            return False
-        return all(
-            (a is None and b is None) or (a is not None and b is not None and _lazy_equal(a, b))
-            for a, b in zip(doc_val, test_val)
-        )
-    if type(test_val) is dict or type(test_val) is list:
-        return False
-    return _json_text(doc_val) == _json_text(test_val)
-
-
-def _op_add(doc: Any, op: dict[str, Any]) -> None:
-    path = _path(op, "add operation failed to decode path", keep_cause=False)
-    found = _find_container(doc, path)
-    if found is None:
-        raise _OpError(f'add operation does not apply: doc is missing path: "{path}": {_MISSING}')
-    try:
-        _add(found[0], found[1], _deepcopy(op.get("value")))
-    except _OpError as e:
-        raise _OpError(f"error in add for path: '{path}': {e}") from None
-
-
-def _op_remove(doc: Any, op: dict[str, Any]) -> None:
-    path = _path(op, "remove operation failed to decode path", keep_cause=False)
-    found = _find_container(doc, path)
-    if found is None:
-        raise _OpError(f'remove operation does not apply: doc is missing path: "{path}": {_MISSING}')
-    try:
-        _remove(found[0], found[1])
-    except _OpError as e:
-        raise _OpError(f"error in remove for path: '{path}': {e}") from None
-
-
-def _op_replace(doc: Any, op: dict[str, Any]) -> None:
-    path = _path(op, "replace operation failed to decode path")
-    found = _find_container(doc, path)
-    if found is None:
-        raise _OpError(f"replace operation does not apply: doc is missing path: {path}: {_MISSING}")
-    con, key = found
-    val = _deepcopy(op.get("value"))
-    if type(con) is dict:
-        con[key] = val  # evanphx v4: replacing a missing object key adds it
-        return
-    try:
-        idx = _array_index(con, key, len(con))
-    except _OpError:
-        raise _OpError(f"replace operation does not apply: doc is missing key: {path}: {_MISSING}") from None
-    con[idx] = val
-
-
-def _op_move(doc: Any, op: dict[str, Any]) -> None:
-    src = _from(op, "move operation failed to decode from")
-    found = _find_container(doc, src)
-    if found is None:
-        raise _OpError(f"move operation does not apply: doc is missing from path: {src}: {_MISSING}")
-    con, key = found
-    try:
-        val = _get(con, key)
-        _remove(con, key)
-    except _OpError as e:
-        raise _OpError(f"error in move for path: '{key}': {e}") from None
-    path = _path(op, "move operation failed to decode path")
-    found = _find_container(doc, path)
-    if found is None:
-        raise _OpError(f"move operation does not apply: doc is missing destination path: {path}: {_MISSING}")
-    try:
-        _add(found[0], found[1], val)
-    except _OpError as e:
-        raise _OpError(f"error in move for path: '{path}': {e}") from None
-
-
-def _op_copy(doc: Any, op: dict[str, Any], budget: list[int]) -> None:
-    """`budget[0]`: bytes copied so far by this patch (evanphx AccumulatedCopySizeLimit)."""
-    src = _from(op, "copy operation failed to decode from")
-    found = _find_container(doc, src)
-    if found is None:
-        raise _OpError(f"copy operation does not apply: doc is missing from path: {src}: {_MISSING}")
-    try:
-        val = _get(found[0], found[1])
-    except _OpError as e:
-        raise _OpError(f"error in copy for from: '{src}': {e}") from None
-    path = _path(op, "copy operation failed to decode path", keep_cause=False)
-    found = _find_container(doc, path)
-    if found is None:
-        raise _OpError(f"copy operation does not apply: doc is missing destination path: {path}: {_MISSING}")
-    try:
-        raw = orjson.dumps(val)  # the copy and its size, as evanphx's deepCopy marshals it
-    except TypeError:  # nested deeper than orjson encodes
-        raise RecursionError from None
-    budget[0] += len(raw)
-    if budget[0] > JSON_PATCH_MAX_COPY_BYTES:
-        raise _OpError(f"Unable to complete the copy, the accumulated size increase of copy is {budget[0]}, "
-                       f"exceeding the limit {JSON_PATCH_MAX_COPY_BYTES}")
-    try:
-        _add(found[0], found[1], orjson.loads(raw))
-    except _OpError as e:
-        raise _OpError(f"error while adding value during copy: {e}") from None
-
-
-def _op_test(doc: Any, op: dict[str, Any]) -> None:
-    path = _path(op, "test operation failed to decode path")
-    want = op.get("value")
-    if path == "":
-        if want is not None and _lazy_equal(doc, want):
-            return
-        raise _OpError(f"testing value {path} failed: {_TEST_FAILED}")
-    found = _find_container(doc, path)
-    if found is None:
-        raise _OpError(f"test operation does not apply: is missing path: {path}: {_MISSING}")
-    try:
-        val = _get(found[0], found[1])
-    except _OpError as e:
-        raise _OpError(f"error in test for path: '{path}': {e}") from None
-    if val is None:
-        if want is None:
-            return
-    elif want is not None and _lazy_equal(val, want):
-        return
-    raise _OpError(f"testing value {path} failed: {_TEST_FAILED}")
-
-
-_OPS: dict[str, Callable[..., None]] = {
-    "add": _op_add,
-    "remove": _op_remove,
-    "replace": _op_replace,
-    "move": _op_move,
-    "copy": _op_copy,
-    "test": _op_test,
-}
-
-
-def json_patch(obj: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
-    """Apply an RFC 6902 JSON patch the way kube-apiserver does (evanphx/json-patch v4).
-
-    A body that is not a list of objects is a 400 (decode error); more than 10000 operations is a 413;
-    an operation that does not apply is a 422 carrying the library's message, e.g.
-    `testing value /spec/replicas failed: test failed`.
-    """
-    if ops is None:
-        return _deepcopy(obj)
-    if not isinstance(ops, list):
-        raise errors.bad_request(f"json: cannot unmarshal {json_kind(ops)} into Go value of type jsonpatch.Patch")
-    for op in ops:
-        if op is not None and not isinstance(op, dict):
-            raise errors.bad_request(
-                f"json: cannot unmarshal {json_kind(op)} into Go value of type jsonpatch.Operation")
-    if len(ops) > MAX_JSON_PATCH_OPERATIONS:
-        raise errors.StatusError(
-            413,
-            "RequestEntityTooLarge",
-            "Request entity too large: The allowed maximum operations in a JSON patch is "
-            f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}",
-        )
-    doc = _deepcopy(obj)
-    copied = [0]
-    for op in ops:
-        op = op or {}
-        kind = op.get("op")
-        if not isinstance(kind, str):
-            kind = "unknown"
-        fn = _OPS.get(kind)
-        try:
-            if fn is None:
-                raise _OpError(f"Unexpected kind: {kind}")
-            if fn is _op_copy:
-                _op_copy(doc, op, copied)
-            else:
-                fn(doc, op)
-        except _OpError as e:
-            raise _unprocessable() from e
-        except RecursionError:  # copies and moves nested the document too deep to walk
-            raise errors.bad_request(bounds.too_deep_message()) from None
-    return doc
-
-
-def check_strict_decode(content_type: str, patch: Any) -> None:
-    """What upstream's patch handler does first with fieldValidation Strict or Warn (the default):
-    kjson.UnmarshalStrict of a JSON patch into []jsonPatchOp and of a merge patch into a map; a
-    body of the wrong shape is a 400 `error decoding patch: json: cannot unmarshal ...`. (With
-    Ignore the libraries decode it themselves: see json_patch and merge_patch.)"""
-    if patch is None:
-        return
-    if content_type == "application/json-patch+json":
-        if not isinstance(patch, list):
-            raise _decode_error(f"{json_kind(patch)} into Go value of type []handlers.jsonPatchOp")
-        for op in patch:
-            if op is not None and not isinstance(op, dict):
-                raise _decode_error(f"{json_kind(op)} into Go value of type handlers.jsonPatchOp")
-            for key, value in (op or {}).items():
-                if key in ("op", "path", "from") and value is not None and not isinstance(value, str):
-                    raise _decode_error(f"{json_kind(value)} into Go struct field jsonPatchOp.{key} of type string")
-    elif content_type == "application/merge-patch+json" and not isinstance(patch, dict):
-        raise _decode_error(f"{json_kind(patch)} into Go value of type map[string]interface {{}}")
-
-
-def _decode_error(what: str) -> errors.StatusError:
-    return errors.bad_request(f"error decoding patch: json: cannot unmarshal {what}")
-
-
-# --------------------------------------------------------------------------------------------------
-# JSON merge patch (RFC 7386, evanphx MergePatch semantics)
-
-
-def _pruned(v: Any) -> Any:
-    """A copy of a new value with null object members removed (pruneNulls); null list items stay."""
-    t = type(v)
-    if t is dict:
-        return {k: _pruned(x) for k, x in v.items() if x is not None}
-    if t is list:
-        return [_pruned(x) for x in v]
-    return v
-
-
-def _merge_docs(doc: dict[str, Any], patch: dict[str, Any]) -> None:
-    for k, v in patch.items():
-        if v is None:
-            doc.pop(k, None)
-            continue
-        cur = doc.get(k)
-        if type(cur) is not dict:
-            doc[k] = _pruned(v)  # absent, null or not an object: the patch value wins
-        elif type(v) is not dict:
-            doc[k] = _walk_copy(v)  # an object replaced by a non-object is taken as is
-        else:
-            _merge_docs(cur, v)
-
-
-def merge_patch(obj: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Apply an RFC 7386 JSON merge patch (`kubectl scale`, `kubectl patch --type merge`)."""
-    if isinstance(patch, dict):
-        doc = _deepcopy(obj)
-        _merge_docs(doc, patch)
-        return doc
-    if isinstance(patch, list):
-        # evanphx returns the array itself, which then fails to decode as an object.
-        text = orjson.dumps(_pruned(patch)).decode()
-        msg = ('couldn\'t get version/kind; json parse error: json: cannot unmarshal array into Go value '
-               'of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; '
-               'Kind string "json:\\"kind,omitempty\\"" }')
-        raise errors.invalid("", "", "", [errors.field_cause(
-            "FieldValueInvalid", "patch", f"patch: Invalid value: {orjson.dumps(text).decode()}: {msg}")])
-    raise errors.bad_request("Invalid JSON Patch")
+from typing import Any
+from .. import errors
+from .. import schema as schemas
+from ..typed import json_kind
+
+from .common import deep_copy, go_s, go_type, gofmt, unknown_error, unprocessable
 
 
 # --------------------------------------------------------------------------------------------------
@@ -561,20 +44,20 @@ class _SMPError(Exception):
         if self.code == 400:
             return errors.bad_request(str(self))
         if self.code == 422:
-            return _unprocessable()
-        return _unknown(str(self))
+            return unprocessable()
+        return unknown_error(str(self))
 
 
 def _no_merge_key(m: dict[str, Any], key: str) -> _SMPError:
-    return _SMPError(f"map: {_gofmt(m)} does not contain declared merge key: {key}")
+    return _SMPError(f"map: {gofmt(m)} does not contain declared merge key: {key}")
 
 
 def _bad_arg_type(expected: str, actual: Any) -> _SMPError:
-    return _SMPError(f"expected a {expected}, but received a {_go_type(actual)}")
+    return _SMPError(f"expected a {expected}, but received a {go_type(actual)}")
 
 
 def _bad_patch_type(directive: Any, m: dict[str, Any]) -> _SMPError:
-    return _SMPError(f"unknown patch type: {_go_s(directive)} in map: {_gofmt(m)}")
+    return _SMPError(f"unknown patch type: {go_s(directive)} in map: {gofmt(m)}")
 
 
 _MAP = "map[string]interface {}"
@@ -665,7 +148,7 @@ def _elem_type(*lists: list[Any]) -> type:
                 if t is list:
                     raise _SMPError(_ERR_LIST_OF_LISTS, 422)
             elif t is not prev:
-                raise _SMPError(f"list element types are not identical: [{' '.join(_gofmt(x) for x in lists)}]")
+                raise _SMPError(f"list element types are not identical: [{' '.join(gofmt(x) for x in lists)}]")
     if prev is None:
         raise _SMPError("no elements in any of the given slices")
     return prev
@@ -982,8 +465,8 @@ def _validate_order(patch_list: list[Any], order: list[Any], merge_key: str) -> 
             pi += 1
         oi += 1
     if pi < len(items) and oi >= len(order):
-        raise _SMPError(f"the order in patch list:\n{_gofmt(patch_list)}\n doesn't match "
-                        f"{_ORDER_PREFIX} list:\n{_gofmt(order)}")
+        raise _SMPError(f"the order in patch list:\n{gofmt(patch_list)}\n doesn't match "
+                        f"{_ORDER_PREFIX} list:\n{gofmt(order)}")
 
 
 def _same_key(left: Any, right: Any, merge_key: str) -> bool:
@@ -1095,12 +578,12 @@ def strategic_merge_patch(obj: dict[str, Any], patch: dict[str, Any],
     JSON-merge semantics throughout, with the directives still honoured.
     """
     if patch is None:
-        return _deepcopy(obj)
+        return deep_copy(obj)
     if not isinstance(patch, dict):
         raise errors.bad_request(
             f"json: cannot unmarshal {json_kind(patch)} into Go value of type map[string]interface {{}}")
     try:
-        return _merge_map(_deepcopy(obj), patch, schema)
+        return _merge_map(deep_copy(obj), patch, schema)
     except _SMPError as e:
         raise e.status() from e
 
