@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 import orjson
 
-from kubeling.api import apply, defaults, printers, selectors, typed, validation
+from kubeling.api import defaults, printers, selectors, typed, validation
+from kubeling.api.apply import managed as AM
 from kubeling.api.patch.strategic import strategic_merge_patch_for
 from kubeling.api.validation import strict
 from kubeling.api.resources import lookup
@@ -58,7 +59,7 @@ def configmap_rows() -> list[tuple[str, float]]:
     cm["metadata"].update(namespace="default", uid="6a1c9f4e-3b0d-4c55-9d8e-0f1e2d3c4b5a",
                           creationTimestamp="2026-01-01T00:00:00Z")
     cm["apiVersion"], cm["kind"] = "v1", "ConfigMap"
-    mf = apply.update_managed_fields(None, cm, "python", "v1", "2026-01-01T00:00:00Z")
+    mf = AM.update_managed_fields(None, cm, "python", "v1", "2026-01-01T00:00:00Z")
     live = {**cm, "metadata": {**cm["metadata"], "managedFields": mf}}
     changed = orjson.loads(orjson.dumps(live))
     changed["data"]["n"] = "2"
@@ -78,8 +79,8 @@ def configmap_rows() -> list[tuple[str, float]]:
 
     try:
         return [
-            ("managedFields create (ConfigMap)", best_us(lambda: apply.update_managed_fields(None, cm, "python", "v1", "2026-01-01T00:00:00Z"), 2000)),
-            ("managedFields update (ConfigMap)", best_us(lambda: apply.update_managed_fields(live, changed, "python", "v1", "2026-01-01T00:00:01Z"), 2000)),
+            ("managedFields create (ConfigMap)", best_us(lambda: AM.update_managed_fields(None, cm, "python", "v1", "2026-01-01T00:00:00Z"), 2000)),
+            ("managedFields update (ConfigMap)", best_us(lambda: AM.update_managed_fields(live, changed, "python", "v1", "2026-01-01T00:00:01Z"), 2000)),
             ("validate ConfigMap", best_us(lambda: validation.validate("", "v1", "ConfigMap", cm), 2000)),
             ("typed decode ConfigMap", best_us(lambda: typed.decode("", "v1", "ConfigMap", cm), 2000)),
             ("may_have_duplicates ConfigMap", best_us(lambda: strict.may_have_duplicates(CM_BODY, cm), 2000)),
@@ -101,7 +102,7 @@ def main() -> None:
         validation.validate("apps", "v1", "Deployment", o)
 
     live = copy.deepcopy(dep)
-    live["metadata"]["managedFields"] = apply.update_managed_fields(None, live, "kubectl", "apps/v1", "2026-01-01T00:00:00Z")
+    live["metadata"]["managedFields"] = AM.update_managed_fields(None, live, "kubectl", "apps/v1", "2026-01-01T00:00:00Z")
     new = copy.deepcopy(live)
     new["spec"]["replicas"] = 7
     smp = {"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "nginx"}],
@@ -113,7 +114,7 @@ def main() -> None:
                          "creationTimestamp": "2026-01-01T00:00:00Z"}, "data": {"k": "v"}} for i in range(2000)]
     rows = [
         ("default + validate Deployment", best_us(default_validate)),
-        ("managedFields update (replicas)", best_us(lambda: apply.update_managed_fields(live, new, "kubectl", "apps/v1", "2026-01-01T00:00:01Z"))),
+        ("managedFields update (replicas)", best_us(lambda: AM.update_managed_fields(live, new, "kubectl", "apps/v1", "2026-01-01T00:00:01Z"))),
         ("strategic merge patch (set image)", best_us(lambda: strategic_merge_patch_for(dep, smp, "apps", "v1", "Deployment"))),
         ("typed decode Deployment", best_us(lambda: typed.decode("apps", "v1", "Deployment", dep))),
         ("label selector match", best_us(lambda: sel.matches(labels), 20000)),

@@ -11,7 +11,8 @@ import orjson
 import pytest
 import yaml
 
-from kubeling.api import apply, errors
+from kubeling.api import errors
+from kubeling.api.apply import ssa as AS
 from kubeling.api.patch.common import check_strict_decode
 from kubeling.api import schema as schemas
 from kubeling.api.resources import lookup
@@ -241,7 +242,7 @@ def test_apply_configuration_is_typed_first(config: dict, text: str) -> None:
     """ObjectToTyped(patchObj) fails before any merge: a plain error, so a 500 without a reason."""
     sch = schemas.for_kind("apps", "v1", "Deployment")
     with pytest.raises(errors.StatusError) as e:
-        apply.server_side_apply(_deployment(), config, "m", True, "apps/v1", "2026-01-01T00:00:00Z", sch,
+        AS.server_side_apply(_deployment(), config, "m", True, "apps/v1", "2026-01-01T00:00:00Z", sch,
                                 kind="Deployment")
     assert (e.value.code, e.value.reason, e.value.message) == (500, "", _WHERE + text)
 
@@ -251,7 +252,7 @@ def test_apply_configuration_untyped_scalars_accept_numbers() -> None:
     config = _with(["spec", "template", "spec", "containers", 0, "resources"], {"limits": {"cpu": 1}})
     config["spec"]["strategy"] = {"rollingUpdate": {"maxSurge": 1}}
     sch = schemas.for_kind("apps", "v1", "Deployment")
-    out = apply.server_side_apply(_deployment(), config, "m", True, "apps/v1", "2026-01-01T00:00:00Z", sch,
+    out = AS.server_side_apply(_deployment(), config, "m", True, "apps/v1", "2026-01-01T00:00:00Z", sch,
                                   kind="Deployment")
     assert out["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 1
 

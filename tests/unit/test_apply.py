@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kubeling.api import apply as A
+from kubeling.api.apply import fieldset as AF
+from kubeling.api.apply import managed as AM
+from kubeling.api.apply import ssa as AS
+from kubeling.api.apply import typedmerge as AT
 from kubeling.api.errors import StatusError
 
 SAMPLES = Path("/work/shared/reference/samples")
@@ -27,13 +30,13 @@ def created_deployment() -> dict:
         d["metadata"].pop(k)
     d["metadata"]["annotations"].pop("deployment.kubernetes.io/revision")
     d["status"] = {}
-    d["metadata"]["managedFields"] = A.update_managed_fields(
+    d["metadata"]["managedFields"] = AM.update_managed_fields(
         None, copy.deepcopy(d), "kubectl-client-side-apply", "apps/v1", T0)
     return d
 
 
 def last_applied(d: dict) -> dict:
-    return json.loads(d["metadata"]["annotations"][A.LAST_APPLIED])
+    return json.loads(d["metadata"]["annotations"][AM.LAST_APPLIED])
 
 
 def entry(obj: dict, manager: str, subresource: str | None = None) -> dict:
@@ -55,7 +58,7 @@ def cm(data: dict | None = None, **meta) -> dict:
 
 
 def apply(live, config, manager, force=False, now=T1):
-    return A.server_side_apply(live, config, manager, force, config["apiVersion"], now)
+    return AS.server_side_apply(live, config, manager, force, config["apiVersion"], now)
 
 
 def stored(obj: dict) -> dict:
@@ -69,28 +72,28 @@ def stored(obj: dict) -> dict:
 
 def test_fields_v1_of_applied_deployment_matches_upstream():
     d = sample_deployment()
-    assert A.fields_v1(last_applied(d)) == d["metadata"]["managedFields"][0]["fieldsV1"]
+    assert AS.fields_v1(last_applied(d)) == d["metadata"]["managedFields"][0]["fieldsV1"]
 
 
 def test_fields_v1_last_applied_annotation_only():
     d = sample_deployment()
     cfg = {"apiVersion": "apps/v1", "kind": "Deployment",
            "metadata": {"name": "nginx", "namespace": "default",
-                        "annotations": {A.LAST_APPLIED: "x"}}}
-    assert A.fields_v1(cfg) == d["metadata"]["managedFields"][1]["fieldsV1"]
+                        "annotations": {AM.LAST_APPLIED: "x"}}}
+    assert AS.fields_v1(cfg) == d["metadata"]["managedFields"][1]["fieldsV1"]
 
 
 def test_fields_v1_set_items_and_path_strings():
     obj = cm(finalizers=["b.io/x", "a.io/y"])
-    assert A.fields_v1(obj) == {"f:metadata": {"f:finalizers": {'v:"a.io/y"': {}, 'v:"b.io/x"': {}}}}
-    assert A.path_string(("f:spec", "f:template", "f:spec", "f:containers", 'k:{"name":"nginx"}', "f:image")) \
+    assert AS.fields_v1(obj) == {"f:metadata": {"f:finalizers": {'v:"a.io/y"': {}, 'v:"b.io/x"': {}}}}
+    assert AF.path_string(("f:spec", "f:template", "f:spec", "f:containers", 'k:{"name":"nginx"}', "f:image")) \
         == '.spec.template.spec.containers[name="nginx"].image'
-    assert A.path_string(("f:spec", "f:ports", 'k:{"port":80,"protocol":"TCP"}')) == '.spec.ports[port=80,protocol="TCP"]'
-    assert A.path_string(("f:metadata", "f:finalizers", 'v:"a"')) == '.metadata.finalizers[="a"]'
+    assert AF.path_string(("f:spec", "f:ports", 'k:{"port":80,"protocol":"TCP"}')) == '.spec.ports[port=80,protocol="TCP"]'
+    assert AF.path_string(("f:metadata", "f:finalizers", 'v:"a"')) == '.metadata.finalizers[="a"]'
 
 
 def test_go_json_escapes_like_go():
-    assert A.go_json({"b": "<&>", "a": 1}) == '{"a":1,"b":"\\u003c\\u0026\\u003e"}'
+    assert AF.go_json({"b": "<&>", "a": 1}) == '{"a":1,"b":"\\u003c\\u0026\\u003e"}'
 
 
 # --- Update operations ------------------------------------------------------------------------
@@ -119,7 +122,7 @@ def test_status_update_matches_upstream_controller_entry():
     new = copy.deepcopy(old)
     new["status"] = d["status"]
     new["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "3"
-    fields = A.update_managed_fields(old, new, "kube-controller-manager", "apps/v1", T0, subresource="status")
+    fields = AM.update_managed_fields(old, new, "kube-controller-manager", "apps/v1", T0, subresource="status")
     assert [e["manager"] for e in fields] == ["kube-controller-manager", "kubectl-client-side-apply"]
     assert fields[0] == d["metadata"]["managedFields"][2]
 
@@ -128,7 +131,7 @@ def test_update_takes_changed_fields_from_other_managers():
     old = stored(created_deployment())
     new = copy.deepcopy(old)
     new["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.25"
-    fields = A.update_managed_fields(old, new, "kubectl", "apps/v1", T2)
+    fields = AM.update_managed_fields(old, new, "kubectl", "apps/v1", T2)
     new["metadata"]["managedFields"] = fields
     assert entry(new, "kubectl") == sample_deployment()["metadata"]["managedFields"][3]
     csa = entry(new, "kubectl-client-side-apply")["fieldsV1"]
@@ -139,25 +142,25 @@ def test_update_without_change_keeps_entries_and_times():
     old = stored(created_deployment())
     new = copy.deepcopy(old)
     new["metadata"]["resourceVersion"] = "99"
-    assert A.update_managed_fields(old, new, "someone", "apps/v1", T3) == old["metadata"]["managedFields"]
+    assert AM.update_managed_fields(old, new, "someone", "apps/v1", T3) == old["metadata"]["managedFields"]
 
 
 def test_update_merges_into_the_same_managers_entry():
     live = stored(cm({"a": "1"}))
-    live["metadata"]["managedFields"] = A.update_managed_fields(None, cm({"a": "1"}), "m", "v1", T0)
+    live["metadata"]["managedFields"] = AM.update_managed_fields(None, cm({"a": "1"}), "m", "v1", T0)
     new = copy.deepcopy(live)
     new["data"]["b"] = "2"
-    fields = A.update_managed_fields(live, new, "m", "v1", T1)
+    fields = AM.update_managed_fields(live, new, "m", "v1", T1)
     assert len(fields) == 1 and fields[0]["time"] == T1
     assert fields[0]["fieldsV1"] == {"f:data": {".": {}, "f:a": {}, "f:b": {}}}
 
 
 def test_removed_fields_leave_every_manager_and_empty_entries_go():
     live = stored(cm({"a": "1"}))
-    live["metadata"]["managedFields"] = A.update_managed_fields(None, cm({"a": "1"}), "m1", "v1", T0)
+    live["metadata"]["managedFields"] = AM.update_managed_fields(None, cm({"a": "1"}), "m1", "v1", T0)
     new = copy.deepcopy(live)
     new["data"] = {"b": "2"}
-    fields = A.update_managed_fields(live, new, "m2", "v1", T1)
+    fields = AM.update_managed_fields(live, new, "m2", "v1", T1)
     assert [(e["manager"], e["fieldsV1"]) for e in fields] == [
         ("m1", {"f:data": {}}), ("m2", {"f:data": {"f:b": {}}})]
 
@@ -166,15 +169,15 @@ def test_no_tracking_for_existing_object_without_managed_fields():
     live = stored(cm({"a": "1"}))
     new = copy.deepcopy(live)
     new["data"]["a"] = "2"
-    assert A.update_managed_fields(live, new, "m", "v1", T1) == []
+    assert AM.update_managed_fields(live, new, "m", "v1", T1) == []
 
 
 def test_reset_managed_fields_with_empty_list():
     live = stored(cm({"a": "1"}))
-    live["metadata"]["managedFields"] = A.update_managed_fields(None, cm({"a": "1"}), "m", "v1", T0)
+    live["metadata"]["managedFields"] = AM.update_managed_fields(None, cm({"a": "1"}), "m", "v1", T0)
     new = copy.deepcopy(live)
     new["metadata"]["managedFields"] = []
-    assert A.update_managed_fields(live, new, "m2", "v1", T1) == []
+    assert AM.update_managed_fields(live, new, "m2", "v1", T1) == []
 
 
 def test_json_patch_of_managed_fields_is_kept_as_given():
@@ -184,14 +187,14 @@ def test_json_patch_of_managed_fields_is_kept_as_given():
     migrated = [{**csa, "manager": "kubectl", "operation": "Apply"}]
     new = copy.deepcopy(live)
     new["metadata"]["managedFields"] = migrated
-    assert A.update_managed_fields(live, new, "kubectl", "apps/v1", T3) == migrated
+    assert AM.update_managed_fields(live, new, "kubectl", "apps/v1", T3) == migrated
 
 
 def test_scale_subresource_takes_replicas():
     live = stored(created_deployment())
     new = copy.deepcopy(live)
     new["spec"]["replicas"] = 5
-    new["metadata"]["managedFields"] = A.update_managed_fields(live, new, "kubectl", "apps/v1", T1, subresource="scale")
+    new["metadata"]["managedFields"] = AM.update_managed_fields(live, new, "kubectl", "apps/v1", T1, subresource="scale")
     assert entry(new, "kubectl", "scale") == {
         "manager": "kubectl", "operation": "Update", "apiVersion": "apps/v1", "time": T1,
         "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}, "subresource": "scale"}
@@ -200,11 +203,11 @@ def test_scale_subresource_takes_replicas():
 
 def test_cap_update_managers_into_ancient_changes():
     live = stored(cm({"k0": "v"}))
-    live["metadata"]["managedFields"] = A.update_managed_fields(None, cm({"k0": "v"}), "m0", "v1", "2026-01-01T00:00:00Z")
+    live["metadata"]["managedFields"] = AM.update_managed_fields(None, cm({"k0": "v"}), "m0", "v1", "2026-01-01T00:00:00Z")
     for i in range(1, 12):
         new = copy.deepcopy(live)
         new["data"][f"k{i}"] = "v"
-        new["metadata"]["managedFields"] = A.update_managed_fields(live, new, f"m{i}", "v1", f"2026-01-01T00:00:{i:02d}Z")
+        new["metadata"]["managedFields"] = AM.update_managed_fields(live, new, f"m{i}", "v1", f"2026-01-01T00:00:{i:02d}Z")
         live = new
     names = [e["manager"] for e in live["metadata"]["managedFields"]]
     assert len(names) == 10 and "ancient-changes" in names
@@ -223,16 +226,16 @@ def test_managed_fields_sorted_apply_first_then_by_time():
     live["metadata"]["managedFields"] = entries
     new = copy.deepcopy(live)
     new["data"]["y"] = "1"
-    out = A.update_managed_fields(live, new, "y", "v1", T1)
+    out = AM.update_managed_fields(live, new, "y", "v1", T1)
     assert [(e["manager"], e["operation"]) for e in out] == [("a", "Apply"), ("b", "Apply"), ("z", "Update"), ("y", "Update")]
 
 
 # --- validation ---------------------------------------------------------------------------------
 
 def test_validate_managed_fields():
-    A.validate_managed_fields(created_deployment()["metadata"]["managedFields"])
+    AM.validate_managed_fields(created_deployment()["metadata"]["managedFields"])
     with pytest.raises(StatusError) as e:
-        A.validate_managed_fields([{"manager": "m", "operation": "Bad", "apiVersion": "v1", "fieldsType": "FieldsV2"},
+        AM.validate_managed_fields([{"manager": "m", "operation": "Bad", "apiVersion": "v1", "fieldsType": "FieldsV2"},
                                    {"manager": "x" * 129, "operation": "Apply", "fieldsV1": {"bad": {}}}],
                                   "ConfigMap", "c", "")
     err = e.value
@@ -247,9 +250,9 @@ def test_validate_managed_fields():
 
 
 def test_manager_from_user_agent():
-    assert A.manager_from_user_agent("", "kubectl/v1.32.4 (linux/amd64) kubernetes/4cb5f07") == "kubectl"
-    assert A.manager_from_user_agent("mine", "kubectl/v1.32.4") == "mine"
-    assert A.manager_from_user_agent("", "x" * 200 + "/1") == "x" * 128
+    assert AM.manager_from_user_agent("", "kubectl/v1.32.4 (linux/amd64) kubernetes/4cb5f07") == "kubectl"
+    assert AM.manager_from_user_agent("mine", "kubectl/v1.32.4") == "mine"
+    assert AM.manager_from_user_agent("", "x" * 200 + "/1") == "x" * 128
 
 
 # --- server-side apply --------------------------------------------------------------------------
@@ -303,7 +306,7 @@ def test_fields_taken_by_an_updater_survive_the_appliers_removal():
     live = stored(apply(None, cm({"a": "1", "b": "1"}), "applier"))
     new = copy.deepcopy(live)
     new["data"]["b"] = "2"
-    new["metadata"]["managedFields"] = A.update_managed_fields(live, new, "editor", "v1", T2)
+    new["metadata"]["managedFields"] = AM.update_managed_fields(live, new, "editor", "v1", T2)
     out = apply(stored(new), cm({"a": "1"}), "applier", now=T3)
     assert out["data"] == {"a": "1", "b": "2"}
 
@@ -341,9 +344,9 @@ def test_map_list_order_follows_the_applied_order():
     assert [c["name"] for c in out["spec"]["containers"]] == ["a", "d", "c"]
     # A pure reordering compares equal (lists by key), so the live object is kept as it is.
     assert apply(live, _pod_cfg(names("c", "a", "b")), "m1") == live
-    t = A.type_for(_pod_cfg([]))
+    t = AT.type_for(_pod_cfg([]))
     lt = t.child("spec").child("containers")
-    merged = A.merge(names("a", "b", "c"), names("c", "a", "b", "e"), lt)
+    merged = AT.merge(names("a", "b", "c"), names("c", "a", "b", "e"), lt)
     assert [c["name"] for c in merged] == ["c", "a", "b", "e"]
 
 
@@ -372,7 +375,7 @@ def test_duplicate_keys_in_config_are_rejected():
 
 def test_apply_rejects_wrong_type_and_managed_fields():
     with pytest.raises(StatusError) as e:
-        A.server_side_apply(None, cm({"a": "1"}), "m", False, "apps/v1", T1, kind="ConfigMap")
+        AS.server_side_apply(None, cm({"a": "1"}), "m", False, "apps/v1", T1, kind="ConfigMap")
     assert (e.value.code, e.value.message) == (400, "invalid object type: /v1, Kind=ConfigMap")
     cfg = cm({"a": "1"}, managedFields=[])
     with pytest.raises(StatusError) as e:
@@ -416,7 +419,7 @@ def _scaled() -> dict:
     live = stored(created_deployment())
     new = copy.deepcopy(live)
     new["spec"]["replicas"] = 5
-    new["metadata"]["managedFields"] = A.update_managed_fields(live, new, "kubectl", "apps/v1", T1, subresource="scale")
+    new["metadata"]["managedFields"] = AM.update_managed_fields(live, new, "kubectl", "apps/v1", T1, subresource="scale")
     return new
 
 
@@ -426,7 +429,7 @@ def test_kubectl_ssa_conflict_with_scale():
     cfg["spec"]["replicas"] = 4
     cfg["metadata"]["labels"]["tier"] = "web"
     with pytest.raises(StatusError) as e:
-        A.server_side_apply(live, cfg, "kubectl", False, "apps/v1", T3)
+        AS.server_side_apply(live, cfg, "kubectl", False, "apps/v1", T3)
     assert e.value.status() == {
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": 'Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas',
@@ -441,7 +444,7 @@ def test_kubectl_ssa_equal_value_does_not_conflict():
     live = _scaled()
     cfg = last_applied(live)
     cfg["spec"]["replicas"] = 5
-    out = A.server_side_apply(live, cfg, "kubectl", False, "apps/v1", T3)
+    out = AS.server_side_apply(live, cfg, "kubectl", False, "apps/v1", T3)
     assert out["spec"]["replicas"] == 5
     assert entry(out, "kubectl")["operation"] == "Apply"
     assert entry(out, "kubectl", "scale")["fieldsV1"] == {"f:spec": {"f:replicas": {}}}  # shared
@@ -451,12 +454,12 @@ def test_kubectl_ssa_force_conflicts():
     live = _scaled()
     cfg = last_applied(live)
     cfg["spec"]["replicas"] = 4
-    out = A.server_side_apply(live, cfg, "kubectl", True, "apps/v1", T3)
+    out = AS.server_side_apply(live, cfg, "kubectl", True, "apps/v1", T3)
     assert out["spec"]["replicas"] == 4
     assert managers(out) == [("kubectl", "Apply", None), ("kubectl-client-side-apply", "Update", None)]
     # The last-applied annotation follows what kubectl applied (lastAppliedUpdater).
-    assert json.loads(out["metadata"]["annotations"][A.LAST_APPLIED])["spec"]["replicas"] == 4
-    assert out["metadata"]["annotations"][A.LAST_APPLIED].endswith("\n")
+    assert json.loads(out["metadata"]["annotations"][AM.LAST_APPLIED])["spec"]["replicas"] == 4
+    assert out["metadata"]["annotations"][AM.LAST_APPLIED].endswith("\n")
 
 
 def test_kubectl_ssa_over_client_side_apply_fields_is_allowed():
@@ -464,11 +467,11 @@ def test_kubectl_ssa_over_client_side_apply_fields_is_allowed():
     live = stored(created_deployment())
     cfg = last_applied(live)
     cfg["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.25"
-    out = A.server_side_apply(live, cfg, "kubectl", False, "apps/v1", T3)
+    out = AS.server_side_apply(live, cfg, "kubectl", False, "apps/v1", T3)
     assert out["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
     csa = entry(out, "kubectl-client-side-apply")["fieldsV1"]
     assert "f:image" not in csa["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"nginx"}']
     with pytest.raises(StatusError):  # any other manager name gets the conflict
-        A.server_side_apply(live, cfg, "other", False, "apps/v1", T3)
+        AS.server_side_apply(live, cfg, "other", False, "apps/v1", T3)
 
 

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from kubeling.api import apply as A
+from kubeling.api.apply import fieldset as AF
+from kubeling.api.apply import managed as AM
+from kubeling.api.apply import typedmerge as AT
 from kubeling.api import schema as S
 from kubeling.api import typed as T
 from kubeling.api.validation import field as F, meta as M, strict as SV
@@ -95,15 +97,15 @@ def random_object(seed: int) -> tuple[tuple[str, str, str], dict]:
     return gvk, obj
 
 
-def reference_created_fields(obj: dict, ignored: A.FieldSet | None) -> A.FieldSet:
+def reference_created_fields(obj: dict, ignored: AF.FieldSet | None) -> AF.FieldSet:
     """What _structured_update computed for a create before the fast path."""
-    t = A.type_for(obj)
-    cmp = A.compare({}, obj, t, A.union(A._NO_MANAGED_FIELDS, ignored or {}))
+    t = AT.type_for(obj)
+    cmp = AT.compare({}, obj, t, AF.union(AM._NO_MANAGED_FIELDS, ignored or {}))
     assert not cmp.removed
-    fields = A.difference(A.union(cmp.modified, cmp.added), cmp.removed)
+    fields = AF.difference(AF.union(cmp.modified, cmp.added), cmp.removed)
     if ignored:
-        fields = A.recursive_difference(fields, ignored)
-    return A.difference(fields, A._STRIP)
+        fields = AF.recursive_difference(fields, ignored)
+    return AF.difference(fields, AM._STRIP)
 
 
 @pytest.mark.parametrize("subresource", ["", "status"])
@@ -111,21 +113,21 @@ def test_create_fast_path_matches_compare(subresource: str) -> None:
     checked = 0
     for seed in range(400):
         gvk, obj = random_object(seed)
-        ignored = A.reset_fields(gvk[0], gvk[2], subresource)
+        ignored = AM.reset_fields(gvk[0], gvk[2], subresource)
         try:
-            want = A.sorted_fields(reference_created_fields(obj, ignored))
-        except A._SchemaError:
-            with pytest.raises(A._SchemaError):
-                A._added_children({}, obj, A.type_for(obj), A._ignored_with_meta(ignored))
+            want = AF.sorted_fields(reference_created_fields(obj, ignored))
+        except AT.SchemaError:
+            with pytest.raises(AT.SchemaError):
+                AT.added_children({}, obj, AT.type_for(obj), AM.ignored_with_meta(ignored))
             continue
-        entries = A.update_managed_fields(None, copy.deepcopy(obj), "m", obj["apiVersion"], "T0", subresource)
+        entries = AM.update_managed_fields(None, copy.deepcopy(obj), "m", obj["apiVersion"], "T0", subresource)
         got = entries[0]["fieldsV1"] if entries else {}
         assert got == want and list(_walk_keys(got)) == list(_walk_keys(want)), (seed, gvk)
         checked += 1
     assert checked > 200
 
 
-def _walk_keys(s: A.FieldSet, prefix: tuple[str, ...] = ()) -> Any:
+def _walk_keys(s: AF.FieldSet, prefix: tuple[str, ...] = ()) -> Any:
     for k, v in s.items():
         yield prefix + (k,)
         yield from _walk_keys(v, prefix + (k,))
@@ -139,11 +141,11 @@ def test_strip_matches_difference() -> None:
     for seed in range(200):
         gvk, obj = random_object(seed)
         try:
-            cases.append(A.to_field_set(obj, A.type_for(obj)))
-        except A._SchemaError:
+            cases.append(AT.to_field_set(obj, AT.type_for(obj)))
+        except AT.SchemaError:
             pass
     for s in cases:
-        assert A._strip(s) == A.difference(s, A._STRIP), s
+        assert AM.strip_meta(s) == AF.difference(s, AM._STRIP), s
 
 
 def walk_unknown(value: Any, sch: dict | None, path: str, out: list[str]) -> None:

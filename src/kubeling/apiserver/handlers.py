@@ -18,7 +18,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..api import apply, bounds, errors, printers, schema, selectors
+from ..api import bounds, errors, printers, schema, selectors
+from ..api.apply.managed import update_managed_fields
+from ..api.apply.ssa import server_side_apply
 from ..api.patch.common import check_strict_decode, gofmt
 from ..api.patch.jsonpatch import json_patch
 from ..api.patch.merge import merge_patch
@@ -473,7 +475,7 @@ class RestAPI:
         """Binding writes spec.nodeName and status together, bypassing the spec/status split."""
         cur = self.registry.get(pods, namespace, name)
         new = mutate(cur.copy(), cur)
-        new["metadata"]["managedFields"] = apply.update_managed_fields(
+        new["metadata"]["managedFields"] = update_managed_fields(
             cur.obj(), new, opts.manager(), pods.api_version, self.registry.now(), "")
         if opts.dry_run:
             return cur
@@ -648,7 +650,7 @@ class RestAPI:
             base = self.registry.prepare_new(res, target.namespace, {
                 "metadata": {"name": target.name, **({"namespace": target.namespace} if res.namespaced else {})}})
             self.registry._check_namespace(res, target.namespace, target.name)
-            new = apply.server_side_apply(None, config, opts.field_manager, force, res.api_version, self.registry.now(),
+            new = server_side_apply(None, config, opts.field_manager, force, res.api_version, self.registry.now(),
                                           sch, kind=res.kind, subresource=opts.subresource)
             decoding.decode(_gvk(res), new, mode="Ignore", how="applied")
             meta = new.setdefault("metadata", {})
@@ -664,7 +666,7 @@ class RestAPI:
         def mutate(obj: dict[str, Any], cur: Entry) -> dict[str, Any]:
             if stale(pinned_rv, cur):  # a precondition, as upstream
                 raise errors.conflict(res.plural, target.name or "", res.group)
-            new = apply.server_side_apply(obj, config, opts.field_manager, force, res.api_version,
+            new = server_side_apply(obj, config, opts.field_manager, force, res.api_version,
                                           self.registry.now(), sch, kind=res.kind, subresource=opts.subresource)
             decoding.decode(_gvk(res), new, mode="Ignore", how="applied")
             new["metadata"]["resourceVersion"] = str(cur.mod_rev)

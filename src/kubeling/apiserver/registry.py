@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 import orjson
 
-from ..api import apply, conversion, defaults, errors, typed, validation
+from ..api import conversion, defaults, errors, typed, validation
+from ..api.apply.managed import update_managed_fields
 from ..api.conversion import CONVERTIBLE_KINDS
 from ..api.resources import Resource, lookup
 from ..store.base import Entry, KeyExists, KeyNotFound, RevisionConflict
@@ -203,7 +204,7 @@ class Registry:
             raise errors.invalid(res.kind, obj.get("metadata", {}).get("name", ""), res.group, causes)
 
     def _managed(self, res: Resource, old: dict[str, Any] | None, new: dict[str, Any], opts: WriteOptions) -> None:
-        new.setdefault("metadata", {})["managedFields"] = apply.update_managed_fields(
+        new.setdefault("metadata", {})["managedFields"] = update_managed_fields(
             old, new, opts.manager(), res.api_version, self.now(), opts.subresource)
         if not new["metadata"]["managedFields"]:
             del new["metadata"]["managedFields"]
