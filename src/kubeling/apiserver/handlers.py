@@ -19,19 +19,17 @@ import orjson
 from aiohttp import web
 
 from ..api import bounds, errors, printers, schema, selectors
-from ..api.apply.managed import update_managed_fields
 from ..api.apply.ssa import server_side_apply
 from ..api.patch.common import check_strict_decode, gofmt
 from ..api.patch.jsonpatch import json_patch
 from ..api.patch.merge import merge_patch
 from ..api.patch.strategic import strategic_merge_patch_for
 from ..api.typed import json_kind
-from ..api.selectors import from_label_selector_object
 from ..api.validation import meta as meta_validation, strict
 from ..api.validation.field import go_quote, invalid_error
-from ..api.resources import METRICS_GROUP, REVIEW_GROUPS, Resource, lookup
+from ..api.resources import METRICS_GROUP, REVIEW_GROUPS, Resource
 from ..store.base import Entry
-from . import decoding, discovery, negotiation, paths, strategy
+from . import decoding, discovery, negotiation, paths, strategy, subresources
 from .negotiation import Wanted
 from .query import query_bool
 from .registry import DeleteOptions, Registry, WriteOptions, encoded, object_rv, stale, view
@@ -275,7 +273,7 @@ class RestAPI:
             return self._encode_one(res, entry, wanted if sub is None else Wanted(yaml=wanted.yaml))
         if sub == "scale":
             entry = self.registry.get(res, target.namespace, target.name)
-            return _json(scale_of(res, entry))
+            return _json(subresources.scale_of(res, entry))
         raise errors.method_not_allowed()
 
     def list(self, request: web.Request, target: paths.Target, wanted: Wanted) -> web.Response:
@@ -416,18 +414,22 @@ class RestAPI:
                 authn = request.app.get("authn") if hasattr(request.app, "get") else None
                 return _json(review(res, obj, request.get("user"), getattr(authn, "authenticate_token", None)), 201)
             if res.kind == "Binding" and res.group == "":
-                return await self.bind(request, target.namespace, obj, opts)
+                await subresources.bind(self.registry, target.namespace, obj, opts)
+                return _json(subresources.SUCCESS, 201)
             entry = await self.registry.create(res, target.namespace, obj, opts)
             return self._respond_write(res, entry, request, opts, 201)
         if sub == "binding":
             obj, raw = await self._body(request)
             opts = self._write_opts(request)
             self._decode(request, ("", "v1", "Binding"), obj, raw, opts)
-            return await self.bind(request, target.namespace, obj, opts, target.name)
+            await subresources.bind(self.registry, target.namespace, obj, opts, target.name)
+            return _json(subresources.SUCCESS, 201)
         if sub == "eviction":
             obj, raw = await self._body(request)
             self._decode(request, ("policy", "v1", "Eviction"), obj, raw, self._write_opts(request))
-            return await self.evict(request, target, obj)
+            assert target.name is not None
+            await subresources.evict(self.registry, target.resource, target.namespace, target.name, obj)
+            return _json(subresources.SUCCESS, 201)
         if sub == "token":
             return await self.token_request(request, target)
         raise errors.method_not_allowed()
@@ -441,106 +443,6 @@ class RestAPI:
         self._decode(request, ("authentication.k8s.io", "v1", "TokenRequest"), obj, raw, self._write_opts(request))
         return _json(issuer.token_request(target.namespace or "", target.name or "", obj), 201)
 
-    async def bind(self, request: web.Request, namespace: str | None, binding: Any, opts: WriteOptions,
-                   pod_name: str | None = None) -> web.Response:
-        """pods/binding: set spec.nodeName once and mark the pod scheduled."""
-        pods = lookup("", "v1", "pods")
-        assert pods is not None
-        if not isinstance(binding, dict):
-            raise errors.bad_request("the body of the request was in an unknown format")
-        name = pod_name or (binding.get("metadata") or {}).get("name")
-        node = (binding.get("target") or {}).get("name")
-        if not name or not node:
-            raise errors.invalid("Binding", name or "", "", [errors.field_cause(
-                "FieldValueRequired", "target.name", "target.name: Required value")])
-
-        def mutate(pod: dict[str, Any], cur: Entry) -> dict[str, Any]:
-            if pod["metadata"].get("deletionTimestamp"):
-                raise errors.conflict("pods", name, "", f"pod {name} is being deleted, cannot be assigned to a host")
-            if pod.get("spec", {}).get("nodeName"):
-                raise errors.conflict("pods", name, "", f"pod {name} is already assigned to node \"{pod['spec']['nodeName']}\"")
-            pod["spec"]["nodeName"] = node
-            conds = [c for c in pod.setdefault("status", {}).get("conditions", []) if c.get("type") != "PodScheduled"]
-            conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                          "lastTransitionTime": self.registry.now()})
-            pod["status"]["conditions"] = conds
-            return pod
-
-        opts.subresource = ""
-        await self._update_pod_spec_and_status(pods, namespace, name, mutate, opts)
-        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
-
-    async def _update_pod_spec_and_status(self, pods: Resource, namespace: str | None, name: str, mutate: Any,
-                                          opts: WriteOptions) -> Entry:
-        """Binding writes spec.nodeName and status together, bypassing the spec/status split."""
-        cur = self.registry.get(pods, namespace, name)
-        new = mutate(cur.copy(), cur)
-        new["metadata"]["managedFields"] = update_managed_fields(
-            cur.obj(), new, opts.manager(), pods.api_version, self.registry.now(), "")
-        if opts.dry_run:
-            return cur
-        return await self.store.update(cur.key, new, cur.mod_rev)
-
-    async def evict(self, request: web.Request, target: paths.Target, body: Any) -> web.Response:
-        """pods/eviction (upstream registry/core/pod/storage/eviction.go): delete unless a PDB forbids.
-
-        Pending, terminal or terminating pods skip the budget; otherwise the one matching
-        PodDisruptionBudget must allow a disruption, which is taken (disruptionsAllowed - 1,
-        the pod noted in disruptedPods) before the delete. A refusal is 429 TooManyRequests.
-        """
-        res = target.resource
-        assert target.name is not None
-        if isinstance(body, dict) and (body.get("metadata") or {}).get("name") not in (None, target.name):
-            raise errors.bad_request("name in URL does not match name in Eviction object")
-        opts = DeleteOptions.from_body((body or {}).get("deleteOptions") if isinstance(body, dict) else None, {})
-        pod = self.registry.get(res, target.namespace, target.name).obj()
-        if res.kind == "Pod" and not _eviction_ignores_pdb(pod):
-            await self._take_disruption(pod, opts.dry_run)
-        await self.registry.delete(res, target.namespace, target.name, opts)
-        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
-
-    async def _take_disruption(self, pod: dict[str, Any], dry_run: bool) -> None:
-        pdbs_res = lookup("policy", "v1", "poddisruptionbudgets")
-        assert pdbs_res is not None
-        ns, labels = pod["metadata"].get("namespace"), pod["metadata"].get("labels") or {}
-        matching = []
-        for e in self.registry.list(pdbs_res, ns)[0]:
-            try:
-                if from_label_selector_object((e.obj().get("spec") or {}).get("selector")).matches(labels):
-                    matching.append(e.obj())
-            except errors.StatusError:
-                continue
-        if len(matching) > 1:
-            raise errors.StatusError(500, "", "This pod has more than one PodDisruptionBudget, which the eviction "
-                                              "subresource does not support.")
-        if not matching:
-            return
-        pdb = matching[0]
-        name, st = pdb["metadata"]["name"], pdb.get("status") or {}
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                    for c in (pod.get("status") or {}).get("conditions") or [])
-        if not ready and ((pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy") == "AlwaysAllow" or (
-                st.get("currentHealthy", 0) >= st.get("desiredHealthy", 0) > 0)):
-            return  # an unready pod of a healthy budget goes without spending a disruption
-
-        def take(obj: dict[str, Any], cur: Entry) -> dict[str, Any]:
-            s = obj.setdefault("status", {})
-            if s.get("observedGeneration", 0) < obj["metadata"].get("generation", 0):
-                raise _pdb_too_many(f"The disruption budget {name} is still being processed by the server.")
-            allowed = s.get("disruptionsAllowed", 0)
-            if allowed < 0:
-                raise errors.forbidden("poddisruptionbudget", name, "policy", "pdb disruptions allowed is negative")
-            if allowed == 0:
-                raise _pdb_too_many(f"The disruption budget {name} needs {s.get('desiredHealthy', 0)} healthy pods "
-                                    f"and has {s.get('currentHealthy', 0)} currently")
-            s["disruptionsAllowed"] = allowed - 1
-            s.setdefault("disruptedPods", {})[pod["metadata"]["name"]] = self.registry.now()
-            obj["metadata"]["resourceVersion"] = str(cur.mod_rev)
-            return obj
-
-        await self.registry.guaranteed_update(pdbs_res, ns, name, take, WriteOptions(
-            dry_run=dry_run, field_manager="kube-apiserver", subresource="status"))
-
     async def put(self, request: web.Request, target: paths.Target) -> web.Response:
         res, sub = target.resource, target.subresource
         if target.name is None:
@@ -548,9 +450,10 @@ class RestAPI:
         obj, raw = await self._body(request)
         opts = self._write_opts(request, sub or "")
         if sub == "scale":
-            self._decode(request, SCALE_GVK, obj, raw, opts)
-            entry = await self._write_scale(res, target, lambda scale: obj, opts)
-            return _json(scale_of(res, entry))
+            self._decode(request, subresources.SCALE_GVK, obj, raw, opts)
+            entry = await subresources.write_scale(self.registry, res, target.namespace, target.name,
+                                                   lambda scale: obj, opts)
+            return _json(subresources.scale_of(res, entry))
         if sub not in (None, "status", "finalize"):
             raise errors.method_not_allowed()
         if sub == "finalize":
@@ -558,27 +461,6 @@ class RestAPI:
         self._decode(request, _gvk(res), obj, raw, opts)
         entry = await self.registry.update(res, target.namespace, target.name, obj, opts)
         return self._respond_write(res, entry, request, opts, 200)
-
-    async def _write_scale(self, res: Resource, target: paths.Target, change: Any, opts: WriteOptions) -> Entry:
-        """Scale writes: compute the new Scale, then set spec.replicas on the object."""
-        assert target.name is not None
-
-        def mutate(obj: dict[str, Any], cur: Entry) -> dict[str, Any]:
-            scale = change(scale_of(res, cur))
-            if not isinstance(scale, dict):
-                raise errors.bad_request("the body of the request was in an unknown format")
-            replicas = scale.get("spec", {}).get("replicas", 0)
-            if replicas < 0:
-                raise errors.invalid("Scale", target.name or "", "autoscaling", [errors.field_cause(
-                    "FieldValueInvalid", "spec.replicas",
-                    f"spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0")])
-            if stale((scale.get("metadata") or {}).get("resourceVersion"), cur):
-                raise errors.conflict(res.plural, target.name or "", res.group)
-            obj.setdefault("spec", {})["replicas"] = replicas
-            obj["metadata"]["resourceVersion"] = str(cur.mod_rev)
-            return obj
-
-        return await self.registry.guaranteed_update(res, target.namespace, target.name, mutate, opts)
 
     async def patch(self, request: web.Request, target: paths.Target) -> web.Response:
         res, sub = target.resource, target.subresource
@@ -604,7 +486,7 @@ class RestAPI:
                 return merge_patch(doc, body)
             return strategic_merge_patch_for(doc, body, *gvk)
 
-        gvk = SCALE_GVK if sub == "scale" else _gvk(res)
+        gvk = subresources.SCALE_GVK if sub == "scale" else _gvk(res)
         strategic = ctype == negotiation.STRATEGIC_PATCH
 
         def patched(doc: dict[str, Any]) -> dict[str, Any]:
@@ -619,8 +501,8 @@ class RestAPI:
             return new
 
         if sub == "scale":
-            entry = await self._write_scale(res, target, patched, opts)
-            return _json(scale_of(res, entry))
+            entry = await subresources.write_scale(self.registry, res, target.namespace, target.name, patched, opts)
+            return _json(subresources.scale_of(res, entry))
 
         def mutate(obj: dict[str, Any], cur: Entry) -> dict[str, Any]:
             new = patched(obj)
@@ -716,43 +598,9 @@ class RestAPI:
                       "metadata": {"resourceVersion": str(self.store.revision)}, "items": items})
 
 
-SCALE_GVK = ("autoscaling", "v1", "Scale")
-
-
 def _gvk(res: Resource) -> tuple[str, str, str]:
     return res.group, res.version, res.kind
 
 
 def _partial(obj: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
-
-
-def scale_of(res: Resource, entry: Entry) -> dict[str, Any]:
-    """The autoscaling/v1 Scale view of a Deployment / ReplicaSet / StatefulSet / RC."""
-    from ..api import selectors
-
-    obj = entry.obj()
-    meta = obj["metadata"]
-    sel = obj.get("spec", {}).get("selector")
-    if res.kind == "ReplicationController":
-        selector = str(selectors.selector_from_set(sel))
-    else:
-        selector = str(selectors.from_label_selector_object(sel))
-    return {
-        "kind": "Scale", "apiVersion": "autoscaling/v1",
-        "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid"),
-                     "resourceVersion": str(entry.mod_rev), "creationTimestamp": meta.get("creationTimestamp")},
-        "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
-        "status": {"replicas": obj.get("status", {}).get("replicas", 0), "selector": selector},
-    }
-
-
-def _eviction_ignores_pdb(pod: dict[str, Any]) -> bool:
-    """canIgnorePDB: a pod that is not running (yet or any more) disrupts nothing."""
-    return ((pod.get("status") or {}).get("phase") in ("Succeeded", "Failed", "Pending", None)
-            or bool(pod["metadata"].get("deletionTimestamp")))
-
-
-def _pdb_too_many(cause: str) -> errors.StatusError:
-    return errors.StatusError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.",
-                              {"causes": [{"reason": "DisruptionBudget", "message": cause}]})
