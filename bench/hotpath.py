@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import orjson
 
-from kubeling.api import defaults, printers, selectors, typed, validation
+from kubeling.api import printers, selectors, strategy, typed
 from kubeling.api.apply import managed as AM
 from kubeling.api.patch.strategic import strategic_merge_patch_for
 from kubeling.api.validation import strict
@@ -81,7 +81,7 @@ def configmap_rows() -> list[tuple[str, float]]:
         return [
             ("managedFields create (ConfigMap)", best_us(lambda: AM.update_managed_fields(None, cm, "python", "v1", "2026-01-01T00:00:00Z"), 2000)),
             ("managedFields update (ConfigMap)", best_us(lambda: AM.update_managed_fields(live, changed, "python", "v1", "2026-01-01T00:00:01Z"), 2000)),
-            ("validate ConfigMap", best_us(lambda: validation.validate("", "v1", "ConfigMap", cm), 2000)),
+            ("validate ConfigMap", best_us(lambda: strategy.validate("", "v1", "ConfigMap", cm), 2000)),
             ("typed decode ConfigMap", best_us(lambda: typed.decode("", "v1", "ConfigMap", cm), 2000)),
             ("may_have_duplicates ConfigMap", best_us(lambda: strict.may_have_duplicates(CM_BODY, cm), 2000)),
             ("registry create ConfigMap, dry run", best_us(lambda: create(True), 1000)),
@@ -94,12 +94,12 @@ def configmap_rows() -> list[tuple[str, float]]:
 
 def main() -> None:
     dep = copy.deepcopy(MY_NGINX)
-    defaults.apply_defaults("apps", "v1", "Deployment", dep)
+    strategy.apply_defaults("apps", "v1", "Deployment", dep)
 
     def default_validate() -> None:
         o = copy.deepcopy(MY_NGINX)
-        defaults.apply_defaults("apps", "v1", "Deployment", o)
-        validation.validate("apps", "v1", "Deployment", o)
+        strategy.apply_defaults("apps", "v1", "Deployment", o)
+        strategy.validate("apps", "v1", "Deployment", o)
 
     live = copy.deepcopy(dep)
     live["metadata"]["managedFields"] = AM.update_managed_fields(None, live, "kubectl", "apps/v1", "2026-01-01T00:00:00Z")

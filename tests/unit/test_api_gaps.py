@@ -16,7 +16,7 @@ from kubeling.api.apply import ssa as AS
 from kubeling.api.patch.common import check_strict_decode
 from kubeling.api import schema as schemas
 from kubeling.api.resources import lookup
-from kubeling.api.validation import validate
+from kubeling.api.strategy import validate
 from kubeling.apiserver import openapi
 from kubeling.apiserver.admission import Chain
 from kubeling.apiserver.handlers import _json, status_response

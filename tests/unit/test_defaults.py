@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from kubeling.api.defaults import apply_defaults, image_pull_policy, pod_qos_class, prepare_for_create
-from kubeling.api.validation import validate
+from kubeling.api.defaults import image_pull_policy, pod_qos_class
+from kubeling.api.strategy import apply_defaults, prepare_for_create, validate
 
 SAMPLE = "/work/shared/reference/samples/deployment_nginx.json"
 
@@ -159,7 +159,7 @@ def test_namespace_label_status_and_create_finalizer():
     assert ns["metadata"]["labels"] == {"kubernetes.io/metadata.name": "team-a"}
     assert ns["status"] == {"phase": "Active"}
     assert "finalizers" not in ns["spec"]
-    prepare_for_create("", "v1", "Namespace", ns)
+    prepare_for_create("", "Namespace", ns)
     assert ns["spec"]["finalizers"] == ["kubernetes"]
 
 
@@ -173,7 +173,7 @@ def test_job_defaults_and_generated_selector():
     assert spec["completionMode"] == "NonIndexed"
     assert spec["suspend"] is False
     assert spec["podReplacementPolicy"] == "TerminatingOrFailed"
-    prepare_for_create("batch", "v1", "Job", job)
+    prepare_for_create("batch", "Job", job)
     assert spec["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": "u-1"}}
     assert spec["template"]["metadata"]["labels"] == {
         "job-name": "pi", "batch.kubernetes.io/job-name": "pi",
@@ -268,6 +268,6 @@ def test_pod_qos_class(pod, qos):
 def test_pod_create_sets_status_and_qos_after_defaulting():
     pod = defaulted("", "v1", "Pod", {"metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": [
         {"name": "c", "image": "x:1", "resources": {"limits": {"cpu": "1", "memory": "64Mi"}}}]}})
-    prepare_for_create("", "v1", "Pod", pod)
+    prepare_for_create("", "Pod", pod)
     assert pod["status"] == {"phase": "Pending", "qosClass": "Guaranteed"}
     assert validate("", "v1", "Pod", pod) == []

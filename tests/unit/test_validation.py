@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from kubeling.api.defaults import apply_defaults
-from kubeling.api.validation import validate
+from kubeling.api.strategy import apply_defaults, validate
 from kubeling.api.validation.field import invalid_error
 from kubeling.api.validation.strict import duplicate_fields, warning_headers
 

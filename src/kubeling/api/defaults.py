@@ -8,15 +8,16 @@ on plain dicts, in place. A few fields are also materialized because Go's JSON e
 writes them (non-pointer structs such as `resources: {}`, `metadata.creationTimestamp: null`
 inside templates) so our responses are byte-for-byte like kube-apiserver's.
 
-Create-only strategy steps (namespace finalizer, pod status, job selector, generation) are in
-`prepare_for_create`, because upstream runs them in the registry strategies, not in defaulting.
+Which defaulter a kind runs, and its create-only steps (namespace finalizer, pod status, job
+selector, generation), are in its strategy record (api/strategy.py), as upstream runs those in
+the registry strategies, not in defaulting.
 """
 
 from __future__ import annotations
 
 import base64
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from kubeling.api import conversion
 from kubeling.api.validation.meta import parse_quantity
@@ -219,7 +220,7 @@ def _default_pvc_spec(spec: Obj) -> None:
 # per kind
 
 
-def _pod(obj: Obj, version: str) -> None:
+def pod_defaults(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     _requests_from_limits(spec.get("containers"))
     _requests_from_limits(spec.get("initContainers"))
@@ -227,11 +228,11 @@ def _pod(obj: Obj, version: str) -> None:
     _default(spec, "enableServiceLinks", True)
 
 
-def _pod_template(obj: Obj, version: str) -> None:
+def pod_template_defaults(obj: Obj, version: str) -> None:
     default_pod_template(obj.get("template"))
 
 
-def _replication_controller(obj: Obj, version: str) -> None:
+def replication_controller_defaults(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     tpl = spec.get("template")
     labels = (tpl or {}).get("metadata", {}).get("labels")
@@ -245,7 +246,7 @@ def _replication_controller(obj: Obj, version: str) -> None:
     default_pod_template(tpl)
 
 
-def _service(obj: Obj, version: str) -> None:
+def service_defaults(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     _default(spec, "sessionAffinity", "None")
     if spec["sessionAffinity"] == "None":
@@ -282,7 +283,7 @@ def _service(obj: Obj, version: str) -> None:
                 ing["ipMode"] = "VIP"
 
 
-def _secret(obj: Obj, version: str) -> None:
+def secret_defaults(obj: Obj, version: str) -> None:
     """SetDefaults_Secret, plus the v1->internal conversion that folds stringData into data."""
     _default(obj, "type", "Opaque")
     sd = obj.pop("stringData", None)
@@ -292,7 +293,7 @@ def _secret(obj: Obj, version: str) -> None:
             data[k] = base64.b64encode(v.encode()).decode()
 
 
-def _namespace(obj: Obj, version: str) -> None:
+def namespace_defaults(obj: Obj, version: str) -> None:
     meta = _sub(obj, "metadata")
     name = meta.get("name")
     if name:
@@ -302,32 +303,32 @@ def _namespace(obj: Obj, version: str) -> None:
     _sub(obj, "spec")
 
 
-def _node(obj: Obj, version: str) -> None:
+def node_defaults(obj: Obj, version: str) -> None:
     _sub(obj, "spec")
     status = obj.get("status")
     if status is not None and status.get("allocatable") is None and status.get("capacity") is not None:
         status["allocatable"] = dict(status["capacity"])
 
 
-def _endpoints(obj: Obj, version: str) -> None:
+def endpoints_defaults(obj: Obj, version: str) -> None:
     for subset in _dicts(obj.get("subsets")):
         for port in _dicts(subset.get("ports")):
             _default(port, "protocol", "TCP")
 
 
-def _pv(obj: Obj, version: str) -> None:
+def pv_defaults(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     _default(spec, "persistentVolumeReclaimPolicy", "Retain")
     _default(spec, "volumeMode", "Filesystem")
     _default(_sub(obj, "status"), "phase", "Pending")
 
 
-def _pvc(obj: Obj, version: str) -> None:
+def pvc_defaults(obj: Obj, version: str) -> None:
     _default_pvc_spec(_sub(obj, "spec"))
     _default(_sub(obj, "status"), "phase", "Pending")
 
 
-def _limit_range(obj: Obj, version: str) -> None:
+def limit_range_defaults(obj: Obj, version: str) -> None:
     """SetDefaults_LimitRangeItem: max fills default, default fills defaultRequest (containers)."""
     for item in _dicts(_sub(obj, "spec").get("limits")):
         if item.get("type") != "Container":
@@ -347,7 +348,7 @@ def _limit_range(obj: Obj, version: str) -> None:
 # apps/v1
 
 
-def _deployment(obj: Obj, version: str) -> None:
+def deployment_defaults(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     _default(spec, "replicas", 1)
     strategy = _sub(spec, "strategy")
@@ -364,14 +365,14 @@ def _deployment(obj: Obj, version: str) -> None:
     _sub(obj, "status")
 
 
-def _replica_set(obj: Obj, version: str) -> None:
+def replica_set_defaults(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     _default(spec, "replicas", 1)
     default_pod_template(spec.get("template"))
     _default(_sub(obj, "status"), "replicas", 0)
 
 
-def _daemon_set(obj: Obj, version: str) -> None:
+def daemon_set_defaults(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     us = _sub(spec, "updateStrategy")
     _default(us, "type", "RollingUpdate")
@@ -388,7 +389,7 @@ def _daemon_set(obj: Obj, version: str) -> None:
         _default(status, key, 0)
 
 
-def _stateful_set(obj: Obj, version: str) -> None:
+def stateful_set_defaults(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     _default(spec, "podManagementPolicy", "OrderedReady")
     us = _sub(spec, "updateStrategy")
@@ -416,7 +417,7 @@ def _stateful_set(obj: Obj, version: str) -> None:
 # batch/v1
 
 
-def _job(obj: Obj, version: str) -> None:
+def job_defaults(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     if spec.get("completions") is None and spec.get("parallelism") is None:
         spec["completions"] = 1
@@ -442,7 +443,7 @@ def _job(obj: Obj, version: str) -> None:
     _sub(obj, "status")
 
 
-def _cron_job(obj: Obj, version: str) -> None:
+def cron_job_defaults(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     _default(spec, "concurrencyPolicy", "Allow")
     _default(spec, "suspend", False)
@@ -481,7 +482,7 @@ def _annotations(obj: Obj) -> Obj:
     return ann if isinstance(ann, dict) else {}
 
 
-def _hpa(obj: Obj, version: str) -> None:
+def hpa_defaults(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     _default(spec, "minReplicas", 1)
     if version == "v1":
@@ -501,7 +502,7 @@ def _hpa(obj: Obj, version: str) -> None:
 # networking, rbac, discovery
 
 
-def _network_policy(obj: Obj, version: str) -> None:
+def network_policy_defaults(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     for rules, key in ((spec.get("ingress"), "from"), (spec.get("egress"), "to")):
         for rule in _dicts(rules):
@@ -514,13 +515,13 @@ def _network_policy(obj: Obj, version: str) -> None:
         spec["policyTypes"] = types
 
 
-def _ingress_class(obj: Obj, version: str) -> None:
+def ingress_class_defaults(obj: Obj, version: str) -> None:
     params = _sub(obj, "spec").get("parameters")
     if params is not None:
         _default(params, "scope", "Cluster")
 
 
-def _binding(obj: Obj, version: str) -> None:
+def binding_defaults(obj: Obj, version: str) -> None:
     ref = _sub(obj, "roleRef")
     _default(ref, "apiGroup", "rbac.authorization.k8s.io")
     for s in _dicts(obj.get("subjects")):
@@ -531,77 +532,15 @@ def _binding(obj: Obj, version: str) -> None:
                 s["apiGroup"] = "rbac.authorization.k8s.io"
 
 
-def _endpoint_slice(obj: Obj, version: str) -> None:
+def endpoint_slice_defaults(obj: Obj, version: str) -> None:
     for port in _dicts(obj.get("ports")):
         if port.get("name") is None:
             port["name"] = ""
         _default(port, "protocol", "TCP")
 
 
-_DEFAULTERS: dict[tuple[str, str], Callable[[Obj, str], None]] = {
-    ("", "Pod"): _pod,
-    ("", "PodTemplate"): _pod_template,
-    ("", "ReplicationController"): _replication_controller,
-    ("", "Service"): _service,
-    ("", "Secret"): _secret,
-    ("", "Namespace"): _namespace,
-    ("", "Node"): _node,
-    ("", "Endpoints"): _endpoints,
-    ("", "PersistentVolume"): _pv,
-    ("", "PersistentVolumeClaim"): _pvc,
-    ("", "LimitRange"): _limit_range,
-    ("apps", "Deployment"): _deployment,
-    ("apps", "ReplicaSet"): _replica_set,
-    ("apps", "DaemonSet"): _daemon_set,
-    ("apps", "StatefulSet"): _stateful_set,
-    ("batch", "Job"): _job,
-    ("batch", "CronJob"): _cron_job,
-    ("autoscaling", "HorizontalPodAutoscaler"): _hpa,
-    ("networking.k8s.io", "NetworkPolicy"): _network_policy,
-    ("networking.k8s.io", "IngressClass"): _ingress_class,
-    ("rbac.authorization.k8s.io", "RoleBinding"): _binding,
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _binding,
-    ("discovery.k8s.io", "EndpointSlice"): _endpoint_slice,
-}
-
-
-def apply_defaults(group: str, version: str, kind: str, obj: dict) -> None:
-    """Default `obj` in place, as upstream's decoder does for every write (create/update/patch)."""
-    fn = _DEFAULTERS.get((group, kind))
-    if fn is not None:
-        fn(obj, version)
-
-
 # ---------------------------------------------------------------------------------------------
-# create-only strategy steps (pkg/registry/*/strategy.go PrepareForCreate)
-
-GENERATION_KINDS = {
-    ("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
-    ("batch", "Job"), ("batch", "CronJob"), ("", "ReplicationController"), ("policy", "PodDisruptionBudget"),
-    ("networking.k8s.io", "NetworkPolicy"),
-}
-
-
-def prepare_for_create(group: str, version: str, kind: str, obj: dict) -> None:
-    """Strategy PrepareForCreate: run after uid/name are set, before `validate`.
-
-    Namespace: phase Active and the `kubernetes` finalizer. Pod: status {phase: Pending, qosClass}.
-    Job: generated selector/labels (unless manualSelector). Controllers: generation 1.
-    """
-    meta = _sub(obj, "metadata")
-    if (group, kind) in GENERATION_KINDS:
-        meta["generation"] = 1
-    if (group, kind) == ("", "Namespace"):
-        obj["status"] = {"phase": "Active"}
-        spec = _sub(obj, "spec")
-        fins = spec.get("finalizers") or []
-        if "kubernetes" not in fins:
-            spec["finalizers"] = [*fins, "kubernetes"]
-    elif (group, kind) == ("", "Pod"):
-        obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
-    elif (group, kind) == ("batch", "Job"):
-        if _sub(obj, "spec").get("manualSelector") is not True:
-            generate_job_selector(obj)
+# job selector (PrepareForCreate of registry/batch/job, also used by the controller tests)
 
 
 def generate_job_selector(job: dict) -> None:

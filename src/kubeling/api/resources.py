@@ -6,7 +6,12 @@ filtering, short names and kubectl categories (`kubectl get all`). Adding a kind
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .strategy import Strategy
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 NO_COLLECTION_DELETE = ("create", "delete", "get", "list", "patch", "update", "watch")
@@ -83,6 +88,13 @@ class Resource:
     @property
     def has_status(self) -> bool:
         return self.subresource("status") is not None
+
+    @cached_property
+    def strategy(self) -> "Strategy":
+        """The kind's rules: defaults, validation, create and status steps (api/strategy.py)."""
+        from . import strategy  # the rules import defaults and validation; the table stays a leaf
+
+        return strategy.of(self.group, self.kind)
 
 
 def _r(gv: str, kind: str, plural: str, **kw) -> Resource:

@@ -29,7 +29,7 @@ from ..api.validation import meta as meta_validation, strict
 from ..api.validation.field import go_quote, invalid_error
 from ..api.resources import METRICS_GROUP, REVIEW_GROUPS, Resource
 from ..store.base import Entry
-from . import decoding, discovery, negotiation, paths, strategy, subresources
+from . import decoding, discovery, negotiation, paths, subresources
 from .negotiation import Wanted
 from .query import query_bool
 from .registry import DeleteOptions, Registry, WriteOptions, encoded, object_rv, stale, view
@@ -569,7 +569,7 @@ class RestAPI:
         wanted = negotiation.negotiate(request.headers.get("Accept"))
         if not gone:
             return self._encode_one(res, entry, Wanted(yaml=wanted.yaml), 200)
-        if strategy.returns_deleted_object(res):
+        if res.strategy.returns_deleted_object:
             return self._encode_one(res, entry, Wanted(yaml=wanted.yaml))
         obj = entry.obj()
         return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",

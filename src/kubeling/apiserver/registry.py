@@ -18,12 +18,11 @@ from typing import Any, Callable
 
 import orjson
 
-from ..api import conversion, defaults, errors, typed, validation
+from ..api import conversion, errors, strategy, typed
 from ..api.apply.managed import update_managed_fields
 from ..api.conversion import CONVERTIBLE_KINDS
 from ..api.resources import Resource, lookup
 from ..store.base import Entry, KeyExists, KeyNotFound, RevisionConflict
-from . import strategy
 from .admission import Chain
 from .query import query_bool
 
@@ -199,7 +198,7 @@ class Registry:
                 f"unable to create new content in namespace {namespace} because it is being terminated")
 
     def _validate(self, res: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        causes = validation.validate(res.group, res.version, res.kind, obj, old)
+        causes = strategy.validate(res.group, res.version, res.kind, obj, old, res.namespaced)
         if causes:
             raise errors.invalid(res.kind, obj.get("metadata", {}).get("name", ""), res.group, causes)
 
@@ -263,8 +262,8 @@ class Registry:
         validation → managedFields (computed, or given by server-side apply) → store."""
         meta = obj["metadata"]
         name, namespace = meta["name"], meta.get("namespace")
-        defaults.apply_defaults(res.group, res.version, res.kind, obj)
-        strategy.prepare_for_create(res, obj)
+        strategy.apply_defaults(res.group, res.version, res.kind, obj)
+        strategy.prepare_for_create(res.group, res.kind, obj)
         key = res.key(namespace, name)
         if self.store.get(key) is not None:
             raise errors.already_exists(res.plural, name, res.group)
@@ -315,7 +314,7 @@ class Registry:
             if "status" in new:
                 merged["status"] = new["status"]
             merged["metadata"] = meta
-            for k in strategy.status_pinned_metadata(res):
+            for k in res.strategy.status_pinned:
                 if k in old_meta:
                     meta[k] = copy.deepcopy(old_meta[k])
                 else:
@@ -327,7 +326,7 @@ class Registry:
                 new["status"] = copy.deepcopy(old["status"])
             else:
                 new.pop("status", None)
-        if strategy.tracks_generation(res) and strategy.spec_changed(old, new):
+        if res.strategy.generation and strategy.spec_changed(old, new):
             meta["generation"] = old_meta.get("generation", 1) + 1
         return new
 
@@ -344,7 +343,7 @@ class Registry:
         if stale((new.get("metadata") or {}).get("resourceVersion"), cur):
             raise errors.conflict(res.plural, name, res.group)
         new = self.merge_for_update(res, old, new, opts.subresource)
-        defaults.apply_defaults(res.group, res.version, res.kind, new)
+        strategy.apply_defaults(res.group, res.version, res.kind, new)
         self.admission.admit_update(self, res, old, new, opts.dry_run)
         self._validate(res, new, old)
         if managed_fields is None:
