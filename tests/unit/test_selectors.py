@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from kubeling.api import conversion
 from kubeling.api.errors import StatusError
 from kubeling.api.selectors import (
     EVERYTHING,
@@ -486,17 +487,19 @@ def test_event_source_falls_back_to_reporting_controller():
 
 
 def test_events_k8s_io_selectors():
+    """events.k8s.io labels convert to the core names, matched on the stored (core/v1) shape."""
     new_style = {"apiVersion": "events.k8s.io/v1", "kind": "Event",
                  "metadata": {"name": "e", "namespace": "default"},
                  "regarding": {"kind": "Pod", "name": "web-1", "namespace": "default"},
                  "reportingController": "kubelet", "reason": "Pulled", "type": "Normal"}
+    stored = conversion.convert(new_style, "v1")
     sel = field_selector_for("regarding.name=web-1,regarding.kind=Pod,reportingController=kubelet",
                              "events.k8s.io", "v1", "Event")
     assert [r.field for r in sel.requirements] == ["involvedObject.kind", "involvedObject.name", "reportingComponent"]
-    assert sel.matches(new_style)
+    assert sel.matches(stored)
     assert sel.matches({**EVENT, "involvedObject": {"kind": "Pod", "name": "web-1"}, "reportingComponent": "kubelet"})
-    assert field_selector_for("source=kubelet", "events.k8s.io", "v1", "Event").matches(new_style)
-    assert not field_selector_for("regarding.name=other", "events.k8s.io", "v1", "Event").matches(new_style)
+    assert field_selector_for("source=kubelet", "events.k8s.io", "v1", "Event").matches(stored)
+    assert not field_selector_for("regarding.name=other", "events.k8s.io", "v1", "Event").matches(stored)
 
 
 @pytest.mark.parametrize("gvk,obj,sel,want", [

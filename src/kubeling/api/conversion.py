@@ -1,8 +1,9 @@
 """Conversion between API versions that share one storage: HorizontalPodAutoscaler
 autoscaling/v1 ⇄ v2 and Event core/v1 ⇄ events.k8s.io/v1.
 
-Objects are stored in the version they were written in; every read converts to the version
-asked for (pkg/apis/autoscaling/v1/conversion.go, pkg/apis/events/v1/conversion.go). v1 HPAs
+Objects are stored in their kind's storage version (autoscaling/v2, core/v1: the strategy
+record's `storage_version`); writes in the other version are converted to it and reads convert
+to the version asked for (pkg/apis/autoscaling/v1/conversion.go, pkg/apis/events/v1/conversion.go). v1 HPAs
 keep what they cannot express in the `autoscaling.alpha.kubernetes.io/*` annotations, as
 upstream does, so a round trip through v1 loses nothing.
 """

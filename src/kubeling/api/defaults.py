@@ -486,8 +486,8 @@ def hpa_defaults(obj: Obj, version: str) -> None:
     spec = _sub(obj, "spec")
     _default(spec, "minReplicas", 1)
     if version == "v1":
-        # stored as written, so the v1 object carries what upstream's v1 -> v2 conversion defaults
-        # (and a v1 read of the v2 object shows): no CPU target and no other metrics -> 80 %
+        # what upstream's v1 -> v2 conversion defaults (and a v1 read of the stored v2 object
+        # shows): no CPU target and no other metrics -> 80 %
         if spec.get("targetCPUUtilizationPercentage") is None and conversion.ANN_METRICS not in _annotations(obj):
             spec["targetCPUUtilizationPercentage"] = conversion.DEFAULT_CPU_UTILIZATION
         return

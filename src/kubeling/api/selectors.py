@@ -756,9 +756,9 @@ def _path(*keys: str) -> Getter:
 
 
 def _ref(field: str) -> Getter:
-    """involvedObject.<field> (core/v1 shape) or regarding.<field> (events.k8s.io/v1 shape)."""
+    """involvedObject.<field> of a stored (core/v1) Event."""
     def get(obj: Mapping[str, Any]) -> str:
-        ref = obj.get("involvedObject") or obj.get("regarding")
+        ref = obj.get("involvedObject")
         if type(ref) is not dict:
             return ""
         v = ref.get(field)
@@ -795,25 +795,17 @@ def _first(*getters: Getter) -> Getter:
 
 
 def _event_fields() -> dict[str, Getter]:
-    """EventToSelectableFields, reading either shape of an Event.
-
-    The core/v1 shape has involvedObject/reportingComponent/source; the events.k8s.io/v1 shape
-    has regarding/reportingController/deprecatedSource. Upstream matches on the internal object
-    (which has both), so each field reads whichever is present.
-    """
+    """EventToSelectableFields on the stored shape: every Event is stored as a core/v1 Event
+    (its storage version), and events.k8s.io field labels convert to these names."""
     fields = {f"involvedObject.{k}": _ref(k)
               for k in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")}
-    reporting = _first(_path("reportingComponent"), _path("reportingController"))
+    reporting = _path("reportingComponent")
     fields.update({
         "reason": _path("reason"),
         "reportingComponent": reporting,
-        "source": _first(_path("source", "component"), _path("deprecatedSource", "component"), reporting),
+        "source": _first(_path("source", "component"), reporting),
         "type": _path("type"),
     })
-    # the events.k8s.io spellings, for a selector matched without for_kind()
-    fields.update({f"regarding.{k[len('involvedObject.'):]}": g
-                   for k, g in list(fields.items()) if k.startswith("involvedObject.")})
-    fields["reportingController"] = reporting
     return fields
 
 

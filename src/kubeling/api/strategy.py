@@ -35,7 +35,9 @@ class Strategy:
     generation: bool = False  # metadata.generation starts at 1 and counts spec changes
     status_pinned: tuple[str, ...] = _STATUS_PINNED
     returns_deleted_object: bool = False  # registries with ReturnDeletedObject: true
-    storage_version: str | None = None  # apiVersion objects are stored in; None: as served
+    # apiVersion objects are stored in, converted to on write (None: the one version served).
+    # Objects an older kubeling stored in another version are converted when read.
+    storage_version: str | None = None
 
 
 def _namespace_create(ns: Obj) -> None:
@@ -77,7 +79,7 @@ _STRATEGIES: dict[tuple[str, str], Strategy] = {
                                 _namespace_create, returns_deleted_object=True),
     ("", "Node"): Strategy(d.node_defaults, lambda o, old, v: core.validate_node(o, old)),
     ("", "Endpoints"): Strategy(d.endpoints_defaults),
-    ("", "Event"): Strategy(validate=lambda o, old, v: core.validate_event(o, old, v)),
+    ("", "Event"): Strategy(validate=lambda o, old, v: core.validate_event(o, old, v), storage_version="v1"),
     ("", "ServiceAccount"): Strategy(validate=lambda o, old, v: core.validate_meta(o, old, True, name_is_dns_subdomain),
                                      returns_deleted_object=True),
     ("", "PersistentVolume"): Strategy(d.pv_defaults, initial_status={"phase": "Pending"},
@@ -106,7 +108,7 @@ _STRATEGIES: dict[tuple[str, str], Strategy] = {
     # the other groups
     ("autoscaling", "HorizontalPodAutoscaler"): Strategy(
         d.hpa_defaults, lambda o, old, v: other.validate_hpa(o, old, v),
-        initial_status={"currentReplicas": 0, "desiredReplicas": 0}),
+        initial_status={"currentReplicas": 0, "desiredReplicas": 0}, storage_version="autoscaling/v2"),
     ("autoscaling", "Scale"): Strategy(validate=lambda o, old, v: other.validate_scale(o, old)),
     ("policy", "PodDisruptionBudget"): Strategy(
         validate=lambda o, old, v: other.validate_pdb(o, old), generation=True,
@@ -114,7 +116,8 @@ _STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("coordination.k8s.io", "Lease"): Strategy(validate=lambda o, old, v: other.validate_lease(o, old)),
     ("discovery.k8s.io", "EndpointSlice"): Strategy(d.endpoint_slice_defaults,
                                                     lambda o, old, v: other.validate_endpoint_slice(o, old)),
-    ("events.k8s.io", "Event"): Strategy(validate=lambda o, old, v: core.validate_event(o, old, v, events_group=True)),
+    ("events.k8s.io", "Event"): Strategy(validate=lambda o, old, v: core.validate_event(o, old, v, events_group=True),
+                                         storage_version="v1"),  # stored as core Events, as upstream
     ("rbac.authorization.k8s.io", "Role"): Strategy(validate=lambda o, old, v: other.validate_role(o, old, False)),
     ("rbac.authorization.k8s.io", "ClusterRole"): Strategy(validate=lambda o, old, v: other.validate_role(o, old, True)),
     ("rbac.authorization.k8s.io", "RoleBinding"): Strategy(

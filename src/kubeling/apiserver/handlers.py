@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..api import bounds, errors, printers, schema, selectors
+from ..api import bounds, conversion, errors, printers, schema, selectors
 from ..api.apply.ssa import server_side_apply
 from ..api.patch.common import check_strict_decode, gofmt
 from ..api.patch.jsonpatch import json_patch
@@ -78,6 +78,7 @@ class Selectors:
 
     def __init__(self, res: Resource, query: Any) -> None:
         self.res = res
+        self.storage_version = res.strategy.storage_version
         ls, fs = query.get("labelSelector", ""), query.get("fieldSelector", "")
         self.label = selectors.parse_label_selector(ls) if ls else None
         self.field = selectors.field_selector_for(fs, res.group, res.version, res.kind) if fs else None
@@ -88,7 +89,8 @@ class Selectors:
         self.empty = self.label is None and self.field is None
 
     def matches(self, obj: dict[str, Any]) -> bool:
-        """Does a stored object match? One of the wrong shape (labels that are not a map of
+        """Does a stored object match? Field selectors read the storage version's shape (the
+        kind's field labels were converted to its field names). One of the wrong shape (labels that are not a map of
         strings, a string where a field's parent should be) matches nothing it lacks."""
         if self.label is not None:
             meta = obj.get("metadata")
@@ -102,6 +104,8 @@ class Selectors:
                 if not self.label.matches({k: v for k, v in labels.items() if isinstance(v, str)}):
                     return False
         if self.field is not None:
+            if self.storage_version is not None and obj.get("apiVersion") != self.storage_version:
+                obj = conversion.convert(obj, self.storage_version)  # stored by an older kubeling
             try:
                 return self.field.matches(obj, self.res.group, self.res.kind)
             except (AttributeError, TypeError):

@@ -92,6 +92,16 @@ def encoded(res: Resource, entry: Entry) -> bytes:
     return orjson.dumps(conversion.convert(entry.obj(), res.api_version))
 
 
+def to_storage(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+    """`obj` in its kind's storage version (upstream encodes every write to it: HPAs as
+    autoscaling/v2, events.k8s.io Events as core Events), so one stored shape serves every
+    version: reads in the storage version send the stored bytes as they are."""
+    version = res.strategy.storage_version
+    if version is None or obj.get("apiVersion") == version:
+        return obj
+    return conversion.convert(obj, version)
+
+
 def copy_view(res: Resource, entry: Entry) -> dict[str, Any]:
     """A private, mutable copy of the object in `res`'s version."""
     return orjson.loads(encoded(res, entry))
@@ -280,7 +290,7 @@ class Registry:
             if _rv_set_on_create(meta.get("resourceVersion")):  # a plain error of the etcd3 store: 500
                 raise errors.StatusError(500, "", "resourceVersion should not be set on objects to be created")
             try:
-                return await self.store.create(key, obj)
+                return await self.store.create(key, to_storage(res, obj))
             except KeyExists:
                 raise errors.already_exists(res.plural, name, res.group) from None
         except BaseException:
@@ -364,7 +374,7 @@ class Registry:
         if opts.dry_run:
             return self._dry_entry(cur.key, new, cur)
         try:
-            return await self.store.update(cur.key, new, cur.mod_rev)
+            return await self.store.update(cur.key, to_storage(res, new), cur.mod_rev)
         except RevisionConflict:
             raise errors.conflict(res.plural, meta["name"], res.group) from None
         except KeyNotFound:
