@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kubeling.api import printers as P
+from kubeling.api.printers import fmt as PF
 from kubeling.api.errors import StatusError
 from kubeling.api.resources import RESOURCES
 
@@ -108,8 +109,8 @@ def test_standard_column_descriptions_come_from_the_openapi_docs():
     (8 * 365 * 86400, "8y"), (10 * 365 * 86400 + 100 * 86400, "10y"),
 ])
 def test_human_duration(seconds, want):
-    assert P.human_duration(seconds) == want
-    assert P.human_duration(timedelta(seconds=seconds)) == want
+    assert PF.human_duration(seconds) == want
+    assert PF.human_duration(timedelta(seconds=seconds)) == want
 
 
 @pytest.mark.parametrize("seconds,want", [
@@ -117,7 +118,7 @@ def test_human_duration(seconds, want):
     (86400, "1d"), (364 * 86400, "364d"), (365 * 86400, "1y"), (3 * 365 * 86400, "3y"),
 ])
 def test_short_human_duration(seconds, want):
-    assert P.short_human_duration(seconds) == want
+    assert PF.short_human_duration(seconds) == want
 
 
 def test_age_edge_cases():
@@ -530,11 +531,11 @@ def test_persistent_volumes():
 
 
 def test_selectors():
-    assert P.format_label_selector(None) == "<none>"
-    assert P.format_label_selector({}) == "<none>"
-    assert P.format_label_selector({"matchExpressions": [{"key": "a", "operator": "Bogus"}]}) == "<error>"
-    assert P.format_label_selector({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]}) == "<error>"
-    assert P.format_label_selector({"matchExpressions": [
+    assert PF.format_label_selector(None) == "<none>"
+    assert PF.format_label_selector({}) == "<none>"
+    assert PF.format_label_selector({"matchExpressions": [{"key": "a", "operator": "Bogus"}]}) == "<error>"
+    assert PF.format_label_selector({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]}) == "<error>"
+    assert PF.format_label_selector({"matchExpressions": [
         {"key": "b", "operator": "NotIn", "values": ["z"]}, {"key": "a", "operator": "Exists"}]}) == "a,b notin (z)"
     dep = {"metadata": _md("d"), "spec": {"selector": {"matchExpressions": [{"key": "a", "operator": "Nope"}]}}}
     assert P.row_cells("apps", "Deployment", dep, NOW)[-1] == "<invalid>"
