@@ -15,7 +15,7 @@ from .api import errors
 from .api.resources import lookup
 from .apiserver.admission import default_chain
 from .apiserver.app import build_app, serve
-from .apiserver.certs import ensure_pki, write_kubeconfig
+from .pki import ensure_pki, write_kubeconfig
 from .apiserver.registry import Registry, WriteOptions
 from .client.informer import SharedInformers
 from .client.rest import Client, ClientConfig, LocalTransport

@@ -24,7 +24,7 @@ from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
-from kubeling.apiserver.certs import ensure_pki
+from kubeling.pki import ensure_pki
 from kubeling.kubelet import server as ks
 from kubeling.kubelet.runtime import base
 from kubeling.kubelet.runtime.logs import format_timestamp

@@ -340,7 +340,7 @@ async def test_https_probe_skips_certificate_verification(tmp_path: Any) -> None
     """The server's certificate is from a CA the prober does not know: upstream probes still pass."""
     import ssl
 
-    from kubeling.apiserver.certs import ensure_pki
+    from kubeling.pki import ensure_pki
 
     pki = ensure_pki(str(tmp_path), "127.0.0.1", "10.96.0.1")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

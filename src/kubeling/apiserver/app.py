@@ -16,7 +16,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from .. import GIT_VERSION, KUBE_VERSION
 from ..api import errors
-from .certs import ClusterPKI, peer_identity
+from ..pki import ClusterPKI, peer_identity
 from .handlers import RestAPI, status_response
 from .negotiation import MAX_BODY
 from .registry import Registry

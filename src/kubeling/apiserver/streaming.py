@@ -158,7 +158,7 @@ class KubeletClient:
 
     @classmethod
     def for_pki(cls, pki: Any) -> "KubeletClient":
-        from .certs import issue_cert
+        from ..pki import issue_cert
 
         cert = os.path.join(pki.dir, "client-kube-apiserver.crt")
         key = os.path.join(pki.dir, "client-kube-apiserver.key")

@@ -227,7 +227,7 @@ class RealNode:
 
     async def _start_server(self) -> None:
         """The kubelet API, with a serving certificate from the cluster CA for the node's names."""
-        from ..apiserver.certs import ensure_pki
+        from ..pki import ensure_pki
         from .server import KubeletServer, ensure_serving_cert
         from .stats import StatsProvider
 

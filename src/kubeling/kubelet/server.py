@@ -33,7 +33,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from ..apiserver.certs import peer_identity
+from ..pki import peer_identity
 from ..streaming import channel, portforward, spdy
 from .runtime import base
 from .runtime import logs as crilogs
@@ -626,7 +626,7 @@ def ensure_serving_cert(pki: Any, cert_dir: str, node_name: str, addresses: list
     the node name, its addresses and loopback; reissued when an address is missing from it."""
     from cryptography import x509
 
-    from ..apiserver.certs import issue_cert
+    from ..pki import issue_cert
 
     cert, key = os.path.join(cert_dir, "serving-kubelet.crt"), os.path.join(cert_dir, "serving-kubelet.key")
     hosts = [node_name, "localhost", "127.0.0.1", *addresses]
