@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, Iterator
+
 import orjson
 
 

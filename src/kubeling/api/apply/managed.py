@@ -8,10 +8,12 @@ import functools
 import json
 from dataclasses import dataclass
 from typing import Any
-import orjson
-from kubeling.api.errors import StatusError, bad_request, field_cause, invalid
 
-from .fieldset import FieldSet, ManagerId, go_quote, kids_of, decode_fields, difference, has, intersection, iterate, path_string, recursive_difference, sorted_fields, union
+import orjson
+
+from kubeling.api.errors import StatusError, bad_request, field_cause, invalid
+from .fieldset import (FieldSet, ManagerId, go_quote, kids_of, decode_fields, difference, has, intersection, iterate,
+                       path_string, recursive_difference, sorted_fields, union)
 from .typedmerge import Comparison, SchemaError, SmdType, added_children, meta_of, compare, type_for
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import orjson
-from kubeling.api.errors import StatusError, bad_request
 
-from .fieldset import FieldSet, ManagerId, difference, go_json, has, intersection, recursive_difference, sorted_fields, union
-from .managed import LAST_APPLIED, TOTAL_ANNOTATION_SIZE_LIMIT, Conflicts, Managed, Versioned, cap_managers, conflict_error, decode_managed, encode_managed, ignored_with_meta, strip_meta, structured_update, updater_update, reset_fields
-from .typedmerge import SchemaError, SmdType, gvk_string, gvknn, meta_of, compare, merge, remove_items, to_field_set, type_for, typed_patch_error
+from kubeling.api.errors import StatusError, bad_request
+from .fieldset import (FieldSet, ManagerId, difference, go_json, has, intersection, recursive_difference, sorted_fields,
+                       union)
+from .managed import (LAST_APPLIED, TOTAL_ANNOTATION_SIZE_LIMIT, Conflicts, Managed, Versioned, cap_managers,
+                      conflict_error, decode_managed, encode_managed, ignored_with_meta, strip_meta, structured_update,
+                      updater_update, reset_fields)
+from .typedmerge import (SchemaError, SmdType, gvk_string, gvknn, meta_of, compare, merge, remove_items, to_field_set,
+                         type_for, typed_patch_error)
 
 
 # Server-side apply

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
 from kubeling.api import schema as schemas
 from kubeling.api.errors import StatusError
 from kubeling.api.patch.common import go_type, gofmt
-
 from .fieldset import FieldSet, MEMBER, MISSING, go_quote, is_member, make_node, pe_string, go_json, has, union
 
 

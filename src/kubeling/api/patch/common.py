@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 from typing import Any
+
 import orjson
+
 from .. import errors
 from ..typed import json_kind
-
 
 
 MAX_JSON_PATCH_OPERATIONS = 10000  # apiserver handlers.maxJSONPatchOperations

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from typing import Any, Callable
+
 import orjson
+
 from .. import bounds, errors
 from ..typed import json_kind
-
 from .common import JSON_PATCH_MAX_COPY_BYTES, MAX_JSON_PATCH_OPERATIONS, deep_copy, unprocessable
 
 

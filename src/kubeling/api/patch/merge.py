@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
-import orjson
-from .. import errors
 
+import orjson
+
+from .. import errors
 from .common import deep_copy, walk_copy
 
 

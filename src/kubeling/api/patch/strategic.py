@@ -7,10 +7,10 @@ unstructured content."""
 from __future__ import annotations
 
 from typing import Any
+
 from .. import errors
 from .. import schema as schemas
 from ..typed import json_kind
-
 from .common import deep_copy, go_s, go_type, gofmt, unknown_error, unprocessable
 
 

@@ -22,12 +22,16 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from .columns import AGE, CONTAINERS, CREATED_AT, Col, IMAGES, NAME, APPS_DEF, CORE_DEF, Handler, described, default_row, name_col
-from .core import config_map_row, endpoints_row, event_row, events_k8s_io_event_row, namespace_row, node_row, pv_row, pvc_row, resource_quota_row, secret_row, service_row, service_account_row
+from .columns import (AGE, CONTAINERS, CREATED_AT, Col, IMAGES, NAME, APPS_DEF, CORE_DEF, Handler, described,
+                      default_row, name_col)
+from .core import (config_map_row, endpoints_row, event_row, events_k8s_io_event_row, namespace_row, node_row, pv_row,
+                   pvc_row, resource_quota_row, secret_row, service_row, service_account_row)
 from .fmt import TABLE_API_VERSION, Clock, EMPTY
-from .other import apiservice_row, endpoint_slice_row, hpa_row, ingress_row, ingress_class_row, lease_row, network_policy_row, pdb_row, priority_class_row, role_binding_row, storage_class_row
+from .other import (apiservice_row, endpoint_slice_row, hpa_row, ingress_row, ingress_class_row, lease_row,
+                    network_policy_row, pdb_row, priority_class_row, role_binding_row, storage_class_row)
 from .pod import pod_row, pod_conditions, pod_template_row
-from .workloads import controller_revision_row, cron_job_row, daemon_set_row, deployment_row, job_row, rc_row, replica_set_row, stateful_set_row
+from .workloads import (controller_revision_row, cron_job_row, daemon_set_row, deployment_row, job_row, rc_row,
+                        replica_set_row, stateful_set_row)
 
 
 # ---------------------------------------------------------------- the handler table

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-
-
 from .columns import Cells, meta_of
-from .fmt import Clock, EMPTY, NO_ITEMS, NONE, UNKNOWN, UNSET, access_modes, join_host_port, lb_ingress, storage_class_of, format_labels
+from .fmt import (Clock, EMPTY, NO_ITEMS, NONE, UNKNOWN, UNSET, access_modes, join_host_port, lb_ingress,
+                  storage_class_of, format_labels)
 
 
 def _service_external_ip(spec: dict, status: dict) -> str:

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 
-
 TABLE_API_VERSION = "meta.k8s.io/v1"
 
 EMPTY: dict = {}

@@ -3,10 +3,9 @@ storage, scheduling."""
 
 from __future__ import annotations
 
-
-
 from .columns import Cells, meta_of
-from .fmt import Clock, EMPTY, NO_ITEMS, NONE, UNKNOWN, UNSET, int_or_string, lb_ingress, with_more, format_label_selector
+from .fmt import (Clock, EMPTY, NO_ITEMS, NONE, UNKNOWN, UNSET, int_or_string, lb_ingress, with_more,
+                  format_label_selector)
 
 
 def pdb_row(obj: dict, clock: Clock) -> Cells:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-
-
 from .columns import Cells, meta_of
-from .fmt import BadSelector, Clock, EMPTY, NO_ITEMS, NONE, bool_ptr, has_condition, human_us, layout_containers, parse_us, selector_string, template_containers, format_label_selector, format_labels
+from .fmt import (BadSelector, Clock, EMPTY, NO_ITEMS, NONE, bool_ptr, has_condition, human_us, layout_containers,
+                  parse_us, selector_string, template_containers, format_label_selector, format_labels)
 
 
 def _replicated(obj: dict, clock: Clock, selector: str) -> Cells:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .field import Causes, GoRaw, dict_of, int_of, str_of, sem_equal, forbidden, go_int_or_string, go_label_selector, go_map, go_quote, immutable, invalid, is_valid_percent, name_is_dns_subdomain, nonnegative, not_supported, required
-from .meta import selector_is_empty, selector_matches, validate_annotations, validate_label_selector, validate_labels, validate_object_meta, validate_object_meta_update
+from .field import (Causes, GoRaw, dict_of, int_of, str_of, sem_equal, forbidden, go_int_or_string, go_label_selector,
+                    go_map, go_quote, immutable, invalid, is_valid_percent, name_is_dns_subdomain, nonnegative,
+                    not_supported, required)
+from .meta import (selector_is_empty, selector_matches, validate_annotations, validate_label_selector, validate_labels,
+                   validate_object_meta, validate_object_meta_update)
 from .pod import validate_pod_template_spec
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from .core import validate_meta
-from .field import Causes, FIELD_IMMUTABLE, GoRaw, dict_of, str_of, sem_equal, go_label_selector, go_map, immutable, invalid, name_is_dns_subdomain, nonnegative, not_supported, required
+from .field import (Causes, FIELD_IMMUTABLE, GoRaw, dict_of, str_of, sem_equal, go_label_selector, go_map, immutable,
+                    invalid, name_is_dns_subdomain, nonnegative, not_supported, required)
 from .meta import selector_is_empty, selector_matches, validate_annotations, validate_label_selector, validate_labels
 from .pod import validate_pod_template_spec
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-
-
-from .field import Causes, GoRaw, NameFn, config_map_key_ok, dict_of, int_of, list_of, str_of, dns1123_label_field, dns1123_subdomain_field, duplicate, forbidden, go_quote, go_strings, immutable, inclusive_range_error, invalid, is_config_map_key, is_dns1123_subdomain, is_valid_label_value, is_valid_port_num, name_is_dns1035_label, name_is_dns_label, name_is_dns_subdomain, not_supported, qualified_name_field, required, too_long
+from .field import (Causes, GoRaw, NameFn, config_map_key_ok, dict_of, int_of, list_of, str_of, dns1123_label_field,
+                    dns1123_subdomain_field, duplicate, forbidden, go_quote, go_strings, immutable,
+                    inclusive_range_error, invalid, is_config_map_key, is_dns1123_subdomain, is_valid_label_value,
+                    is_valid_port_num, name_is_dns1035_label, name_is_dns_label, name_is_dns_subdomain, not_supported,
+                    qualified_name_field, required, too_long)
 from .meta import MAX_SECRET_SIZE, validate_labels, validate_object_meta, validate_object_meta_update
 from .pod import PROTOCOLS, TAINT_EFFECTS, port_num_or_name
 

@@ -6,7 +6,10 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .field import Causes, FIELD_IMMUTABLE, GoRaw, NameFn, dict_of, DNS1123_LABEL_RE, DNS1123_SUBDOMAIN_RE, int_of, list_of, LABEL_VALUE_RE, QNAME_RE, str_of, forbidden, go_quote, go_strings, immutable, invalid, is_qualified_name, is_valid_label_value, name_is_dns_label, name_is_dns_subdomain, nonnegative, not_supported, qualified_name_field, required, too_long
+from .field import (Causes, FIELD_IMMUTABLE, GoRaw, NameFn, dict_of, DNS1123_LABEL_RE, DNS1123_SUBDOMAIN_RE, int_of,
+                    list_of, LABEL_VALUE_RE, QNAME_RE, str_of, forbidden, go_quote, go_strings, immutable, invalid,
+                    is_qualified_name, is_valid_label_value, name_is_dns_label, name_is_dns_subdomain, nonnegative,
+                    not_supported, qualified_name_field, required, too_long)
 
 
 # ObjectMeta (apimachinery pkg/api/validation/objectmeta.go)

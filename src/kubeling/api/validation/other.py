@@ -6,7 +6,10 @@ from typing import Any
 
 from .apps import not_more_than_100_percent, validate_positive_int_or_percent
 from .core import is_ip, validate_meta
-from .field import Causes, GoRaw, dict_of, int_of, list_of, str_of, sem_equal, dns1123_label_field, dns1123_subdomain_field, go_quote, go_strings, invalid, is_valid_path_segment_name, is_valid_port_num, name_is_dns_subdomain, nonnegative, not_supported, required, too_many, validate_path_segment_name
+from .field import (Causes, GoRaw, dict_of, int_of, list_of, str_of, sem_equal, dns1123_label_field,
+                    dns1123_subdomain_field, go_quote, go_strings, invalid, is_valid_path_segment_name,
+                    is_valid_port_num, name_is_dns_subdomain, nonnegative, not_supported, required, too_many,
+                    validate_path_segment_name)
 from .meta import validate_label_selector, validate_object_meta
 from .pod import PROTOCOLS
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .field import Causes, GoRaw, IS_NEGATIVE_ERROR, dict_of, int_of, list_of, str_of, sem_equal, dns1123_label_field, duplicate, forbidden, inclusive_range_error, invalid, is_valid_label_value, is_valid_port_name, is_valid_port_num, name_is_dns_subdomain, nonnegative, not_found, not_supported, qualified_name_field, required
-from .meta import quantity_str, parse_quantity, validate_annotations, validate_labels, validate_object_meta, validate_object_meta_update
+from .field import (Causes, GoRaw, IS_NEGATIVE_ERROR, dict_of, int_of, list_of, str_of, sem_equal, dns1123_label_field,
+                    duplicate, forbidden, inclusive_range_error, invalid, is_valid_label_value, is_valid_port_name,
+                    is_valid_port_num, name_is_dns_subdomain, nonnegative, not_found, not_supported,
+                    qualified_name_field, required)
+from .meta import (quantity_str, parse_quantity, validate_annotations, validate_labels, validate_object_meta,
+                   validate_object_meta_update)
 
 
 # Pod spec (pkg/apis/core/validation)

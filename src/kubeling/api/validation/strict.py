@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from kubeling.api import errors
 
+from kubeling.api import errors
 from .field import duplicate, go_quote
 
 
