@@ -401,7 +401,7 @@ def test_apply_with_a_wrongly_typed_api_version_or_kind_is_a_bad_request(api_ver
     """versionCheckManager: 400 `invalid object type: <gvk>`, not a 500 from str methods."""
     cfg = {**cm({"a": "1"}), "apiVersion": api_version, "kind": kind}
     with pytest.raises(StatusError) as e:
-        A.server_side_apply(None, cfg, "m", False, "v1", T1, kind="ConfigMap")
+        AS.server_side_apply(None, cfg, "m", False, "v1", T1, kind="ConfigMap")
     assert (e.value.code, e.value.message) == (400, f"invalid object type: {shown}")
 
 
