@@ -58,6 +58,10 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
 
     await register_apiservices(registry, registry.now())
     app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}")
+    from .apiserver.crds import CRDServer
+
+    crd_server = app["api"].crds = CRDServer(registry)
+    await crd_server.sync()  # the stored CRDs are served from the first request
     runner = await serve(app, cfg.bind, cfg.port, pki, cfg.socket_path, also=(node_addr,) if node_addr else ())
     write_kubeconfig(cfg.kubeconfig_path, pki, cfg.server_url)
     log.info("API server listening on %s (%.0f ms)", cfg.server_url, (time.monotonic() - t0) * 1000)
@@ -80,6 +84,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         # the node first: a node that cannot start (e.g. its bridge belongs to another cluster)
         # ends `kubeling up` with its error before any controller runs
         runners = kubelet_agent.node_runners(cfg, node_client)
+        tasks.append(asyncio.create_task(crd_server.run(), name="crd-server"))
         tasks.append(asyncio.create_task(controller_manager.run(client, cfg), name="controller-manager"))
         metrics = MetricsServer(client, resolution=cfg.metric_resolution, kubelet_ssl=KubeletClient.for_pki(pki).ssl)
         app["api"].metrics = metrics  # answers metrics.k8s.io

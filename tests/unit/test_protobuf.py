@@ -439,7 +439,9 @@ def test_kinds_cover_every_served_resource() -> None:
 
     kinds = _table()["kinds"]
     # read-only resources (metrics.k8s.io: get and list) never receive a body to decode
-    writable = [r for r in resources.RESOURCES if {"create", "update", "patch"} & set(r.verbs)]
+    # apiextensions.k8s.io (CRDs) is served as JSON only for now
+    writable = [r for r in resources.RESOURCES if {"create", "update", "patch"} & set(r.verbs)
+                and r.group != "apiextensions.k8s.io"]
     missing = [r.api_version + "/" + r.kind for r in writable if r.api_version + "/" + r.kind not in kinds]
     assert missing == []
 

@@ -110,3 +110,31 @@ async def test_slow_watcher_is_closed_not_grown(store):
     for i in range(10):
         await store.create(P + f"ns/{i}", cm(str(i)))
     assert w.overflowed and w.closed
+
+
+async def test_watch_stream_stops_when_cancelled_as_an_event_arrives(store):
+    """A cancelled watch ends even if an event lands in the same loop turn (asyncio.wait_for on
+    3.11 returned the event and dropped the cancellation: the GC's informer of a deleted CRD
+    then watched forever and `kubeling up` never exited)."""
+    from kubeling.api.resources import lookup
+    from kubeling.apiserver.watchstream import WatchStream
+
+    class All:
+        empty = True
+
+    cms = lookup("", "v1", "configmaps")
+    stream = WatchStream(store, cms, "default", All(), "")
+    stream.open()
+    got = []
+
+    async def consume():
+        async for batch in stream.batches():
+            got.append(batch)
+
+    task = asyncio.create_task(consume())
+    for _ in range(3):
+        await asyncio.sleep(0)  # the consumer waits for the next event
+    await store.create(cms.key("default", "a"), {"metadata": {"name": "a", "namespace": "default"}})
+    task.cancel()  # same turn as the event's delivery
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 2)

@@ -6,9 +6,9 @@ filtering, short names and kubectl categories (`kubectl get all`). Adding a kind
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .strategy import Strategy
@@ -45,10 +45,14 @@ class Resource:
     # storage identity: resources served in several versions (or groups) share one store prefix
     storage_group: str | None = None
     storage_plural: str | None = None
+    # a CustomResourceDefinition's version (api/crd.py CustomVersion): schema, printer columns,
+    # subresource paths; None for built-in kinds
+    singular_name: str = ""  # a CRD's spec.names.singular (built-in kinds: the kind in lower case)
+    custom: Any = field(default=None, compare=False, hash=False)
 
     @property
     def singular(self) -> str:
-        return self.kind.lower()
+        return self.singular_name or self.kind.lower()
 
     @property
     def group_version(self) -> str:
@@ -91,7 +95,10 @@ class Resource:
 
     @cached_property
     def strategy(self) -> "Strategy":
-        """The kind's rules: defaults, validation, create and status steps (api/strategy.py)."""
+        """The kind's rules: defaults, validation, create and status steps (api/strategy.py);
+        a custom resource's come with its CRD version (api/crd.py)."""
+        if self.custom is not None:
+            return self.custom.strategy
         from . import strategy  # the rules import defaults and validation; the table stays a leaf
 
         return strategy.of(self.group, self.kind)
@@ -162,6 +169,8 @@ RESOURCES: tuple[Resource, ...] = (
     _r("networking.k8s.io/v1", "IngressClass", "ingressclasses", namespaced=False),
     # aggregated APIs: the registrations, and the resource metrics API (served from the metrics
     # component's memory, never stored: see metrics/)
+    _r("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False,
+       short_names=("crd", "crds"), categories=("api-extensions",), subresources=(STATUS,)),
     _r("apiregistration.k8s.io/v1", "APIService", "apiservices", namespaced=False, categories=("api-extensions",),
        subresources=(STATUS,)),
     _r("metrics.k8s.io/v1beta1", "NodeMetrics", "nodes", namespaced=False, verbs=("get", "list")),
@@ -185,27 +194,74 @@ GROUP_ORDER = (
     "", "apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch",
     "networking.k8s.io", "policy",
     "rbac.authorization.k8s.io", "storage.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
-    "discovery.k8s.io", "metrics.k8s.io",
+    "discovery.k8s.io", "metrics.k8s.io", "apiextensions.k8s.io",
 )
 # Preferred version per group (the first served version is preferred unless named here).
 PREFERRED_VERSION = {"autoscaling": "v2"}
 
-_BY_PATH: dict[tuple[str, str, str], Resource] = {(r.group, r.version, r.plural): r for r in RESOURCES}
-_BY_KIND: dict[tuple[str, str, str], Resource] = {(r.group, r.version, r.kind): r for r in RESOURCES}
+_STATIC_BY_PATH: dict[tuple[str, str, str], Resource] = {(r.group, r.version, r.plural): r for r in RESOURCES}
+_STATIC_BY_KIND: dict[tuple[str, str, str], Resource] = {(r.group, r.version, r.kind): r for r in RESOURCES}
+
+
+@dataclass(frozen=True)
+class _Table:
+    """One immutable snapshot of every served row: built-in, then custom (CRD) rows.
+
+    Readers take `_table` once and never lock; a CRD change builds a new snapshot and swaps the
+    module reference (copy-on-write), so a request sees either the old table or the new one.
+    """
+
+    rows: tuple[Resource, ...]
+    by_path: dict[tuple[str, str, str], Resource]
+    by_kind: dict[tuple[str, str, str], Resource]
+    custom: tuple[Resource, ...] = ()
+    generation: int = 0
+
+
+_table = _Table(RESOURCES, _STATIC_BY_PATH, _STATIC_BY_KIND)
+
+
+def install_custom(rows: tuple[Resource, ...]) -> bool:
+    """Serve exactly these custom rows from now on (built-in rows always win a clash).
+    Returns whether anything changed (discovery and openapi caches key on `generation()`)."""
+    global _table
+    cur = _table
+    if rows == cur.custom and all(a.custom == b.custom for a, b in zip(rows, cur.custom)):
+        return False
+    by_path, by_kind = dict(_STATIC_BY_PATH), dict(_STATIC_BY_KIND)
+    kept = []
+    for r in rows:
+        if (r.group, r.version, r.plural) in _STATIC_BY_PATH:
+            continue
+        by_path[(r.group, r.version, r.plural)] = r
+        by_kind.setdefault((r.group, r.version, r.kind), r)
+        kept.append(r)
+    _table = _Table(RESOURCES + tuple(kept), by_path, by_kind, tuple(rows), cur.generation + 1)
+    return True
+
+
+def generation() -> int:
+    """Bumped on every change of the custom rows."""
+    return _table.generation
+
+
+def all_resources() -> tuple[Resource, ...]:
+    return _table.rows
 
 
 def lookup(group: str, version: str, plural: str) -> Resource | None:
-    return _BY_PATH.get((group, version, plural))
+    return _table.by_path.get((group, version, plural))
 
 
 def by_kind(group: str, version: str, kind: str) -> Resource | None:
-    return _BY_KIND.get((group, version, kind))
+    return _table.by_kind.get((group, version, kind))
 
 
 def group_versions() -> dict[str, list[str]]:
-    """group -> versions, preferred first, in discovery order."""
+    """group -> versions, preferred first, in discovery order (CRD groups last, their versions
+    in the CRD's priority order: api/crd.py sorts them)."""
     out: dict[str, list[str]] = {g: [] for g in GROUP_ORDER}
-    for r in RESOURCES:
+    for r in _table.rows:
         versions = out.setdefault(r.group, [])
         if r.version not in versions:
             versions.append(r.version)
@@ -217,4 +273,4 @@ def group_versions() -> dict[str, list[str]]:
 
 
 def in_group_version(group: str, version: str) -> list[Resource]:
-    return [r for r in RESOURCES if r.group == group and r.version == version]
+    return [r for r in _table.rows if r.group == group and r.version == version]

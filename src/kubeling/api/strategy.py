@@ -39,6 +39,31 @@ class Strategy:
     # Objects an older kubeling stored in another version are converted when read.
     storage_version: str | None = None
 
+    def default(self, obj: Obj, version: str) -> None:
+        """Default `obj` in place, as upstream's decoder does for every write (create/update/patch)."""
+        if self.defaults is not None:
+            self.defaults(obj, version)
+
+    def check(self, obj: Obj, old: Obj | None, version: str, namespaced: bool) -> Causes:
+        """All field causes for a create (`old` None) or an update of `obj`; [] when valid. Kinds
+        without a validator get ObjectMeta's rules (`namespaced` says which).
+
+        Run after defaulting, as upstream does (rest.BeforeCreate / BeforeUpdate).
+        """
+        if self.validate is not None:
+            return self.validate(obj, old, version)
+        return other.validate_generic(obj, old, namespaced)
+
+    def prepare(self, obj: Obj) -> None:
+        """Strategy PrepareForCreate, run after uid/name are set and before validation: generation 1,
+        the kind's own step, then the initial status of kinds with a status subresource."""
+        if self.generation:
+            obj.setdefault("metadata", {})["generation"] = 1
+        if self.prepare_for_create is not None:
+            self.prepare_for_create(obj)
+        if self.initial_status is not None:
+            obj["status"] = copy.deepcopy(self.initial_status)
+
 
 def _namespace_create(ns: Obj) -> None:
     """namespaceStrategy.PrepareForCreate: phase Active and the `kubernetes` finalizer."""
@@ -131,7 +156,16 @@ _STRATEGIES: dict[tuple[str, str], Strategy] = {
                                                initial_status={"loadBalancer": {}}),
     ("networking.k8s.io", "IngressClass"): Strategy(d.ingress_class_defaults),
     ("apiregistration.k8s.io", "APIService"): Strategy(validate=lambda o, old, v: other.validate_apiservice(o, old)),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): Strategy(
+        lambda o, v: _crd().apply_defaults(o), lambda o, old, v: _crd().validate(o, old),
+        lambda o: o.pop("status", None), generation=True),  # status: the CRD server's (apiserver/crds.py)
 }
+
+
+def _crd() -> Any:
+    from . import crd  # it builds custom resources' strategies from this module
+
+    return crd
 _GENERIC = Strategy()
 
 
@@ -141,34 +175,18 @@ def of(group: str, kind: str) -> Strategy:
 
 
 def apply_defaults(group: str, version: str, kind: str, obj: Obj) -> None:
-    """Default `obj` in place, as upstream's decoder does for every write (create/update/patch)."""
-    fn = _STRATEGIES.get((group, kind), _GENERIC).defaults
-    if fn is not None:
-        fn(obj, version)
+    """The kind's defaults (Strategy.default), looked up by group and kind."""
+    of(group, kind).default(obj, version)
 
 
 def validate(group: str, version: str, kind: str, obj: Obj, old: Obj | None = None, namespaced: bool = True) -> Causes:
-    """All field causes for a create (`old` None) or an update of `obj`; [] when valid. Kinds
-    without a validator get ObjectMeta's rules (`namespaced` says which).
-
-    Run after defaulting, as upstream does (rest.BeforeCreate / BeforeUpdate).
-    """
-    fn = _STRATEGIES.get((group, kind), _GENERIC).validate  # of(), inlined: every write runs this
-    if fn is not None:
-        return fn(obj, old, version)
-    return other.validate_generic(obj, old, namespaced)
+    """The kind's validation (Strategy.check), looked up by group and kind."""
+    return of(group, kind).check(obj, old, version, namespaced)
 
 
 def prepare_for_create(group: str, kind: str, obj: Obj) -> None:
-    """Strategy PrepareForCreate, run after uid/name are set and before validation: generation 1,
-    the kind's own step, then the initial status of kinds with a status subresource."""
-    s = of(group, kind)
-    if s.generation:
-        obj.setdefault("metadata", {})["generation"] = 1
-    if s.prepare_for_create is not None:
-        s.prepare_for_create(obj)
-    if s.initial_status is not None:
-        obj["status"] = copy.deepcopy(s.initial_status)
+    """The kind's PrepareForCreate (Strategy.prepare), looked up by group and kind."""
+    of(group, kind).prepare(obj)
 
 
 def spec_changed(old: Obj, new: Obj) -> bool:

@@ -28,7 +28,9 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from . import quantity, schema
+import orjson
+
+from . import quantity, resources, schema
 
 JSON = "json"
 UNSTRUCTURED = "unstructured"
@@ -430,14 +432,20 @@ _ROOTS: dict[tuple[str, str, str, str], Checker | None] = {}
 
 
 def checker(group: str, version: str, kind: str, mode: str = JSON) -> Checker | None:
-    """The compiled checker of a kind (None for kinds without a schema)."""
+    """The compiled checker of a kind (None for kinds without a schema); a custom resource's
+    is its CRD version's, compiled when the CRD was installed (api/crd.py)."""
     key = (group, version, kind, mode)
-    try:
-        return _ROOTS[key]
-    except KeyError:
-        name = schema.definition_name(group, version, kind)
-        c = _ROOTS[key] = compile_node({"$ref": schema.REF_PREFIX + name}, mode) if name else None
+    c = _ROOTS.get(key)
+    if c is not None:
         return c
+    row = resources.by_kind(group, version, kind)
+    if row is not None and row.custom is not None:
+        return row.custom.decoder
+    if key in _ROOTS:
+        return None
+    name = schema.definition_name(group, version, kind)
+    c = _ROOTS[key] = compile_node({"$ref": schema.REF_PREFIX + name}, mode) if name else None
+    return c
 
 
 def decode(group: str, version: str, kind: str, obj: Any, mode: str = JSON) -> list[str]:
@@ -452,3 +460,65 @@ def decode(group: str, version: str, kind: str, obj: Any, mode: str = JSON) -> l
         c(obj, "", unknown)
     return unknown
 
+
+
+# ---- custom resources: structural schemas ------------------------------------------------------
+
+_ROOT_KEEP = ("apiVersion", "kind", "metadata")
+
+
+def compile_structural(s: dict[str, Any] | None, root: bool = True) -> Checker:
+    """The decode step of a custom resource, compiled from its CRD version's openAPIV3Schema.
+
+    The unstructured decoder accepts any JSON, so there are no type errors here (the schema
+    validator reports them, api/structural.py); what it does, as the crdHandler's codec:
+    defaults from the schema fill absent (or null, non-nullable) fields, then fields the
+    schema does not declare are pruned and reported (fieldValidation Warn/Strict), except
+    under `x-kubernetes-preserve-unknown-fields` and, at the root and in embedded resources,
+    apiVersion, kind and metadata.
+    """
+    s = s or {}
+    preserve = bool(s.get("x-kubernetes-preserve-unknown-fields"))
+    keep = _ROOT_KEEP if root or s.get("x-kubernetes-embedded-resource") else ()
+    props = {k: compile_structural(p, root=False) for k, p in (s.get("properties") or {}).items()}
+    defaults = {k: p["default"] for k, p in (s.get("properties") or {}).items()
+                if isinstance(p, dict) and "default" in p}
+    nullable = {k for k, p in (s.get("properties") or {}).items() if isinstance(p, dict) and p.get("nullable")}
+    extra = s.get("additionalProperties")
+    extra_c = compile_structural(extra, root=False) if isinstance(extra, dict) else None
+    items = s.get("items")
+    items_c = compile_structural(items, root=False) if isinstance(items, dict) else None
+    is_object = s.get("type") == "object" or bool(props) or extra_c is not None or root
+
+    def check(v: Any, path: str, unknown: list) -> Any:
+        if isinstance(v, list) and items_c is not None:
+            for i, x in enumerate(v):
+                nx = items_c(x, f"{path}[{i}]", unknown)
+                if nx is not x:
+                    v[i] = nx
+            return v
+        if not isinstance(v, dict) or not is_object:
+            return v
+        for k, d in defaults.items():
+            if k not in v or (v[k] is None and k not in nullable):
+                v[k] = orjson.loads(orjson.dumps(d))
+        drop = None
+        for k, x in v.items():
+            c = props.get(k)
+            if c is None:
+                if extra_c is not None:
+                    c = extra_c
+                elif preserve or k in keep or extra is True:
+                    continue
+                else:
+                    unknown.append(f"{path}.{k}" if path else k)
+                    drop = (drop or []) + [k]
+                    continue
+            nx = c(x, f"{path}.{k}" if path else k, unknown)
+            if nx is not x:
+                v[k] = nx
+        if drop:
+            for k in drop:
+                del v[k]
+        return v
+    return check

@@ -113,9 +113,14 @@ def _aggregated_version(group: str, version: str) -> dict[str, Any]:
     return {"version": version, "resources": res, "freshness": "Current"}
 
 
-@functools.cache
 def aggregated(core: bool) -> bytes:
-    """/api (core only) or /apis (every named group) as APIGroupDiscoveryList."""
+    """/api (core only) or /apis (every named group) as APIGroupDiscoveryList (cached until
+    the custom resources change)."""
+    return _aggregated(core, resources.generation())
+
+
+@functools.lru_cache(maxsize=4)
+def _aggregated(core: bool, generation: int) -> bytes:
     items = []
     for g, versions in resources.group_versions().items():
         if (g == "") != core:

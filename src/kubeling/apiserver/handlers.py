@@ -176,6 +176,7 @@ class RestAPI:
         self.store = registry.store
         self.server_address = server_address
         self.metrics: Any = None  # the metrics component (metrics/server.py) that answers metrics.k8s.io
+        self.crds: Any = None  # crds.CRDServer: installs the resources CRDs define
 
     # ---- entry point ----------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -211,6 +212,12 @@ class RestAPI:
                     raise errors.method_not_allowed()
                 return self.list(request, target, wanted)
             return await self.get(request, target, wanted)
+        resp = await self._write(request, target, method)
+        if res.kind == "CustomResourceDefinition" and self.crds is not None:
+            await self.crds.sync()  # served at once: the response's client may use the new kind next
+        return resp
+
+    async def _write(self, request: web.Request, target: paths.Target, method: str) -> web.StreamResponse:
         if method == "POST":
             return await self.post(request, target)
         if method == "PUT":
@@ -264,7 +271,7 @@ class RestAPI:
                include: str = "Metadata", cont: str | None = None, remaining: int | None = None) -> dict[str, Any]:
         return printers.table(res.group, res.kind, objs, datetime.datetime.now(datetime.timezone.utc), rv,
                               include_object=include, with_columns=with_columns, continue_token=cont,
-                              remaining=remaining)
+                              remaining=remaining, handler=res.custom.printer if res.custom is not None else None)
 
     # ---- reads ----------------------------------------------------------------------------
     async def get(self, request: web.Request, target: paths.Target, wanted: Wanted) -> web.StreamResponse:
@@ -471,6 +478,10 @@ class RestAPI:
         if target.name is None or sub not in (None, "status", "scale"):
             raise errors.method_not_allowed()
         ctype = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if res.custom is not None and ctype == negotiation.STRATEGIC_PATCH:  # crdHandler: no Go struct to merge by
+            raise errors.StatusError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                     "accepted media types include: application/json-patch+json, "
+                                     "application/merge-patch+json, application/apply-patch+yaml")
         if ctype not in negotiation.PATCH_TYPES:
             raise errors.StatusError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
                                      "accepted media types include: " + ", ".join(negotiation.PATCH_TYPES))

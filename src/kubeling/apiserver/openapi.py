@@ -30,7 +30,7 @@ from typing import Any, Iterable
 import orjson
 
 from kubeling import GIT_VERSION
-from kubeling.api import resources, schema
+from kubeling.api import crdopenapi, resources, schema
 from kubeling.api.resources import Resource, Subresource
 
 V2_REF = "#/definitions/"
@@ -398,6 +398,11 @@ def _op_id(verb: str, group: str, version: str, rest: str) -> str:
 def _def_name(group: str, version: str, kind: str) -> str:
     name = schema.definition_name(group, version, kind)
     if name is None:
+        base = kind.removesuffix("List")
+        row = resources.by_kind(group, version, base) or resources.by_kind(group, version, kind)
+        if row is not None and row.custom is not None:
+            return crdopenapi.def_name(group, version, kind)
+    if name is None:
         raise KeyError(f"no upstream schema for {group}/{version} {kind}")
     return name
 
@@ -607,11 +612,41 @@ def _hoist(item: PathItem) -> PathItem:
 # ---------------------------------------------------------------------------------------------
 
 
+_GENERATION_CACHES: list[Any] = []
+_seen_generation = [0]
+
+
+def _cached(fn: Any) -> Any:
+    """functools.cache, emptied when the served custom resources change (a CRD write): every
+    document and schema derived from the resource table is rebuilt on next use."""
+    cached = functools.cache(fn)
+    _GENERATION_CACHES.append(cached)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any) -> Any:
+        gen = resources.generation()
+        if gen != _seen_generation[0]:
+            _seen_generation[0] = gen
+            for c in _GENERATION_CACHES:
+                c.cache_clear()
+        return cached(*args)
+    wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return wrapper
+
+
+@_cached
+def _custom_definitions() -> dict[str, dict[str, Any]]:
+    return crdopenapi.definitions()
+
+
 def _upstream_v2(name: str) -> dict[str, Any]:
     """One definition as upstream's swagger.json has it (the JSON-schema source adds enums to
     apiVersion/kind and loses the two special string types' descriptions)."""
     if name in _V2_SPECIAL:
         return dict(_V2_SPECIAL[name])
+    custom = _custom_definitions()
+    if name in custom:
+        return custom[name]
     d = schema.definitions()[name]
     props = d.get("properties")
     if not props or not any("enum" in props.get(k, {}) for k in ("apiVersion", "kind")):
@@ -645,7 +680,7 @@ def _to_v3(node: Any) -> Any:
     return out
 
 
-@functools.cache
+@_cached
 def _v3_schema(name: str) -> dict[str, Any]:
     if name in _V3_SPECIAL:
         return dict(_V3_SPECIAL[name])
@@ -659,14 +694,17 @@ def _refs(node: Any, prefix: str, out: set[str]) -> None:
         if isinstance(ref, str) and ref.startswith(prefix):
             out.add(ref[len(prefix):])
         for k, val in node.items():
-            if not k.startswith("x-"):
+            if k == "properties" and isinstance(val, dict):  # names, not keywords (`x-kubernetes-validations`)
+                for p in val.values():
+                    _refs(p, prefix, out)
+            elif not k.startswith("x-"):
                 _refs(val, prefix, out)
     elif isinstance(node, list):
         for x in node:
             _refs(x, prefix, out)
 
 
-@functools.cache
+@_cached
 def _direct_refs(name: str) -> frozenset[str]:
     out: set[str] = set()
     _refs(_upstream_v2(name), V2_REF, out)
@@ -833,12 +871,12 @@ def _parse(path: str) -> tuple[str, str] | None:
     return ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
 
 
-@functools.cache
+@_cached
 def _served_paths() -> frozenset[str]:
     return frozenset(group_version_paths())
 
 
-@functools.cache
+@_cached
 def _v3_bytes(group: str, version: str) -> bytes:
     items = _group_version_items(group, version)
     doc = {
@@ -860,7 +898,7 @@ def v3_document(path: str) -> bytes | None:
     return _v3_bytes(*gv) if gv else None
 
 
-@functools.cache
+@_cached
 def _v3_hash(group: str, version: str) -> str:
     return etag(_v3_bytes(group, version))
 
@@ -882,13 +920,13 @@ def etag(data: bytes) -> str:
     return hashlib.sha512(data).hexdigest().upper()
 
 
-@functools.cache
+@_cached
 def v3_root() -> bytes:
     """The v3 discovery document: {"paths": {"apis/apps/v1": {"serverRelativeURL": ...}}}."""
     return _dumps({"paths": {p: {"serverRelativeURL": v3_url(p)} for p in group_version_paths()}})
 
 
-@functools.cache
+@_cached
 def v2_document() -> bytes:
     """The Swagger 2.0 document of everything served (JSON), as /openapi/v2 returns it."""
     items = [i for g, versions in _documented().items() for v in versions
@@ -922,7 +960,7 @@ def v2_content_type(accept: str | None) -> str | None:
     return None
 
 
-@functools.cache
+@_cached
 def v2_protobuf() -> bytes:
     """/openapi/v2 as a protobuf `openapi_v2.Document` (built on first use, ~0.15 s)."""
     from .openapi_pb import encode_document
@@ -930,7 +968,7 @@ def v2_protobuf() -> bytes:
     return encode_document(orjson.loads(v2_document()))
 
 
-@functools.cache
+@_cached
 def v2_etag() -> str:
     """One ETag for both encodings, as upstream (the Vary header tells them apart)."""
     return etag(v2_document())

@@ -26,6 +26,7 @@ from ..store.base import Entry, KeyExists, KeyNotFound, RevisionConflict
 from .admission import Chain
 from .query import query_bool
 
+CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
 NAMESPACES = lookup("", "v1", "namespaces")
 assert NAMESPACES is not None
 
@@ -80,6 +81,9 @@ def _rv_set_on_create(rv: Any) -> bool:
 
 def view(res: Resource, entry: Entry) -> dict[str, Any]:
     """The stored object as `res`'s version sees it (shared, read-only)."""
+    if res.custom is not None:
+        obj = entry.obj()
+        return obj if obj.get("apiVersion") == res.api_version else {**obj, "apiVersion": res.api_version}
     if res.kind not in CONVERTIBLE_KINDS:
         return entry.obj()
     return conversion.convert(entry.obj(), res.api_version)
@@ -87,9 +91,9 @@ def view(res: Resource, entry: Entry) -> dict[str, Any]:
 
 def encoded(res: Resource, entry: Entry) -> bytes:
     """JSON bytes of the object in `res`'s version: the stored bytes unless a conversion applies."""
-    if res.kind not in CONVERTIBLE_KINDS or entry.obj().get("apiVersion") == res.api_version:
+    if (res.kind not in CONVERTIBLE_KINDS and res.custom is None) or entry.obj().get("apiVersion") == res.api_version:
         return entry.value
-    return orjson.dumps(conversion.convert(entry.obj(), res.api_version))
+    return orjson.dumps(view(res, entry))
 
 
 def to_storage(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
@@ -99,6 +103,8 @@ def to_storage(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
     version = res.strategy.storage_version
     if version is None or obj.get("apiVersion") == version:
         return obj
+    if res.custom is not None:  # conversion None: only apiVersion changes
+        return {**obj, "apiVersion": version}
     return conversion.convert(obj, version)
 
 
@@ -208,7 +214,7 @@ class Registry:
                 f"unable to create new content in namespace {namespace} because it is being terminated")
 
     def _validate(self, res: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        causes = strategy.validate(res.group, res.version, res.kind, obj, old, res.namespaced)
+        causes = res.strategy.check(obj, old, res.version, res.namespaced)
         if causes:
             raise errors.invalid(res.kind, obj.get("metadata", {}).get("name", ""), res.group, causes)
 
@@ -272,8 +278,8 @@ class Registry:
         validation → managedFields (computed, or given by server-side apply) → store."""
         meta = obj["metadata"]
         name, namespace = meta["name"], meta.get("namespace")
-        strategy.apply_defaults(res.group, res.version, res.kind, obj)
-        strategy.prepare_for_create(res.group, res.kind, obj)
+        res.strategy.default(obj, res.version)
+        res.strategy.prepare(obj)
         key = res.key(namespace, name)
         if self.store.get(key) is not None:
             raise errors.already_exists(res.plural, name, res.group)
@@ -353,7 +359,7 @@ class Registry:
         if stale((new.get("metadata") or {}).get("resourceVersion"), cur):
             raise errors.conflict(res.plural, name, res.group)
         new = self.merge_for_update(res, old, new, opts.subresource)
-        strategy.apply_defaults(res.group, res.version, res.kind, new)
+        res.strategy.default(new, res.version)
         self.admission.admit_update(self, res, old, new, opts.dry_run)
         self._validate(res, new, old)
         if managed_fields is None:
@@ -446,6 +452,8 @@ class Registry:
         finalizers = list(meta.get("finalizers") or [])
         if res.kind == "Namespace" and res.group == "":
             return await self._delete_namespace(res, cur, obj, opts)
+        if res.kind == "CustomResourceDefinition" and CRD_CLEANUP not in finalizers and not meta.get("deletionTimestamp"):
+            finalizers.append(CRD_CLEANUP)  # its objects go first (apiserver/crds.py)
         if opts.propagation == "Orphan" and "orphan" not in finalizers and self._has_dependents_possible(res):
             finalizers.append("orphan")
         elif opts.propagation == "Foreground" and "foregroundDeletion" not in finalizers:

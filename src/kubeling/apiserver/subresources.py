@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..api import errors, selectors
+from ..api import crd, errors, selectors
 from ..api.resources import Resource, lookup
 from ..store.base import Entry
 from .registry import DeleteOptions, Registry, WriteOptions, stale
@@ -145,7 +145,10 @@ async def write_scale(registry: Registry, res: Resource, namespace: str | None, 
                 f"spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0")])
         if stale((scale.get("metadata") or {}).get("resourceVersion"), cur):
             raise errors.conflict(res.plural, name, res.group)
-        obj.setdefault("spec", {})["replicas"] = replicas
+        if res.custom is not None:
+            crd.set_path(obj, res.custom.scale.get("specReplicasPath", ".spec.replicas"), replicas)
+        else:
+            obj.setdefault("spec", {})["replicas"] = replicas
         obj["metadata"]["resourceVersion"] = str(cur.mod_rev)
         return obj
 
@@ -154,6 +157,8 @@ async def write_scale(registry: Registry, res: Resource, namespace: str | None, 
 
 def scale_of(res: Resource, entry: Entry) -> dict[str, Any]:
     """The autoscaling/v1 Scale view of a Deployment / ReplicaSet / StatefulSet / RC."""
+    if res.custom is not None:
+        return _custom_scale(res, entry)
     obj = entry.obj()
     meta = obj["metadata"]
     sel = obj.get("spec", {}).get("selector")
@@ -168,3 +173,24 @@ def scale_of(res: Resource, entry: Entry) -> dict[str, Any]:
         "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
         "status": {"replicas": obj.get("status", {}).get("replicas", 0), "selector": selector},
     }
+
+
+def _custom_scale(res: Resource, entry: Entry) -> dict[str, Any]:
+    """A custom resource's Scale: replicas and selector read at the CRD's paths (scale.go)."""
+    obj, paths = entry.obj(), res.custom.scale
+    meta = obj["metadata"]
+    spec_r = crd.get_path(obj, paths.get("specReplicasPath", ""))
+    status_r = crd.get_path(obj, paths.get("statusReplicasPath", ""))
+    selector = crd.get_path(obj, paths.get("labelSelectorPath") or "")
+    scale: dict[str, Any] = {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid"),
+                     "resourceVersion": str(entry.mod_rev), "creationTimestamp": meta.get("creationTimestamp")},
+        "spec": {"replicas": spec_r if type(spec_r) is int else 0},
+        "status": {"replicas": status_r if type(status_r) is int else 0},
+    }
+    if isinstance(selector, str) and selector:
+        scale["status"]["selector"] = selector
+    if scale["metadata"]["namespace"] is None:
+        del scale["metadata"]["namespace"]
+    return scale

@@ -90,8 +90,11 @@ class WatchStream:
                     if wait <= 0:
                         return
                 try:
-                    ev = await asyncio.wait_for(watcher.queue.get(), wait)
-                except asyncio.TimeoutError:
+                    # not wait_for: on 3.11 it swallows a cancellation that arrives as the
+                    # event does, and a cancelled in-process watcher then never stops
+                    async with asyncio.timeout(wait):
+                        ev = await watcher.queue.get()
+                except TimeoutError:
                     if deadline is not None and loop.time() >= deadline:
                         return
                     if self.bookmarks:

@@ -12,6 +12,7 @@ caches lag behind the API server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from typing import Any
@@ -23,6 +24,9 @@ from ..client.informer import Informer, shared_informer
 from ..client.rest import Client
 
 log = logging.getLogger("kubeling.gc")
+
+CRDS = by_kind("apiextensions.k8s.io", "v1", "CustomResourceDefinition")
+assert CRDS is not None
 
 ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"
@@ -60,6 +64,46 @@ class GarbageCollector(Controller):
                                            on_delete=self._forget)
             for res in _watched()}
         self.queue = self.add_queue("garbagecollector", self.reconcile, workers=2)
+        # custom resources own and depend like any kind: one informer per CRD, started and
+        # stopped as CRDs come and go (upstream's GC follows discovery the same way)
+        self.custom: dict[str, tuple[Informer, asyncio.Task[None]]] = {}
+        self.watch(shared_informer(client, CRDS), on_add=self._crd_seen,
+                   on_update=lambda old, new: self._crd_seen(new), on_delete=self._crd_gone)
+        self.on_stop(lambda: [t.cancel() for _, t in self.custom.values()])
+
+    # ---- custom resources -----------------------------------------------------------------
+    @staticmethod
+    def _custom_resource(crd: dict[str, Any]) -> Resource | None:
+        """The CRD's resource in its first served version (None while it is not established)."""
+        spec = crd.get("spec") or {}
+        names = spec.get("names") or {}
+        served = [v.get("name") for v in spec.get("versions") or () if v.get("served")]
+        established = any(c.get("type") == "Established" and c.get("status") == "True"
+                          for c in (crd.get("status") or {}).get("conditions") or ())
+        if not served or not established or crd["metadata"].get("deletionTimestamp"):
+            return None
+        return Resource(spec.get("group", ""), served[0], names.get("kind", ""), names.get("plural", ""),
+                        namespaced=spec.get("scope") != "Cluster")
+
+    def _crd_seen(self, crd: dict[str, Any]) -> None:
+        res = self._custom_resource(crd)
+        if res is None:
+            self._crd_gone(crd)
+            return
+        if res.storage_prefix in self.custom:
+            return
+        informer = Informer(self.client, res)
+        informer.add_handlers(on_add=lambda o, r=res: self._index(r, o),
+                              on_update=lambda old, new, r=res: self._index(r, new), on_delete=self._forget)
+        task = asyncio.get_running_loop().create_task(informer.run(), name=f"garbage-collector-informer-{res.plural}")
+        self.custom[res.storage_prefix] = (informer, task)
+
+    def _crd_gone(self, crd: dict[str, Any]) -> None:
+        spec = crd.get("spec") or {}
+        prefix = f"/registry/{spec.get('group', '')}/{(spec.get('names') or {}).get('plural', '')}/"
+        entry = self.custom.pop(prefix, None)
+        if entry is not None:
+            entry[1].cancel()
 
     # ---- graph ----------------------------------------------------------------------------
     def _index(self, res: Resource, obj: dict[str, Any]) -> None:

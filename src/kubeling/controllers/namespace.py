@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from ..api import errors
-from ..api.resources import RESOURCES, Resource, lookup
+from ..api.resources import Resource, all_resources, lookup
 from ..client.controller import Controller
 from ..client.informer import shared_informer
 from ..client.rest import Client, _path
@@ -25,7 +25,7 @@ assert NAMESPACES is not None
 def _namespaced_kinds() -> list[Resource]:
     seen: set[str] = set()
     out = []
-    for r in RESOURCES:
+    for r in all_resources():  # with the custom resources CRDs serve (this process's table)
         if not r.namespaced or "list" not in r.verbs or r.storage_prefix in seen:
             continue
         seen.add(r.storage_prefix)

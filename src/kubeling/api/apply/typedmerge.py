@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubeling.api import resources
 from kubeling.api import schema as schemas
 from kubeling.api.errors import StatusError
 from kubeling.api.patch.common import go_type, gofmt
@@ -193,6 +194,10 @@ def type_for(obj: dict, schema: dict | None = None) -> SmdType:
         if t is None:
             group, _, version = api_version.rpartition("/")
             schema = schemas.for_kind(group, version, kind)
+            if schema is None and cacheable:
+                custom = resources.by_kind(group, version, kind)
+                if custom is not None and custom.custom is not None:  # a CR: its CRD's schema, never cached
+                    return _compile(custom.custom.smd_schema)
             t = _compile(schema) if schema is not None else _DEDUCED
             if cacheable and len(_TYPES) < 4096:
                 _TYPES[(api_version, kind)] = t

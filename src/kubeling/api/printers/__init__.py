@@ -310,8 +310,12 @@ def _description(ref: str | tuple[str, str]) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _columns(group: str, kind: str) -> list[dict[str, Any]]:
+    return _handler_columns(_handler(group, kind))
+
+
+def _handler_columns(handler: Handler) -> list[dict[str, Any]]:
     return [{"name": c.name, "type": c.type, "format": c.format, "description": _description(c.description),
-             "priority": c.priority} for c in _handler(group, kind).columns]
+             "priority": c.priority} for c in handler.columns]
 
 
 def column_definitions(group: str, kind: str) -> list[dict]:
@@ -339,6 +343,7 @@ def table(
     continue_token: str | None = None,
     remaining: int | None = None,
     api_version: str = TABLE_API_VERSION,
+    handler: Handler | None = None,
 ) -> dict:
     """A full `meta.k8s.io/v1 Table` for these objects.
 
@@ -353,7 +358,7 @@ def table(
         from kubeling.api.errors import bad_request
 
         raise bad_request(f'unrecognized includeObject value: "{include_object}"')
-    handler = _handler(group, kind)
+    handler = handler or _handler(group, kind)
     cells = handler.cells
     conditions = handler.conditions
     clock = Clock(now)
@@ -398,6 +403,6 @@ def table(
         "kind": "Table",
         "apiVersion": api_version,
         "metadata": metadata,
-        "columnDefinitions": _columns(group, kind) if with_columns else None,
+        "columnDefinitions": _handler_columns(handler) if with_columns else None,
         "rows": rows,
     }
