@@ -111,6 +111,12 @@ def test_crd_served_validated_listed_and_deleted(cluster: Cluster, ns: str, crd:
     lines = cluster.kubectl("get", "widgets", "-n", ns).stdout.splitlines()
     assert lines[0].split() == ["NAME", "SIZE", "REPLICAS", "READY"]
     assert lines[1].split() == ["w1", "large", "3", "True"]
+    # client-side apply: kubectl finds no strategic merge patch for the kind in OpenAPI, so merges
+    cluster.kubectl("apply", "-n", ns, "-f", "-", input=widget("wa", "{size: small}"))
+    out = cluster.kubectl("apply", "-n", ns, "-f", "-", input=widget("wa", "{size: large, replicas: 5}")).stdout
+    assert out.strip() == "widget.crd-test.kubeling.io/wa configured"
+    assert cluster.json("get", "widget", "wa", "-n", ns)["spec"] == {"size": "large", "replicas": 5}
+    cluster.kubectl("delete", "widget", "wa", "-n", ns)
     # server-side apply, typed by the schema
     cluster.kubectl("apply", "--server-side", "-n", ns, "-f", "-", input=widget("w5", "{size: large}"))
     assert cluster.json("get", "widget", "w5", "-n", ns)["spec"] == {"size": "large", "replicas": 1}

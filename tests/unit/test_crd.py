@@ -266,6 +266,9 @@ def test_openapi_documents_follow_the_installed_crds():
         assert widget["properties"]["spec"]["required"] == ["size"]
         assert "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta" in doc["components"]["schemas"]
         assert "/apis/example.com/v1/namespaces/{namespace}/widgets/{name}/scale" in doc["paths"]
+        patch = doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"]
+        assert "application/strategic-merge-patch+json" not in patch["requestBody"]["content"]
+        assert "application/merge-patch+json" in patch["requestBody"]["content"]
         assert b"com.example.v1.WidgetList" in openapi.v2_document()
     finally:
         resources.install_custom(())

@@ -53,6 +53,7 @@ PATCH_TYPES = (
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
 )
+CUSTOM_PATCH_TYPES = PATCH_TYPES[:3]
 SECURITY_SCHEME = {
     "BearerToken": {
         "description": "Bearer Token authentication",
@@ -469,7 +470,7 @@ def _resource_ops(r: Resource) -> list[PathItem]:
             _params(_WRITE), _write_responses(obj, False), body=obj, action="put", gvk=gvk))
     if "patch" in verbs:
         one.operations.append(_patch_op(_op_id("patch", g, v, scope + kind),
-                                        f"partially update the specified {kind}", tag, obj, gvk))
+                                        f"partially update the specified {kind}", tag, obj, gvk, r.custom is not None))
     if "delete" in verbs:
         deleted = obj if (g, r.plural) in DELETE_RETURNS_OBJECT else STATUS
         one.operations.append(Operation(
@@ -515,11 +516,13 @@ def _watch_items(r: Resource, base: str, tag: str, gvk: dict[str, str]) -> list[
     return items
 
 
-def _patch_op(op_id: str, description: str, tag: str, obj: str, gvk: dict[str, str]) -> Operation:
+def _patch_op(op_id: str, description: str, tag: str, obj: str, gvk: dict[str, str], custom: bool) -> Operation:
+    """A PATCH operation; custom resources take no strategic merge patch (kubectl apply reads this
+    to choose a merge patch for them)."""
     return Operation(
         "patch", op_id, description, tag, _params(("dryRun",)) + [_FIELD_MANAGER_PATCH] +
-        _params(("fieldValidation", "force")), _write_responses(obj, False), body=PATCH, body_types=PATCH_TYPES,
-        action="patch", gvk=gvk)
+        _params(("fieldValidation", "force")), _write_responses(obj, False), body=PATCH,
+        body_types=CUSTOM_PATCH_TYPES if custom else PATCH_TYPES, action="patch", gvk=gvk)
 
 
 def _article(kind: str) -> str:
@@ -561,7 +564,8 @@ def _subresource_item(r: Resource, sub: Subresource) -> PathItem:
                 "put", _op_id("replace", g, v, rest), "replace " + of, tag, _params(_WRITE),
                 _write_responses(obj, False), body=obj, action="put", gvk=gvk))
         elif verb == "patch":
-            item.operations.append(_patch_op(_op_id("patch", g, v, rest), "partially update " + of, tag, obj, gvk))
+            item.operations.append(_patch_op(_op_id("patch", g, v, rest), "partially update " + of, tag, obj, gvk,
+                                             r.custom is not None))
         elif verb == "create":
             item.operations.append(Operation(
                 "post", _op_id("create", g, v, rest), f"create {sub.name} of {_article(r.kind)} {r.kind}", tag,
