@@ -47,6 +47,9 @@ class CRDServer:
         self.store = registry.store
         self._lock = asyncio.Lock()
         self._built_in = {(r.group, r.plural) for r in resources.RESOURCES}
+        # compiled rows per CRD uid, for the generation they were compiled from (status writes
+        # do not change it, so most syncs compile nothing)
+        self._compiled: dict[str, tuple[int, list[Resource]]] = {}
 
     async def sync(self) -> None:
         async with self._lock:
@@ -75,12 +78,26 @@ class CRDServer:
             for v in (names.get("kind"), names.get("listKind")):
                 if v:
                     taken[(group, "kind:" + v)] = meta["name"]
-            try:
-                rows += crd.rows(obj)
-            except Exception:  # a schema we cannot compile must not stop the others being served
-                log.exception("CRD %s: cannot serve", meta["name"])
+            rows += self._rows(obj)
+        live = {e.obj()["metadata"].get("uid") for e in entries}
+        for uid in [u for u in self._compiled if u not in live]:
+            del self._compiled[uid]
         if resources.install_custom(tuple(rows)):
             log.info("serving %d custom resource versions", len(rows))
+
+    def _rows(self, obj: dict[str, Any]) -> list[Resource]:
+        meta = obj["metadata"]
+        uid, generation = meta.get("uid", ""), meta.get("generation", 0)
+        hit = self._compiled.get(uid)
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        try:
+            rows = crd.rows(obj)
+        except Exception:  # a schema we cannot compile must not stop the others being served
+            log.exception("CRD %s: cannot serve", meta["name"])
+            rows = []
+        self._compiled[uid] = (generation, rows)
+        return rows
 
     async def _write_status(self, e: Entry, conflict: str) -> None:
         obj = e.copy()
