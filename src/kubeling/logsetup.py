@@ -51,7 +51,7 @@ def stderr_level(verbose: int) -> int:
 def setup(data_dir: str, verbose: int = 0, stderr: IO[str] | None = None) -> str:
     """Configure the root logger for `kubeling up`; returns the log file's path."""
     stderr = stderr or sys.stderr
-    os.makedirs(data_dir, exist_ok=True)
+    os.makedirs(data_dir, mode=0o700, exist_ok=True)  # see datadir.py
     path = os.path.join(data_dir, LOG_FILE)
     fmt = ComponentFormatter(FORMAT)
     file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS,

@@ -97,15 +97,17 @@ def _issue(
         .not_valid_before(now)
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        # key identifiers: RFC 5280 (and `openssl verify -x509_strict`, Python 3.13's default
+        # VERIFY_X509_STRICT) want a subject key id on CAs and an authority key id on the rest
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
     )
-    if ca:
-        b = b.add_extension(
-            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-        )
-    else:
-        b = b.add_extension(
-            x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
-        )
+    # client-go's cert helpers: CAs KeyEncipherment|DigitalSignature|CertSign, leaves
+    # KeyEncipherment|DigitalSignature plus server or client auth
+    b = b.add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
+                                      data_encipherment=False, key_agreement=False, key_cert_sign=ca,
+                                      crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+    if not ca:
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         b = b.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     if sans:
@@ -135,7 +137,7 @@ def _sans(bind: str, service_ip: str, extra: list[str]) -> list[x509.GeneralName
 def ensure_pki(data_dir: str, bind: str, service_ip: str, extra_sans: list[str] | None = None) -> ClusterPKI:
     """Create missing PKI files under DATA/server/tls; never overwrite existing ones."""
     tls = os.path.join(data_dir, "server", "tls")
-    os.makedirs(tls, exist_ok=True)
+    os.makedirs(tls, mode=0o700, exist_ok=True)
     p = ClusterPKI(
         dir=tls,
         ca_cert=os.path.join(tls, "server-ca.crt"),

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Callable
 
-from . import KUBE_VERSION
+from . import KUBE_VERSION, datadir
 from .api import errors
 from .api.resources import lookup
 from .apiserver.admission import default_chain
@@ -43,6 +43,7 @@ async def bootstrap(registry: Registry) -> None:
 
 async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | None" = None) -> None:
     t0 = time.monotonic()
+    datadir.secure(cfg.data_dir, cfg.server_dir, cfg.db_path)
     if cfg.proxy_mode and cfg.real_node_address:  # a mode that can't run here fails before "ready"
         from .proxy import check_mode
 
@@ -51,6 +52,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     node_addr = "" if cfg.bind in ("0.0.0.0", "::") else cfg.real_node_address
     pki = ensure_pki(cfg.data_dir, cfg.bind, cfg.first_service_ip,
                      [a for a in (cfg.advertise, node_addr) if a])
+
     store = SQLiteStore(cfg.db_path)
     registry = Registry(store, admission=default_chain(cfg.service_cidr, cfg.node_port_range))
     await bootstrap(registry)

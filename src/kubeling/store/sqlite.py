@@ -70,7 +70,9 @@ class SQLiteStore:
     """Single-writer store for one process (the API server)."""
 
     def __init__(self, path: str, history: int = 50_000, history_bytes: int = HISTORY_BYTES) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+        # created 0600 before SQLite opens it: its -wal and -shm files take the database's mode
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
