@@ -15,6 +15,7 @@ class Config:
     advertise: str = ""  # address written into the kubeconfig; defaults to the bind address
     service_cidr: str = "10.96.0.0/12"
     node_port_range: str = "30000-32767"
+    authorization_mode: str = "Node,RBAC"  # kube-apiserver --authorization-mode; AlwaysAllow turns RBAC off
     # node lifecycle (kube-controller-manager flags, upstream defaults; seconds)
     node_monitor_period: float = 5.0
     node_monitor_grace_period: float = 40.0
@@ -44,6 +45,10 @@ class Config:
     dns_upstreams: tuple[str, ...] = ()  # where the cluster DNS forwards other names; () = the host's resolv.conf
     lb_pool: str = ""  # LoadBalancer addresses (ranges, CIDRs, IPs); "" = the nodes' InternalIPs (k3s ServiceLB)
     network_check_period: float = 10.0  # seconds between checks that the node's host network is intact
+
+    @property
+    def authorization_modes(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.authorization_mode.split(",") if m.strip())
 
     @property
     def node_name_or_default(self) -> str:

@@ -13,7 +13,10 @@ from typing import Callable
 from . import KUBE_VERSION, datadir
 from .api import errors
 from .api.resources import lookup
-from .apiserver.admission import default_chain
+from .apiserver.admission import Chain, default_chain
+from .apiserver.auth import policy as rbac_policy
+from .apiserver.auth.escalation import RBACEscalationCheck
+from .apiserver.auth.rbac import Authorizer, RBACAuthorizer
 from .apiserver.app import build_app, serve
 from .pki import ensure_pki, write_kubeconfig
 from .apiserver.registry import Registry, WriteOptions
@@ -52,14 +55,16 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     node_addr = "" if cfg.bind in ("0.0.0.0", "::") else cfg.real_node_address
     pki = ensure_pki(cfg.data_dir, cfg.bind, cfg.first_service_ip,
                      [a for a in (cfg.advertise, node_addr) if a])
-
     store = SQLiteStore(cfg.db_path)
-    registry = Registry(store, admission=default_chain(cfg.service_cidr, cfg.node_port_range))
+    authz = Authorizer(RBACAuthorizer(store) if "RBAC" in cfg.authorization_modes else None)
+    admission = default_chain(cfg.service_cidr, cfg.node_port_range)
+    registry = Registry(store, admission=Chain([*admission.plugins, RBACEscalationCheck(authz)]))
     await bootstrap(registry)
     from .apiserver.apiservices import register as register_apiservices
 
     await register_apiservices(registry, registry.now())
-    app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}")
+    await rbac_policy.bootstrap(registry)
+    app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}", authz=authz)
     from .apiserver.crds import CRDServer
 
     crd_server = app["api"].crds = CRDServer(registry)
@@ -88,6 +93,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         runners = kubelet_agent.node_runners(cfg, node_client)
         tasks.append(asyncio.create_task(crd_server.run(), name="crd-server"))
         tasks.append(asyncio.create_task(controller_manager.run(client, cfg), name="controller-manager"))
+        tasks.append(asyncio.create_task(rbac_policy.run_aggregation(registry), name="clusterrole-aggregation"))
         metrics = MetricsServer(client, resolution=cfg.metric_resolution, kubelet_ssl=KubeletClient.for_pki(pki).ssl)
         app["api"].metrics = metrics  # answers metrics.k8s.io
         tasks.append(asyncio.create_task(metrics.run(), name="metrics-server"))

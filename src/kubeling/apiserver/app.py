@@ -7,7 +7,6 @@ import logging
 import os
 import ssl
 import traceback
-from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import orjson
@@ -17,6 +16,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 from .. import GIT_VERSION, KUBE_VERSION
 from ..api import errors
 from ..pki import ClusterPKI, peer_identity
+from .auth.attributes import forbidden_message, from_request
+from .auth.rbac import Authorizer
+from .auth.user import User, current_user
 from .handlers import RestAPI, status_response
 from .negotiation import MAX_BODY
 from .registry import Registry
@@ -25,12 +27,6 @@ log = logging.getLogger("kubeling.apiserver")
 
 # system:public-info-viewer's nonResourceURLs (what anonymous clients may read upstream)
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    groups: tuple[str, ...]
 
 
 def version_info() -> dict[str, str]:
@@ -101,8 +97,20 @@ def _ssl_context(pki: ClusterPKI) -> ssl.SSLContext:
     return ctx
 
 
+def authorize(authz: Authorizer, user: User, request: web.Request) -> None:
+    """Raise upstream's 403 unless the authorizer allows the request."""
+    attrs = from_request(user, request.method, request.path, request.query)
+    allowed, reason = authz.authorize(attrs)
+    if allowed:
+        return
+    msg = forbidden_message(attrs) + (f": {reason}" if reason else "")
+    if not attrs.resource_request:
+        raise errors.StatusError(403, "Forbidden", f"forbidden: {msg}", {})
+    raise errors.forbidden(attrs.resource, attrs.name, attrs.api_group, msg)
+
+
 def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
-              ready: Callable[[], bool] = lambda: True) -> web.Application:
+              ready: Callable[[], bool] = lambda: True, authz: Authorizer | None = None) -> web.Application:
     api = RestAPI(registry, server_address)
     sa_tokens = None
     if pki is not None and os.path.exists(pki.sa_key):
@@ -111,15 +119,19 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
         sa_tokens = TokenIssuer(pki.sa_key, registry.store)
     api.token_issuer = sa_tokens  # answers serviceaccounts/{name}/token
     authn = Authenticator(pki.token_file if pki else None, sa_tokens)
+    authz = authz or Authorizer(None)  # AlwaysAllow unless the caller brings RBAC
 
     @web.middleware
     async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        token = None
         try:
             if request.path not in PUBLIC_PATHS:
                 user = authn.authenticate(request)
                 if user is None:
                     raise errors.unauthorized()
+                authorize(authz, user, request)
                 request["user"] = user
+                token = current_user.set(user)
             resp = await handler(request)
         except errors.StatusError as e:
             resp = status_response(e)
@@ -139,6 +151,9 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
         except Exception as e:  # a bug: report it as upstream does, and keep serving
             log.error("unhandled error on %s %s: %s", request.method, request.path_qs, traceback.format_exc())
             resp = status_response(errors.internal(f"{type(e).__name__}: {e}"))
+        finally:
+            if token is not None:
+                current_user.reset(token)
         if not resp.prepared:
             resp.headers.setdefault("Cache-Control", "no-cache, private")
         return resp
@@ -218,6 +233,8 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
     app["api"] = api
     app["pki"] = pki  # the streaming proxy needs the cluster CA to reach kubelets
     app["authn"] = authn  # TokenReview asks it
+    app["authz"] = authz  # access and rules reviews ask it
+    api.authz = authz
     return app
 
 

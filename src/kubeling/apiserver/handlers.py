@@ -423,7 +423,8 @@ class RestAPI:
                 from .reviews import review
 
                 authn = request.app.get("authn") if hasattr(request.app, "get") else None
-                return _json(review(res, obj, request.get("user"), getattr(authn, "authenticate_token", None)), 201)
+                return _json(review(res, obj, request.get("user"), getattr(authn, "authenticate_token", None),
+                                    getattr(self, "authz", None), target.namespace), 201)
             if res.kind == "Binding" and res.group == "":
                 await subresources.bind(self.registry, target.namespace, obj, opts)
                 return _json(subresources.SUCCESS, 201)

@@ -272,11 +272,18 @@ class LocalTransport:
     API server's REST handlers directly and watches read its watch streams — same handlers,
     admission, validation, selectors, resourceVersion rules, bookmarks and errors as over HTTP,
     but no HTTP framing, no socket and no second event-loop round trip per request. The caller
-    is the same identity the root-only unix socket gives (system:admin). Each receiver gets its
+    is the component's own identity (`user`; by default system:admin, as the root-only unix socket
+    gives), authorized like any other. Each receiver gets its
     own decoded copy of every object."""
 
-    def __init__(self, api: Any) -> None:
+    def __init__(self, api: Any, user: Any = None) -> None:
         self.api = api  # apiserver.handlers.RestAPI
+        self.user = user  # auth.user.User the component runs as; None: system:admin
+
+    def _user(self) -> Any:
+        from ..apiserver.app import LOCAL_USER
+
+        return self.user or LOCAL_USER
 
     @staticmethod
     def serves(path: str) -> bool:
@@ -284,19 +291,28 @@ class LocalTransport:
 
     async def request(self, method: str, path: str, params: dict[str, str] | None, body: bytes | None,
                       content_type: str, user_agent: str) -> Any:
-        from ..apiserver.app import LOCAL_USER
+        from ..apiserver.app import authorize
+        from ..apiserver.auth.user import current_user
 
         if method in ("POST", "PUT", "PATCH") and not (params and "fieldValidation" in params):
             # Warn (the default) only produces Warning headers, which an in-process caller never
             # reads: skip the unknown/duplicate-field scans. Explicit modes are honoured.
             params = {**(params or {}), "fieldValidation": "Ignore"}
         req = _LocalRequest(method, path, params, body, content_type, user_agent)
-        req["user"] = LOCAL_USER
+        user = self._user()
+        authz = getattr(self.api, "authz", None)
+        if authz is not None:  # the same authorization as over HTTP
+            authorize(authz, user, req)  # type: ignore[arg-type]
+        req["user"] = user
         # Called directly, in the caller's task: no task, no extra event-loop turns before and
         # after (under load one turn is many milliseconds). The handlers never suspend for these
         # verbs (the store commits synchronously), so a cancelled caller cannot interrupt a write
         # half-way, just as the HTTP server runs a request it received to completion.
-        resp = await self._handle(req)
+        token = current_user.set(user)
+        try:
+            resp = await self._handle(req)
+        finally:
+            current_user.reset(token)
         raw = resp.body if isinstance(resp.body, (bytes, bytearray)) else b""
         if resp.status >= 400:
             raise _error(resp.status, raw)
@@ -321,6 +337,12 @@ class LocalTransport:
 
     async def watch(self, res: Resource, namespace: str | None,
                     params: dict[str, str]) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        authz = getattr(self.api, "authz", None)
+        if authz is not None:
+            from ..apiserver.app import authorize
+
+            req = _LocalRequest("GET", _path(res, namespace), {**params, "watch": "true"}, None, "", "")
+            authorize(authz, self._user(), req)  # type: ignore[arg-type]
         stream = self.api.open_watch(res, namespace, params)
         async for batch in stream.batches():
             for kind, item in batch:
