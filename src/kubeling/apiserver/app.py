@@ -17,6 +17,7 @@ from .. import GIT_VERSION, KUBE_VERSION
 from ..api import errors
 from ..pki import ClusterPKI, peer_identity
 from .auth.attributes import forbidden_message, from_request
+from .auth.impersonation import impersonate
 from .auth.rbac import Authorizer
 from .auth.user import User, current_user
 from .handlers import RestAPI, status_response
@@ -129,6 +130,7 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
                 user = authn.authenticate(request)
                 if user is None:
                     raise errors.unauthorized()
+                user = impersonate(authz, user, request.headers)
                 authorize(authz, user, request)
                 request["user"] = user
                 token = current_user.set(user)
