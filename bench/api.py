@@ -43,7 +43,8 @@ def line(name: str, value: str, ref: str = "") -> None:
 
 
 class Server:
-    def __init__(self) -> None:
+    def __init__(self, *extra_args: str) -> None:
+        self.extra_args = extra_args  # more `kubeling up` flags
         self.dir = tempfile.mkdtemp(prefix="kubeling-bench-")
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -53,7 +54,7 @@ class Server:
     def start(self) -> float:
         t0 = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "-m", "kubeling.cli", "up", "--data-dir", self.dir,
-                                      "--port", str(self.port), "--no-node"],
+                                      "--port", str(self.port), "--no-node", *self.extra_args],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
@@ -71,9 +72,10 @@ class Server:
             self.proc.wait(10)
 
 
-def session(server: Server, connections: int) -> aiohttp.ClientSession:
+def session(server: Server, connections: int, token: str = "") -> aiohttp.ClientSession:
+    """HTTPS to the server as `token` (default: the admin's static token)."""
     ctx = ssl.create_default_context(cafile=os.path.join(server.dir, "server", "tls", "server-ca.crt"))
-    token = open(os.path.join(server.dir, "server", "token")).read().split(",")[0]
+    token = token or open(os.path.join(server.dir, "server", "token")).read().split(",")[0]
     return aiohttp.ClientSession(
         base_url=f"https://127.0.0.1:{server.port}",
         connector=aiohttp.TCPConnector(ssl=ctx, limit=connections),

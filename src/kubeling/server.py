@@ -16,6 +16,7 @@ from .api.resources import lookup
 from .apiserver.admission import Chain, default_chain
 from .apiserver.auth import policy as rbac_policy
 from .apiserver.auth.escalation import RBACEscalationCheck
+from .apiserver.auth.node import NodeAuthorizer, NodeRestriction
 from .apiserver.auth.rbac import Authorizer, RBACAuthorizer
 from .apiserver.app import build_app, serve
 from .pki import ensure_pki, write_kubeconfig
@@ -56,9 +57,11 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     pki = ensure_pki(cfg.data_dir, cfg.bind, cfg.first_service_ip,
                      [a for a in (cfg.advertise, node_addr) if a])
     store = SQLiteStore(cfg.db_path)
-    authz = Authorizer(RBACAuthorizer(store) if "RBAC" in cfg.authorization_modes else None)
+    modes = cfg.authorization_modes
+    authz = Authorizer(RBACAuthorizer(store) if "RBAC" in modes else None,
+                       NodeAuthorizer(store) if "Node" in modes else None)
     admission = default_chain(cfg.service_cidr, cfg.node_port_range)
-    registry = Registry(store, admission=Chain([*admission.plugins, RBACEscalationCheck(authz)]))
+    registry = Registry(store, admission=Chain([*admission.plugins, NodeRestriction(), RBACEscalationCheck(authz)]))
     await bootstrap(registry)
     from .apiserver.apiservices import register as register_apiservices
 

@@ -158,3 +158,43 @@ def test_bootstrap_cluster_roles_page_with_chunks(cluster: Cluster) -> None:
                  "system:public-info-viewer", "system:node", "system:kube-scheduler",
                  "system:kube-controller-manager", "system:controller:replicaset-controller"):
         assert f"clusterrole.rbac.authorization.k8s.io/{want}" in names
+
+
+def test_node_authorizer_and_node_restriction(cluster: Cluster, team: str) -> None:
+    """A kubelet reads only what its pods use and writes only its own Node and its pods' status."""
+    for n in ("rbac-n1", "rbac-n2"):
+        cluster.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Node",
+                                                                "metadata": {"name": n}}))
+    cluster.kubectl("-n", NS, "create", "secret", "generic", "used", "--from-literal=k=v")
+    for pod, node in (("p1", "rbac-n1"), ("p2", "rbac-n2")):
+        cluster.kubectl("create", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod, "namespace": NS},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox",
+                                                       "env": [{"name": "S", "valueFrom": {"secretKeyRef": {
+                                                           "name": "used", "key": "k"}}}]}] if pod == "p1" else
+                     [{"name": "c", "image": "busybox"}]}}))
+    n1 = ("--as=system:node:rbac-n1", "--as-group=system:nodes")
+    assert cluster.kubectl("-n", NS, "get", "secret", "used", *n1, check=False).returncode == 0
+    p = cluster.kubectl("-n", NS, "get", "secret", "s", *n1, check=False)
+    assert 'secrets "s" is forbidden: User "system:node:rbac-n1" cannot get resource "secrets"' in p.stderr
+    assert cluster.kubectl("-n", NS, "get", "secrets", *n1, check=False).returncode != 0  # no listing all
+    cluster.kubectl("label", "node", "rbac-n1", "a=b", *n1)
+    p = cluster.kubectl("label", "node", "rbac-n2", "a=b", *n1, check=False)
+    assert 'nodes "rbac-n2" is forbidden: node "rbac-n1" is not allowed to modify node "rbac-n2"' in p.stderr
+    # status as a kubelet writes it (kubectl patch --subresource would first GET pods/status, which
+    # system:node does not grant upstream either)
+    s = cluster.session()
+    s.headers.update({"Impersonate-User": "system:node:rbac-n1", "Impersonate-Group": "system:nodes",
+                      "Content-Type": "application/merge-patch+json"})
+    status = '{"status": {"message": "hi"}}'
+    r = s.patch(f"{cluster.url}/api/v1/namespaces/{NS}/pods/p1/status", data=status)
+    assert r.status_code == 200, r.text
+    r = s.patch(f"{cluster.url}/api/v1/namespaces/{NS}/pods/p2/status", data=status)
+    assert r.status_code == 403 and r.json()["message"] == (
+        'pods "p2" is forbidden: node "rbac-n1" can only update pod status for pods with spec.nodeName set to itself')
+    p = cluster.kubectl("-n", NS, "label", "pod", "p1", "a=b", *n1, check=False)
+    assert 'User "system:node:rbac-n1" cannot patch resource "pods"' in p.stderr  # system:node: no pod writes
+    p = cluster.kubectl("-n", NS, "delete", "pod", "p2", "--wait=false", *n1, check=False)
+    assert 'pods "p2" is forbidden: node "rbac-n1" can only delete pods with spec.nodeName set to itself' in p.stderr
+    p = cluster.kubectl("delete", "node", "rbac-n2", *n1, check=False)
+    assert "forbidden" in p.stderr

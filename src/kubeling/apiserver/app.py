@@ -16,10 +16,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 from .. import GIT_VERSION, KUBE_VERSION
 from ..api import errors
 from ..pki import ClusterPKI, peer_identity
-from .auth.attributes import forbidden_message, from_request
+from .auth.attributes import Attributes, forbidden_message, from_request
 from .auth.impersonation import impersonate
 from .auth.rbac import Authorizer
-from .auth.user import User, current_user
+from .auth.user import User, acting
 from .handlers import RestAPI, status_response
 from .negotiation import MAX_BODY
 from .registry import Registry
@@ -98,16 +98,17 @@ def _ssl_context(pki: ClusterPKI) -> ssl.SSLContext:
     return ctx
 
 
-def authorize(authz: Authorizer, user: User, request: web.Request) -> None:
-    """Raise upstream's 403 unless the authorizer allows the request."""
+def authorize(authz: Authorizer, user: User, request: web.Request) -> Attributes:
+    """The request's attributes; raises upstream's 403 unless the authorizer allows it."""
     attrs = from_request(user, request.method, request.path, request.query)
     allowed, reason = authz.authorize(attrs)
-    if allowed:
-        return
-    msg = forbidden_message(attrs) + (f": {reason}" if reason else "")
-    if not attrs.resource_request:
-        raise errors.StatusError(403, "Forbidden", f"forbidden: {msg}", {})
-    raise errors.forbidden(attrs.resource, attrs.name, attrs.api_group, msg)
+    if not allowed:
+        msg = forbidden_message(attrs) + (f": {reason}" if reason else "")
+        if not attrs.resource_request:
+            raise errors.StatusError(403, "Forbidden", f"forbidden: {msg}", {})
+        raise errors.forbidden(attrs.resource, attrs.name, attrs.api_group, msg)
+    authz.restrict(attrs)
+    return attrs
 
 
 def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
@@ -124,17 +125,18 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
 
     @web.middleware
     async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-        token = None
         try:
-            if request.path not in PUBLIC_PATHS:
+            if request.path in PUBLIC_PATHS:
+                resp = await handler(request)
+            else:
                 user = authn.authenticate(request)
                 if user is None:
                     raise errors.unauthorized()
                 user = impersonate(authz, user, request.headers)
-                authorize(authz, user, request)
+                attrs = authorize(authz, user, request)
                 request["user"] = user
-                token = current_user.set(user)
-            resp = await handler(request)
+                with acting(user, attrs):
+                    resp = await handler(request)
         except errors.StatusError as e:
             resp = status_response(e)
         except web.HTTPRedirection:
@@ -153,9 +155,6 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
         except Exception as e:  # a bug: report it as upstream does, and keep serving
             log.error("unhandled error on %s %s: %s", request.method, request.path_qs, traceback.format_exc())
             resp = status_response(errors.internal(f"{type(e).__name__}: {e}"))
-        finally:
-            if token is not None:
-                current_user.reset(token)
         if not resp.prepared:
             resp.headers.setdefault("Cache-Control", "no-cache, private")
         return resp

@@ -292,7 +292,7 @@ class LocalTransport:
     async def request(self, method: str, path: str, params: dict[str, str] | None, body: bytes | None,
                       content_type: str, user_agent: str) -> Any:
         from ..apiserver.app import authorize
-        from ..apiserver.auth.user import current_user
+        from ..apiserver.auth.user import acting
 
         if method in ("POST", "PUT", "PATCH") and not (params and "fieldValidation" in params):
             # Warn (the default) only produces Warning headers, which an in-process caller never
@@ -301,18 +301,14 @@ class LocalTransport:
         req = _LocalRequest(method, path, params, body, content_type, user_agent)
         user = self._user()
         authz = getattr(self.api, "authz", None)
-        if authz is not None:  # the same authorization as over HTTP
-            authorize(authz, user, req)  # type: ignore[arg-type]
+        attrs = authorize(authz, user, req) if authz is not None else None  # type: ignore[arg-type]
         req["user"] = user
         # Called directly, in the caller's task: no task, no extra event-loop turns before and
         # after (under load one turn is many milliseconds). The handlers never suspend for these
         # verbs (the store commits synchronously), so a cancelled caller cannot interrupt a write
         # half-way, just as the HTTP server runs a request it received to completion.
-        token = current_user.set(user)
-        try:
+        with acting(user, attrs):
             resp = await self._handle(req)
-        finally:
-            current_user.reset(token)
         raw = resp.body if isinstance(resp.body, (bytes, bytearray)) else b""
         if resp.status >= 400:
             raise _error(resp.status, raw)

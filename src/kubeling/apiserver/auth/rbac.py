@@ -183,6 +183,13 @@ class Authorizer:
             return True, ""
         return self.rbac.authorize(a)
 
+    def restrict(self, a: Attributes) -> None:
+        """What NodeRestriction checks on deletes (admission sees creates and updates only)."""
+        if self.node is not None:
+            from .node import check_node_delete
+
+            check_node_delete(self.node.store, a)
+
     def rules_for(self, user: User, namespace: str) -> tuple[list[Rule], list[str], bool]:
         """(rules, errors, complete) for SelfSubjectRulesReview."""
         if self.rbac is None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 
 @dataclass(frozen=True)
@@ -31,3 +33,16 @@ SA_PREFIX = "system:serviceaccount:"
 # The user a request runs as, for code deep in a write (escalation checks on RBAC objects) that
 # upstream reaches through the request context. None: the API server's own bootstrap writes.
 current_user: ContextVar[User | None] = ContextVar("current_user", default=None)
+# The whole request's attributes (verb, subresource...), for admission that depends on them (NodeRestriction).
+current_request: ContextVar[Any] = ContextVar("current_request", default=None)
+
+
+@contextmanager
+def acting(user: User, attributes: Any) -> Iterator[None]:
+    """Run the rest of a request with `current_user` and `current_request` set."""
+    t1, t2 = current_user.set(user), current_request.set(attributes)
+    try:
+        yield
+    finally:
+        current_request.reset(t2)
+        current_user.reset(t1)
