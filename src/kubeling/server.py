@@ -18,6 +18,7 @@ from .apiserver.auth import policy as rbac_policy
 from .apiserver.auth.escalation import RBACEscalationCheck
 from .apiserver.auth.node import NodeAuthorizer, NodeRestriction
 from .apiserver.auth.rbac import Authorizer, RBACAuthorizer
+from .apiserver.auth.user import AUTHENTICATED, User
 from .apiserver.app import build_app, serve
 from .pki import ensure_pki, write_kubeconfig
 from .apiserver.registry import Registry, WriteOptions
@@ -86,7 +87,9 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     # ca_file is the cluster CA the root-CA publisher hands to pods (unused by in-process transports)
     client = Client(ClientConfig(unix_socket=cfg.socket_path, ca_file=pki.ca_cert,
                                  user_agent="kube-controller-manager/" + KUBE_VERSION),
-                    local=LocalTransport(app["api"]))
+                    local=LocalTransport(app["api"]))  # system:admin: the API server's own loops
+    # the controllers' informers read as system:kube-controller-manager; each controller acts as its own account
+    kcm = Client(client.config, local=LocalTransport(app["api"], User("system:kube-controller-manager", (AUTHENTICATED,))))
     node_client = Client(ClientConfig(unix_socket=cfg.socket_path, user_agent="kubelet/" + KUBE_VERSION),
                          local=LocalTransport(app["api"]))
     tasks: list[asyncio.Task] = []
@@ -95,7 +98,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         # ends `kubeling up` with its error before any controller runs
         runners = kubelet_agent.node_runners(cfg, node_client)
         tasks.append(asyncio.create_task(crd_server.run(), name="crd-server"))
-        tasks.append(asyncio.create_task(controller_manager.run(client, cfg), name="controller-manager"))
+        tasks.append(asyncio.create_task(controller_manager.run(kcm, cfg), name="controller-manager"))
         tasks.append(asyncio.create_task(rbac_policy.run_aggregation(registry), name="clusterrole-aggregation"))
         metrics = MetricsServer(client, resolution=cfg.metric_resolution, kubelet_ssl=KubeletClient.for_pki(pki).ssl)
         app["api"].metrics = metrics  # answers metrics.k8s.io

@@ -220,8 +220,11 @@ def test_create_token_authenticates(cluster: Cluster, ns: str) -> None:
     token = cluster.kubectl("create", "token", "default", "-n", ns).stdout.strip()
     assert token.count(".") == 2 and token.startswith("eyJ")
     good = _token_kubeconfig(cluster, token)
-    p = cluster.kubectl("--kubeconfig", good, "get", "sa", "-n", ns, env={"KUBECONFIG": good})
-    assert "default" in p.stdout
+    # authenticated as the account (whoami is open to everyone authenticated; RBAC grants it nothing else)
+    p = cluster.kubectl("--kubeconfig", good, "auth", "whoami", env={"KUBECONFIG": good})
+    assert f"system:serviceaccount:{ns}:default" in p.stdout
+    p = cluster.kubectl("--kubeconfig", good, "get", "sa", "-n", ns, env={"KUBECONFIG": good}, check=False)
+    assert "Forbidden" in p.stderr
     head, body, sig = token.split(".")
     bad = _token_kubeconfig(cluster, f"{head}.{body}.{sig[::-1]}")
     p = cluster.kubectl("--kubeconfig", bad, "get", "sa", "-n", ns, env={"KUBECONFIG": bad}, check=False)
@@ -231,7 +234,7 @@ def test_create_token_authenticates(cluster: Cluster, ns: str) -> None:
             'may not specify a duration less than 10 minutes') in p.stderr
     # deleting the account revokes its tokens
     cluster.kubectl("delete", "sa", "default", "-n", ns)
-    p = cluster.kubectl("--kubeconfig", good, "get", "sa", "-n", ns, env={"KUBECONFIG": good}, check=False)
+    p = cluster.kubectl("--kubeconfig", good, "auth", "whoami", env={"KUBECONFIG": good}, check=False)
     assert p.returncode != 0 and "Unauthorized" in p.stderr
 
 

@@ -123,6 +123,28 @@ class Client:
                                                   json_serialize=lambda o: orjson.dumps(o).decode())
         return self._session
 
+    def as_user(self, name: str, *groups: str) -> "Client":
+        """This client acting as another identity, for components inside `kubeling up` that
+        authenticate as themselves (upstream gives each its own credentials): requests carry
+        that identity; informers stay shared with this client and read as its identity, as
+        kube-controller-manager's informer factory does. A remote client is its credentials."""
+        if self.local is None:
+            return self
+        from ..apiserver.auth.user import AUTHENTICATED, User
+        from .informer import SharedInformers
+
+        user = User(name, (*groups, AUTHENTICATED))
+        c = Client(self.config, local=LocalTransport(self.local.api, user))
+        c.shared_informers = SharedInformers.of(self)  # type: ignore[attr-defined]
+        return c
+
+    def as_service_account(self, namespace: str, name: str) -> "Client":
+        return self.as_user(f"system:serviceaccount:{namespace}:{name}", "system:serviceaccounts",
+                            f"system:serviceaccounts:{namespace}")
+
+    def as_node(self, node: str) -> "Client":
+        return self.as_user(f"system:node:{node}", "system:nodes")
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

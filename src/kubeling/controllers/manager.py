@@ -35,33 +35,45 @@ log = logging.getLogger("kubeling.controllers")
 
 
 def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Awaitable[None]]]:
+    """Each controller authenticates as its own kube-system ServiceAccount (upstream's
+    --use-service-account-credentials), bound to its system:controller:<name> role; the
+    scheduler is system:kube-scheduler. Informers read as `client` (system:kube-controller-manager)."""
+    def sa(name: str) -> Client:
+        return client.as_service_account("kube-system", name)
+
     node_settings = settings_from_config(cfg)
     node_informers = NodeInformers(client)
+    node_controller = sa("node-controller")  # upstream's taint eviction runs as node-controller too
+    privileged = client.as_user("kubeling:controller-manager", "system:masters")
     return {
-        "node-lifecycle": NodeLifecycleController(client, node_settings, informers=node_informers).run,
-        "taint-eviction-controller": TaintEvictionController(client, informers=node_informers).run,
-        "pod-garbage-collector": PodGCController(client, node_settings, informers=node_informers).run,
-        "job": JobController(client).run,
-        "cronjob": CronJobController(client).run,
-        "ttl-after-finished": TTLAfterFinishedController(client).run,
-        "garbage-collector": GarbageCollector(client).run,
-        "namespace": NamespaceController(client).run,
-        "deployment": DeploymentController(client).run,
-        "replicaset": ReplicaSetController(client).run,
-        "daemonset": DaemonSetController(client).run,
-        "statefulset": StatefulSetController(client).run,
-        "persistentvolume-binder": PersistentVolumeController(client).run,
-        "volume-protection": VolumeProtectionController(client).run,
-        "local-path-provisioner": LocalPathProvisioner(client, os.path.join(getattr(cfg, "data_dir", None)
-                                                                             or "/var/lib/kubeling", "storage")).run,
-        "serviceaccount": ServiceAccountsController(client).run,
-        "root-ca-cert-publisher": RootCAPublisher(client).run,
-        "endpoint": EndpointsController(client).run,
-        "endpointslice": EndpointSliceController(client).run,
-        "service-lb": ServiceLBController(client, getattr(cfg, "lb_pool", "")).run,
-        "scheduler": Scheduler(client).run,
+        "node-lifecycle": NodeLifecycleController(node_controller, node_settings, informers=node_informers).run,
+        "taint-eviction-controller": TaintEvictionController(node_controller, informers=node_informers).run,
+        "pod-garbage-collector": PodGCController(sa("pod-garbage-collector"), node_settings,
+                                                 informers=node_informers).run,
+        "job": JobController(sa("job-controller")).run,
+        "cronjob": CronJobController(sa("cronjob-controller")).run,
+        "ttl-after-finished": TTLAfterFinishedController(sa("ttl-after-finished-controller")).run,
+        "garbage-collector": GarbageCollector(sa("generic-garbage-collector")).run,
+        "namespace": NamespaceController(sa("namespace-controller")).run,
+        "deployment": DeploymentController(sa("deployment-controller")).run,
+        "replicaset": ReplicaSetController(sa("replicaset-controller")).run,
+        "daemonset": DaemonSetController(sa("daemon-set-controller")).run,
+        # these patch PersistentVolumeClaims (their upstream roles grant update, not patch) or do
+        # the work of two upstream controllers: privileged until they write as upstream does
+        "statefulset": StatefulSetController(privileged).run,
+        "persistentvolume-binder": PersistentVolumeController(privileged).run,
+        "volume-protection": VolumeProtectionController(privileged).run,
+        # k3s's add-ons, no upstream role
+        "local-path-provisioner": LocalPathProvisioner(privileged, os.path.join(getattr(cfg, "data_dir", None)
+                                                                                 or "/var/lib/kubeling", "storage")).run,
+        "service-lb": ServiceLBController(sa("service-controller"), getattr(cfg, "lb_pool", "")).run,
+        "serviceaccount": ServiceAccountsController(sa("service-account-controller")).run,
+        "root-ca-cert-publisher": RootCAPublisher(sa("root-ca-cert-publisher")).run,
+        "endpoint": EndpointsController(sa("endpoint-controller")).run,
+        "endpointslice": EndpointSliceController(sa("endpointslice-controller")).run,
+        "scheduler": Scheduler(client.as_user("system:kube-scheduler")).run,
         "horizontal-pod-autoscaler": HorizontalController(
-            client, sync_period=getattr(cfg, "hpa_sync_period", 15.0),
+            sa("horizontal-pod-autoscaler"), sync_period=getattr(cfg, "hpa_sync_period", 15.0),
             downscale_stabilization=getattr(cfg, "hpa_downscale_stabilization", 300.0)).run,
     }
 

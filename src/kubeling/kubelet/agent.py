@@ -402,6 +402,9 @@ def node_runners(cfg: Config, client: Client) -> list[tuple[str, Awaitable[None]
         return [("sim-nodes", nodes.run())]
     if cfg.no_node or cfg.runtime == "none":
         return []
+    # a kubelet authenticates as system:node:<name> (Node authorizer + NodeRestriction); simulated
+    # nodes (--sim-nodes) share one informer and client across nodes and keep the caller's identity
+    client = client.as_node(cfg.node_name_or_default)
     if cfg.runtime == "simulated":
         k = _simulated_node(cfg, client)
         return [(f"kubelet-{k.node_name}", k.run())]
