@@ -77,6 +77,7 @@ def default_chain(service_cidr: str = "10.96.0.0/12", node_port_range: str = "30
     """The plugins `kubeling up` runs, in upstream's order."""
     from .plugins.podsecurity import PodSecurity
     from .plugins.priority import PriorityAdmission
+    from .plugins.resourcequota import ResourceQuotaAdmission
     from .plugins.service_alloc import ServiceAllocator
     from .plugins.serviceaccount import ServiceAccountAdmission
     from .plugins.storageclass import DefaultStorageClass
@@ -86,5 +87,5 @@ def default_chain(service_cidr: str = "10.96.0.0/12", node_port_range: str = "30
     return Chain([
         ServiceAccountAdmission(), PriorityAdmission(), DefaultTolerationSeconds(),
         ServiceAllocator(service_cidr, node_port_range), DefaultStorageClass(), StorageObjectInUseProtection(),
-        PodSecurity(),
+        PodSecurity(), ResourceQuotaAdmission(),
     ])

@@ -24,6 +24,7 @@ from .nodelifecycle import NodeInformers, NodeLifecycleController, settings_from
 from .persistentvolume import PersistentVolumeController
 from .podgc import PodGCController
 from .replicaset import ReplicaSetController
+from .resourcequota import ResourceQuotaController
 from .rootca import RootCAPublisher
 from .serviceaccount import ServiceAccountsController
 from .servicelb import ServiceLBController
@@ -71,6 +72,7 @@ def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Await
         "root-ca-cert-publisher": RootCAPublisher(sa("root-ca-cert-publisher")).run,
         "endpoint": EndpointsController(sa("endpoint-controller")).run,
         "endpointslice": EndpointSliceController(sa("endpointslice-controller")).run,
+        "resourcequota": ResourceQuotaController(sa("resourcequota-controller")).run,
         "scheduler": Scheduler(client.as_user("system:kube-scheduler")).run,
         "horizontal-pod-autoscaler": HorizontalController(
             sa("horizontal-pod-autoscaler"), sync_period=getattr(cfg, "hpa_sync_period", 15.0),
