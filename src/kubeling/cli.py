@@ -102,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--lb-pool", default="", metavar="RANGES", type=_lb_pool,
                     help="addresses for LoadBalancer Services (10.0.0.10-10.0.0.20, CIDRs or IPs, comma-separated; "
                          "default: the nodes' InternalIPs, shared, as k3s's ServiceLB)")
+    up.add_argument("--encryption-provider-config", default="",
+                    help="EncryptionConfiguration file (aescbc, aesgcm, identity): encrypt e.g. Secrets at rest")
     up.add_argument("--authorization-mode", default=Config.authorization_mode,
                     help="comma-separated authorizers: Node,RBAC (default) or AlwaysAllow (no authorization)")
     up.add_argument("--node-monitor-period", type=_duration, default=Config.node_monitor_period,
@@ -157,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         from .server import up
 
         cfg = Config(data_dir=args.data_dir, bind=args.bind, port=args.port, advertise=args.advertise_address,
-                     service_cidr=args.service_cidr, authorization_mode=args.authorization_mode)
+                     service_cidr=args.service_cidr, authorization_mode=args.authorization_mode,
+                     encryption_provider_config=args.encryption_provider_config)
         cfg.node_monitor_period = args.node_monitor_period
         cfg.node_monitor_grace_period = args.node_monitor_grace_period
         cfg.node_startup_grace_period = args.node_startup_grace_period

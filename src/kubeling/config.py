@@ -15,6 +15,7 @@ class Config:
     advertise: str = ""  # address written into the kubeconfig; defaults to the bind address
     service_cidr: str = "10.96.0.0/12"
     node_port_range: str = "30000-32767"
+    encryption_provider_config: str = ""  # an EncryptionConfiguration file: encrypt those resources at rest
     authorization_mode: str = "Node,RBAC"  # kube-apiserver --authorization-mode; AlwaysAllow turns RBAC off
     # node lifecycle (kube-controller-manager flags, upstream defaults; seconds)
     node_monitor_period: float = 5.0

@@ -57,7 +57,12 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     node_addr = "" if cfg.bind in ("0.0.0.0", "::") else cfg.real_node_address
     pki = ensure_pki(cfg.data_dir, cfg.bind, cfg.first_service_ip,
                      [a for a in (cfg.advertise, node_addr) if a])
-    store = SQLiteStore(cfg.db_path)
+    transformer = None
+    if cfg.encryption_provider_config:
+        from .store.encryption import Transformer
+
+        transformer = Transformer.load(cfg.encryption_provider_config)
+    store = SQLiteStore(cfg.db_path, transformer=transformer)
     modes = cfg.authorization_modes
     authz = Authorizer(RBACAuthorizer(store) if "RBAC" in modes else None,
                        NodeAuthorizer(store) if "Node" in modes else None)
@@ -160,7 +165,9 @@ def up(cfg: Config) -> int:
         from .kubelet.agent import NodeSetupError  # loaded after "ready", like the rest of the node
         from .proxy import ProxyError
 
-        if not isinstance(e, (NodeSetupError, ProxyError, OSError)):
+        from .store.encryption import EncryptionConfigError
+
+        if not isinstance(e, (NodeSetupError, ProxyError, OSError, EncryptionConfigError)):
             raise
         print(f"kubeling: {e}", file=sys.stderr)
         return 1

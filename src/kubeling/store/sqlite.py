@@ -69,7 +69,10 @@ HISTORY_BYTES = 256 << 20
 class SQLiteStore:
     """Single-writer store for one process (the API server)."""
 
-    def __init__(self, path: str, history: int = 50_000, history_bytes: int = HISTORY_BYTES) -> None:
+    def __init__(self, path: str, history: int = 50_000, history_bytes: int = HISTORY_BYTES,
+                 transformer: Any = None) -> None:
+        # encryption.Transformer: values encrypted in the file, plaintext in memory (None: as is)
+        self._transformer = transformer
         os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
         # created 0600 before SQLite opens it: its -wal and -shm files take the database's mode
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
@@ -84,7 +87,8 @@ class SQLiteStore:
             " coalesce((SELECT max(mod_rev) FROM kv), 1))").fetchone()
         self.revision: int = row[0]
         for key, value, mod_rev, create_rev in self._db.execute("SELECT key, value, mod_rev, create_rev FROM kv"):
-            self._buckets[_bucket(key)][key] = Entry(key, bytes(value), mod_rev, create_rev)
+            value = bytes(value) if transformer is None else transformer.from_storage(key, bytes(value))
+            self._buckets[_bucket(key)][key] = Entry(key, value, mod_rev, create_rev)
         self._history: collections.deque[Event] = collections.deque()
         self._history_max, self._history_budget = history, history_bytes
         self._history_bytes = 0  # the encoded size of the events kept
@@ -116,8 +120,9 @@ class SQLiteStore:
         row carries the revision); a delete also records the revision, since no row will."""
         db = self._db
         if entry is not None:
+            value = entry.value if self._transformer is None else self._transformer.to_storage(key, entry.value)
             db.execute("INSERT OR REPLACE INTO kv(key, value, mod_rev, create_rev) VALUES (?,?,?,?)",
-                       (key, entry.value, entry.mod_rev, entry.create_rev))
+                       (key, value, entry.mod_rev, entry.create_rev))
             return
         db.execute("BEGIN IMMEDIATE")
         try:
