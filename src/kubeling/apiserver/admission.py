@@ -75,6 +75,7 @@ class Chain:
 
 def default_chain(service_cidr: str = "10.96.0.0/12", node_port_range: str = "30000-32767") -> Chain:
     """The plugins `kubeling up` runs, in upstream's order."""
+    from .plugins.limitranger import LimitRanger
     from .plugins.podsecurity import PodSecurity
     from .plugins.priority import PriorityAdmission
     from .plugins.resourcequota import ResourceQuotaAdmission
@@ -85,7 +86,7 @@ def default_chain(service_cidr: str = "10.96.0.0/12", node_port_range: str = "30
     from .plugins.tolerations import DefaultTolerationSeconds
 
     return Chain([
-        ServiceAccountAdmission(), PriorityAdmission(), DefaultTolerationSeconds(),
+        LimitRanger(), ServiceAccountAdmission(), PriorityAdmission(), DefaultTolerationSeconds(),
         ServiceAllocator(service_cidr, node_port_range), DefaultStorageClass(), StorageObjectInUseProtection(),
         PodSecurity(), ResourceQuotaAdmission(),
     ])
