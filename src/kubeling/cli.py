@@ -104,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
                          "default: the nodes' InternalIPs, shared, as k3s's ServiceLB)")
     up.add_argument("--encryption-provider-config", default="",
                     help="EncryptionConfiguration file (aescbc, aesgcm, identity): encrypt e.g. Secrets at rest")
+    up.add_argument("--audit-policy-file", default="",
+                    help="audit.k8s.io/v1 Policy: log requests as JSON lines (off without it)")
+    up.add_argument("--audit-log-path", default="", help="where audit events go (default DATA/server/audit.log)")
     up.add_argument("--authorization-mode", default=Config.authorization_mode,
                     help="comma-separated authorizers: Node,RBAC (default) or AlwaysAllow (no authorization)")
     up.add_argument("--node-monitor-period", type=_duration, default=Config.node_monitor_period,
@@ -160,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
 
         cfg = Config(data_dir=args.data_dir, bind=args.bind, port=args.port, advertise=args.advertise_address,
                      service_cidr=args.service_cidr, authorization_mode=args.authorization_mode,
-                     encryption_provider_config=args.encryption_provider_config)
+                     encryption_provider_config=args.encryption_provider_config,
+                     audit_policy_file=args.audit_policy_file, audit_log_path=args.audit_log_path)
         cfg.node_monitor_period = args.node_monitor_period
         cfg.node_monitor_grace_period = args.node_monitor_grace_period
         cfg.node_startup_grace_period = args.node_startup_grace_period

@@ -16,6 +16,8 @@ class Config:
     service_cidr: str = "10.96.0.0/12"
     node_port_range: str = "30000-32767"
     encryption_provider_config: str = ""  # an EncryptionConfiguration file: encrypt those resources at rest
+    audit_policy_file: str = ""  # an audit.k8s.io/v1 Policy: log requests to audit_log_path
+    audit_log_path: str = ""  # default DATA/server/audit.log
     authorization_mode: str = "Node,RBAC"  # kube-apiserver --authorization-mode; AlwaysAllow turns RBAC off
     # node lifecycle (kube-controller-manager flags, upstream defaults; seconds)
     node_monitor_period: float = 5.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import logging
 import signal
 import sys
@@ -73,7 +74,12 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
 
     await register_apiservices(registry, registry.now())
     await rbac_policy.bootstrap(registry)
-    app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}", authz=authz)
+    auditor = None
+    if cfg.audit_policy_file:
+        from .apiserver.audit import Auditor
+
+        auditor = Auditor.open(cfg.audit_policy_file, cfg.audit_log_path or os.path.join(cfg.server_dir, "audit.log"))
+    app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}", authz=authz, auditor=auditor)
     from .apiserver.crds import CRDServer
 
     crd_server = app["api"].crds = CRDServer(registry)
@@ -165,9 +171,10 @@ def up(cfg: Config) -> int:
         from .kubelet.agent import NodeSetupError  # loaded after "ready", like the rest of the node
         from .proxy import ProxyError
 
+        from .apiserver.audit import AuditPolicyError
         from .store.encryption import EncryptionConfigError
 
-        if not isinstance(e, (NodeSetupError, ProxyError, OSError, EncryptionConfigError)):
+        if not isinstance(e, (NodeSetupError, ProxyError, OSError, EncryptionConfigError, AuditPolicyError)):
             raise
         print(f"kubeling: {e}", file=sys.stderr)
         return 1

@@ -111,8 +111,33 @@ def authorize(authz: Authorizer, user: User, request: web.Request) -> Attributes
     return attrs
 
 
+def audit_now() -> str:
+    from .audit import _now
+
+    return _now()
+
+
+async def _audit(auditor: Any, audit: tuple, request: web.Request, resp: web.StreamResponse) -> None:
+    """Write the request's audit event (the Audit-Id header names it, as upstream's)."""
+    audit_id, received, caller, user, attrs, authorized = audit
+    if not resp.prepared:
+        resp.headers["Audit-Id"] = audit_id
+    body = resp.body if isinstance(resp, web.Response) and isinstance(resp.body, (bytes, bytearray)) else None
+    error = None
+    if resp.status >= 400 and body:
+        try:
+            st = orjson.loads(body)
+            error = {k: st[k] for k in ("status", "message", "reason") if k in st}
+        except orjson.JSONDecodeError:
+            pass
+    request_body = request.get("body")
+    auditor.log(audit_id, received, caller, user, attrs, request, resp.status, request_body, body, error,
+                authorized[0])
+
+
 def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
-              ready: Callable[[], bool] = lambda: True, authz: Authorizer | None = None) -> web.Application:
+              ready: Callable[[], bool] = lambda: True, authz: Authorizer | None = None,
+              auditor: Any = None) -> web.Application:
     api = RestAPI(registry, server_address)
     sa_tokens = None
     if pki is not None and os.path.exists(pki.sa_key):
@@ -125,15 +150,21 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
 
     @web.middleware
     async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        audit: tuple | None = None
         try:
             if request.path in PUBLIC_PATHS:
                 resp = await handler(request)
             else:
-                user = authn.authenticate(request)
-                if user is None:
+                caller = authn.authenticate(request)
+                if caller is None:
                     raise errors.unauthorized()
-                user = impersonate(authz, user, request.headers)
+                user = impersonate(authz, caller, request.headers)
+                if auditor is not None:  # denied requests are audited too
+                    audit = (auditor.new_id(), audit_now(), caller, user,
+                             from_request(user, request.method, request.path, request.query), [False])
                 attrs = authorize(authz, user, request)
+                if audit is not None:
+                    audit[5][0] = True
                 request["user"] = user
                 with acting(user, attrs):
                     resp = await handler(request)
@@ -157,6 +188,8 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
             resp = status_response(errors.internal(f"{type(e).__name__}: {e}"))
         if not resp.prepared:
             resp.headers.setdefault("Cache-Control", "no-cache, private")
+        if audit is not None:
+            await _audit(auditor, audit, request, resp)
         return resp
 
     async def healthz(request: web.Request) -> web.Response:

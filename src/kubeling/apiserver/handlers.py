@@ -384,7 +384,9 @@ class RestAPI:
         raw = await negotiation.read_body(request.content, request.content_length)
         if optional and not raw.strip():
             return None, raw
-        return negotiation.decode_body(raw, request.headers.get("Content-Type")), raw
+        obj = negotiation.decode_body(raw, request.headers.get("Content-Type"))
+        request["body"] = obj  # the audit log's requestObject (JSON, YAML or protobuf alike)
+        return obj, raw
 
     def _write_opts(self, request: web.Request, subresource: str = "") -> WriteOptions:
         q = request.query
