@@ -164,6 +164,10 @@ RESOURCES: tuple[Resource, ...] = (
     _r("rbac.authorization.k8s.io/v1", "Role", "roles"),
     _r("scheduling.k8s.io/v1", "PriorityClass", "priorityclasses", namespaced=False, short_names=("pc",)),
     _r("storage.k8s.io/v1", "StorageClass", "storageclasses", namespaced=False, short_names=("sc",)),
+    _r("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations",
+       namespaced=False),
+    _r("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations",
+       namespaced=False),
     _r("networking.k8s.io/v1", "Ingress", "ingresses", short_names=("ing",), subresources=(STATUS,)),
     _r("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", short_names=("netpol",)),
     _r("networking.k8s.io/v1", "IngressClass", "ingressclasses", namespaced=False),
@@ -193,8 +197,8 @@ METRICS_GROUP = "metrics.k8s.io"
 GROUP_ORDER = (
     "", "apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch",
     "networking.k8s.io", "policy",
-    "rbac.authorization.k8s.io", "storage.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
-    "discovery.k8s.io", "metrics.k8s.io", "apiextensions.k8s.io",
+    "rbac.authorization.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io",
+    "scheduling.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "metrics.k8s.io",
 )
 # Preferred version per group (the first served version is preferred unless named here).
 PREFERRED_VERSION = {"autoscaling": "v2"}

@@ -49,6 +49,7 @@ class Chain:
     """The ordered plugins, indexed by kind."""
 
     plugins: list[Plugin]
+    webhooks: Any = None  # plugins.webhooks.Webhooks: the only admission that awaits (HTTPS calls)
 
     def __post_init__(self) -> None:
         self._by_kind: dict[tuple[str, str], list[Plugin]] = {}
@@ -72,6 +73,12 @@ class Chain:
         for p in self.for_kind(res):
             p.after_delete(registry, res, obj)
 
+    async def call_webhooks(self, registry: "Registry", res: "Resource", obj: dict[str, Any],
+                            old: dict[str, Any] | None, dry_run: bool, mutating: bool) -> None:
+        """Mutating webhooks after the built-in plugins, validating ones after validation."""
+        if self.webhooks is not None:
+            await self.webhooks.admit(registry, res, obj, old, dry_run, mutating)
+
 
 def default_chain(service_cidr: str = "10.96.0.0/12", node_port_range: str = "30000-32767") -> Chain:
     """The plugins `kubeling up` runs, in upstream's order."""
@@ -85,7 +92,9 @@ def default_chain(service_cidr: str = "10.96.0.0/12", node_port_range: str = "30
     from .plugins.storageprotection import StorageObjectInUseProtection
     from .plugins.tolerations import DefaultTolerationSeconds
 
-    return Chain([
+    from .plugins.webhooks import Webhooks
+
+    return Chain(webhooks=Webhooks(), plugins=[
         LimitRanger(), ServiceAccountAdmission(), PriorityAdmission(), DefaultTolerationSeconds(),
         ServiceAllocator(service_cidr, node_port_range), DefaultStorageClass(), StorageObjectInUseProtection(),
         PodSecurity(), ResourceQuotaAdmission(),

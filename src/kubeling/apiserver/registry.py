@@ -290,7 +290,9 @@ class Registry:
             meta["managedFields"] = managed_fields
         self.admission.admit_create(self, res, obj, opts.dry_run)
         try:
+            await self.admission.call_webhooks(self, res, obj, None, opts.dry_run, mutating=True)
             self._validate(res, obj, None)
+            await self.admission.call_webhooks(self, res, obj, None, opts.dry_run, mutating=False)
             if opts.dry_run:
                 return self._dry_entry(key, obj, None)
             if _rv_set_on_create(meta.get("resourceVersion")):  # a plain error of the etcd3 store: 500
@@ -361,7 +363,9 @@ class Registry:
         new = self.merge_for_update(res, old, new, opts.subresource)
         res.strategy.default(new, res.version)
         self.admission.admit_update(self, res, old, new, opts.dry_run)
+        await self.admission.call_webhooks(self, res, new, old, opts.dry_run, mutating=True)
         self._validate(res, new, old)
+        await self.admission.call_webhooks(self, res, new, old, opts.dry_run, mutating=False)
         if managed_fields is None:
             self._managed(res, old, new, opts)
         else:
