@@ -13,7 +13,7 @@ from kubeling.apiserver.auth.attributes import Attributes, from_request
 from kubeling.apiserver.auth.escalation import RBACEscalationCheck
 from kubeling.apiserver.auth.rbac import Authorizer, RBACAuthorizer
 from kubeling.apiserver.auth.user import User, current_user
-from kubeling.apiserver.registry import Registry, WriteOptions
+from kubeling.apiserver.registry import DeleteOptions, Registry, WriteOptions
 from kubeling.store.sqlite import SQLiteStore
 
 RBAC = "rbac.authorization.k8s.io"
@@ -134,7 +134,7 @@ async def test_bindings_take_effect_on_the_next_request(env) -> None:
     assert authz.authorize(get_pods)[0] is True
     assert authz.authorize(res_attrs(SA, "get", "pods", "other", "p"))[0] is False  # only in its namespace
     assert authz.authorize(res_attrs(SA, "get", "secrets", "team", "s"))[0] is False  # view has no secrets
-    await reg.delete(ROLEBINDINGS, "team", "view", __import__("kubeling.apiserver.registry", fromlist=["x"]).DeleteOptions())
+    await reg.delete(ROLEBINDINGS, "team", "view", DeleteOptions())
     assert authz.authorize(get_pods)[0] is False
 
 
@@ -214,3 +214,37 @@ def test_masters_bypass_and_always_allow() -> None:
     root = User("root", ("system:masters",))
     assert Authorizer(None).authorize(res_attrs(ALICE, "delete", "nodes"))[0]
     assert Authorizer(RBACAuthorizer.__new__(RBACAuthorizer)).authorize(res_attrs(root, "delete", "nodes"))[0]
+
+
+# ---- the Node authorizer ------------------------------------------------------------------------
+
+async def test_node_authorizer_follows_the_pods_bound_to_the_node(tmp_path) -> None:
+    from kubeling.apiserver.auth.node import NodeAuthorizer
+
+    store = SQLiteStore(str(tmp_path / "db" / "state.db"))
+    reg = Registry(store, admission=Chain([]))
+    await reg.create(NAMESPACES, None, {"metadata": {"name": "a"}}, WriteOptions())
+    node = NodeAuthorizer(store)
+    n1 = User("system:node:n1", ("system:nodes", "system:authenticated"))
+    get_secret = res_attrs(n1, "get", "secrets", "a", "s")
+    assert not node.authorize(get_secret)
+    pods = lookup("", "v1", "pods")
+    pod = {"metadata": {"name": "p", "namespace": "a"}, "spec": {
+        "nodeName": "n1", "serviceAccountName": "sa",
+        "containers": [{"name": "c", "image": "i", "envFrom": [{"configMapRef": {"name": "cm"}}]}],
+        "volumes": [{"name": "v", "secret": {"secretName": "s"}}]}}
+    await reg.create(pods, "a", pod, WriteOptions())
+    assert node.authorize(get_secret)
+    assert node.authorize(res_attrs(n1, "get", "configmaps", "a", "cm"))
+    assert node.authorize(res_attrs(n1, "create", "serviceaccounts", "a", "sa", sub="token"))
+    assert not node.authorize(res_attrs(n1, "list", "secrets", "a"))  # never all of them
+    assert not node.authorize(res_attrs(n1, "update", "secrets", "a", "s"))  # read only
+    n2 = User("system:node:n2", ("system:nodes", "system:authenticated"))
+    assert not node.authorize(res_attrs(n2, "get", "secrets", "a", "s"))  # another node's pod
+    assert node.authorize(res_attrs(n1, "get", "leases", "kube-node-lease", "n1", "coordination.k8s.io"))
+    assert not node.authorize(res_attrs(n1, "update", "leases", "kube-node-lease", "n2", "coordination.k8s.io"))
+    assert node.authorize(res_attrs(n1, "list", "services"))  # system:node's own rules
+    assert not node.authorize(res_attrs(ALICE, "list", "services"))  # only nodes
+    await reg.delete(pods, "a", "p", DeleteOptions(grace_period=0))
+    assert not node.authorize(get_secret)
+    store.close()

@@ -72,8 +72,8 @@ class Authenticator:
                 return user
         if self.sa_tokens is not None and token:
             ident = self.sa_tokens.authenticate(token)
-            if ident is not None:
-                return User(ident.name, ident.groups)
+            if ident is not None:  # the token's pod and node travel as user extra, as upstream
+                return User(ident.name, ident.groups, extra=tuple(sorted((k, tuple(v)) for k, v in ident.extra.items())))
         return None
 
     def authenticate(self, request: web.Request) -> User | None:

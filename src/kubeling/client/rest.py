@@ -327,7 +327,8 @@ class LocalTransport:
         req["user"] = user
         # Called directly, in the caller's task: no task, no extra event-loop turns before and
         # after (under load one turn is many milliseconds). The handlers never suspend for these
-        # verbs (the store commits synchronously), so a cancelled caller cannot interrupt a write
+        # verbs (the store commits synchronously; only admission webhooks, when configured, are
+        # awaited, before anything is written), so a cancelled caller cannot interrupt a write
         # half-way, just as the HTTP server runs a request it received to completion.
         with acting(user, attrs):
             resp = await self._handle(req)
