@@ -60,7 +60,7 @@ async def measure(mode: str, n: int, clients: int) -> tuple[float, float, float]
 
 
 async def run(args: argparse.Namespace) -> None:
-    results: dict[str, list[tuple[float, float, float]]] = {"AlwaysAllow": [], "Node,RBAC": []}
+    results: dict[str, list[tuple[float, float, float]]] = {"Node,RBAC": [], "AlwaysAllow": []}
     for _ in range(args.rounds):  # alternate, so drift on a shared machine hits both alike
         for mode in results:
             results[mode].append(await measure(mode, args.n, args.clients))
