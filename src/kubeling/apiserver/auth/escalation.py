@@ -20,10 +20,6 @@ from .user import MASTERS, User, current_user
 FULL_AUTHORITY = [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}, {"verbs": ["*"], "nonResourceURLs": ["*"]}]
 
 
-def _go_quote_list(xs: Any) -> str:
-    return rulelib._go_quote_list(list(xs))
-
-
 class RBACEscalationCheck(BasePlugin):
     kinds = tuple((RBAC_GROUP, k) for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"))
 
@@ -85,7 +81,7 @@ class RBACEscalationCheck(BasePlugin):
         if not missing:
             return ""
         lines = sorted({rulelib.compact_string(r) for r in rulelib.compact(missing)})
-        msg = (f"user \"{user.name}\" (groups={_go_quote_list(user.groups)}) is attempting to grant RBAC "
+        msg = (f"user \"{user.name}\" (groups={rulelib.go_quote_list(user.groups)}) is attempting to grant RBAC "
                f"permissions not currently held:\n" + "\n".join(lines))
         if resolution_errors:
             msg += f"; resolution errors: [{', '.join(resolution_errors)}]"

@@ -11,10 +11,10 @@ lookup; a cache miss walks only the rules bound to the user.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator
+from typing import Any
 
 from ...api.resources import Resource, lookup
-from ...store.base import DELETED, Compacted, Watcher
+from ...store.base import DELETED, Watcher
 from . import rules as rulelib
 from .attributes import Attributes
 from .rules import Rule
@@ -83,10 +83,7 @@ class RBACAuthorizer:
             while not q.empty():
                 ev = q.get_nowait()
                 if ev is None:  # the watcher fell behind and was closed: start over from a list
-                    try:
-                        self._relist(kind)
-                    except Compacted:  # pragma: no cover - a list is always current
-                        raise
+                    self._relist(kind)
                     break
                 if ev.type == DELETED:
                     self._objs[kind].pop(ev.entry.key, None)
@@ -162,10 +159,6 @@ class RBACAuthorizer:
             self._decisions.clear()
         self._decisions[key] = allowed
         return allowed, ("RBAC: " + ", ".join(errs) if errs and not allowed else "")
-
-    def objects(self, kind: str) -> Iterator[dict[str, Any]]:
-        self.sync()
-        return iter(list(self._objs[kind].values()))
 
 
 class Authorizer:

@@ -112,7 +112,7 @@ def compact(rules: list[Rule]) -> list[Rule]:
     return out
 
 
-def _go_quote_list(xs: list[str]) -> str:
+def go_quote_list(xs: Any) -> str:
     """fmt %q of a []string: ["a" "b"]."""
     import json
 
@@ -124,5 +124,5 @@ def compact_string(r: Rule) -> str:
     for key, label in (("apiGroups", "APIGroups"), ("resources", "Resources"), ("nonResourceURLs", "NonResourceURLs"),
                        ("resourceNames", "ResourceNames"), ("verbs", "Verbs")):
         if r.get(key):
-            parts.append(f"{label}:{_go_quote_list(r[key])}")
+            parts.append(f"{label}:{go_quote_list(r[key])}")
     return "{" + ", ".join(parts) + "}"
