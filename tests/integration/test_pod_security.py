@@ -29,3 +29,13 @@ def test_restricted_namespace_rejects_a_privileged_pod(cluster: Cluster, ns: str
     assert 'violates PodSecurity "baseline:latest": privileged (container "priv" must not set ' \
            'securityContext.privileged=true)' in p.stderr
     cluster.kubectl("-n", ns, "run", "plain", "--image=busybox")  # baseline allows a plain pod
+
+
+def test_warn_level_and_workload_templates_warn(cluster: Cluster, ns: str) -> None:
+    cluster.kubectl("label", "namespace", ns, "pod-security.kubernetes.io/warn=baseline")
+    p = cluster.kubectl("-n", ns, "run", "priv", "--image=busybox", "--privileged")
+    assert ('Warning: would violate PodSecurity "baseline:latest": privileged (container "priv" must not set '
+            'securityContext.privileged=true)') in p.stderr
+    cluster.kubectl("label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
+    p = cluster.kubectl("-n", ns, "create", "deployment", "web", "--image=nginx")  # created, with a warning
+    assert 'Warning: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false' in p.stderr

@@ -166,8 +166,14 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
                 if audit is not None:
                     audit[5][0] = True
                 request["user"] = user
-                with acting(user, attrs):
+                warnings: list[str] = []
+                with acting(user, attrs, warnings):
                     resp = await handler(request)
+                if warnings and not resp.prepared:
+                    from ..api.validation import warning_headers
+
+                    for w in warning_headers(warnings):
+                        resp.headers.add("Warning", w)
         except errors.StatusError as e:
             resp = status_response(e)
         except web.HTTPRedirection:

@@ -37,12 +37,24 @@ current_user: ContextVar[User | None] = ContextVar("current_user", default=None)
 current_request: ContextVar[Any] = ContextVar("current_request", default=None)
 
 
+# Warnings admission raises on the way (PodSecurity's warn level), sent as `Warning` headers.
+current_warnings: ContextVar[list[str] | None] = ContextVar("current_warnings", default=None)
+
+
+def warn(text: str) -> None:
+    """Add a warning to the response of the request being served (dropped in-process)."""
+    warnings = current_warnings.get()
+    if warnings is not None:
+        warnings.append(text)
+
+
 @contextmanager
-def acting(user: User, attributes: Any) -> Iterator[None]:
-    """Run the rest of a request with `current_user` and `current_request` set."""
-    t1, t2 = current_user.set(user), current_request.set(attributes)
+def acting(user: User, attributes: Any, warnings: list[str] | None = None) -> Iterator[None]:
+    """Run the rest of a request with `current_user`, `current_request` (and `current_warnings`) set."""
+    t1, t2, t3 = current_user.set(user), current_request.set(attributes), current_warnings.set(warnings)
     try:
         yield
     finally:
+        current_warnings.reset(t3)
         current_request.reset(t2)
         current_user.reset(t1)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from ...api import errors
 from ...api.resources import lookup
 from ..admission import BasePlugin
+from ..auth.user import warn
 
 if TYPE_CHECKING:
     from ...api.resources import Resource
@@ -234,29 +235,60 @@ def evaluate(level: str, pod: Pod) -> list[tuple[str, str]]:
     return [r for _, check in checks if (r := check(pod)) is not None]
 
 
+# workload kinds whose pod template is checked (warnings only, as upstream)
+TEMPLATES = {("apps", "Deployment"): ("spec", "template"), ("apps", "ReplicaSet"): ("spec", "template"),
+             ("apps", "StatefulSet"): ("spec", "template"), ("apps", "DaemonSet"): ("spec", "template"),
+             ("", "ReplicationController"): ("spec", "template"), ("batch", "Job"): ("spec", "template"),
+             ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template")}
+
+
+def _failures(labels: dict[str, str], mode: str, pod: Pod) -> str | None:
+    """`"<level>:<version>": <reason> (<detail>), ...` for a mode's level, or None if it passes."""
+    level = labels.get(LABEL + mode, "privileged")
+    if level not in LEVELS:
+        return None
+    failed = evaluate(level, pod)
+    if not failed:
+        return None
+    version = labels.get(LABEL + mode + "-version") or "latest"
+    return f'"{level}:{version}": ' + ", ".join(f"{reason} ({detail})" for reason, detail in failed)
+
+
 class PodSecurity(BasePlugin):
-    kinds = (("", "Pod"),)
+    """Pods: `enforce` rejects, `warn` warns. Workload templates: both only warn."""
+
+    kinds = (("", "Pod"), *TEMPLATES)
 
     def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
-        self._enforce(registry, obj)
+        self._check(registry, res, obj)
 
     def admit_update(self, registry: "Registry", res: "Resource", old: dict[str, Any], new: dict[str, Any],
                      dry_run: bool) -> None:
         if (old.get("spec") or {}) != (new.get("spec") or {}):  # metadata and status updates are exempt
-            self._enforce(registry, new)
+            self._check(registry, res, new)
 
-    def _enforce(self, registry: "Registry", pod: Pod) -> None:
-        meta = pod.get("metadata") or {}
+    def _check(self, registry: "Registry", res: "Resource", obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
         namespaces = lookup("", "v1", "namespaces")
         assert namespaces is not None
         entry = registry.store.get(namespaces.key(None, meta.get("namespace", "")))
         labels = ((entry.obj().get("metadata") or {}).get("labels") or {}) if entry is not None else {}
-        level = labels.get(LABEL + "enforce", "privileged")
-        if level not in LEVELS:
+        if not any(k.startswith(LABEL) for k in labels):
             return
-        failed = evaluate(level, pod)
-        if failed:
-            version = labels.get(LABEL + "enforce-version") or "latest"
-            why = ", ".join(f"{reason} ({detail})" for reason, detail in failed)
-            raise errors.forbidden("pods", meta.get("name", ""), "",
-                                   f'violates PodSecurity "{level}:{version}": {why}')
+        if res.kind == "Pod":
+            enforced = _failures(labels, "enforce", obj)
+            if enforced:
+                raise errors.forbidden("pods", meta.get("name", ""), "", f"violates PodSecurity {enforced}")
+            warned = _failures(labels, "warn", obj)
+            if warned:
+                warn(f"would violate PodSecurity {warned}")
+            return
+        template: Any = obj
+        for step in TEMPLATES[(res.group, res.kind)]:
+            template = (template or {}).get(step) if isinstance(template, dict) else None
+        if isinstance(template, dict):
+            for mode in ("enforce", "warn"):
+                found = _failures(labels, mode, template)
+                if found:
+                    warn(f"would violate PodSecurity {found}")
+                    return
