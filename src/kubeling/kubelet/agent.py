@@ -403,7 +403,7 @@ def node_runners(cfg: Config, client: Client) -> list[tuple[str, Awaitable[None]
     if cfg.no_node or cfg.runtime == "none":
         return []
     # a kubelet authenticates as system:node:<name> (Node authorizer + NodeRestriction); simulated
-    # nodes (--sim-nodes) share one informer and client across nodes and keep the caller's identity
+    # nodes (--sim-nodes) each act as their own node too, over informers they share (see sim.py)
     client = client.as_node(cfg.node_name_or_default)
     if cfg.runtime == "simulated":
         k = _simulated_node(cfg, client)
