@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import sys
 
@@ -57,6 +58,7 @@ async def measure(mode: str, n: int, clients: int) -> tuple[float, float, float]
             return n / total, admin_rate, (cpu_seconds(server) - cpu0) / n * 1e6
     finally:
         server.stop()
+        shutil.rmtree(server.dir, ignore_errors=True)
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -129,6 +129,9 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await SharedInformers.of(node_client).shutdown()  # the node's proxy and DNS share them
+        # the informers the API server's own loops (metrics server) share; the controller
+        # manager stops its own (system:kube-controller-manager's) when it ends
+        await SharedInformers.of(client).shutdown()
         await client.close()
         await node_client.close()
         await runner.cleanup()
