@@ -403,10 +403,11 @@ def node_runners(cfg: Config, client: Client) -> list[tuple[str, Awaitable[None]
     if cfg.no_node or cfg.runtime == "none":
         return []
     # a kubelet authenticates as system:node:<name> (Node authorizer + NodeRestriction); simulated
-    # nodes (--sim-nodes) each act as their own node too, over informers they share (see sim.py)
-    client = client.as_node(cfg.node_name_or_default)
+    # nodes (--sim-nodes) each act as their own node too, over informers they share (see sim.py).
+    # The real node still runs as the caller: its kube-proxy (system:kube-proxy) and cluster DNS
+    # (an add-on with a role of its own) share its client and must be split out first.
     if cfg.runtime == "simulated":
-        k = _simulated_node(cfg, client)
+        k = _simulated_node(cfg, client.as_node(cfg.node_name_or_default))
         return [(f"kubelet-{k.node_name}", k.run())]
     if not (cfg.runtime_explicit or REAL_NODE_BY_DEFAULT):
         return []
