@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from kubeling.apiserver.certs import ensure_pki, issue_cert
+from kubeling.pki import ensure_pki, issue_cert
 
 from .conftest import Cluster
 

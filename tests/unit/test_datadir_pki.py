@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from kubeling import datadir
-from kubeling.apiserver.certs import ensure_pki, issue_cert
+from kubeling.pki import ensure_pki, issue_cert
 from kubeling.store.sqlite import SQLiteStore
 
 
