@@ -22,7 +22,7 @@ import aiohttp
 import orjson
 
 from ...api import errors
-from ...api.patch import json_patch
+from ...api.patch.jsonpatch import json_patch
 from ...api.resources import lookup
 from ...api.selectors import from_label_selector_object
 from ..auth.user import current_request, current_user
