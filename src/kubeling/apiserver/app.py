@@ -170,7 +170,7 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
                 with acting(user, attrs, warnings):
                     resp = await handler(request)
                 if warnings and not resp.prepared:
-                    from ..api.validation import warning_headers
+                    from ..api.validation.strict import warning_headers
 
                     for w in warning_headers(warnings):
                         resp.headers.add("Warning", w)
