@@ -407,7 +407,7 @@ def node_runners(cfg: Config, client: Client) -> list[tuple[str, Awaitable[None]
     # The real node still runs as the caller: its kube-proxy (system:kube-proxy) and cluster DNS
     # (an add-on with a role of its own) share its client and must be split out first.
     if cfg.runtime == "simulated":
-        k = _simulated_node(cfg, client.as_node(cfg.node_name_or_default))
+        k = _simulated_node(cfg, client.as_node(cfg.node_name_or_default) if client is not None else client)
         return [(f"kubelet-{k.node_name}", k.run())]
     if not (cfg.runtime_explicit or REAL_NODE_BY_DEFAULT):
         return []

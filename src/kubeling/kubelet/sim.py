@@ -158,7 +158,8 @@ class SimulatedNodes:
                               lease_duration=lease_duration, status_update_frequency=status_update_frequency)
             cfg = KubeletConfig(node=node, pod_log_dir=pod_log_dir, workers=workers)
             # each kubelet acts as its node (system:node:<name>); the shared informers read as `client`
-            self.kubelets[name] = Kubelet(client.as_node(name), cfg, runtime, pod_source=self.dispatcher.view(name))
+            node_client = client.as_node(name) if client is not None else client  # None: wiring tests
+            self.kubelets[name] = Kubelet(node_client, cfg, runtime, pod_source=self.dispatcher.view(name))
 
     def _on_node(self, node: dict[str, Any]) -> None:
         """`sim.kubeling.io/stop-heartbeat: "true"` on the Node pauses that kubelet's heartbeat."""
