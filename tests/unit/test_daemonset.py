@@ -39,17 +39,29 @@ def test_should_run_taints_and_selector() -> None:
 def test_rolling_update_without_surge_deletes_within_max_unavailable() -> None:
     # 4 nodes, maxUnavailable 2: one node already has an unavailable new pod, so one old pod goes
     nodes = {"a": [pod("a1", "old")], "b": [pod("b1", "old")], "c": [pod("c1", "old")], "d": [pod("d1", HASH, False)]}
-    delete, surge = d.rolling_update_plan(ds(maxUnavailable=2), nodes, lambda n: True, HASH, 1e10)
+    delete, surge = d.rolling_update_plan(ds(maxUnavailable=2), nodes, dict.fromkeys(nodes, True), HASH, 1e10)
     assert [p["metadata"]["name"] for p in delete] == ["a1"] and surge == []
     # an unavailable old pod is always replaceable
     nodes["b"] = [pod("b1", "old", ready=False)]
-    delete, _ = d.rolling_update_plan(ds(maxUnavailable=1), nodes, lambda n: True, HASH, 1e10)
+    delete, _ = d.rolling_update_plan(ds(maxUnavailable=1), nodes, dict.fromkeys(nodes, True), HASH, 1e10)
+    assert [p["metadata"]["name"] for p in delete] == ["b1"]
+
+
+def test_rolling_update_counts_a_node_without_its_pod_as_unavailable() -> None:
+    # 3 nodes, maxUnavailable 1: a's old pod is gone and its new pod not yet seen, so no other old
+    # pod may go (updatedDesiredNodeCounts puts such a node in nodeToDaemonPods with no pods)
+    nodes = {"b": [pod("b1", "old")], "c": [pod("c1", "old")]}
+    delete, surge = d.rolling_update_plan(ds(maxUnavailable=1), nodes, {"a": True, "b": True, "c": True}, HASH, 1e10)
+    assert delete == [] and surge == []
+    # a node that should run nothing is no unavailable node
+    delete, _ = d.rolling_update_plan(ds(maxUnavailable=1), nodes, {"a": False, "b": True, "c": True}, HASH, 1e10)
     assert [p["metadata"]["name"] for p in delete] == ["b1"]
 
 
 def test_rolling_update_with_surge_starts_new_pods_first() -> None:
     nodes = {"a": [pod("a1", "old")], "b": [pod("b1", "old")], "c": [pod("c0", "old"), pod("c1", HASH)]}
-    delete, surge = d.rolling_update_plan(ds(maxSurge=1, maxUnavailable=0), nodes, lambda n: True, HASH, 1e10)
+    delete, surge = d.rolling_update_plan(ds(maxSurge=1, maxUnavailable=0), nodes, dict.fromkeys(nodes, True), HASH,
+                                          1e10)
     assert [p["metadata"]["name"] for p in delete] == ["c0"]  # its replacement is available
     assert surge == ["a"]  # one surge at a time
 

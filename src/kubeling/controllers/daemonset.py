@@ -175,18 +175,25 @@ def surge_and_unavailable(ds: Obj, desired: int) -> tuple[int, int]:
     return surge, unavailable
 
 
-def rolling_update_plan(ds: Obj, node_pods: dict[str, list[Obj]], should_run: Callable[[str], bool],
+def rolling_update_plan(ds: Obj, node_pods: dict[str, list[Obj]], wants: dict[str, bool],
                         hash_: str, now: float) -> tuple[list[Obj], list[str]]:
     """rollingUpdate (update.go): (old pods to delete, nodes to surge a new pod onto).
 
-    3 nodes, maxUnavailable 1, no surge: one old available pod is deleted per pass; the manage
-    loop creates its replacement, and the next old pod goes only once that one is available.
-    With maxSurge 1: a new pod starts next to one old pod, which is deleted once the new is available.
+    `wants` is node name -> should run a daemon pod, for every node. 3 nodes, maxUnavailable 1,
+    no surge: one old available pod is deleted per pass; the manage loop creates its replacement,
+    and the next old pod goes only once that one is available. A node that should run a pod but
+    has none (its old pod gone, the new one not yet seen) counts as unavailable, as upstream's
+    updatedDesiredNodeCounts adds it to nodeToDaemonPods. With maxSurge 1: a new pod starts next
+    to one old pod, which is deleted once the new is available.
     """
     gen = template_generation(ds)
     min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
-    desired = sum(1 for n in node_pods if should_run(n))
+    desired = sum(wants.values())
     surge, max_unavailable = surge_and_unavailable(ds, desired)
+    node_pods = {**{n: [] for n, run in wants.items() if run}, **node_pods}
+
+    def should_run(node: str) -> bool:
+        return wants.get(node, False)
 
     def available(p: Obj) -> bool:
         return podutil.is_pod_available(p, min_ready, now)
@@ -380,9 +387,10 @@ class DaemonSetController(Controller):
         if self.expectations.satisfied(key):
             await self._manage(ds, eligible, node_pods, hash_)
             strategy = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type") or "RollingUpdate"
-            if strategy == "RollingUpdate" and self.expectations.satisfied(key):  # manage changed nothing
+            if strategy == "RollingUpdate" and self.expectations.satisfied(key):  # manage's writes were all seen
+                node_pods = await self._node_pods(ds, selector)  # as upstream's rollingUpdate: not the pre-manage view
                 to_delete, surge_nodes = rolling_update_plan(
-                    ds, node_pods, lambda n: eligible.get(n, (False, False))[0], hash_, self.clock())
+                    ds, node_pods, {n: run for n, (run, _) in eligible.items()}, hash_, self.clock())
                 await self._sync_nodes(ds, to_delete, surge_nodes, hash_)
             await self._cleanup_history(ds, cur, old)
             node_pods = await self._node_pods(ds, selector)
