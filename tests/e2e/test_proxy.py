@@ -416,10 +416,18 @@ def test_in_cluster_config_reaches_the_api_from_a_pod(kc: RealCluster, app: dict
     st = net.status(kc.json("get", "pod", "client")["metadata"]["uid"])
     assert st is not None
     clean = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    r = subprocess.run(["nsenter", f"--net={st.netns_path}", sys.executable, "-c", IN_CLUSTER,
-                        str(tmp_path / "token"), str(tmp_path / "ca.crt")],
-                       capture_output=True, text=True, timeout=60, env={**clean, **env})
-    assert r.returncode == 0 and r.stdout.strip() == sorted(app["names"])[-1], r.stderr[-2000:]
+
+    def in_cluster() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["nsenter", f"--net={st.netns_path}", sys.executable, "-c", IN_CLUSTER,
+                               str(tmp_path / "token"), str(tmp_path / "ca.crt")],
+                              capture_output=True, text=True, timeout=60, env={**clean, **env})
+    # RBAC: the pod's ServiceAccount reaches the API but may not list pods until it is bound
+    r = in_cluster()
+    assert r.returncode != 0 and "(403)" in r.stderr and "system:serviceaccount:default:default" in r.stderr, \
+        r.stderr[-2000:]
+    kc.kubectl("create", "rolebinding", "client-view", "--clusterrole=view", "--serviceaccount=default:default")
+    r = kc.wait_for(lambda: (lambda p: p if p.returncode == 0 else None)(in_cluster()), 20, 0.5, "a bound account")
+    assert r.stdout.strip() == sorted(app["names"])[-1], r.stderr[-2000:]
 
 
 DNS_IP = f"10.251.{NET}.10"
