@@ -444,6 +444,22 @@ def test_kube_dns_service_and_pod_resolv_conf(kc: RealCluster, app: dict[str, An
     assert "options ndots:5" in resolv
 
 
+def test_dns_server_shows_as_a_mirror_pod_recreated_when_deleted(kc: RealCluster, app: dict[str, Any]) -> None:
+    def dns_row(not_uid: str = "") -> list[str] | None:
+        pods = _get(kc, "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns") or {"items": []}
+        pods = [p for p in pods["items"] if p["metadata"]["uid"] != not_uid]
+        if not pods:
+            return None
+        rows = kc.kubectl("get", "pods", "-n", "kube-system").stdout.splitlines()
+        row = next((r.split() for r in rows if r.startswith(pods[0]["metadata"]["name"] + " ")), None)
+        return row + [pods[0]["metadata"]["uid"]] if row and row[1:3] == ["1/1", "Running"] else None
+
+    name, *_, uid = kc.wait_for(dns_row, 20, 0.2, "kube-dns pod Running 1/1")
+    assert name.startswith("kube-dns-")
+    kc.kubectl("delete", "pod", "-n", "kube-system", name)
+    assert kc.wait_for(lambda: dns_row(not_uid=uid), 20, 0.2, "kube-dns pod recreated")[0] == name
+
+
 def _get(kc: RealCluster, *args: str) -> Any:
     p = kc.kubectl("get", *args, "-o", "json", check=False)
     return json.loads(p.stdout) if p.returncode == 0 else None

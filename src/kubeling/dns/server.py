@@ -67,6 +67,19 @@ def kube_dns_service(dns_ip: str) -> dict[str, Any]:
                                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]}}
 
 
+def kube_dns_static_pod(port: int, image: str) -> dict[str, Any]:
+    """What the node runs in-process, as a static pod (kubelet/mirror.py shows it in the API).
+
+    Labelled `k8s-app: kube-dns` like kubeadm's and k3s's DNS pods (so `-l k8s-app=kube-dns`
+    finds it); the Service stays selector-less, its endpoints written by `publisher`."""
+    ports = [{"name": "dns", "containerPort": port, "protocol": "UDP"},
+             {"name": "dns-tcp", "containerPort": port, "protocol": "TCP"}]
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": {"k8s-app": "kube-dns"}},
+            "spec": {"hostNetwork": True, "dnsPolicy": "Default", "priorityClassName": "system-cluster-critical",
+                     "containers": [{"name": NAME, "image": image, "ports": ports}]}}
+
+
 def publisher(client: Client, dns_ip: str, node_ip: str, port: int) -> PublishedService:
     ports = [{"name": "dns", "port": port, "protocol": "UDP"}, {"name": "dns-tcp", "port": port, "protocol": "TCP"}]
     return PublishedService(client, kube_dns_service(dns_ip), published_endpoints(NAMESPACE, NAME, node_ip, ports),
@@ -97,6 +110,7 @@ class ClusterDNS(Controller):
         self.timeout = timeout
         self.zone = Zone(domain)
         self._stale = True
+        self.listening = asyncio.Event()  # its mirror pod says Running only once it serves
         changed = lambda _o, _n: self._changed(None)  # noqa: E731
         self.services = self.watch(shared_informer(client, SERVICES), self._changed, changed, self._changed)
         self.slices = self.watch(shared_informer(client, SLICES), self._changed, changed, self._changed)
@@ -164,6 +178,7 @@ class ClusterDNS(Controller):
         except BaseException:
             udp.close()
             raise
+        self.listening.set()
         log.info("cluster DNS listening on %s:%d (forwarding to %s)", self.listen, self.port,
                  ", ".join(f"{h}:{p}" for h, p in self.upstreams) or "nothing")
         try:

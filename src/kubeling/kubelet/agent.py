@@ -33,7 +33,7 @@ import os
 import time
 from typing import Any, Awaitable
 
-from .. import GIT_VERSION
+from .. import GIT_VERSION, __version__
 from ..client.rest import Client
 from ..config import Config
 from .kubelet import Kubelet, KubeletConfig
@@ -266,7 +266,21 @@ class RealNode:
 
         cfg = self.cfg
         dns = ClusterDNS(self.client, self.node.ip, list(cfg.dns_upstreams) or host_upstreams(), cfg.cluster_domain)
-        await asyncio.gather(dns.run(), publisher(self.client, cfg.cluster_dns_ip, self.node.ip, dns.port).run())
+        await asyncio.gather(dns.run(), publisher(self.client, cfg.cluster_dns_ip, self.node.ip, dns.port).run(),
+                             self._run_dns_pod(dns))
+
+    async def _run_dns_pod(self, dns: Any) -> None:
+        """The mirror pod `kube-system/kube-dns-<node>` of the in-process DNS server, once it serves
+        and the Node (its owner) exists."""
+        from ..dns.server import kube_dns_static_pod
+        from .mirror import MirrorPod
+
+        await asyncio.gather(dns.listening.wait(), self.kubelet.node.registered.wait())
+        node_uid = ((self.kubelet.node.node or {}).get("metadata") or {}).get("uid", "")
+        keeper = MirrorPod(self.client, kube_dns_static_pod(dns.port, f"kubeling/dns:{__version__}"), self.name,
+                           node_uid, self.node.ip, "kubeling://dns")
+        self.kubelet.mirror_observers.append(keeper.observe)
+        await keeper.run()
 
     async def _prepare_images(self) -> None:
         """Build/import the tutorial images and serve them from a local registry that mirrors

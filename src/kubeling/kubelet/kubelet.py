@@ -46,6 +46,7 @@ from .dnsconfig import pod_dns
 from .images import policy as pull_policy
 from .images.reference import ReferenceError, normalize
 from .images.registry import RegistryError
+from .mirror import is_mirror_pod
 from .node import NodeAgent, NodeConfig
 from .prober import ProbeManager, ProbeType
 from . import pod_worker as pw
@@ -189,6 +190,7 @@ class Kubelet:
         # Services for the containers' service env vars (real runtimes only)
         self.services = (Informer(client, SERVICES) if getattr(runtime, "name", "") != "simulated" else None)
         self._image_ids: dict[str, str] = {}  # image as the runtime names it → repo digest
+        self.mirror_observers: list[Callable[[dict[str, Any]], None]] = []  # MirrorPod.observe
         self.started = asyncio.Event()
 
     # ---- heartbeat control (simulated node failure) --------------------------------------
@@ -199,13 +201,28 @@ class Kubelet:
         self.node.resume_heartbeat()
 
     # ---- pod source handlers: only record and enqueue ----------------------------------------
+    def _mirror(self, pod: dict[str, Any]) -> bool:
+        """A mirror pod is never run (upstream HandlePodAdditions/Updates/Removes hand it to
+        handleMirrorPod): only the component that owns it hears about it."""
+        if not is_mirror_pod(pod):
+            return False
+        for observe in self.mirror_observers:
+            observe(pod)
+        return True
+
     def _on_add(self, pod: dict[str, Any]) -> None:
+        if self._mirror(pod):
+            return
         uid = _uid(pod)
         self.pods[uid] = pod
         self.removed.pop(uid, None)
         self.queue.add(uid)
 
     def _on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        if is_mirror_pod(new) and not is_mirror_pod(old):  # replaced under the same name
+            self._on_delete(old)
+        if self._mirror(new):
+            return
         uid = _uid(new)
         if _uid(old) != uid:
             self._on_delete(old)
@@ -216,6 +233,8 @@ class Kubelet:
             self.queue.add(uid)
 
     def _on_delete(self, pod: dict[str, Any]) -> None:
+        if self._mirror(pod):
+            return
         uid = _uid(pod)
         last = self.pods.pop(uid, None) or pod
         self.status.forget(uid)
