@@ -52,8 +52,10 @@ class _Pods:
 
 
 def _keeper(api: _Pods) -> MirrorPod:
-    return MirrorPod(api, kube_dns_static_pod(53, "kubeling/dns:0.1.0"), "node-1",  # type: ignore[arg-type]
-                     "node-uid", "10.244.0.1", "kubeling://dns")
+    keeper = MirrorPod(api, kube_dns_static_pod(53, "kubeling/dns:0.1.0"), "node-1",  # type: ignore[arg-type]
+                       "node-uid", "10.244.0.1", "kubeling://dns")
+    keeper.recreate_after = 0
+    return keeper
 
 
 async def test_dns_mirror_pod_object_and_status() -> None:

@@ -35,6 +35,10 @@ SOURCE = "kubernetes.io/config.source"
 SEEN = "kubernetes.io/config.seen"
 RESYNC = 60.0  # the kubelet's syncFrequency: a missed event is repaired within a minute
 RETRY = 1.0
+# A deleted mirror pod is recreated on the next sync, not in the same breath: `kubectl delete pod`
+# GETs the pod, then LISTs and watches for its DELETED event (cmd/wait IsDeleted); a new pod of
+# the same name appearing between the two makes it wait for a deletion that never comes.
+RECREATE_AFTER = 1.0
 
 
 def is_mirror_pod(pod: dict[str, Any]) -> bool:
@@ -85,6 +89,7 @@ class MirrorPod:
         self.status = running_status(self.want, node_ip, container_id, self.started)
         self.wake = asyncio.Event()
         self._written: Any = None  # the status as the API stored it after our last write
+        self.recreate_after = RECREATE_AFTER
 
     def observe(self, pod: dict[str, Any]) -> None:
         meta = pod.get("metadata") or {}
@@ -120,6 +125,7 @@ class MirrorPod:
                 except errors.StatusError as e:
                     if e.code not in (404, 409):
                         raise
+                await asyncio.sleep(self.recreate_after)
                 continue
             status = {**(cur.get("status") or {}), **self.status}
             if cur.get("status") not in (status, self._written):
