@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -85,6 +86,8 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        # kubectl's discovery cache is per cluster; kubectl recreates it if the cluster starts again
+        shutil.rmtree(self.cache_dir, ignore_errors=True)
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True, env: dict[str, str] | None = None,
                 timeout: float = 60) -> subprocess.CompletedProcess:
