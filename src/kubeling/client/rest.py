@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 from dataclasses import dataclass
 from typing import Any, AsyncIterator
@@ -45,6 +46,7 @@ class ClientConfig:
     @classmethod
     def from_kubeconfig(cls, path: str, user_agent: str = "kubeling") -> "ClientConfig":
         """Build a config from a kubeconfig file (current context), writing inline certs to temp files."""
+        import atexit
         import base64
         import tempfile
 
@@ -64,6 +66,8 @@ class ClientConfig:
                 fd, p = tempfile.mkstemp(prefix="kubeling-")
                 with open(fd, "wb") as out:
                     out.write(base64.b64decode(src[data_key]))
+                # ssl loads certificates and keys from files only: gone again when the process ends
+                atexit.register(_remove_quietly, p)
                 return p
             return ""
 
@@ -72,6 +76,13 @@ class ClientConfig:
                    cert_file=materialize("client-certificate-data", "client-certificate", user),
                    key_file=materialize("client-key-data", "client-key", user),
                    token=user.get("token", ""), user_agent=user_agent)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _path(res: Resource, namespace: str | None, name: str | None = None, sub: str | None = None) -> str:
