@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -70,6 +71,7 @@ class Server:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def session(server: Server, connections: int, token: str = "") -> aiohttp.ClientSession:
