@@ -30,7 +30,7 @@ from ..client.informer import (CONTROLLER_UID, ORPHANS_BY_NAMESPACE, add_owner_i
                                split_key)
 from ..client.rest import Client
 from ..scheduler.framework import required_affinity_matches
-from . import history, podutil
+from . import history, podcontrol, podutil
 from .deployment.util import scaled_value
 from .replicaset import slow_start_batch
 
@@ -476,24 +476,12 @@ class DaemonSetController(Controller):
         _, err = await slow_start_batch(len(create), 1, create_one)
         for _ in todo:  # never tried after a failed batch: the informer will not see these
             self.expectations.creation_observed(key)
-        results = await asyncio.gather(*(self._delete_pod(ds, p) for p in delete), return_exceptions=True)
+        results = await asyncio.gather(*(podcontrol.delete_pod(self.client, self.recorder, self.expectations, ds, p) for p in delete), return_exceptions=True)
         errs = [r for r in results if isinstance(r, Exception)]
         if err is not None:
             raise err
         if errs:
             raise errs[0]
-
-    async def _delete_pod(self, ds: Obj, pod: Obj) -> None:
-        meta = pod["metadata"]
-        try:
-            await self.client.delete(PODS, meta.get("namespace"), meta["name"])
-        except errors.StatusError as e:
-            self.expectations.deletion_observed(object_key(ds), object_key(pod))
-            if e.code == 404:
-                return
-            self.recorder.event(ds, "Warning", "FailedDelete", f"Error deleting: {e.message}")
-            raise
-        self.recorder.event(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}")
 
     # ---- history ----------------------------------------------------------------------------
     async def _construct_history(self, ds: Obj, selector: Any) -> tuple[Obj | None, list[Obj]]:

@@ -26,7 +26,7 @@ from ..client.controller import Controller, ControllerRefManager
 from ..client.informer import (CONTROLLER_UID, ORPHANS_BY_NAMESPACE, add_owner_indexes, object_key, shared_informer,
                                split_key)
 from ..client.rest import Client
-from . import podutil
+from . import podcontrol, podutil
 
 log = logging.getLogger("kubeling.replicaset")
 
@@ -456,7 +456,7 @@ class ReplicaSetController(Controller):
             n = min(diff, self.burst)
             victims = podutil.pods_to_delete(pods(), self._related_pods(rs), n, self.clock())
             self.expectations.expect_deletions(key, [object_key(p) for p in victims])
-            results = await asyncio.gather(*(self._delete_pod(rs, p) for p in victims), return_exceptions=True)
+            results = await asyncio.gather(*(podcontrol.delete_pod(self.client, self.recorder, self.expectations, rs, p) for p in victims), return_exceptions=True)
             errs = [r for r in results if isinstance(r, Exception)]
             if errs:
                 raise errs[0]
@@ -486,18 +486,6 @@ class ReplicaSetController(Controller):
             self.recorder.event(rs, "Warning", "FailedCreate", f"Error creating: {e.message}")
             raise
         self.recorder.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
-
-    async def _delete_pod(self, rs: Obj, pod: Obj) -> None:
-        meta = pod["metadata"]
-        try:
-            await self.client.delete(PODS, meta.get("namespace"), meta["name"])
-        except errors.StatusError as e:
-            self.expectations.deletion_observed(object_key(rs), object_key(pod))
-            if e.code == 404:
-                return
-            self.recorder.event(rs, "Warning", "FailedDelete", f"Error deleting: {e.message}")
-            raise
-        self.recorder.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}")
 
     async def _update_status(self, rs: Obj, new_status: Obj) -> Obj:
         if status_unchanged(rs, new_status):
