@@ -26,17 +26,13 @@ import time
 import aiohttp
 import orjson
 import psutil
+from benchutil import pct
 
 REFERENCE = {
     "create_seq": "546-622/s", "create_par": "1292-1538/s", "list_json": "20-26 ms", "list_table": "29-30 ms",
     "watch_p50": "3.3 ms", "watch_p99": "9 ms", "ready": "5.1 s", "rss_idle": "325+44 MB",
 }
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def line(name: str, value: str, ref: str = "") -> None:

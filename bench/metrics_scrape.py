@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
 import tempfile
 import time
@@ -35,6 +34,7 @@ from kubeling.kubelet.runtime.base import RUNNING, ContainerStatus
 from kubeling.kubelet.server import KubeletServer
 from kubeling.kubelet.stats import StatsProvider
 from kubeling.metrics.api import Window
+from benchutil import free_port
 
 MEMORY_STAT = "\n".join(f"{k} {i * 4096}" for i, k in enumerate(
     "cache rss rss_huge shmem mapped_file dirty writeback swap pgpgin pgpgout pgfault pgmajfault inactive_anon "
@@ -85,12 +85,6 @@ async def cpu_ms(fn: Callable[[], Awaitable[Any]], rounds: int) -> float:
         await fn()
         samples.append((time.process_time() - t0) * 1000)
     return statistics.median(samples)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def main(n: int, rounds: int) -> None:

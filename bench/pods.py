@@ -22,7 +22,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -33,22 +32,12 @@ from typing import Any
 import aiohttp
 import orjson
 import psutil
+from benchutil import free_port, pct
 
 NS = "default"
 PODS = f"/api/v1/namespaces/{NS}/pods"
 DEPLOYS = f"/apis/apps/v1/namespaces/{NS}/deployments"
 COMMAND = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
 
 
 def pod(name: str, group: str) -> dict[str, Any]:

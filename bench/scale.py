@@ -26,6 +26,7 @@ import time
 import aiohttp
 import orjson
 import psutil
+from benchutil import pct
 
 DEPLOY = {
     "apiVersion": "apps/v1", "kind": "Deployment",
@@ -35,11 +36,6 @@ DEPLOY = {
                           "spec": {"containers": [{"name": "c", "image": "busybox:1.35",
                                                    "resources": {"requests": {"cpu": "1m", "memory": "1Mi"}}}]}}},
 }
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
 
 
 async def run(args: argparse.Namespace) -> None:
