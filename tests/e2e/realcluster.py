@@ -8,9 +8,11 @@ import os
 import subprocess
 import sys
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from tests.integration.conftest import Cluster, free_port
+
+C = TypeVar("C", bound=Cluster)
 
 
 def down(data_dir: str) -> subprocess.CompletedProcess[str]:
@@ -20,12 +22,13 @@ def down(data_dir: str) -> subprocess.CompletedProcess[str]:
 
 @contextmanager
 def own_cluster(base: str, bridge: str, cluster_cidr: str, service_cidr: str, node_name: str,
-                before_start: Callable[[str], None] | None = None, extra_args: tuple[str, ...] = ()) -> Iterator[Cluster]:
+                before_start: Callable[[str], None] | None = None, extra_args: tuple[str, ...] = (),
+                cls: type[C] = Cluster) -> Iterator[C]:  # type: ignore[assignment]
     """Start the cluster under `base` (data in base/data, pod logs in base/logs); `before_start(data_dir)`
     may prepare the data dir (e.g. put an image into the node's store); `extra_args` are more
-    `kubeling up` flags."""
+    `kubeling up` flags; `cls` a Cluster subclass with a module's own helpers."""
     data = os.path.join(base, "data")
-    c = Cluster(data, free_port(), node=True, extra_args=(
+    c = cls(data, free_port(), node=True, extra_args=(
         "--kubelet-port", str(free_port()), "--pod-bridge", bridge, "--cluster-cidr", cluster_cidr,
         "--service-cidr", service_cidr, "--pod-log-dir", os.path.join(base, "logs"), "--node-name", node_name, *extra_args))
     try:

@@ -22,7 +22,8 @@ from typing import Any, Iterator
 import pytest
 
 from kubeling.kubelet.network.claim import owner_id
-from tests.e2e.test_tutorial_real import RealCluster, _down, _ready, http_get
+from tests.e2e.realcluster import own_cluster
+from tests.e2e.test_tutorial_real import RealCluster, _ready, http_get
 from tests.integration.conftest import free_port, manifest
 
 pytestmark = pytest.mark.skipif(
@@ -101,20 +102,12 @@ def upstream() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def kc(tmp_path_factory: pytest.TempPathFactory, upstream: str) -> Iterator[RealCluster]:
     base = str(tmp_path_factory.mktemp("proxy"))
-    data = os.path.join(base, "data")
-    c = RealCluster(data, free_port(), node=True, extra_args=(
-        "--kubelet-port", str(free_port()), "--pod-bridge", BRIDGE, "--cluster-cidr", CLUSTER_CIDR,
-        "--service-cidr", SERVICE_CIDR, "--pod-log-dir", os.path.join(base, "logs"), "--node-name", "proxy-node",
-        "--dns-upstream", upstream))
-    c.mode = "iptables"  # type: ignore[attr-defined]
-    try:
-        c.start()
+    with own_cluster(base, BRIDGE, CLUSTER_CIDR, SERVICE_CIDR, "proxy-node", extra_args=("--dns-upstream", upstream),
+                     cls=RealCluster) as c:
+        c.mode = "iptables"  # type: ignore[attr-defined]
         yield c
-    finally:
-        c.stop()
-        r = _down(data)
-        left = [ln for ln in _saved().splitlines() if owner_id(data)[:6] in ln]
-        assert r.returncode == 0 and not left, f"kubeling down: {r.stdout}{r.stderr} left: {left}"
+    left = [ln for ln in _saved().splitlines() if owner_id(os.path.join(base, "data"))[:6] in ln]
+    assert not left, f"kubeling down left: {left}"
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from typing import Any, Iterator
@@ -27,6 +26,7 @@ from typing import Any, Iterator
 import pytest
 
 from kubeling.kubelet.images import build
+from tests.e2e.realcluster import own_cluster
 from tests.integration.conftest import Cluster, free_port, manifest
 
 pytestmark = pytest.mark.skipif(
@@ -76,26 +76,13 @@ def http_get(url: str, timeout: float = 3.0) -> str:
         return r.read().decode(errors="replace")
 
 
-def _down(data_dir: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kubeling.cli", "down", "--data-dir", data_dir, "-q"],
-                          capture_output=True, text=True, timeout=120)
-
-
 @pytest.fixture(scope="module")
 def kc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
     base = str(tmp_path_factory.mktemp("tutorial-real"))
-    data = os.path.join(base, "data")
-    c = RealCluster(data, free_port(), node=True, extra_args=(
-        "--kubelet-port", str(free_port()), "--pod-bridge", BRIDGE, "--cluster-cidr", CLUSTER_CIDR,
-        "--service-cidr", SERVICE_CIDR, "--pod-log-dir", os.path.join(base, "logs"), "--node-name", "tutorial-node"))
-    try:
-        c.start()
+    with own_cluster(base, BRIDGE, CLUSTER_CIDR, SERVICE_CIDR, "tutorial-node", cls=RealCluster) as c:
         yield c
-    finally:
-        c.stop()
-        r = _down(data)
-        leftovers = _leftovers(data)
-        assert r.returncode == 0 and not leftovers, f"kubeling down: {r.stdout}{r.stderr} leftovers: {leftovers}"
+    leftovers = _leftovers(os.path.join(base, "data"))
+    assert not leftovers, f"kubeling down left: {leftovers}"
 
 
 def _leftovers(data: str) -> list[str]:
