@@ -14,6 +14,7 @@ import collections
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -371,9 +372,14 @@ def test_load_balancer_gets_an_external_ip_that_serves(kc: RealCluster, app: dic
 def test_deleted_service_leaves_no_rules(kc: RealCluster, app: dict[str, Any], proxy_mode: str) -> None:
     kc.kubectl("apply", "-f", "-", input=EMPTY.replace("nobody", "brief"))
     ip = kc.json("get", "svc", "brief")["spec"]["clusterIP"]
-    kc.wait_for(lambda: ip in _saved(), 10, 0.1, "rules for the new service")
+    kc.wait_for(lambda: _mentions(_saved(), ip), 10, 0.1, "rules for the new service")
     kc.kubectl("delete", "svc", "brief")
-    kc.wait_for(lambda: ip not in _saved(), 10, 0.1, "rules of the deleted service gone")
+    kc.wait_for(lambda: not _mentions(_saved(), ip), 10, 0.1, "rules of the deleted service gone")
+
+
+def _mentions(rules: str, ip: str) -> bool:
+    """`ip` as a whole address: 10.251.7.2 must not be found inside another service's 10.251.7.23."""
+    return re.search(rf"(?<![\d.]){re.escape(ip)}(?![\d])", rules) is not None
 
 
 def _saved() -> str:
