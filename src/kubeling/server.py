@@ -14,7 +14,8 @@ from typing import Callable
 from . import KUBE_VERSION, datadir
 from .api import errors
 from .api.resources import lookup
-from .apiserver.admission import Chain, default_chain
+from .apiserver.admission import Chain
+from .apiserver.plugins import default_chain
 from .apiserver.auth import policy as rbac_policy
 from .apiserver.auth.escalation import RBACEscalationCheck
 from .apiserver.auth.node import NodeAuthorizer, NodeRestriction

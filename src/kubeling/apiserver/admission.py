@@ -10,22 +10,29 @@ what was allocated). Plugins raise `StatusError` to reject.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..api.resources import Resource
-    from .registry import Registry
+
+
+class Objects(Protocol):
+    """What a plugin sees of the registry that calls it: the store, to read other objects.
+
+    Plugins depend on this, not on the registry, so the registry can import the chain."""
+
+    store: Any
 
 
 class Plugin(Protocol):
     kinds: tuple[tuple[str, str], ...]  # (group, kind) pairs this plugin handles
 
-    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None: ...
+    def admit_create(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None: ...
 
-    def admit_update(self, registry: "Registry", res: "Resource", old: dict[str, Any], new: dict[str, Any],
+    def admit_update(self, registry: "Objects", res: "Resource", old: dict[str, Any], new: dict[str, Any],
                      dry_run: bool) -> None: ...
 
-    def after_delete(self, registry: "Registry", res: "Resource", obj: dict[str, Any]) -> None: ...
+    def after_delete(self, registry: "Objects", res: "Resource", obj: dict[str, Any]) -> None: ...
 
 
 class BasePlugin:
@@ -33,14 +40,14 @@ class BasePlugin:
 
     kinds: tuple[tuple[str, str], ...] = ()
 
-    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+    def admit_create(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
         return None
 
-    def admit_update(self, registry: "Registry", res: "Resource", old: dict[str, Any], new: dict[str, Any],
+    def admit_update(self, registry: "Objects", res: "Resource", old: dict[str, Any], new: dict[str, Any],
                      dry_run: bool) -> None:
         return None
 
-    def after_delete(self, registry: "Registry", res: "Resource", obj: dict[str, Any]) -> None:
+    def after_delete(self, registry: "Objects", res: "Resource", obj: dict[str, Any]) -> None:
         return None
 
 
@@ -60,42 +67,22 @@ class Chain:
     def for_kind(self, res: "Resource") -> list[Plugin]:
         return self._by_kind.get((res.group, res.kind), [])
 
-    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+    def admit_create(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
         for p in self.for_kind(res):
             p.admit_create(registry, res, obj, dry_run)
 
-    def admit_update(self, registry: "Registry", res: "Resource", old: dict[str, Any], new: dict[str, Any],
+    def admit_update(self, registry: "Objects", res: "Resource", old: dict[str, Any], new: dict[str, Any],
                      dry_run: bool) -> None:
         for p in self.for_kind(res):
             p.admit_update(registry, res, old, new, dry_run)
 
-    def after_delete(self, registry: "Registry", res: "Resource", obj: dict[str, Any]) -> None:
+    def after_delete(self, registry: "Objects", res: "Resource", obj: dict[str, Any]) -> None:
         for p in self.for_kind(res):
             p.after_delete(registry, res, obj)
 
-    async def call_webhooks(self, registry: "Registry", res: "Resource", obj: dict[str, Any],
+    async def call_webhooks(self, registry: "Objects", res: "Resource", obj: dict[str, Any],
                             old: dict[str, Any] | None, dry_run: bool, mutating: bool) -> None:
         """Mutating webhooks after the built-in plugins, validating ones after validation."""
         if self.webhooks is not None:
             await self.webhooks.admit(registry, res, obj, old, dry_run, mutating)
 
-
-def default_chain(service_cidr: str = "10.96.0.0/12", node_port_range: str = "30000-32767") -> Chain:
-    """The plugins `kubeling up` runs, in upstream's order."""
-    from .plugins.limitranger import LimitRanger
-    from .plugins.podsecurity import PodSecurity
-    from .plugins.priority import PriorityAdmission
-    from .plugins.resourcequota import ResourceQuotaAdmission
-    from .plugins.service_alloc import ServiceAllocator
-    from .plugins.serviceaccount import ServiceAccountAdmission
-    from .plugins.storageclass import DefaultStorageClass
-    from .plugins.storageprotection import StorageObjectInUseProtection
-    from .plugins.tolerations import DefaultTolerationSeconds
-
-    from .plugins.webhooks import Webhooks
-
-    return Chain(webhooks=Webhooks(), plugins=[
-        LimitRanger(), ServiceAccountAdmission(), PriorityAdmission(), DefaultTolerationSeconds(),
-        ServiceAllocator(service_cidr, node_port_range), DefaultStorageClass(), StorageObjectInUseProtection(),
-        PodSecurity(), ResourceQuotaAdmission(),
-    ])

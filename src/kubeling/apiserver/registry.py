@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import os
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -24,14 +22,12 @@ from ..api.conversion import CONVERTIBLE_KINDS
 from ..api.resources import Resource, lookup
 from ..store.base import Entry, KeyExists, KeyNotFound, RevisionConflict
 from .admission import Chain
+from .names import new_uid, random_suffix
 from .query import query_bool
 
 CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
 NAMESPACES = lookup("", "v1", "namespaces")
 assert NAMESPACES is not None
-
-# Upstream's generateName alphabet (k8s.io/apimachinery/pkg/util/rand): no vowels, no confusables.
-_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 _SERVER_SET_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 
@@ -111,19 +107,6 @@ def to_storage(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
 def copy_view(res: Resource, entry: Entry) -> dict[str, Any]:
     """A private, mutable copy of the object in `res`'s version."""
     return orjson.loads(encoded(res, entry))
-
-
-def new_uid() -> str:
-    """A random (version 4) UUID string, as uuid.uuid4() would give, at a third of the cost."""
-    b = bytearray(os.urandom(16))
-    b[6] = (b[6] & 0x0F) | 0x40
-    b[8] = (b[8] & 0x3F) | 0x80
-    h = b.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def random_suffix(n: int = 5) -> str:
-    return "".join(secrets.choice(_NAME_ALPHABET) for _ in range(n))
 
 
 @dataclass

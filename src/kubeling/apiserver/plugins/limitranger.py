@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any
 from ...api import errors
 from ...api.quantity import parse_quantity
 from ...api.resources import lookup
-from ..admission import BasePlugin
+from ..admission import BasePlugin, Objects
 
 if TYPE_CHECKING:
     from ...api.resources import Resource
-    from ..registry import Registry
 
 LIMIT_RANGES = lookup("", "v1", "limitranges")
 assert LIMIT_RANGES is not None
@@ -29,7 +28,7 @@ def _defaulted(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, "default": default, "defaultRequest": request}
 
 
-def _items(registry: "Registry", namespace: str) -> list[dict[str, Any]]:
+def _items(registry: "Objects", namespace: str) -> list[dict[str, Any]]:
     return [_defaulted(item) for e in registry.store.list(LIMIT_RANGES.prefix(namespace))[0]
             for item in (e.obj().get("spec") or {}).get("limits") or () if item.get("type") == "Container"]
 
@@ -90,7 +89,7 @@ def violations(pod: dict[str, Any], items: list[dict[str, Any]]) -> list[str]:
 class LimitRanger(BasePlugin):
     kinds = (("", "Pod"),)
 
-    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+    def admit_create(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
         items = _items(registry, (obj.get("metadata") or {}).get("namespace") or "")
         if not items:
             return

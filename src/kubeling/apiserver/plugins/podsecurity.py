@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ...api import errors
 from ...api.resources import lookup
-from ..admission import BasePlugin
+from ..admission import BasePlugin, Objects
 from ..auth.user import warn
 
 if TYPE_CHECKING:
     from ...api.resources import Resource
-    from ..registry import Registry
 
 LABEL = "pod-security.kubernetes.io/"
 LEVELS = ("privileged", "baseline", "restricted")
@@ -259,15 +258,15 @@ class PodSecurity(BasePlugin):
 
     kinds = (("", "Pod"), *TEMPLATES)
 
-    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+    def admit_create(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
         self._check(registry, res, obj)
 
-    def admit_update(self, registry: "Registry", res: "Resource", old: dict[str, Any], new: dict[str, Any],
+    def admit_update(self, registry: "Objects", res: "Resource", old: dict[str, Any], new: dict[str, Any],
                      dry_run: bool) -> None:
         if (old.get("spec") or {}) != (new.get("spec") or {}):  # metadata and status updates are exempt
             self._check(registry, res, new)
 
-    def _check(self, registry: "Registry", res: "Resource", obj: dict[str, Any]) -> None:
+    def _check(self, registry: "Objects", res: "Resource", obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
         namespaces = lookup("", "v1", "namespaces")
         assert namespaces is not None

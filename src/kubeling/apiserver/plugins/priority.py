@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from ...api import errors
 from ...api.resources import lookup
-from ..admission import BasePlugin
+from ..admission import BasePlugin, Objects
 
 if TYPE_CHECKING:
     from ...api.resources import Resource
-    from ..registry import Registry
 
 PRIORITY_CLASSES = lookup("scheduling.k8s.io", "v1", "priorityclasses")
 assert PRIORITY_CLASSES is not None
@@ -25,7 +24,7 @@ PREEMPT_LOWER = "PreemptLowerPriority"
 SYSTEM_CLASSES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
 
 
-def _class(registry: "Registry", name: str) -> dict[str, Any] | None:
+def _class(registry: "Objects", name: str) -> dict[str, Any] | None:
     entry = registry.store.get(PRIORITY_CLASSES.key(None, name))
     if entry is not None:
         return entry.obj()
@@ -34,7 +33,7 @@ def _class(registry: "Registry", name: str) -> dict[str, Any] | None:
     return None
 
 
-def default_class(registry: "Registry") -> dict[str, Any] | None:
+def default_class(registry: "Objects") -> dict[str, Any] | None:
     """getDefaultPriorityClass: the globalDefault class with the highest value."""
     entries, _ = registry.store.list(PRIORITY_CLASSES.prefix(None))
     best = None
@@ -48,7 +47,7 @@ def default_class(registry: "Registry") -> dict[str, Any] | None:
 class PriorityAdmission(BasePlugin):
     kinds = (("", "Pod"),)
 
-    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+    def admit_create(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
         spec = obj.setdefault("spec", {})
         pod_name = (obj.get("metadata") or {}).get("name", "")
         name = spec.get("priorityClassName") or ""
@@ -77,7 +76,7 @@ class PriorityAdmission(BasePlugin):
                                    f"given PriorityClass name")
         spec["preemptionPolicy"] = policy
 
-    def admit_update(self, registry: "Registry", res: "Resource", old: dict[str, Any], new: dict[str, Any],
+    def admit_update(self, registry: "Objects", res: "Resource", old: dict[str, Any], new: dict[str, Any],
                      dry_run: bool) -> None:
         spec, ospec = new.setdefault("spec", {}), old.get("spec") or {}
         for k in ("priority", "preemptionPolicy"):

@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any
 from ...api import errors, quota
 from ...api.quantity import Quantity, parse_quantity
 from ...api.resources import RESOURCES, lookup
-from ..admission import BasePlugin
+from ..admission import BasePlugin, Objects
 
 if TYPE_CHECKING:
     from ...api.resources import Resource
-    from ..registry import Registry
 
 QUOTAS = lookup("", "v1", "resourcequotas")
 assert QUOTAS is not None
@@ -39,7 +38,7 @@ def namespace_objects(store: Any, namespace: str, kinds: set[tuple[str, str]]) -
 class ResourceQuotaAdmission(BasePlugin):
     kinds = tuple({(r.group, r.kind) for r in RESOURCES if r.namespaced and "create" in r.verbs})
 
-    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+    def admit_create(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
         ns = (obj.get("metadata") or {}).get("namespace") or ""
         quotas = [e.obj() for e in registry.store.list(QUOTAS.prefix(ns))[0]] if ns else []
         for q in quotas:

@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from ...api import errors
 from ...api.validation.field import go_strings, invalid
-from ..admission import BasePlugin
+from ..admission import BasePlugin, Objects
 
 if TYPE_CHECKING:
     from ...api.resources import Resource
-    from ..registry import Registry
 
 
 class AllocationError(Exception):
@@ -327,14 +326,14 @@ class ServiceAllocator(BasePlugin):
                     self.ports.allocate(port, owner)
         self._loaded = True
 
-    def _ensure(self, registry: "Registry", res: "Resource") -> None:
+    def _ensure(self, registry: "Objects", res: "Resource") -> None:
         if not self._loaded:
             entries, _ = registry.store.list(res.prefix(None))
             self.load(e.obj() for e in entries)
         if self._pending:
             self._settle(registry, res)
 
-    def _settle(self, registry: "Registry", res: "Resource") -> None:
+    def _settle(self, registry: "Objects", res: "Resource") -> None:
         """Keep pending values the stored Service uses; release the others."""
         pending, self._pending = self._pending, []
         for owner, ip, port in pending:
@@ -347,7 +346,7 @@ class ServiceAllocator(BasePlugin):
                 self.ports.release(port, owner)
 
     # ---- hooks ----------------------------------------------------------------------------
-    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+    def admit_create(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
         self._ensure(registry, res)
         normalize_cluster_ips(obj, None)
         self._init_ip_families(obj)
@@ -359,7 +358,7 @@ class ServiceAllocator(BasePlugin):
             self._undo(_key(obj), taken)
             raise
 
-    def admit_update(self, registry: "Registry", res: "Resource", old: dict[str, Any], new: dict[str, Any],
+    def admit_update(self, registry: "Objects", res: "Resource", old: dict[str, Any], new: dict[str, Any],
                      dry_run: bool) -> None:
         self._ensure(registry, res)
         patch_allocated_values(new, old)
@@ -382,7 +381,7 @@ class ServiceAllocator(BasePlugin):
         self._pending += [(owner, ip, None) for ip in service_ips(old) if ip not in service_ips(new)]
         self._pending += [(owner, None, p) for p in service_node_ports(old) if p not in service_node_ports(new)]
 
-    def after_delete(self, registry: "Registry", res: "Resource", obj: dict[str, Any]) -> None:
+    def after_delete(self, registry: "Objects", res: "Resource", obj: dict[str, Any]) -> None:
         self._ensure(registry, res)
         owner = _key(obj)
         for ip in service_ips(obj):

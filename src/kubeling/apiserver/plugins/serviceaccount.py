@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ...api import errors
 from ...api.resources import lookup
-from ..admission import BasePlugin
+from .. import names
+from ..admission import BasePlugin, Objects
 
 if TYPE_CHECKING:
     from ...api.resources import Resource
-    from ..registry import Registry
 
 SERVICE_ACCOUNTS = lookup("", "v1", "serviceaccounts")
 assert SERVICE_ACCOUNTS is not None
@@ -78,11 +78,9 @@ class ServiceAccountAdmission(BasePlugin):
     kinds = (("", "Pod"),)
 
     def __init__(self, random_suffix: Callable[[], str] | None = None) -> None:
-        from ..registry import random_suffix as default_suffix
+        self.random_suffix = random_suffix or names.random_suffix
 
-        self.random_suffix = random_suffix or default_suffix
-
-    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+    def admit_create(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
         meta = obj.get("metadata") or {}
         if MIRROR_POD_ANNOTATION in (meta.get("annotations") or {}):
             return

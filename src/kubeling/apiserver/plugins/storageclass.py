@@ -7,11 +7,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...api.resources import lookup
-from ..admission import BasePlugin
+from ..admission import BasePlugin, Objects
 
 if TYPE_CHECKING:
     from ...api.resources import Resource
-    from ..registry import Registry
 
 CLASSES = lookup("storage.k8s.io", "v1", "storageclasses")
 assert CLASSES is not None
@@ -20,7 +19,7 @@ DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 BETA_CLASS = "volume.beta.kubernetes.io/storage-class"
 
 
-def default_class(registry: "Registry") -> str | None:
+def default_class(registry: "Objects") -> str | None:
     """GetDefaultClass: of the classes annotated default, the newest (then by name)."""
     entries, _ = registry.store.list(CLASSES.prefix(None))
     defaults = [sc for sc in (e.obj() for e in entries)
@@ -34,7 +33,7 @@ def default_class(registry: "Registry") -> str | None:
 class DefaultStorageClass(BasePlugin):
     kinds = (("", "PersistentVolumeClaim"),)
 
-    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+    def admit_create(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
         spec = obj.setdefault("spec", {})
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         if spec.get("storageClassName") is not None or BETA_CLASS in annotations:

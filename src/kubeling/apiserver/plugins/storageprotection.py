@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..admission import BasePlugin
+from ..admission import BasePlugin, Objects
 
 if TYPE_CHECKING:
     from ...api.resources import Resource
-    from ..registry import Registry
 
 FINALIZERS = {"PersistentVolumeClaim": "kubernetes.io/pvc-protection", "PersistentVolume": "kubernetes.io/pv-protection"}
 
@@ -19,7 +18,7 @@ FINALIZERS = {"PersistentVolumeClaim": "kubernetes.io/pvc-protection", "Persiste
 class StorageObjectInUseProtection(BasePlugin):
     kinds = (("", "PersistentVolumeClaim"), ("", "PersistentVolume"))
 
-    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+    def admit_create(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
         meta = obj.setdefault("metadata", {})
         fin = FINALIZERS[res.kind]
         if fin not in (meta.get("finalizers") or []):

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..admission import BasePlugin
+from ..admission import BasePlugin, Objects
 
 if TYPE_CHECKING:
     from ...api.resources import Resource
-    from ..registry import Registry
 
 NOT_READY = "node.kubernetes.io/not-ready"
 UNREACHABLE = "node.kubernetes.io/unreachable"
@@ -44,9 +43,9 @@ class DefaultTolerationSeconds(BasePlugin):
     def __init__(self, not_ready: int = DEFAULT_SECONDS, unreachable: int = DEFAULT_SECONDS) -> None:
         self.not_ready, self.unreachable = not_ready, unreachable
 
-    def admit_create(self, registry: "Registry", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+    def admit_create(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
         add_default_tolerations(obj, self.not_ready, self.unreachable)
 
-    def admit_update(self, registry: "Registry", res: "Resource", old: dict[str, Any], new: dict[str, Any],
+    def admit_update(self, registry: "Objects", res: "Resource", old: dict[str, Any], new: dict[str, Any],
                      dry_run: bool) -> None:
         add_default_tolerations(new, self.not_ready, self.unreachable)

@@ -29,7 +29,7 @@ from ..auth.user import current_request, current_user
 
 if TYPE_CHECKING:
     from ...api.resources import Resource
-    from ..registry import Registry
+    from ..admission import Objects
 
 GROUP = "admissionregistration.k8s.io"
 MUTATING = lookup(GROUP, "v1", "mutatingwebhookconfigurations")
@@ -61,7 +61,7 @@ class Webhooks:
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
 
-    async def admit(self, registry: "Registry", res: "Resource", obj: dict[str, Any], old: dict[str, Any] | None,
+    async def admit(self, registry: "Objects", res: "Resource", obj: dict[str, Any], old: dict[str, Any] | None,
                     dry_run: bool, mutating: bool) -> None:
         if res.group == GROUP:  # webhook configurations are never sent to webhooks
             return
@@ -77,7 +77,7 @@ class Webhooks:
                 if self._matches(registry, hook, op, res, sub, obj, old):
                     await self._call(registry, hook, res, sub, op, obj, old, dry_run, mutating)
 
-    def _matches(self, registry: "Registry", hook: dict[str, Any], op: str, res: "Resource", sub: str,
+    def _matches(self, registry: "Objects", hook: dict[str, Any], op: str, res: "Resource", sub: str,
                  obj: dict[str, Any], old: dict[str, Any] | None) -> bool:
         if not any(_rule_matches(r, op, res, sub) for r in hook.get("rules") or ()):
             return False
@@ -114,7 +114,7 @@ class Webhooks:
             request["namespace"] = meta.get("namespace", "")
         return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
 
-    def _target(self, registry: "Registry", cfg: dict[str, Any]) -> tuple[str, str | None]:
+    def _target(self, registry: "Objects", cfg: dict[str, Any]) -> tuple[str, str | None]:
         """(URL, TLS server name) of a webhook's clientConfig."""
         if cfg.get("url"):
             return cfg["url"], None
@@ -149,7 +149,7 @@ class Webhooks:
                 raise ConnectionError(f"expected response code 200, got {r.status}")
             return orjson.loads(raw)
 
-    async def _call(self, registry: "Registry", hook: dict[str, Any], res: "Resource", sub: str, op: str,
+    async def _call(self, registry: "Objects", hook: dict[str, Any], res: "Resource", sub: str, op: str,
                     obj: dict[str, Any], old: dict[str, Any] | None, dry_run: bool, mutating: bool) -> None:
         name = hook.get("name", "")
         if dry_run and hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
