@@ -1,4 +1,4 @@
-"""Command line: `kubeling up | version`."""
+"""Command line: `kubeling up | down | images | version` (up.py, down.py, images_cli.py)."""
 
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as e:
             print(f"kubeling: cannot log to {args.data_dir}: {e}", file=sys.stderr)
             return 1
-        from .server import up
+        from .up import up
 
         cfg = Config(data_dir=args.data_dir, bind=args.bind, port=args.port, advertise=args.advertise_address,
                      service_cidr=args.service_cidr, authorization_mode=args.authorization_mode,

@@ -198,9 +198,9 @@ class RestAPI:
             as_table = negotiation.negotiate(request.headers.get("Accept")).as_kind == "Table"
             return _json(answer(self.metrics, res, method, target.namespace, target.name, q, as_table))
         if target.subresource in ("log", "exec", "attach", "portforward") and res.kind == "Pod" and res.group == "" and target.name:
-            from . import streaming  # pods/log, exec, attach, portforward: relayed to the kubelet
+            from . import kubeletproxy  # pods/log, exec, attach, portforward: relayed to the kubelet
 
-            return await streaming.handle(self, request, res, target.namespace, target.name, target.subresource)
+            return await kubeletproxy.handle(self, request, res, target.namespace, target.name, target.subresource)
         if method == "GET":
             wanted = negotiation.negotiate(request.headers.get("Accept"))
             if target.name is None:

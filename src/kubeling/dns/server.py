@@ -24,7 +24,7 @@ from ..api.resources import lookup
 from ..client.controller import Controller
 from ..client.informer import shared_informer
 from ..client.rest import Client
-from ..controllers.bootstrap import PublishedService, published_endpoints, published_slice
+from ..controllers.kubernetesservice import PublishedService, published_endpoints, published_slice
 from .records import Zone
 
 log = logging.getLogger("kubeling.dns")

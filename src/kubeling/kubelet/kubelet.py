@@ -49,7 +49,7 @@ from .images.registry import RegistryError
 from .mirror import is_mirror_pod
 from .node import NodeAgent, NodeConfig
 from .prober import ProbeManager, ProbeType
-from . import pod_worker as pw
+from . import sync_helpers as sh
 from . import poddir
 from . import status as st
 from .runtime import logs
@@ -274,8 +274,8 @@ class Kubelet:
         ev["involvedObject"].setdefault("kind", "Pod")
         ev["involvedObject"].setdefault("apiVersion", "v1")
         if container:
-            ev["involvedObject"]["fieldPath"] = pw.field_path(container, init)
-        log.debug("event %s %s: %s %s", typ, pw.format_pod(pod), reason, message)
+            ev["involvedObject"]["fieldPath"] = sh.field_path(container, init)
+        log.debug("event %s %s: %s %s", typ, sh.format_pod(pod), reason, message)
         task = asyncio.get_running_loop().create_task(self.recorder.record(ev), name=f"event-{reason}")
         self.recorder._pending.add(task)
         task.add_done_callback(self.recorder._pending.discard)
@@ -322,7 +322,7 @@ class Kubelet:
         pod = self.pods.get(uid)
         if pod is None:
             gone = self.removed.pop(uid, None)
-            await self._kill_pod(uid, gone, pw.grace_period(gone) if gone else 0)
+            await self._kill_pod(uid, gone, sh.grace_period(gone) if gone else 0)
             await self._cleanup(uid, gone)
             self._forget(uid)
             return
@@ -340,7 +340,7 @@ class Kubelet:
         if await self.runtime.sandbox_status(uid) is not None:
             state = await self._runtime_state(uid)
             if any(c.state == RUNNING for c in state.containers):
-                await self._kill_pod(uid, pod, pw.grace_period(pod))
+                await self._kill_pod(uid, pod, sh.grace_period(pod))
             await self.runtime.stop_sandbox(uid)
 
     async def _sync_running(self, pod: dict[str, Any]) -> None:
@@ -372,7 +372,7 @@ class Kubelet:
     async def _ensure_sandbox(self, pod: dict[str, Any], state: st.PodRuntimeState) -> SandboxStatus | None:
         uid = _uid(pod)
         if state.sandbox is not None or state.containers:
-            self.event(pod, "Normal", pw.SANDBOX_CHANGED, "Pod sandbox changed, it will be killed and re-created.")
+            self.event(pod, "Normal", sh.SANDBOX_CHANGED, "Pod sandbox changed, it will be killed and re-created.")
             await self._kill_pod(uid, pod, 0, announce=False)
             await self.runtime.stop_sandbox(uid)
         try:
@@ -383,14 +383,14 @@ class Kubelet:
                 await self.volumes.setup(pod)
         except Exception as e:
             if not hasattr(e, "failures"):  # the volume manager records its own FailedMount events
-                self.event(pod, "Warning", pw.FAILED_MOUNT, str(e))
-            log.info("pod %s: volumes not ready: %s", pw.format_pod(pod), e)
+                self.event(pod, "Warning", sh.FAILED_MOUNT, str(e))
+            log.info("pod %s: volumes not ready: %s", sh.format_pod(pod), e)
             self.queue.add_after(uid, 2.0)
             return None
         try:
             return await self.runtime.run_sandbox(self._sandbox_config(pod))
         except RuntimeError_ as e:
-            self.event(pod, "Warning", pw.FAILED_CREATE_SANDBOX, f"Failed to create pod sandbox: {e.message}")
+            self.event(pod, "Warning", sh.FAILED_CREATE_SANDBOX, f"Failed to create pod sandbox: {e.message}")
             self.queue.add_rate_limited(uid)
             return None
 
@@ -450,9 +450,9 @@ class Kubelet:
         cur = runs[0] if runs else None
         if cur is not None and cur.state == RUNNING:
             if self._image_changed(c, cur):
-                self.event(pod, "Normal", pw.KILLING, f"Container {name} definition changed, will be restarted",
+                self.event(pod, "Normal", sh.KILLING, f"Container {name} definition changed, will be restarted",
                            name, init)
-                await self.runtime.stop_container(cur.id, pw.grace_period(pod))
+                await self.runtime.stop_container(cur.id, sh.grace_period(pod))
                 return await self._start_container(pod, c, sandbox, cur.attempt + 1, init, runs)
             failed = self.prober.kill_reason(cur.id)
             if failed is not None:
@@ -464,14 +464,14 @@ class Kubelet:
         if cur is None:
             return await self._start_container(pod, c, sandbox, 0, init, runs)
         # exited
-        if not pw.should_restart(policy, cur.exit_code):
+        if not sh.should_restart(policy, cur.exit_code):
             return False
-        key = pw.crash_key(pod, name)
+        key = sh.crash_key(pod, name)
         if self.crash_backoff.is_in_backoff_since(key, cur.finished_at):
             window = self.crash_backoff.get(key)
             self.reasons.setdefault(uid, {})[name] = st.Reason(st.CRASH_LOOP_BACK_OFF,
-                                                               pw.msg_crash_backoff(pod, name, window))
-            self.event(pod, "Warning", pw.BACK_OFF, pw.msg_backoff_event(pod, name), name, init)
+                                                               sh.msg_crash_backoff(pod, name, window))
+            self.event(pod, "Warning", sh.BACK_OFF, sh.msg_backoff_event(pod, name), name, init)
             self.queue.add_after(uid, self.crash_backoff.remaining_since(key, cur.finished_at) + 0.01)
             return False
         self.crash_backoff.next(key, cur.finished_at)
@@ -484,9 +484,9 @@ class Kubelet:
         cur, name = runs[0], c["name"]
         restart = policy != "Never"
         msg = f"Container {name} failed {failed.value.lower()} probe" + (", will be restarted" if restart else "")
-        self.event(pod, "Normal", pw.KILLING, msg, name, init)
+        self.event(pod, "Normal", sh.KILLING, msg, name, init)
         grace = (c.get(failed.field) or {}).get("terminationGracePeriodSeconds")
-        await self.runtime.stop_container(cur.id, grace if grace is not None else pw.grace_period(pod))
+        await self.runtime.stop_container(cur.id, grace if grace is not None else sh.grace_period(pod))
         if not restart:
             return False
         return await self._start_container(pod, c, sandbox, cur.attempt + 1, init, runs)
@@ -512,7 +512,7 @@ class Kubelet:
         except Exception as e:
             msg = e.message if isinstance(e, (RuntimeError_, errors.StatusError)) else str(e)
             reasons[name] = st.Reason(st.CREATE_CONTAINER_CONFIG_ERROR, msg)
-            self.event(pod, "Warning", pw.FAILED, f"Error: {msg}", name, init)
+            self.event(pod, "Warning", sh.FAILED, f"Error: {msg}", name, init)
             self.queue.add_after(uid, 2.0)
             return False
         if getattr(rec, "repo_digest", ""):
@@ -521,18 +521,18 @@ class Kubelet:
             cid = await self.runtime.create_container(cfg, sandbox)
         except RuntimeError_ as e:
             reasons[name] = st.Reason(e.reason or st.CREATE_CONTAINER_ERROR, e.message)
-            self.event(pod, "Warning", pw.FAILED, f"Error: {e.message}", name, init)
+            self.event(pod, "Warning", sh.FAILED, f"Error: {e.message}", name, init)
             self.queue.add_rate_limited(uid)
             return False
-        self.event(pod, "Normal", pw.CREATED, f"Created container {name}", name, init)
+        self.event(pod, "Normal", sh.CREATED, f"Created container {name}", name, init)
         try:
             await self.runtime.start_container(cid)
         except RuntimeError_ as e:
             reasons[name] = st.Reason(st.RUN_CONTAINER_ERROR, e.message)
-            self.event(pod, "Warning", pw.FAILED, f"Error: {e.message}", name, init)
+            self.event(pod, "Warning", sh.FAILED, f"Error: {e.message}", name, init)
             self.queue.add_rate_limited(uid)
             return False
-        self.event(pod, "Normal", pw.STARTED, f"Started container {name}", name, init)
+        self.event(pod, "Normal", sh.STARTED, f"Started container {name}", name, init)
         reasons.pop(name, None)
         # keep only the newest exited container of this name besides the new one (for lastState)
         for old in runs[1:]:
@@ -549,8 +549,8 @@ class Kubelet:
             pull_policy.check_image_name(image)
         except ReferenceError as e:  # never pulled; the pod worker retries after its back-off
             msg = pull_policy.msg_invalid_name(image, e)
-            self.event(pod, "Warning", pw.INSPECT_FAILED, msg, name, init)
-            self.event(pod, "Warning", pw.FAILED, f"Error: {pull_policy.ERR_INVALID_IMAGE_NAME}", name, init)
+            self.event(pod, "Warning", sh.INSPECT_FAILED, msg, name, init)
+            self.event(pod, "Warning", sh.FAILED, f"Error: {pull_policy.ERR_INVALID_IMAGE_NAME}", name, init)
             reasons[name] = st.Reason(pull_policy.ERR_INVALID_IMAGE_NAME, msg)
             self.queue.add_after(uid, self.config.backoff_initial)
             return None
@@ -560,21 +560,21 @@ class Kubelet:
         rec = self.images.status(image)
         if not pull_policy.needs_pull(policy, rec is not None):
             if rec is not None:
-                self.event(pod, "Normal", pw.PULLED, pull_policy.msg_present(image), name, init)
+                self.event(pod, "Normal", sh.PULLED, pull_policy.msg_present(image), name, init)
                 return rec
             msg = pull_policy.msg_never_pull(image)
-            self.event(pod, "Warning", pw.ERR_IMAGE_NEVER_PULL, msg, name, init)
+            self.event(pod, "Warning", sh.ERR_IMAGE_NEVER_PULL, msg, name, init)
             reasons[name] = st.Reason(pull_policy.ERR_IMAGE_NEVER_PULL, msg)
             return None
-        key = pw.pull_key(pod, image)
+        key = sh.pull_key(pod, image)
         if self.pull_backoff.is_in_backoff_since_update(key, time.time()):
             msg = pull_policy.msg_backoff(image)
-            self.event(pod, "Normal", pw.BACK_OFF, msg, name, init)
-            self.event(pod, "Warning", pw.FAILED, f"Error: {pull_policy.ERR_IMAGE_PULL_BACKOFF}", name, init)
+            self.event(pod, "Normal", sh.BACK_OFF, msg, name, init)
+            self.event(pod, "Warning", sh.FAILED, f"Error: {pull_policy.ERR_IMAGE_PULL_BACKOFF}", name, init)
             reasons[name] = st.Reason(pull_policy.ERR_IMAGE_PULL_BACKOFF, msg)
             self.queue.add_after(uid, self.pull_backoff.remaining_since_update(key) + 0.01)
             return None
-        self.event(pod, "Normal", pw.PULLING, pull_policy.msg_pulling(image), name, init)
+        self.event(pod, "Normal", sh.PULLING, pull_policy.msg_pulling(image), name, init)
         t0 = time.monotonic()
         try:
             pull_for_pod = getattr(self.images, "pull_for_pod", None)
@@ -584,14 +584,14 @@ class Kubelet:
                 rec = await self.images.pull(image)
         except (RegistryError, ReferenceError, OSError) as e:
             err = e.cri_message() if isinstance(e, RegistryError) else f"rpc error: code = Unknown desc = {e}"
-            self.event(pod, "Warning", pw.FAILED, pull_policy.msg_failed(image, err), name, init)
-            self.event(pod, "Warning", pw.FAILED, f"Error: {pull_policy.ERR_IMAGE_PULL}", name, init)
+            self.event(pod, "Warning", sh.FAILED, pull_policy.msg_failed(image, err), name, init)
+            self.event(pod, "Warning", sh.FAILED, f"Error: {pull_policy.ERR_IMAGE_PULL}", name, init)
             self.pull_backoff.next(key, time.time())
             reasons[name] = st.Reason(pull_policy.ERR_IMAGE_PULL, err)
             self.queue.add_after(uid, self.config.pull_resync)
             return None
         dt = time.monotonic() - t0
-        self.event(pod, "Normal", pw.PULLED, pull_policy.msg_pulled(image, dt, dt, rec.size), name, init)
+        self.event(pod, "Normal", sh.PULLED, pull_policy.msg_pulled(image, dt, dt, rec.size), name, init)
         return rec
 
     async def _container_config(self, pod: dict[str, Any], c: dict[str, Any], rec: Any, attempt: int,
@@ -599,16 +599,16 @@ class Kubelet:
         meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
         command: list[str] = []
         if c.get("command"):
-            command = pw.resolve_command(c, [], [])
+            command = sh.resolve_command(c, [], [])
         elif c.get("args"):  # args replace the image's CMD but keep its ENTRYPOINT
             mount_info = getattr(self.images, "mount_info", None)
             img = await mount_info(getattr(rec, "id", "") or c.get("image", "")) if mount_info is not None else None
-            command = pw.resolve_command(c, list(getattr(img, "entrypoint", None) or []), [])
+            command = sh.resolve_command(c, list(getattr(img, "entrypoint", None) or []), [])
         # else: empty → the runtime runs the image's ENTRYPOINT + CMD; it also merges the image's env
         env = await self._resolve_env(pod, c, sandbox_ips)
         psc, csc = spec.get("securityContext") or {}, c.get("securityContext") or {}
         caps = csc.get("capabilities") or {}
-        shares, quota, period, mem = pw.cpu_memory(c)
+        shares, quota, period, mem = sh.cpu_memory(c)
         mounts: list[Mount] = list(self.volumes.mounts_for(pod, c, env)) if self.volumes is not None else []
         pod_dir = self._pod_dir(meta.get("uid", ""))
         if pod_dir:
@@ -655,7 +655,7 @@ class Kubelet:
         init_names = {c.get("name") for c in ((pod or {}).get("spec") or {}).get("initContainers") or []}
         for c in running:
             if announce and pod is not None:
-                self.event(pod, "Normal", pw.KILLING, f"Stopping container {c.name}", c.name, c.name in init_names)
+                self.event(pod, "Normal", sh.KILLING, f"Stopping container {c.name}", c.name, c.name in init_names)
         await asyncio.gather(*(self.runtime.stop_container(c.id, grace) for c in running))
 
     async def _remove_container(self, c: ContainerStatus) -> None:
@@ -691,7 +691,7 @@ class Kubelet:
         """Graceful deletion: stop with the grace period, tear down, then finish the delete."""
         uid = _uid(pod)
         meta = pod["metadata"]
-        await self._kill_pod(uid, pod, pw.grace_period(pod))
+        await self._kill_pod(uid, pod, sh.grace_period(pod))
         await self._cleanup(uid, pod)
         self._terminated.add(uid)
         try:

@@ -87,7 +87,7 @@ class MetricsServer(Controller):
         self.window.replace_node(summary, self.resolution, node_labels, labels)
 
     async def _fetch(self, node: dict[str, Any]) -> dict[str, Any]:
-        from ..apiserver.streaming import kubelet_endpoint
+        from ..apiserver.kubeletproxy import kubelet_endpoint
 
         if self.kubelet_ssl is None:
             raise RuntimeError("no kubelet client certificate")

@@ -1,4 +1,10 @@
-"""`kubeling up`: wire the store, the API server and (later) the controllers into one process."""
+"""`kubeling up`: the whole cluster in one process, and the only place it is wired together.
+
+It opens the store, starts the API server (admission chain, authorizers, bootstrap objects and
+RBAC policy, CRDs), then, once the API answers, this machine's node (kubelet/agent.py), the
+controller manager (which runs the scheduler), the metrics server and the `kubernetes` Service
+controller; they all reach the API through in-process clients. `kubeling down` (down.py) undoes
+what the node left on the host."""
 
 from __future__ import annotations
 
@@ -92,8 +98,8 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     print(f"kubeling is ready; export KUBECONFIG={cfg.kubeconfig_path}", flush=True)
     # the rest loads after the API answers: the controllers and the node only need the API
     from .controllers import manager as controller_manager
-    from .controllers.bootstrap import KubernetesServiceController
-    from .apiserver.streaming import KubeletClient
+    from .controllers.kubernetesservice import KubernetesServiceController
+    from .apiserver.kubeletproxy import KubeletClient
     from .kubelet import agent as kubelet_agent
     from .metrics.server import MetricsServer
 

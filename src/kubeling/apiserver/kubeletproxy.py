@@ -31,7 +31,7 @@ from ..api.resources import lookup
 from ..streaming import channel
 from .query import query_bool
 
-log = logging.getLogger("kubeling.apiserver.streaming")
+log = logging.getLogger("kubeling.apiserver.kubeletproxy")
 
 KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
 DEFAULT_KUBELET_PORT = 10250

@@ -19,7 +19,7 @@ from ..api.resources import lookup
 from ..client.controller import Controller
 from ..client.rest import Client
 
-log = logging.getLogger("kubeling.bootstrap")
+log = logging.getLogger("kubeling.kubernetesservice")
 
 SERVICES = lookup("", "v1", "services")
 ENDPOINTS = lookup("", "v1", "endpoints")
