@@ -29,7 +29,7 @@ from ..client.controller import Controller, ControllerRefManager
 from ..client.informer import Informer, object_key, split_key
 from ..client.rest import Client
 from . import podutil
-from .job import find_condition, is_job_finished
+from .job.util import find_condition, is_job_finished
 from .podutil import format_time, parse_time
 
 log = logging.getLogger("kubeling.cronjob")
