@@ -26,7 +26,8 @@ from kubeling.kubelet.runtime.base import (CREATED, EXITED, RUNNING, ContainerCo
                                            SandboxConfig, SandboxStatus)
 from kubeling.kubelet.runtime.bundle import pod_uid_cgroup
 from kubeling.kubelet.runtime.monitor import proc_start_time
-from kubeling.kubelet.runtime.oci import OCIRuntime, _read_json
+from kubeling.kubelet.runtime.oci import OCIRuntime
+from kubeling.kubelet.runtime.sysutil import read_json
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
 
@@ -368,7 +369,7 @@ async def test_readoption_after_restart(rt: OCIRuntime, data_dir: str) -> None:
     sc = pod()
     sb = await rt.run_sandbox(sc)
     cid = await run(rt, ctr(data_dir, sc, "long", ["sh", "-c", "echo started; sleep 1000"]), sb)
-    state = _read_json(os.path.join(rt.containers_dir, cid, "state.json"))
+    state = read_json(os.path.join(rt.containers_dir, cid, "state.json"))
     assert state is not None
     await rt.close()  # kubeling stops: the zygote goes, the monitor and container stay
     assert proc_start_time(state["monitor_pid"]) == state["monitor_start"]
@@ -420,7 +421,7 @@ async def test_create_start_latency(rt: OCIRuntime, data_dir: str) -> None:
         cid = await run(rt, ctr(data_dir, sc, f"c{i}", ["true"]), sb)
         times.append((time.monotonic() - t) * 1000)
         await rt.wait_container(cid, 10)
-        state = _read_json(os.path.join(rt.containers_dir, cid, "state.json")) or {}
+        state = read_json(os.path.join(rt.containers_dir, cid, "state.json")) or {}
         runc_times.append(state["runtime_create_ms"] + state["runtime_start_ms"])
         await rt.remove_container(cid)
     print(f"create+start ms: median {statistics.median(times):.1f} min {min(times):.1f} max {max(times):.1f}; "

@@ -21,13 +21,14 @@ the exit code, times and OOM kill to `state.json` (EXITED). Status reads only th
 
 crun 1.8.1 refuses hybrid cgroup layouts (v1 controllers + a cgroup2 mount); `create` then runs
 under `unshare -m` with the cgroup2 mount removed in that private mount namespace only.
+
+Beside this module: `session.py` (exec and attach sessions), `zygote.py` (the process that forks
+monitors), `sandbox.py` (the pod network seam and /etc files), `sysutil.py` (libc and file helpers).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import errno
 import hashlib
 import json
 import logging
@@ -38,422 +39,27 @@ import secrets
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict
-from typing import Any, AsyncIterator, Protocol
+from typing import Any
 
 from .. import subproc
 from . import cgroups
-from .base import (CREATED, EXITED, RUNNING, UNKNOWN, ContainerConfig, ContainerStatus, ExecResult, Mount,
+from .base import (CREATED, EXITED, RUNNING, UNKNOWN, ContainerConfig, ContainerStatus, ExecResult,
                    RuntimeError_, SandboxConfig, SandboxStatus)
 from .bundle import ImageConfig, SandboxPaths, build_spec, cgroups_path, pod_uid_cgroup
-from .monitor import F_CLOSE_STDIN, F_EXIT, F_RESIZE, F_STDIN, FRAME, proc_start_time
+from .monitor import proc_start_time
+from .sandbox import PodNetwork, as_pod_network, hosts_file, resolv_conf
+from .session import AttachSession, ProcessSession, PtySession, close_after
+from .sysutil import (MS_NODEV, MS_NOEXEC, MS_NOSUID, mount, parse_version, read_json, read_text, run_cmd, setns,
+                      umount, write_json)
+from .zygote import MONITOR, Zygote
 
 log = logging.getLogger("kubeling.kubelet.runtime")
 
-MONITOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "monitor.py")
-NETNS_DIR = "/var/run/netns"
 CRUN_WRAPPER = 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@"'
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND = 2, 4, 8, 4096
-MNT_DETACH = 2
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-# ---- small system helpers ----
-
-def _mount(source: str, target: str, fstype: str, flags: int = 0, data: str = "") -> None:
-    if _libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, ctypes.c_ulong(flags),
-                   data.encode() if data else None) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, f"mount {fstype} on {target}: {os.strerror(e)}")
-
-
-def _umount(target: str) -> None:
-    """Unmount (lazily if busy); no error if nothing is mounted there."""
-    for flags in (0, MNT_DETACH):
-        if _libc.umount2(target.encode(), flags) == 0:
-            return
-        e = ctypes.get_errno()
-        if e in (errno.EINVAL, errno.ENOENT):
-            return
-    log.warning("umount %s failed: %s", target, os.strerror(ctypes.get_errno()))
-
-
-def _setns(fd: int, nstype: int) -> None:
-    if _libc.setns(fd, nstype) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, f"setns: {os.strerror(e)}")
-
-
-def _read_json(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def _write_json(path: str, obj: Any) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
-
-
-def _read_text(path: str, limit: int = 1 << 20) -> str:
-    """A file from an image rootfs; refuses symlinks (they would resolve on the host)."""
-    try:
-        if os.path.islink(path):
-            return ""
-        with open(path, errors="replace") as f:
-            return f.read(limit)
-    except OSError:
-        return ""
-
-
-async def _run(argv: list[str], timeout: float = 30, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
-    try:
-        return await subproc.run(argv, stdin, None, timeout)
-    except subproc.Timeout:
-        raise asyncio.TimeoutError(f"{argv[0]} timed out after {timeout}s") from None
-
-
-def parse_version(text: str) -> str:
-    """`runc version 1.1.5+ds1` / `crun version 1.8.1` -> `1.1.5` / `1.8.1`."""
-    m = re.search(r"version\s+(\S+)", text)
-    return m.group(1).split("+", 1)[0] if m else "unknown"
-
-
-# ---- the pod network seam ----
-
-class PodNetwork(Protocol):
-    """What run_sandbox needs from the network module: a netns with the pod's interfaces."""
-
-    async def setup(self, config: SandboxConfig) -> tuple[str, list[str]]:
-        """Create the pod's netns and network; returns (netns path, pod IPs)."""
-        ...
-
-    async def teardown(self, pod_uid: str, netns_path: str) -> None: ...
-
-
-class LoopbackNetwork:
-    """A netns with only `lo` up and no pod IP: the stand-in until the CNI network module
-    (`kubeling.kubelet.network`) is passed as `network=`. Pods can still be reached through
-    port_forward (which connects inside the netns)."""
-
-    def __init__(self, prefix: str = "kubeling-") -> None:
-        self.prefix = prefix
-
-    def name(self, pod_uid: str) -> str:
-        return self.prefix + pod_uid.replace("-", "").lower()[:12]
-
-    async def setup(self, config: SandboxConfig) -> tuple[str, list[str]]:
-        name = self.name(config.pod_uid)
-        path = os.path.join(NETNS_DIR, name)
-        if not os.path.exists(path):
-            rc, _, err = await _run(["ip", "netns", "add", name])
-            if rc != 0:
-                raise RuntimeError_("FailedCreatePodSandBox", f"ip netns add {name}: {err.decode().strip()}")
-        rc, _, err = await _run(["ip", "-n", name, "link", "set", "lo", "up"])
-        if rc != 0:
-            raise RuntimeError_("FailedCreatePodSandBox", f"loopback up in {name}: {err.decode().strip()}")
-        return path, []
-
-    async def teardown(self, pod_uid: str, netns_path: str) -> None:
-        if netns_path and os.path.exists(netns_path):
-            await _run(["ip", "netns", "del", os.path.basename(netns_path)])
-
-
-class CNINetwork:
-    """Adapter for `kubeling.kubelet.network.PodNetwork` (CNI bridge + host-local + loopback +
-    portmap): its `add`/`remove` as this runtime's `setup`/`teardown`, errors as RuntimeError_."""
-
-    def __init__(self, podnet: Any) -> None:
-        self.podnet = podnet
-
-    async def setup(self, config: SandboxConfig) -> tuple[str, list[str]]:
-        try:
-            return await self.podnet.add(config.pod_uid, config.namespace, config.name, config.port_mappings)
-        except Exception as e:
-            if hasattr(e, "reason"):
-                raise RuntimeError_(getattr(e, "reason"), getattr(e, "message", str(e))) from e
-            raise
-
-    async def teardown(self, pod_uid: str, netns_path: str) -> None:
-        try:
-            await self.podnet.remove(pod_uid)
-        except Exception as e:
-            if hasattr(e, "reason"):
-                raise RuntimeError_(getattr(e, "reason"), getattr(e, "message", str(e))) from e
-            raise
-
-
-def as_pod_network(network: Any) -> PodNetwork:
-    """Accept this module's PodNetwork protocol or the network module's PodNetwork."""
-    if network is None:
-        return LoopbackNetwork()
-    if hasattr(network, "setup") and hasattr(network, "teardown"):
-        return network  # type: ignore[no-any-return]
-    if hasattr(network, "add") and hasattr(network, "remove"):
-        return CNINetwork(network)
-    raise TypeError(f"not a pod network: {network!r}")
-
-
-# ---- pod files ----
-
-def hosts_file(hostname: str, ips: list[str]) -> str:
-    """The kubelet's managed /etc/hosts (pkg/kubelet/kubelet_pods.go managedHostsFileContent)."""
-    lines = ["# Kubernetes-managed hosts file.", "127.0.0.1\tlocalhost",
-             "::1\tlocalhost ip6-localhost ip6-loopback", "fe00::0\tip6-localnet", "fe00::0\tip6-mcastprefix",
-             "fe00::1\tip6-allnodes", "fe00::2\tip6-allrouters"]
-    lines += [f"{ip}\t{hostname}" for ip in ips]
-    return "\n".join(lines) + "\n"
-
-
-def resolv_conf(dns: dict[str, Any], host_resolv: str = "/etc/resolv.conf") -> str:
-    """resolv.conf from the kubelet's DNS config ({nameservers|servers, searches, options});
-    an empty config (dnsPolicy Default) copies the host's."""
-    servers = dns.get("nameservers") or dns.get("servers") or []
-    searches = dns.get("searches") or []
-    options = dns.get("options") or []
-    if not (servers or searches or options):
-        return _read_text(host_resolv) or ""
-    out = []
-    if searches:
-        out.append("search " + " ".join(searches))
-    out += [f"nameserver {s}" for s in servers]
-    if options:
-        out.append("options " + " ".join(o if isinstance(o, str) else
-                                          (f"{o['name']}:{o['value']}" if o.get("value") else o["name"])
-                                          for o in options))
-    return "\n".join(out) + "\n"
-
-
-# ---- sessions ----
-
-class ProcessSession:
-    """exec without a tty: a `runc exec` child with pipes."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-
-    async def write_stdin(self, data: bytes) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.write(data)
-            await self.proc.stdin.drain()
-
-    async def close_stdin(self) -> None:
-        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
-            self.proc.stdin.close()
-
-    async def resize(self, width: int, height: int) -> None:
-        return None
-
-    async def output(self) -> AsyncIterator[tuple[int, bytes]]:
-        q: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
-
-        async def pump(stream: asyncio.StreamReader | None, n: int) -> None:
-            while stream is not None:
-                data = await stream.read(65536)
-                if not data:
-                    break
-                await q.put((n, data))
-            await q.put(None)
-
-        tasks = [asyncio.create_task(pump(self.proc.stdout, 1)), asyncio.create_task(pump(self.proc.stderr, 2))]
-        done = 0
-        try:
-            while done < 2:
-                item = await q.get()
-                if item is None:
-                    done += 1
-                else:
-                    yield item
-        finally:
-            for t in tasks:
-                t.cancel()
-
-    async def wait(self) -> int:
-        return await self.proc.wait()
-
-
-class PtySession:
-    """exec with a tty: `runc exec -t` runs on the slave side of a pty we allocate (runc then
-    proxies it to the container's own pty); we talk to the master."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, master: int) -> None:
-        self.proc = proc
-        self.master = master
-        self._closed = False
-
-    async def write_stdin(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view and not self._closed:
-            try:
-                n = os.write(self.master, view)
-                view = view[n:]
-            except BlockingIOError:
-                await asyncio.sleep(0.01)
-
-    async def close_stdin(self) -> None:
-        await self.write_stdin(b"\x04")
-
-    async def resize(self, width: int, height: int) -> None:
-        import fcntl
-        import termios
-
-        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
-        if self.proc.returncode is None:
-            try:
-                self.proc.send_signal(signal.SIGWINCH)  # runc copies the size to the container's pty
-            except ProcessLookupError:
-                pass
-
-    async def output(self) -> AsyncIterator[tuple[int, bytes]]:
-        loop = asyncio.get_running_loop()
-        q: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-        def readable() -> None:
-            try:
-                data = os.read(self.master, 65536)
-            except BlockingIOError:
-                return
-            except OSError:  # EIO: every slave fd closed
-                data = b""
-            if not data:
-                loop.remove_reader(self.master)
-            q.put_nowait(data or None)
-
-        loop.add_reader(self.master, readable)
-        try:
-            while (item := await q.get()) is not None:
-                yield 1, item
-        finally:
-            loop.remove_reader(self.master)
-
-    async def wait(self) -> int:
-        rc = await self.proc.wait()
-        return rc
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            os.close(self.master)
-
-
-class AttachSession:
-    """attach: a connection to the monitor, which multiplexes the container's stdio."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: dict[str, Any]) -> None:
-        self.reader, self.writer = reader, writer
-        self.exit_code: int | None = None
-        self._done = asyncio.Event()
-        self.state = state
-
-    async def _send(self, kind: int, body: bytes) -> None:
-        if self.writer.is_closing():
-            return
-        self.writer.write(FRAME.pack(kind, len(body)) + body)
-        try:
-            await self.writer.drain()
-        except ConnectionError:
-            pass
-
-    async def write_stdin(self, data: bytes) -> None:
-        await self._send(F_STDIN, data)
-
-    async def close_stdin(self) -> None:
-        await self._send(F_CLOSE_STDIN, b"")
-
-    async def resize(self, width: int, height: int) -> None:
-        await self._send(F_RESIZE, json.dumps({"width": width, "height": height}).encode())
-
-    async def output(self) -> AsyncIterator[tuple[int, bytes]]:
-        try:
-            while True:
-                head = await self.reader.readexactly(FRAME.size)
-                kind, n = FRAME.unpack(head)
-                body = await self.reader.readexactly(n) if n else b""
-                if kind == F_EXIT:
-                    self.exit_code = int(body or b"0")
-                    break
-                yield kind, body
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            self._done.set()
-
-    async def wait(self) -> int:
-        await self._done.wait()
-        self.writer.close()
-        return self.exit_code if self.exit_code is not None else 0
-
-
-# ---- the runtime ----
-
-class Zygote:
-    """A pre-started Python that forks container monitors (`monitor.py --zygote`): a fork costs
-    a few ms where starting Python and importing costs 50-300 ms. Single-threaded by design."""
-
-    def __init__(self, log_path: str) -> None:
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.sock: socket.socket | None = None
-        self.lock = threading.Lock()
-
-    def ensure(self) -> None:
-        with self.lock:
-            self._ensure()
-
-    def _ensure(self) -> None:
-        if self.proc is not None and self.proc.poll() is None and self.sock is not None:
-            return
-        self._stop()
-        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            with open(self.log_path, "ab") as logf:
-                self.proc = subprocess.Popen([sys.executable, "-S", "-E", MONITOR, "--zygote", str(theirs.fileno())],
-                                             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=logf,
-                                             stderr=logf, start_new_session=True)
-        finally:
-            theirs.close()
-        self.sock = ours
-
-    def spawn(self, cdir: str, ready_fd: int) -> bool:
-        """Ask for a monitor of `cdir` reporting on `ready_fd`; False if the zygote is unusable."""
-        with self.lock:
-            for _ in range(2):
-                try:
-                    self._ensure()
-                    assert self.sock is not None
-                    socket.send_fds(self.sock, [cdir.encode()], [ready_fd])
-                    return True
-                except OSError as e:
-                    log.warning("monitor zygote: %s; restarting it", e)
-                    self._stop()
-            return False
-
-    def _stop(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=5)  # it exits when its socket closes
-            except subprocess.TimeoutExpired:
-                self.proc.kill()  # by PID: the process we started
-                self.proc.wait()
-            self.proc = None
-
-    def close(self) -> None:
-        with self.lock:
-            self._stop()
 
 
 class OCIRuntime:
@@ -494,7 +100,7 @@ class OCIRuntime:
         self.check()
         for d in (self.containers_dir, self.sandboxes_dir, self.state_root):
             os.makedirs(d, exist_ok=True)
-        rc, out, err = await _run([self.binary, "--version"], timeout=10)
+        rc, out, err = await run_cmd([self.binary, "--version"], timeout=10)
         self.version = parse_version((out or err).decode(errors="replace"))
         mem_root = self.layout.v1.get("memory", "")
         self.swap_accounting = bool(mem_root) and os.path.exists(os.path.join(mem_root, "memory.memsw.limit_in_bytes"))
@@ -535,7 +141,7 @@ class OCIRuntime:
         """sandbox.json, kept in memory once read or written (only this runtime writes it)."""
         rec = self._sandboxes.get(pod_uid)
         if rec is None:
-            rec = _read_json(os.path.join(self._sandbox_dir(pod_uid), "sandbox.json"))
+            rec = read_json(os.path.join(self._sandbox_dir(pod_uid), "sandbox.json"))
             if rec is not None:
                 self._sandboxes[pod_uid] = rec
         return rec
@@ -567,7 +173,7 @@ class OCIRuntime:
         rec = {"pod_uid": config.pod_uid, "name": config.name, "namespace": config.namespace, "hostname": hostname,
                "host_network": config.host_network, "netns_path": netns, "ips": ips, "created_at": time.time(),
                "labels": config.labels}
-        await subproc.blocking(_write_json, os.path.join(d, "sandbox.json"), rec)
+        await subproc.blocking(write_json, os.path.join(d, "sandbox.json"), rec)
         self._sandboxes[config.pod_uid] = rec
         return self._sandbox_status(rec)
 
@@ -577,9 +183,9 @@ class OCIRuntime:
         shm = os.path.join(d, "shm")
         os.makedirs(shm, exist_ok=True)
         if not os.path.ismount(shm):
-            _mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k")
+            mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k")
         files = {"hostname": hostname + "\n", "resolv.conf": resolv_conf(config.dns_config),
-                 "hosts": _read_text("/etc/hosts") if config.host_network else hosts_file(hostname, ips)}
+                 "hosts": read_text("/etc/hosts") if config.host_network else hosts_file(hostname, ips)}
         for name, text in files.items():
             with open(os.path.join(d, name), "w") as f:
                 f.write(text)
@@ -599,7 +205,7 @@ class OCIRuntime:
 
         args = await subproc.blocking(prepare)
         if args:
-            rc, _, err = await _run(["unshare", *args, "true"])
+            rc, _, err = await run_cmd(["unshare", *args, "true"])
             if rc != 0:
                 raise RuntimeError_("FailedCreatePodSandBox", f"pod ipc/uts namespaces: {err.decode().strip()}")
 
@@ -618,7 +224,7 @@ class OCIRuntime:
 
         def local() -> None:
             for p in (os.path.join(d, "ns", "ipc"), os.path.join(d, "ns", "uts"), os.path.join(d, "shm")):
-                _umount(p)
+                umount(p)
             shutil.rmtree(d, ignore_errors=True)
             cgroups.remove_empty(self.layout, pod_uid_cgroup(pod_uid, self.cgroup_root))
 
@@ -681,7 +287,7 @@ class OCIRuntime:
             os.makedirs(os.path.join(d, sub), exist_ok=True)
         opts = f"lowerdir={':'.join(image.lowerdirs)},upperdir={d}/upper,workdir={d}/work"
         try:
-            _mount("overlay", rootfs, "overlay", 0, opts)
+            mount("overlay", rootfs, "overlay", 0, opts)
         except OSError as e:
             raise RuntimeError_("CreateContainerError", f"mounting the image {config.image}: {e}") from e
         cg = cgroups_path(config.pod_uid, cid, self.cgroup_root)
@@ -689,8 +295,8 @@ class OCIRuntime:
                           user=image.user, stop_signal=image.stop_signal)
         paths = self._sandbox_paths(config.pod_uid, sandbox)
         spec = build_spec(config, img, paths, rootfs=rootfs, cgroups_path=cg,
-                          passwd=_read_text(os.path.join(rootfs, "etc/passwd")),
-                          group=_read_text(os.path.join(rootfs, "etc/group")),
+                          passwd=read_text(os.path.join(rootfs, "etc/passwd")),
+                          group=read_text(os.path.join(rootfs, "etc/group")),
                           pids_limit=self.pids_limit, swap_accounting=self.swap_accounting)
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(spec, f)
@@ -699,11 +305,11 @@ class OCIRuntime:
                 "labels": config.labels, "annotations": config.annotations, "stop_signal": image.stop_signal,
                 "cgroups_path": cg, "runtime": self.name, "created_at": time.time(),
                 "termination_message": _termination_file(config), "tty": config.tty, "stdin": config.stdin}
-        _write_json(os.path.join(d, "meta.json"), meta)
+        write_json(os.path.join(d, "meta.json"), meta)
         mcfg = {"id": cid, "runtime": self.base_cmd, "create_runtime": self.create_cmd, "log_path": config.log_path,
                 "stdin": config.stdin, "stdin_once": config.stdin_once, "tty": config.tty,
                 "memory_cgroup": self.layout.memory_dir(cg)}
-        _write_json(os.path.join(d, "monitor.json"), mcfg)
+        write_json(os.path.join(d, "monitor.json"), mcfg)
         report = self._spawn_monitor(d)
         if not report.get("ok"):
             raise RuntimeError_("CreateContainerError", report.get("error") or "container create failed")
@@ -735,15 +341,15 @@ class OCIRuntime:
                 proc.wait()  # its first fork exits at once
         text = b"".join(chunks).decode(errors="replace").strip()
         if not text:
-            tail = _read_text(os.path.join(d, "monitor.log"))[-2000:]
+            tail = read_text(os.path.join(d, "monitor.log"))[-2000:]
             return {"ok": False, "error": f"the container monitor died: {tail.strip()}"}
         return json.loads(text.splitlines()[0])
 
     def _cleanup_dir(self, cid: str, d: str) -> None:
-        meta = self._metas.get(cid) or _read_json(os.path.join(d, "meta.json")) or {}
+        meta = self._metas.get(cid) or read_json(os.path.join(d, "meta.json")) or {}
         self._forget(cid)
         subprocess.run([*self.base_cmd, "delete", "-f", cid], capture_output=True, timeout=30)
-        _umount(os.path.join(d, "rootfs"))
+        umount(os.path.join(d, "rootfs"))
         if meta.get("cgroups_path"):
             cgroups.remove_empty(self.layout, meta["cgroups_path"])
         shutil.rmtree(d, ignore_errors=True)
@@ -790,7 +396,7 @@ class OCIRuntime:
         st = await self.container_status(container_id)
         if st is None or st.state == EXITED:
             return
-        meta = self._metas.get(container_id) or _read_json(os.path.join(self._cdir(container_id), "meta.json")) or {}
+        meta = self._metas.get(container_id) or read_json(os.path.join(self._cdir(container_id), "meta.json")) or {}
         sig = "KILL" if st.state == CREATED or grace_seconds <= 0 else _signal_name(meta.get("stop_signal") or "TERM")
         await self._kill(container_id, sig)
         if sig != "KILL" and await self._wait_exit(container_id, grace_seconds):
@@ -800,7 +406,7 @@ class OCIRuntime:
             raise RuntimeError_("KillContainerError", f"container {container_id[:12]} did not exit after SIGKILL")
 
     async def _kill(self, cid: str, sig: str) -> None:
-        rc, _, err = await _run([*self.base_cmd, "kill", cid, sig])
+        rc, _, err = await run_cmd([*self.base_cmd, "kill", cid, sig])
         if rc != 0 and b"not exist" not in err and b"not running" not in err and b"stopped" not in err:
             log.debug("kill %s %s: %s", cid[:12], sig, err.decode(errors="replace").strip())
 
@@ -838,7 +444,7 @@ class OCIRuntime:
         await subproc.blocking(self._cleanup_dir, container_id, d)
 
     async def _wait_monitor_gone(self, d: str, timeout: float = 2.0) -> None:
-        state = _read_json(os.path.join(d, "state.json")) or {}
+        state = read_json(os.path.join(d, "state.json")) or {}
         pid, start = state.get("monitor_pid", 0), state.get("monitor_start", 0)
         deadline = time.monotonic() + timeout
         while pid and proc_start_time(pid) == start and time.monotonic() < deadline:
@@ -846,7 +452,7 @@ class OCIRuntime:
 
     async def container_status(self, container_id: str) -> ContainerStatus | None:
         d = self._cdir(container_id)
-        meta = self._metas.get(container_id) or _read_json(os.path.join(d, "meta.json"))
+        meta = self._metas.get(container_id) or read_json(os.path.join(d, "meta.json"))
         if meta is None:
             return None
         return await subproc.blocking(self._status, d, meta)
@@ -878,14 +484,14 @@ class OCIRuntime:
                 names = []
             for cid in names:
                 if cid not in self._metas:
-                    meta = _read_json(os.path.join(self.containers_dir, cid, "meta.json"))
+                    meta = read_json(os.path.join(self.containers_dir, cid, "meta.json"))
                     if meta is not None and meta.get("id") == cid:
                         self._metas[cid] = meta
                         self._by_pod.setdefault(meta["pod_uid"], set()).add(cid)
             self._scanned = True
 
     def _status(self, d: str, meta: dict[str, Any]) -> ContainerStatus:
-        state = _read_json(os.path.join(d, "state.json")) or {}
+        state = read_json(os.path.join(d, "state.json")) or {}
         status = state.get("status", "creating")
         st = ContainerStatus(id=meta["id"], pod_uid=meta["pod_uid"], name=meta["name"], attempt=meta["attempt"],
                              state=UNKNOWN, image=meta.get("image", ""), image_ref=meta.get("image_ref", ""),
@@ -917,7 +523,7 @@ class OCIRuntime:
             st.reason = "Completed" if st.exit_code == 0 else "Error"
         msg_file = meta.get("termination_message")
         if msg_file and not st.message:
-            st.message = _read_text(msg_file, 4096)
+            st.message = read_text(msg_file, 4096)
         return st
 
     async def list_containers(self, pod_uid: str | None = None) -> list[ContainerStatus]:
@@ -999,7 +605,7 @@ class OCIRuntime:
         finally:
             os.close(slave)
         session = PtySession(proc, master)
-        asyncio.get_running_loop().create_task(_close_after(session))
+        asyncio.get_running_loop().create_task(close_after(session))
         return session
 
     async def attach(self, container_id: str, *, stdin: bool, tty: bool) -> Any:
@@ -1026,7 +632,7 @@ class OCIRuntime:
 
     # ---- stats / maintenance ----
     async def container_stats(self, container_id: str) -> cgroups.Stats:
-        meta = self._metas.get(container_id) or _read_json(os.path.join(self._cdir(container_id), "meta.json")) or {}
+        meta = self._metas.get(container_id) or read_json(os.path.join(self._cdir(container_id), "meta.json")) or {}
         return cgroups.stats(self.layout, meta.get("cgroups_path", "/nonexistent"))
 
     async def remove_all(self) -> None:
@@ -1043,12 +649,6 @@ class OCIRuntime:
             pass
 
 
-async def _close_after(session: PtySession) -> None:
-    await session.proc.wait()
-    await asyncio.sleep(0.2)  # let the reader drain what is left in the pty
-    session.close()
-
-
 def _connect_in_netns(netns: str, port: int) -> socket.socket:
     """A TCP connection to 127.0.0.1:port made from inside `netns` (a socket keeps the netns it
     was created in). setns only affects the calling thread, so do it in a thread of our own."""
@@ -1062,11 +662,11 @@ def _connect_in_netns(netns: str, port: int) -> socket.socket:
             own = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
             target = os.open(netns, os.O_RDONLY)
             try:
-                _setns(target, 0x40000000)  # CLONE_NEWNET
+                setns(target, 0x40000000)  # CLONE_NEWNET
                 try:
                     result["sock"] = socket.create_connection(("127.0.0.1", port), timeout=5)
                 finally:
-                    _setns(own, 0x40000000)
+                    setns(own, 0x40000000)
             finally:
                 os.close(own)
                 os.close(target)
@@ -1125,7 +725,3 @@ def _host_ips() -> list[str]:
         return sorted({i[4][0] for i in infos if not i[4][0].startswith("127.")})[:1]
     except OSError:
         return []
-
-
-__all__ = ["OCIRuntime", "LoopbackNetwork", "PodNetwork", "hosts_file", "resolv_conf", "parse_version",
-           "ProcessSession", "PtySession", "AttachSession", "Mount", "asdict"]
