@@ -11,8 +11,10 @@ Shape (upstream pkg/kubelet, simplified to one asyncio loop):
   gracePeriodSeconds=0 and a UID precondition);
 - runtime events (`runtime.set_event_handler`, when the runtime has it) or a PLEG-style relist
   to notice containers that exit on their own;
-- a status manager that computes the pod status with `status.py` and PUTs pods/status only when
-  it changed (coalescing bursts: the latest status wins), retrying on conflict;
+- a status manager (`status_manager.py`) that PUTs the pod status computed with `status.py` only
+  when it changed (coalescing bursts: the latest status wins), retrying on conflict;
+- container start (`container_start.py`): image, config, create and start, with upstream's
+  events and waiting reasons;
 - the `NodeAgent` (node.py): registration, node status, Lease heartbeat.
 
 Hooks for the other node modules:
@@ -42,10 +44,9 @@ from ..client.informer import Informer
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue
 from .backoff import Backoff
+from .container_start import LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID, ContainerStart
 from .dnsconfig import pod_dns
-from .images import policy as pull_policy
 from .images.reference import ReferenceError, normalize
-from .images.registry import RegistryError
 from .mirror import is_mirror_pod
 from .node import NodeAgent, NodeConfig
 from .prober import ProbeManager, ProbeType
@@ -53,8 +54,9 @@ from . import sync_helpers as sh
 from . import poddir
 from . import status as st
 from .runtime import logs
-from .runtime.base import (CREATED, EXITED, RUNNING, ContainerConfig, ContainerStatus, Mount, Runtime, RuntimeError_,
-                           SandboxConfig, SandboxStatus)
+from .status_manager import StatusManager
+from .runtime.base import (CREATED, EXITED, RUNNING, ContainerStatus, Mount, Runtime, RuntimeError_, SandboxConfig,
+                           SandboxStatus)
 
 log = logging.getLogger("kubeling.kubelet")
 
@@ -62,11 +64,6 @@ PODS = lookup("", "v1", "pods")
 SERVICES = lookup("", "v1", "services")
 assert PODS is not None and SERVICES is not None
 
-LABEL_POD_NAME = "io.kubernetes.pod.name"
-LABEL_POD_NAMESPACE = "io.kubernetes.pod.namespace"
-LABEL_POD_UID = "io.kubernetes.pod.uid"
-LABEL_CONTAINER_NAME = "io.kubernetes.container.name"
-LABEL_INIT = "io.kubeling.container.init"
 TERMINAL = ("Succeeded", "Failed")
 
 
@@ -95,10 +92,6 @@ class PodSource(Protocol):
     def list(self, namespace: str | None = None) -> list[dict[str, Any]]: ...
 
 
-def _uid(pod: dict[str, Any]) -> str:
-    return (pod.get("metadata") or {}).get("uid", "")
-
-
 def _spec_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Anything but status: a status-only update (often our own write) needs no sync."""
     om, nm = old.get("metadata") or {}, new.get("metadata") or {}
@@ -107,59 +100,7 @@ def _spec_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
             or om.get("annotations") != nm.get("annotations") or om.get("labels") != nm.get("labels"))
 
 
-class StatusManager:
-    """Writes pod statuses: `set(uid, generated)` records the kubelet's view; writer tasks merge it
-    with the API's current status and PUT pods/status only if something changed."""
-
-    def __init__(self, client: Client, get_pod: Callable[[str], dict[str, Any] | None],
-                 put_pod: Callable[[dict[str, Any]], None], name: str) -> None:
-        self.client = client
-        self.get_pod = get_pod
-        self.put_pod = put_pod
-        self.queue = WorkQueue(f"pod-status-{name}")
-        self._want: dict[str, dict[str, Any]] = {}
-        self.writes = 0
-
-    def set(self, uid: str, generated: dict[str, Any]) -> None:
-        self._want[uid] = generated
-        self.queue.add(uid)
-
-    def forget(self, uid: str) -> None:
-        self._want.pop(uid, None)
-
-    def generated(self, uid: str) -> dict[str, Any] | None:
-        return self._want.get(uid)
-
-    async def write(self, uid: Any) -> None:
-        gen = self._want.get(uid)
-        pod = self.get_pod(uid)
-        if gen is None or pod is None:
-            return
-        for _ in range(5):
-            merged = st.merge_status(pod.get("status") or {}, gen, st.rfc3339(time.time()))
-            if merged == pod.get("status"):
-                return
-            try:
-                new = await self.client.update_status(PODS, {**pod, "status": merged})
-                self.writes += 1
-                self.put_pod(new)
-                return
-            except errors.StatusError as e:
-                if e.code == 404:
-                    return
-                if e.code != 409:
-                    raise
-                pod = await self.client.get(PODS, pod["metadata"].get("namespace"), pod["metadata"]["name"])
-                if _uid(pod) != uid:
-                    return
-
-    async def run(self, writers: int) -> None:
-        from ..client.workqueue import run_workers
-
-        await run_workers(self.queue, self.write, writers)
-
-
-class Kubelet:
+class Kubelet(ContainerStart):
     def __init__(self, client: Client, config: KubeletConfig, runtime: Runtime, image_service: Any = None,
                  volume_manager: Any = None, pod_source: PodSource | None = None,
                  env_resolver: Callable[..., Awaitable[dict[str, str]]] | None = None) -> None:
@@ -213,7 +154,7 @@ class Kubelet:
     def _on_add(self, pod: dict[str, Any]) -> None:
         if self._mirror(pod):
             return
-        uid = _uid(pod)
+        uid = sh.pod_uid(pod)
         self.pods[uid] = pod
         self.removed.pop(uid, None)
         self.queue.add(uid)
@@ -223,8 +164,8 @@ class Kubelet:
             self._on_delete(old)
         if self._mirror(new):
             return
-        uid = _uid(new)
-        if _uid(old) != uid:
+        uid = sh.pod_uid(new)
+        if sh.pod_uid(old) != uid:
             self._on_delete(old)
             self._on_add(new)
             return
@@ -235,7 +176,7 @@ class Kubelet:
     def _on_delete(self, pod: dict[str, Any]) -> None:
         if self._mirror(pod):
             return
-        uid = _uid(pod)
+        uid = sh.pod_uid(pod)
         last = self.pods.pop(uid, None) or pod
         self.status.forget(uid)
         if uid in self._terminated:
@@ -246,7 +187,7 @@ class Kubelet:
         self.queue.add(uid)
 
     def _store_written(self, pod: dict[str, Any]) -> None:
-        uid = _uid(pod)
+        uid = sh.pod_uid(pod)
         if uid in self.pods:
             self.pods[uid] = pod
 
@@ -256,7 +197,7 @@ class Kubelet:
         if pod is None:
             pod = next((p for p in self.pods.values() if p["metadata"].get("name") == name
                         and p["metadata"].get("namespace") == namespace), None)
-        return self.pods.get(_uid(pod), pod) if pod is not None else None
+        return self.pods.get(sh.pod_uid(pod), pod) if pod is not None else None
 
     def status_generated(self, uid: str) -> dict[str, Any] | None:
         """The pod status the kubelet last computed (what the prober's workers look at)."""
@@ -285,7 +226,7 @@ class Kubelet:
         return st.PodRuntimeState(await self.runtime.sandbox_status(uid), await self.runtime.list_containers(uid))
 
     def _inputs(self, pod: dict[str, Any], terminal: bool = False) -> st.StatusInputs:
-        uid = _uid(pod)
+        uid = sh.pod_uid(pod)
         ready_hook = getattr(self.runtime, "readiness", None)
         ids: dict[str, str] = {}
 
@@ -315,7 +256,7 @@ class Kubelet:
                                image_id=image_id, image_name=image_name, terminal=terminal)
 
     def _report(self, pod: dict[str, Any], state: st.PodRuntimeState, terminal: bool = False) -> None:
-        self.status.set(_uid(pod), st.generate_pod_status(pod, state, self._inputs(pod, terminal)))
+        self.status.set(sh.pod_uid(pod), st.generate_pod_status(pod, state, self._inputs(pod, terminal)))
 
     # ---- the sync --------------------------------------------------------------------------------
     async def sync_pod(self, uid: Any) -> None:
@@ -336,7 +277,7 @@ class Kubelet:
 
     async def _sync_terminal(self, pod: dict[str, Any]) -> None:
         """A finished pod keeps its status; its sandbox (IP, netns) is released."""
-        uid = _uid(pod)
+        uid = sh.pod_uid(pod)
         if await self.runtime.sandbox_status(uid) is not None:
             state = await self._runtime_state(uid)
             if any(c.state == RUNNING for c in state.containers):
@@ -344,7 +285,7 @@ class Kubelet:
             await self.runtime.stop_sandbox(uid)
 
     async def _sync_running(self, pod: dict[str, Any]) -> None:
-        uid = _uid(pod)
+        uid = sh.pod_uid(pod)
         spec = pod.get("spec") or {}
         self.prober.add_pod(pod)
         state = await self._runtime_state(uid)
@@ -370,7 +311,7 @@ class Kubelet:
         self._report(pod, await self._runtime_state(uid))
 
     async def _ensure_sandbox(self, pod: dict[str, Any], state: st.PodRuntimeState) -> SandboxStatus | None:
-        uid = _uid(pod)
+        uid = sh.pod_uid(pod)
         if state.sandbox is not None or state.containers:
             self.event(pod, "Normal", sh.SANDBOX_CHANGED, "Pod sandbox changed, it will be killed and re-created.")
             await self._kill_pod(uid, pod, 0, announce=False)
@@ -446,7 +387,7 @@ class Kubelet:
                               runs: list[ContainerStatus], policy: str, init: bool) -> bool:
         """Bring one container to where the spec and restart policy want it; True if it runs."""
         name = c["name"]
-        uid = _uid(pod)
+        uid = sh.pod_uid(pod)
         cur = runs[0] if runs else None
         if cur is not None and cur.state == RUNNING:
             if self._image_changed(c, cur):
@@ -497,157 +438,6 @@ class Kubelet:
         except ReferenceError:
             return c.get("image") != cur.image
 
-    async def _start_container(self, pod: dict[str, Any], c: dict[str, Any], sandbox: SandboxStatus, attempt: int,
-                               init: bool, runs: list[ContainerStatus]) -> bool:
-        """startContainer: image → config → create → start, with upstream's events and reasons."""
-        name = c["name"]
-        uid = _uid(pod)
-        reasons = self.reasons.setdefault(uid, {})
-        rec = await self._ensure_image(pod, c, init)
-        if rec is None:
-            return False
-        try:
-            cfg = await self._container_config(pod, c, rec, attempt, init,
-                                               list(sandbox.ips or ([sandbox.ip] if sandbox.ip else [])))
-        except Exception as e:
-            msg = e.message if isinstance(e, (RuntimeError_, errors.StatusError)) else str(e)
-            reasons[name] = st.Reason(st.CREATE_CONTAINER_CONFIG_ERROR, msg)
-            self.event(pod, "Warning", sh.FAILED, f"Error: {msg}", name, init)
-            self.queue.add_after(uid, 2.0)
-            return False
-        if getattr(rec, "repo_digest", ""):
-            self._image_ids[cfg.image] = rec.repo_digest
-        try:
-            cid = await self.runtime.create_container(cfg, sandbox)
-        except RuntimeError_ as e:
-            reasons[name] = st.Reason(e.reason or st.CREATE_CONTAINER_ERROR, e.message)
-            self.event(pod, "Warning", sh.FAILED, f"Error: {e.message}", name, init)
-            self.queue.add_rate_limited(uid)
-            return False
-        self.event(pod, "Normal", sh.CREATED, f"Created container {name}", name, init)
-        try:
-            await self.runtime.start_container(cid)
-        except RuntimeError_ as e:
-            reasons[name] = st.Reason(st.RUN_CONTAINER_ERROR, e.message)
-            self.event(pod, "Warning", sh.FAILED, f"Error: {e.message}", name, init)
-            self.queue.add_rate_limited(uid)
-            return False
-        self.event(pod, "Normal", sh.STARTED, f"Started container {name}", name, init)
-        reasons.pop(name, None)
-        # keep only the newest exited container of this name besides the new one (for lastState)
-        for old in runs[1:]:
-            if old.state == EXITED:
-                await self._remove_container(old)
-        return True
-
-    async def _ensure_image(self, pod: dict[str, Any], c: dict[str, Any], init: bool) -> Any:
-        """EnsureImageExists: pull policy, pull back-off, Pulling/Pulled/Failed/BackOff events."""
-        name, image = c["name"], c.get("image", "")
-        uid = _uid(pod)
-        reasons = self.reasons.setdefault(uid, {})
-        try:
-            pull_policy.check_image_name(image)
-        except ReferenceError as e:  # never pulled; the pod worker retries after its back-off
-            msg = pull_policy.msg_invalid_name(image, e)
-            self.event(pod, "Warning", sh.INSPECT_FAILED, msg, name, init)
-            self.event(pod, "Warning", sh.FAILED, f"Error: {pull_policy.ERR_INVALID_IMAGE_NAME}", name, init)
-            reasons[name] = st.Reason(pull_policy.ERR_INVALID_IMAGE_NAME, msg)
-            self.queue.add_after(uid, self.config.backoff_initial)
-            return None
-        if self.images is None:
-            return _NoImage(image)
-        policy = c.get("imagePullPolicy") or pull_policy.default_pull_policy(image)
-        rec = self.images.status(image)
-        if not pull_policy.needs_pull(policy, rec is not None):
-            if rec is not None:
-                self.event(pod, "Normal", sh.PULLED, pull_policy.msg_present(image), name, init)
-                return rec
-            msg = pull_policy.msg_never_pull(image)
-            self.event(pod, "Warning", sh.ERR_IMAGE_NEVER_PULL, msg, name, init)
-            reasons[name] = st.Reason(pull_policy.ERR_IMAGE_NEVER_PULL, msg)
-            return None
-        key = sh.pull_key(pod, image)
-        if self.pull_backoff.is_in_backoff_since_update(key, time.time()):
-            msg = pull_policy.msg_backoff(image)
-            self.event(pod, "Normal", sh.BACK_OFF, msg, name, init)
-            self.event(pod, "Warning", sh.FAILED, f"Error: {pull_policy.ERR_IMAGE_PULL_BACKOFF}", name, init)
-            reasons[name] = st.Reason(pull_policy.ERR_IMAGE_PULL_BACKOFF, msg)
-            self.queue.add_after(uid, self.pull_backoff.remaining_since_update(key) + 0.01)
-            return None
-        self.event(pod, "Normal", sh.PULLING, pull_policy.msg_pulling(image), name, init)
-        t0 = time.monotonic()
-        try:
-            pull_for_pod = getattr(self.images, "pull_for_pod", None)
-            if pull_for_pod is not None:
-                rec = await pull_for_pod(pod, c, None, init)
-            else:
-                rec = await self.images.pull(image)
-        except (RegistryError, ReferenceError, OSError) as e:
-            err = e.cri_message() if isinstance(e, RegistryError) else f"rpc error: code = Unknown desc = {e}"
-            self.event(pod, "Warning", sh.FAILED, pull_policy.msg_failed(image, err), name, init)
-            self.event(pod, "Warning", sh.FAILED, f"Error: {pull_policy.ERR_IMAGE_PULL}", name, init)
-            self.pull_backoff.next(key, time.time())
-            reasons[name] = st.Reason(pull_policy.ERR_IMAGE_PULL, err)
-            self.queue.add_after(uid, self.config.pull_resync)
-            return None
-        dt = time.monotonic() - t0
-        self.event(pod, "Normal", sh.PULLED, pull_policy.msg_pulled(image, dt, dt, rec.size), name, init)
-        return rec
-
-    async def _container_config(self, pod: dict[str, Any], c: dict[str, Any], rec: Any, attempt: int,
-                                init: bool, sandbox_ips: list[str]) -> ContainerConfig:
-        meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
-        command: list[str] = []
-        if c.get("command"):
-            command = sh.resolve_command(c, [], [])
-        elif c.get("args"):  # args replace the image's CMD but keep its ENTRYPOINT
-            mount_info = getattr(self.images, "mount_info", None)
-            img = await mount_info(getattr(rec, "id", "") or c.get("image", "")) if mount_info is not None else None
-            command = sh.resolve_command(c, list(getattr(img, "entrypoint", None) or []), [])
-        # else: empty → the runtime runs the image's ENTRYPOINT + CMD; it also merges the image's env
-        env = await self._resolve_env(pod, c, sandbox_ips)
-        psc, csc = spec.get("securityContext") or {}, c.get("securityContext") or {}
-        caps = csc.get("capabilities") or {}
-        shares, quota, period, mem = sh.cpu_memory(c)
-        mounts: list[Mount] = list(self.volumes.mounts_for(pod, c, env)) if self.volumes is not None else []
-        pod_dir = self._pod_dir(meta.get("uid", ""))
-        if pod_dir:
-            mounts += await asyncio.to_thread(poddir.pod_file_mounts, pod_dir, pod, c, sandbox_ips)
-        user = csc.get("runAsUser", psc.get("runAsUser"))
-        group = csc.get("runAsGroup", psc.get("runAsGroup"))
-        labels = {LABEL_POD_NAME: meta.get("name", ""), LABEL_POD_NAMESPACE: meta.get("namespace", ""),
-                  LABEL_POD_UID: meta.get("uid", ""), LABEL_CONTAINER_NAME: c["name"]}
-        if init:
-            labels[LABEL_INIT] = "true"
-        log_path = logs.container_log_path(self.config.pod_log_dir, meta.get("namespace", ""), meta.get("name", ""),
-                                           meta.get("uid", ""), c["name"], attempt)
-        return ContainerConfig(
-            pod_uid=meta.get("uid", ""), name=c["name"], attempt=attempt,
-            image=getattr(rec, "repo_tag", "") or getattr(rec, "name", "") or c.get("image", ""),
-            image_ref=getattr(rec, "id", ""),
-            command=command, env=env, working_dir=c.get("workingDir") or "",
-            mounts=mounts, log_path=log_path, tty=bool(c.get("tty")), stdin=bool(c.get("stdin")),
-            stdin_once=bool(c.get("stdinOnce")), user=user, group=group, privileged=bool(csc.get("privileged")),
-            read_only_rootfs=bool(csc.get("readOnlyRootFilesystem")),
-            capabilities_add=list(caps.get("add") or []), capabilities_drop=list(caps.get("drop") or []),
-            cpu_shares=shares, cpu_quota=quota, cpu_period=period, memory_limit=mem, labels=labels,
-            annotations={**(meta.get("annotations") or {}),
-                         "io.kubernetes.container.restartCount": str(attempt),
-                         "io.kubernetes.pod.terminationGracePeriod": str(spec.get("terminationGracePeriodSeconds", 30))},
-            termination_message_path=c.get("terminationMessagePath", "/dev/termination-log"))
-
-    async def _resolve_env(self, pod: dict[str, Any], c: dict[str, Any], pod_ips: list[str]) -> dict[str, str]:
-        """The container's env (envFrom, env with valueFrom and $(VAR), service variables)."""
-        if self.env_resolver is not None:
-            return await self.env_resolver(self, pod, c, pod_ips)
-        if getattr(self.runtime, "name", "") == "simulated":
-            return {}  # nothing runs: skip the lookups (cheap at 10,000 pods)
-        env_for = getattr(self.volumes, "env_for", None)
-        if env_for is not None:
-            services = self.services.list() if self.services is not None else []
-            return await env_for(pod, c, services=services, node_ip=self.config.node.ip, pod_ips=pod_ips)
-        return {e["name"]: e.get("value", "") for e in c.get("env") or [] if "valueFrom" not in e}
-
     # ---- termination ------------------------------------------------------------------------------
     async def _kill_pod(self, uid: str, pod: dict[str, Any] | None, grace: float, announce: bool = True) -> None:
         """Stop every running container of the pod (in parallel), with the grace period."""
@@ -689,7 +479,7 @@ class Kubelet:
 
     async def _terminate(self, pod: dict[str, Any]) -> None:
         """Graceful deletion: stop with the grace period, tear down, then finish the delete."""
-        uid = _uid(pod)
+        uid = sh.pod_uid(pod)
         meta = pod["metadata"]
         await self._kill_pod(uid, pod, sh.grace_period(pod))
         await self._cleanup(uid, pod)
@@ -780,14 +570,3 @@ class Kubelet:
             await self.prober.close()
             await self.queue.shutdown()
             await self.status.queue.shutdown()
-
-
-@dataclass
-class _NoImage:
-    """No image service (tests): the image is taken as given."""
-
-    name: str
-    id: str = ""
-    repo_tag: str = ""
-    size: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -29,6 +29,10 @@ QUOTA_PERIOD = 100_000  # µs
 MIN_QUOTA = 1000
 
 
+def pod_uid(pod: dict[str, Any]) -> str:
+    return (pod.get("metadata") or {}).get("uid", "")
+
+
 def format_pod(pod: dict[str, Any]) -> str:
     """format.Pod: `name_namespace(uid)`."""
     m = pod.get("metadata") or {}
