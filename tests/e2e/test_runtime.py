@@ -4,12 +4,14 @@ restart, and cleanup (no runc state, mounts, cgroups or netns left behind).
 
 Uses the project's real busybox/nginx/redis test images (`ensure_test_images`). Needs root and
 the Debian packages runc, crun, busybox-static, nginx-light, redis-server (installed here if
-missing)."""
+missing). The CNI test's network is this module's own, per pid (bridge `klrtN`, pod/cluster CIDR
+10.238.N.0/24, service CIDR 10.239.N.0/24, netns prefix `klrtN-`; see tests/e2e/realcluster.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -30,6 +32,11 @@ from kubeling.kubelet.runtime.oci import OCIRuntime
 from kubeling.kubelet.runtime.sysutil import read_json
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
+
+NET = random.Random(os.getpid() + 30).randrange(1, 250)
+BRIDGE = f"klrt{NET}"
+CIDR = f"10.238.{NET}.0/24"
+SERVICE_CIDR = f"10.239.{NET}.0/24"
 
 APT = ["runc", "crun", "busybox-static", "nginx-light", "redis-server"]
 
@@ -186,15 +193,15 @@ async def test_nginx_over_cni_pod_ip(data_dir: str) -> None:
         pytest.skip("containernetworking-plugins not installed")
     from kubeling.kubelet.network import PodNetwork
 
-    net = PodNetwork(data_dir, pod_cidr="10.251.7.0/24", bridge="klrt0", cluster_cidr="10.251.0.0/16",
-                     service_cidr="10.252.0.0/16", network_name="klrt", netns_prefix="klrt-")
+    net = PodNetwork(data_dir, pod_cidr=CIDR, bridge=BRIDGE, cluster_cidr=CIDR, service_cidr=SERVICE_CIDR,
+                     network_name=BRIDGE, netns_prefix=f"{BRIDGE}-")
     images = ImageService.for_data_dir(data_dir)
     rt = OCIRuntime(data_dir, images=images, network=net)
     await rt.start()
     try:
         sc = pod("web")
         sb = await rt.run_sandbox(sc)
-        assert sb.ip.startswith("10.251.7.") and sb.netns_path.endswith(net.netns_name(sc.pod_uid))
+        assert sb.ip.startswith(f"10.238.{NET}.") and sb.netns_path.endswith(net.netns_name(sc.pod_uid))
         hosts = open(os.path.join(rt.sandboxes_dir, sc.pod_uid, "hosts")).read()
         assert f"{sb.ip}\tweb" in hosts
         await run(rt, ctr(data_dir, sc, "nginx", [], image="nginx:latest"), sb)
@@ -213,7 +220,7 @@ async def test_nginx_over_cni_pod_ip(data_dir: str) -> None:
         await net.teardown_host()
         await images.close()
     assert not os.path.exists(sb.netns_path)
-    assert subprocess.run(["ip", "link", "show", "klrt0"], capture_output=True).returncode != 0
+    assert not os.path.exists(f"/sys/class/net/{BRIDGE}")
 
 
 async def test_exec_sync_redis(rt: OCIRuntime, data_dir: str) -> None:
