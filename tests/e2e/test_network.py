@@ -2,7 +2,7 @@
 loopback, portmap) — pod↔pod, pod↔gateway, host↔pod, service-CIDR routing, hostPort via
 portmap, IP release on remove, re-add, and a clean teardown.
 
-Uses its own bridge `kltest0`, CIDRs 10.250.x and netns prefix `kltest-`, so a running
+Uses its own bridge `kltest0`, CIDRs 10.236.x / 10.237.x and netns prefix `kltest-`, so a running
 kubeling (kubeling0, 10.244/16, 10.96/12) on the same machine is not disturbed.
 """
 
@@ -28,10 +28,10 @@ pytestmark = pytest.mark.skipif(
 
 BRIDGE = "kltest0"
 PREFIX = "kltest-"
-POD_CIDR = "10.250.1.0/24"
-CLUSTER_CIDR = "10.250.0.0/20"  # the other tests' networks lie outside it (claims)
-SERVICE_CIDR = "10.251.0.0/16"
-GATEWAY = "10.250.1.1"
+POD_CIDR = "10.236.1.0/24"
+CLUSTER_CIDR = "10.236.0.0/20"  # the other tests' networks lie outside it (claims)
+SERVICE_CIDR = "10.237.0.0/16"
+GATEWAY = "10.236.1.1"
 UID_A = "aaaaaaaa-0000-4000-8000-000000000001"
 UID_B = "bbbbbbbb-0000-4000-8000-000000000002"
 HOST_PORT = 18931
@@ -186,11 +186,11 @@ def test_host_reaches_pods(env: Env) -> None:
 
 def test_service_and_cluster_cidr_route_to_bridge(env: Env) -> None:
     """An unNATed service IP, or another node's pod IP, must not take the default route."""
-    for ip in ("10.251.0.99", "10.251.255.1", "10.250.7.7"):
+    for ip in ("10.237.0.99", "10.237.255.1", "10.236.7.7"):
         assert env.run(host.route_dev(ip)) == BRIDGE, sh(f"ip route get {ip}")
     # and for pod traffic the host forwards (it arrives on the bridge): back onto the bridge,
     # where nobody answers ARP, so the host answers ICMP host-unreachable — it never leaves.
-    r = sh(f"ip -o route get 10.251.0.99 from {ip_of(env, UID_A)} iif {BRIDGE}")
+    r = sh(f"ip -o route get 10.237.0.99 from {ip_of(env, UID_A)} iif {BRIDGE}")
     assert f"dev {BRIDGE}" in r and "eth0" not in r, r
 
 
@@ -234,7 +234,7 @@ def _reachable(env: Env) -> None:
     a, b = env.net.netns_name(UID_A), env.net.netns_name(UID_B)
     assert tcp_from(a, ip_of(env, UID_B), 9090) == f"hi from {ip_of(env, UID_A)}"
     assert tcp_from(None, ip_of(env, UID_A), 8080) == f"hi from {GATEWAY}"
-    assert env.run(host.route_dev("10.251.0.99")) == BRIDGE
+    assert env.run(host.route_dev("10.237.0.99")) == BRIDGE
 
 
 def test_reconcile_repairs_what_disappeared(env: Env) -> None:
@@ -314,7 +314,7 @@ def test_failed_add_is_undone(env: Env, tmp_path: Any) -> None:
     """A /30 has one pod address: the second ADD fails with FailedCreatePodSandBox and leaves
     no netns behind; missing plugins give NetworkPluginNotReady."""
     loop = env.loop
-    small = PodNetwork(str(tmp_path), "10.250.16.0/30", "kltest1", "10.250.16.0/30", "10.250.17.0/30",
+    small = PodNetwork(str(tmp_path), "10.236.16.0/30", "kltest1", "10.236.16.0/30", "10.236.17.0/30",
                        netns_prefix="kltest-x")
     try:
         loop.run_until_complete(small.add("eeeeeeee-1", "default", "one"))
@@ -327,7 +327,7 @@ def test_failed_add_is_undone(env: Env, tmp_path: Any) -> None:
     finally:
         loop.run_until_complete(small.teardown_host())
     assert not os.path.exists("/sys/class/net/kltest1")
-    broken = PodNetwork(str(tmp_path / "b"), "10.250.18.0/24", "kltest2", "10.250.18.0/24", "10.250.19.0/24",
+    broken = PodNetwork(str(tmp_path / "b"), "10.236.18.0/24", "kltest2", "10.236.18.0/24", "10.236.19.0/24",
                         bin_dir=str(tmp_path / "nope"))
     with pytest.raises(NetworkError) as ei:
         loop.run_until_complete(broken.add("ffffffff-1", "default", "x"))
@@ -340,7 +340,7 @@ def test_failed_add_is_undone(env: Env, tmp_path: Any) -> None:
 def test_teardown_leaves_nothing(tmp_path: Any) -> None:
     """Runs last-ish on its own network: after teardown_host no bridge, routes, rules, IPAM state."""
     loop = asyncio.new_event_loop()
-    net = PodNetwork(str(tmp_path), "10.250.20.0/24", "kltest3", "10.250.20.0/22", "10.250.30.0/24",
+    net = PodNetwork(str(tmp_path), "10.236.20.0/24", "kltest3", "10.236.20.0/22", "10.236.30.0/24",
                      netns_prefix="kltest-t")
     try:
         loop.run_until_complete(net.add("99999999-1", "default", "t", [{"containerPort": 1, "hostPort": 18999}]))
@@ -375,7 +375,7 @@ def test_kubeling_down(tmp_path: Any) -> None:
     data = str(tmp_path / "data")
     agent = os.path.join(data, "agent")
     loop = asyncio.new_event_loop()
-    net = PodNetwork(data, "10.250.40.0/24", "kltest4", "10.250.40.0/22", "10.250.44.0/24", netns_prefix="kltest-d")
+    net = PodNetwork(data, "10.236.40.0/24", "kltest4", "10.236.40.0/22", "10.236.44.0/24", netns_prefix="kltest-d")
     cg_root = "kltest-down"
     cg_dirs: list[str] = []
     pids: list[int] = []
@@ -477,7 +477,7 @@ def test_kubeling_down_stops_real_runc_container(tmp_path: Any) -> None:
     for a in ("sh", "sleep", "ip"):
         os.symlink("busybox", rootfs / "bin" / a)
     loop = asyncio.new_event_loop()
-    net = PodNetwork(data, "10.250.48.0/24", "kltest5", "10.250.48.0/22", "10.250.52.0/24", netns_prefix="kltest-r")
+    net = PodNetwork(data, "10.236.48.0/24", "kltest5", "10.236.48.0/22", "10.236.52.0/24", netns_prefix="kltest-r")
     cid = "kltestdown" + "1" * 20
     try:
         ns_path, ips = loop.run_until_complete(net.add("r0000001-aaaa", "default", "r"))

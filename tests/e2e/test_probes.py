@@ -7,7 +7,7 @@ terminationGracePeriodSeconds 1), and each test waits for its own story, so the 
 costs about one cluster start plus the slowest story.
 
 The cluster is this module's own: temp data dir, free API and kubelet ports, its own bridge and
-CIDRs (`klprbN`, 10.248.N.0/24, 10.249.N.0/24), its own pod log dir; `kubeling down --data-dir`
+CIDRs (`klprbN`, 10.234.N.0/24, 10.235.N.0/24), its own pod log dir; `kubeling down --data-dir`
 cleans up, also when a test failed.
 """
 
@@ -32,8 +32,8 @@ pytestmark = pytest.mark.skipif(
 
 NET = random.Random(os.getpid() + 10).randrange(1, 250)
 BRIDGE = f"klprb{NET}"
-CLUSTER_CIDR = f"10.248.{NET}.0/24"
-SERVICE_CIDR = f"10.249.{NET}.0/24"
+CLUSTER_CIDR = f"10.234.{NET}.0/24"
+SERVICE_CIDR = f"10.235.{NET}.0/24"
 
 # an httpd whose /cgi-bin/healthz answers 200 three times, then 500 (a fresh count per container)
 HEALTHZ_500 = r"""mkdir -p /www/cgi-bin
