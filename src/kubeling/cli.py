@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="addresses for LoadBalancer Services (10.0.0.10-10.0.0.20, CIDRs or IPs, comma-separated; "
                          "default: the nodes' InternalIPs, shared, as k3s's ServiceLB)")
     up.add_argument("--encryption-provider-config", default="",
-                    help="EncryptionConfiguration file (aescbc, aesgcm, identity): encrypt e.g. Secrets at rest")
+                    help="EncryptionConfiguration file (aescbc, aesgcm, secretbox, identity): encrypt e.g. Secrets at rest")
     up.add_argument("--audit-policy-file", default="",
                     help="audit.k8s.io/v1 Policy: log requests as JSON lines (off without it)")
     up.add_argument("--audit-log-path", default="", help="where audit events go (default DATA/server/audit.log)")

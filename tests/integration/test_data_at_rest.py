@@ -1,4 +1,4 @@
-"""Data at rest with the real kubectl: Secrets encrypted in the database files (aescbc) while
+"""Data at rest with the real kubectl: Secrets encrypted in the database files (aescbc, secretbox) while
 `kubectl get secret` is unchanged; the data dir 0700 and the database files 0600."""
 
 from __future__ import annotations
@@ -8,13 +8,16 @@ import glob
 import os
 import stat
 
+import pytest
+
 from .conftest import Cluster, free_port
 
 
-def test_secrets_encrypted_at_rest_and_private_files(tmp_path) -> None:
+@pytest.mark.parametrize("provider", ["aescbc", "secretbox"])
+def test_secrets_encrypted_at_rest_and_private_files(tmp_path, provider) -> None:
     enc = tmp_path / "enc.yaml"
     enc.write_text("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
-                   "- resources: [secrets]\n  providers:\n  - aescbc:\n      keys:\n      - name: key1\n"
+                   f"- resources: [secrets]\n  providers:\n  - {provider}:\n      keys:\n      - name: key1\n"
                    f"        secret: {base64.b64encode(os.urandom(32)).decode()}\n  - identity: {{}}\n")
     c = Cluster(str(tmp_path / "data"), free_port(), extra_args=("--encryption-provider-config", str(enc)))
     c.start()
@@ -29,7 +32,7 @@ def test_secrets_encrypted_at_rest_and_private_files(tmp_path) -> None:
             raw = open(f, "rb").read()
             assert needle not in raw and b"hunter2-plaintext" not in raw, f
             assert stat.S_IMODE(os.stat(f).st_mode) == 0o600, f
-        assert any(b"k8s:enc:aescbc:v1:key1:" in open(f, "rb").read() for f in db_files)
+        assert any(f"k8s:enc:{provider}:v1:key1:".encode() in open(f, "rb").read() for f in db_files)
         for d in (c.data_dir, os.path.join(c.data_dir, "server"), os.path.join(c.data_dir, "server", "db")):
             assert stat.S_IMODE(os.stat(d).st_mode) == 0o700, d
         c.stop()

@@ -31,7 +31,7 @@ def files_contain(tmp_path, needle: bytes) -> bool:
     return any(needle in open(f, "rb").read() for f in glob.glob(str(tmp_path / "db" / "state.db*")))
 
 
-@pytest.mark.parametrize("kind", ["aescbc", "aesgcm"])
+@pytest.mark.parametrize("kind", ["aescbc", "aesgcm", "secretbox"])
 def test_secrets_are_encrypted_in_the_file_and_readable_after_restart(tmp_path, kind) -> None:
     t = Transformer.load(config(tmp_path, aes(kind, "k1", b"a"), "  - identity: {}"))
     db = str(tmp_path / "db" / "state.db")
@@ -47,23 +47,27 @@ def test_secrets_are_encrypted_in_the_file_and_readable_after_restart(tmp_path, 
     again.close()
 
 
-def test_rotation_reads_old_keys_and_writes_with_the_first(tmp_path) -> None:
+@pytest.mark.parametrize("old_kind,new_kind", [("aescbc", "aescbc"), ("aescbc", "secretbox"), ("secretbox", "secretbox")])
+def test_rotation_reads_old_keys_and_writes_with_the_first(tmp_path, old_kind, new_kind) -> None:
     db = str(tmp_path / "db" / "state.db")
-    old = Transformer.load(config(tmp_path, aes("aescbc", "old", b"o")))
+    old = Transformer.load(config(tmp_path, aes(old_kind, "old", b"o")))
     store = SQLiteStore(db, transformer=old)
     asyncio.run(store.create(SECRET_KEY, {"metadata": {"name": "s"}, "data": {"p": "eA=="}}))
     store.close()
-    new = Transformer.load(config(tmp_path, aes("aescbc", "new", b"n"), aes("aescbc", "old", b"o")))
+    new = Transformer.load(config(tmp_path, aes(new_kind, "new", b"n"), aes(old_kind, "old", b"o")))
     store = SQLiteStore(db, transformer=new)
     cur = store.get(SECRET_KEY)
     asyncio.run(store.update(SECRET_KEY, cur.copy(), cur.mod_rev))  # a rewrite re-encrypts with "new"
     store.close()
-    only_new = Transformer.load(config(tmp_path, aes("aescbc", "new", b"n")))
+    assert files_contain(tmp_path, f"k8s:enc:{new_kind}:v1:new:".encode())
+    only_new = Transformer.load(config(tmp_path, aes(new_kind, "new", b"n")))
     assert SQLiteStore(db, transformer=only_new).get(SECRET_KEY).obj()["data"] == {"p": "eA=="}
 
 
 def test_bad_configuration_is_refused(tmp_path) -> None:
     with pytest.raises(EncryptionConfigError, match="must be 16, 24 or 32 bytes"):
         Transformer.load(config(tmp_path, "  - aescbc:\n      keys:\n      - name: k\n        secret: c2hvcnQ="))
+    with pytest.raises(EncryptionConfigError, match="secret must be 32 bytes, not 16"):
+        Transformer.load(config(tmp_path, "  - secretbox:\n      keys:\n      - name: k\n        secret: " + base64.b64encode(b"x" * 16).decode()))
     with pytest.raises(EncryptionConfigError, match="not supported"):
         Transformer.load(config(tmp_path, "  - kms: {}"))

@@ -6,7 +6,8 @@ resources (`secrets`, `deployments.apps`, `*.apps`, `*.*`) an ordered list of pr
 provider's first key encrypts; every configured key decrypts, so keys rotate by putting a new key
 first and rewriting the objects. Stored bytes carry upstream's prefix,
 `k8s:enc:<provider>:v1:<key name>:`. Providers: `aescbc` (AES-256-CBC, PKCS#7, random IV in front),
-`aesgcm` (random 12-byte nonce in front) and `identity` (plaintext). Memory holds plaintext, as
+`aesgcm` (random 12-byte nonce in front), `secretbox` (XSalsa20-Poly1305 via PyNaCl, 32-byte key, random
+24-byte nonce in front: Go's `nonce + secretbox.Seal`, byte for byte) and `identity` (plaintext). Memory holds plaintext, as
 kube-apiserver's watch cache does; only the file is protected.
 """
 
@@ -21,8 +22,10 @@ import yaml
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from nacl.secret import SecretBox
 
-SUPPORTED = ("aescbc", "aesgcm", "identity")
+SUPPORTED = ("aescbc", "aesgcm", "secretbox", "identity")
+KEY_SIZES = {"aescbc": (16, 24, 32), "aesgcm": (16, 24, 32), "secretbox": (32,)}
 
 
 class EncryptionConfigError(ValueError):
@@ -40,6 +43,8 @@ class Key:
         return f"k8s:enc:{self.provider}:v1:{self.name}:".encode()
 
     def encrypt(self, data: bytes) -> bytes:
+        if self.provider == "secretbox":
+            return self.prefix + bytes(SecretBox(self.secret).encrypt(data))  # nonce + tag + box
         if self.provider == "aesgcm":
             nonce = os.urandom(12)
             return self.prefix + nonce + AESGCM(self.secret).encrypt(nonce, data, None)
@@ -50,6 +55,8 @@ class Key:
 
     def decrypt(self, data: bytes) -> bytes:
         body = data[len(self.prefix):]
+        if self.provider == "secretbox":
+            return SecretBox(self.secret).decrypt(body)
         if self.provider == "aesgcm":
             return AESGCM(self.secret).decrypt(body[:12], body[12:], None)
         dec = Cipher(algorithms.AES(self.secret), modes.CBC(body[:16])).decryptor()
@@ -77,8 +84,10 @@ def _keys(provider: str, spec: Any) -> list[Key | None]:
             secret = base64.b64decode(k.get("secret", ""), validate=True)
         except ValueError as e:
             raise EncryptionConfigError(f"key {k.get('name')!r}: secret is not base64: {e}") from None
-        if len(secret) not in (16, 24, 32):
-            raise EncryptionConfigError(f"key {k.get('name')!r}: secret must be 16, 24 or 32 bytes, not {len(secret)}")
+        sizes = KEY_SIZES[provider]
+        if len(secret) not in sizes:
+            want = " or ".join(", ".join(map(str, sizes)).rsplit(", ", 1))
+            raise EncryptionConfigError(f"key {k.get('name')!r}: secret must be {want} bytes, not {len(secret)}")
         out.append(Key(provider, k.get("name", ""), secret))
     if not out:
         raise EncryptionConfigError(f"provider {provider} has no keys")
