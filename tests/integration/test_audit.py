@@ -29,6 +29,8 @@ def test_audit_log_levels(tmp_path) -> None:
         c.kubectl("create", "configmap", "audited", "--from-literal=k=v")
         c.kubectl("get", "configmap", "audited")  # level None: not logged
         c.kubectl("create", "namespace", "audit-ns")
+        c.kubectl("label", "namespace", "audit-ns", "pod-security.kubernetes.io/audit=restricted")
+        c.kubectl("run", "rooty", "--image=busybox", "-n", "audit-ns", "--dry-run=server")
         c.kubectl("create", "secret", "generic", "s", "--from-literal=k=v", "--as=nobody", check=False)
         path = os.path.join(c.data_dir, "server", "audit.log")
         assert oct(os.stat(path).st_mode & 0o777) == "0o600"
@@ -44,6 +46,12 @@ def test_audit_log_levels(tmp_path) -> None:
     assert cm["auditID"] and cm["requestReceivedTimestamp"] <= cm["stageTimestamp"]
     assert not any(e["verb"] in ("get", "list", "watch") for e in events)
     ns = next(e for e in events if e.get("objectRef", {}).get("resource") == "namespaces")
+    pod = next(e for e in events if e.get("objectRef", {}).get("resource") == "pods")
+    assert pod["responseStatus"]["code"] == 201  # audit never denies
+    assert pod["annotations"]["pod-security.kubernetes.io/enforce-policy"] == "privileged:latest"
+    assert pod["annotations"]["pod-security.kubernetes.io/audit-violations"].startswith(
+        'would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "rooty" '
+        'must set securityContext.allowPrivilegeEscalation=false)')
     assert ns["level"] == "Metadata" and "requestObject" not in ns and "responseObject" not in ns
     denied = next(e for e in events if e.get("objectRef", {}).get("resource") == "secrets")
     assert denied["impersonatedUser"]["username"] == "nobody"

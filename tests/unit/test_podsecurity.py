@@ -45,3 +45,69 @@ def test_a_compliant_pod_passes_restricted() -> None:
     assert evaluate("restricted", p) == []
     p["spec"]["containers"][0]["securityContext"]["runAsNonRoot"] = False
     assert text("restricted", p) == 'runAsNonRoot != true (container "nginx" must not set securityContext.runAsNonRoot=false)'
+
+
+class _Entry:
+    def __init__(self, obj: dict) -> None:
+        self._obj = obj
+
+    def obj(self) -> dict:
+        return self._obj
+
+
+class _Registry:
+    """Only the namespace lookup PodSecurity does."""
+
+    def __init__(self, labels: dict) -> None:
+        self.store = self
+        self.labels = labels
+
+    def get(self, key: str) -> _Entry:
+        return _Entry({"metadata": {"name": "ns", "labels": self.labels}})
+
+
+def _admit(labels: dict, obj: dict, kind: str = "Pod") -> tuple[dict, list, str]:
+    """(audit annotations, warnings, denial message) of admitting `obj`."""
+    from kubeling.api.errors import StatusError
+    from kubeling.api.resources import lookup
+    from kubeling.apiserver.auth.user import User, acting
+    from kubeling.apiserver.plugins.podsecurity import PodSecurity
+
+    res = lookup("", "v1", "pods") if kind == "Pod" else lookup("apps", "v1", "deployments")
+    annotations: dict = {}
+    warnings: list = []
+    denied = ""
+    with acting(User("u", ()), None, warnings, annotations):
+        try:
+            PodSecurity().admit_create(_Registry(labels), res, obj, False)
+        except StatusError as e:
+            denied = e.message
+    return annotations, warnings, denied
+
+
+def test_audit_level_annotates_the_audit_event_without_warning_or_denying() -> None:
+    p = {"metadata": {"name": "p", "namespace": "ns"}, **pod(privileged=True)}
+    annotations, warnings, denied = _admit({"pod-security.kubernetes.io/audit": "baseline"}, p)
+    assert annotations == {
+        "pod-security.kubernetes.io/enforce-policy": "privileged:latest",
+        "pod-security.kubernetes.io/audit-violations": 'would violate PodSecurity "baseline:latest": privileged '
+                                                       '(container "nginx" must not set securityContext.privileged=true)'}
+    assert warnings == [] and denied == ""
+    annotations, _, _ = _admit({}, p)  # no labels: only the enforced policy is recorded
+    assert annotations == {"pod-security.kubernetes.io/enforce-policy": "privileged:latest"}
+
+
+def test_audit_level_annotates_a_denied_pod_and_a_workload_template() -> None:
+    p = {"metadata": {"name": "p", "namespace": "ns"}, **pod(privileged=True)}
+    labels = {"pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/audit": "baseline",
+              "pod-security.kubernetes.io/audit-version": "v1.32"}
+    annotations, _, denied = _admit(labels, p)
+    assert denied.startswith('pods "p" is forbidden: violates PodSecurity "baseline:latest": privileged')
+    assert annotations["pod-security.kubernetes.io/enforce-policy"] == "baseline:latest"
+    assert annotations["pod-security.kubernetes.io/audit-violations"].startswith(
+        'would violate PodSecurity "baseline:v1.32": privileged')
+    deploy = {"metadata": {"name": "d", "namespace": "ns"}, "spec": {"template": pod(privileged=True)}}
+    annotations, _, _ = _admit({"pod-security.kubernetes.io/audit": "baseline"}, deploy, kind="Deployment")
+    assert annotations["pod-security.kubernetes.io/audit-violations"].startswith(
+        'would violate PodSecurity "baseline:latest": privileged')
+    assert "pod-security.kubernetes.io/enforce-policy" not in annotations

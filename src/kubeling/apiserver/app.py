@@ -119,7 +119,7 @@ def audit_now() -> str:
 
 async def _audit(auditor: Any, audit: tuple, request: web.Request, resp: web.StreamResponse) -> None:
     """Write the request's audit event (the Audit-Id header names it, as upstream's)."""
-    audit_id, received, caller, user, attrs, authorized = audit
+    audit_id, received, caller, user, attrs, authorized, annotations = audit
     if not resp.prepared:
         resp.headers["Audit-Id"] = audit_id
     body = resp.body if isinstance(resp, web.Response) and isinstance(resp.body, (bytes, bytearray)) else None
@@ -132,7 +132,7 @@ async def _audit(auditor: Any, audit: tuple, request: web.Request, resp: web.Str
             pass
     request_body = request.get("body")
     auditor.log(audit_id, received, caller, user, attrs, request, resp.status, request_body, body, error,
-                authorized[0])
+                authorized[0], annotations)
 
 
 def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
@@ -161,13 +161,13 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
                 user = impersonate(authz, caller, request.headers)
                 if auditor is not None:  # denied requests are audited too
                     audit = (auditor.new_id(), audit_now(), caller, user,
-                             from_request(user, request.method, request.path, request.query), [False])
+                             from_request(user, request.method, request.path, request.query), [False], {})
                 attrs = authorize(authz, user, request)
                 if audit is not None:
                     audit[5][0] = True
                 request["user"] = user
                 warnings: list[str] = []
-                with acting(user, attrs, warnings):
+                with acting(user, attrs, warnings, audit[6] if audit is not None else None):
                     resp = await handler(request)
                 if warnings and not resp.prepared:
                     from ..api.validation.strict import warning_headers

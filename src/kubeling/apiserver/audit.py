@@ -96,7 +96,7 @@ class Auditor:
 
     def log(self, audit_id: str, received: str, caller: User, user: User, a: Attributes, request: Any,
             status: int, request_body: Any, response_body: bytes | None, error: dict[str, Any] | None,
-            allowed: bool = True) -> None:
+            allowed: bool = True, annotations: dict[str, str] | None = None) -> None:
         level = self.level(a, user)
         if level == "None":
             return
@@ -123,5 +123,5 @@ class Auditor:
         ev["requestReceivedTimestamp"] = received
         ev["stageTimestamp"] = _now()
         ev["annotations"] = {"authorization.k8s.io/decision": "allow" if allowed else "forbid",
-                             "authorization.k8s.io/reason": ""}
+                             "authorization.k8s.io/reason": "", **(annotations or {})}
         self.out.write(orjson.dumps(ev) + b"\n")

@@ -48,13 +48,30 @@ def warn(text: str) -> None:
         warnings.append(text)
 
 
+# Audit annotations admission adds on the way (PodSecurity's audit level, a policy's Audit action),
+# written into the request's audit event.
+current_audit_annotations: ContextVar[dict[str, str] | None] = ContextVar("current_audit_annotations", default=None)
+
+
+def annotate(key: str, value: str) -> None:
+    """Add an annotation to the audit event of the request being served (dropped in-process);
+    as upstream's AddAnnotation, the first value set for a key wins."""
+    annotations = current_audit_annotations.get()
+    if annotations is not None:
+        annotations.setdefault(key, value)
+
+
 @contextmanager
-def acting(user: User, attributes: Any, warnings: list[str] | None = None) -> Iterator[None]:
-    """Run the rest of a request with `current_user`, `current_request` (and `current_warnings`) set."""
+def acting(user: User, attributes: Any, warnings: list[str] | None = None,
+           annotations: dict[str, str] | None = None) -> Iterator[None]:
+    """Run the rest of a request with `current_user`, `current_request` (and `current_warnings`,
+    `current_audit_annotations`) set."""
     t1, t2, t3 = current_user.set(user), current_request.set(attributes), current_warnings.set(warnings)
+    t4 = current_audit_annotations.set(annotations)
     try:
         yield
     finally:
+        current_audit_annotations.reset(t4)
         current_warnings.reset(t3)
         current_request.reset(t2)
         current_user.reset(t1)

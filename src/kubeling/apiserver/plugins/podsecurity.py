@@ -1,8 +1,10 @@
-"""PodSecurity admission (upstream k8s.io/pod-security-admission), enforce mode for pods.
+"""PodSecurity admission (upstream k8s.io/pod-security-admission): enforce, warn and audit modes.
 
 A namespace labelled `pod-security.kubernetes.io/enforce: baseline|restricted` (optionally with
 `enforce-version`) rejects pods that break that level, naming every failed check as upstream
 does: `pods "p" is forbidden: violates PodSecurity "restricted:latest": <reason> (<detail>), ...`.
+`audit` adds `pod-security.kubernetes.io/audit-violations` to the request's audit event instead,
+and every pod write carries `pod-security.kubernetes.io/enforce-policy` (e.g. `privileged:latest`).
 Checks run in upstream's order (by check ID); a restricted check replaces its baseline twin.
 """
 
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from ...api import errors
 from ...api.resources import lookup
 from ..admission import BasePlugin, Objects
-from ..auth.user import warn
+from ..auth.user import annotate, warn
 
 if TYPE_CHECKING:
     from ...api.resources import Resource
@@ -241,6 +243,11 @@ TEMPLATES = {("apps", "Deployment"): ("spec", "template"), ("apps", "ReplicaSet"
              ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template")}
 
 
+def _level_version(labels: dict[str, str], mode: str) -> str:
+    """`restricted:latest`: upstream's LevelVersion.String() of a mode."""
+    return f"{labels.get(LABEL + mode, 'privileged')}:{labels.get(LABEL + mode + '-version') or 'latest'}"
+
+
 def _failures(labels: dict[str, str], mode: str, pod: Pod) -> str | None:
     """`"<level>:<version>": <reason> (<detail>), ...` for a mode's level, or None if it passes."""
     level = labels.get(LABEL + mode, "privileged")
@@ -249,12 +256,12 @@ def _failures(labels: dict[str, str], mode: str, pod: Pod) -> str | None:
     failed = evaluate(level, pod)
     if not failed:
         return None
-    version = labels.get(LABEL + mode + "-version") or "latest"
-    return f'"{level}:{version}": ' + ", ".join(f"{reason} ({detail})" for reason, detail in failed)
+    return f'"{_level_version(labels, mode)}": ' + ", ".join(f"{reason} ({detail})" for reason, detail in failed)
 
 
 class PodSecurity(BasePlugin):
-    """Pods: `enforce` rejects, `warn` warns. Workload templates: both only warn."""
+    """Pods: `enforce` rejects, `warn` warns, `audit` annotates. Workload templates: enforce and
+    warn only warn, audit annotates."""
 
     kinds = (("", "Pod"), *TEMPLATES)
 
@@ -272,22 +279,35 @@ class PodSecurity(BasePlugin):
         assert namespaces is not None
         entry = registry.store.get(namespaces.key(None, meta.get("namespace", "")))
         labels = ((entry.obj().get("metadata") or {}).get("labels") or {}) if entry is not None else {}
-        if not any(k.startswith(LABEL) for k in labels):
-            return
         if res.kind == "Pod":
+            annotate(LABEL + "enforce-policy", _level_version(labels, "enforce"))
+            if not any(k.startswith(LABEL) for k in labels):
+                return
             enforced = _failures(labels, "enforce", obj)
+            self._audit(labels, obj)
             if enforced:
                 raise errors.forbidden("pods", meta.get("name", ""), "", f"violates PodSecurity {enforced}")
             warned = _failures(labels, "warn", obj)
             if warned:
                 warn(f"would violate PodSecurity {warned}")
             return
+        if not any(k.startswith(LABEL) for k in labels):
+            return
         template: Any = obj
         for step in TEMPLATES[(res.group, res.kind)]:
             template = (template or {}).get(step) if isinstance(template, dict) else None
         if isinstance(template, dict):
+            self._audit(labels, template)
             for mode in ("enforce", "warn"):
                 found = _failures(labels, mode, template)
                 if found:
                     warn(f"would violate PodSecurity {found}")
                     return
+
+    @staticmethod
+    def _audit(labels: dict[str, str], pod: Pod) -> None:
+        """The `audit` level: a violation only annotates the request's audit event (upstream's
+        `pod-security.kubernetes.io/audit-violations`)."""
+        found = _failures(labels, "audit", pod)
+        if found:
+            annotate(LABEL + "audit-violations", f"would violate PodSecurity {found}")
