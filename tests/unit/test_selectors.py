@@ -7,22 +7,24 @@ import pytest
 
 from kubeling.api import conversion
 from kubeling.api.errors import StatusError
+from kubeling.api.fieldselectors import (
+    FieldRequirement,
+    field_selector_for,
+    parse_field_selector,
+    selectable_fields,
+    supported_field_labels,
+)
 from kubeling.api.selectors import (
     EVERYTHING,
     NOTHING,
-    FieldRequirement,
     LabelSelector,
     Requirement,
-    field_selector_for,
     from_label_selector_object,
     go_quote,
     new_requirement,
-    parse_field_selector,
     parse_label_selector,
-    selectable_fields,
     selector_from_set,
     selector_to_string,
-    supported_field_labels,
 )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..api import bounds, conversion, errors, printers, schema, selectors
+from ..api import bounds, conversion, errors, fieldselectors, printers, schema, selectors
 from ..api.apply.ssa import server_side_apply
 from ..api.patch.common import check_strict_decode, gofmt
 from ..api.patch.jsonpatch import json_patch
@@ -81,7 +81,7 @@ class Selectors:
         self.storage_version = res.strategy.storage_version
         ls, fs = query.get("labelSelector", ""), query.get("fieldSelector", "")
         self.label = selectors.parse_label_selector(ls) if ls else None
-        self.field = selectors.field_selector_for(fs, res.group, res.version, res.kind) if fs else None
+        self.field = fieldselectors.field_selector_for(fs, res.group, res.version, res.kind) if fs else None
         if self.label is not None and self.label.empty():
             self.label = None
         if self.field is not None and self.field.empty():
