@@ -8,7 +8,7 @@ import datetime
 
 import pytest
 
-from kubeling.api import crd, crdprint, printers, resources, structural, typed
+from kubeling.api import crd, crdprint, customresource, printers, resources, structural, typed
 
 SCHEMA = {
     "type": "object",
@@ -103,7 +103,7 @@ def test_immutable_fields_on_update():
 
 
 def test_rows_one_per_served_version_preferred_first():
-    rows = crd.rows(make_crd())
+    rows = customresource.rows(make_crd())
     assert [r.version for r in rows] == ["v1", "v1beta1"]
     v1 = rows[0]
     assert (v1.group, v1.kind, v1.plural, v1.singular, v1.short_names) == (
@@ -126,7 +126,7 @@ def test_status_conditions_and_names_conflict():
 
 def test_install_custom_rows_copy_on_write():
     before = resources.generation()
-    rows = tuple(crd.rows(make_crd()))
+    rows = tuple(customresource.rows(make_crd()))
     try:
         assert resources.install_custom(rows)
         assert resources.lookup("example.com", "v1", "widgets") is rows[0]
@@ -135,7 +135,7 @@ def test_install_custom_rows_copy_on_write():
         assert not resources.install_custom(rows)  # unchanged: discovery caches stay
         assert resources.generation() == before + 1
         # a CRD can never shadow a built-in resource
-        shadow = crd.rows(make_crd(group="apps", names={"plural": "deployments", "kind": "Deployment"}))
+        shadow = customresource.rows(make_crd(group="apps", names={"plural": "deployments", "kind": "Deployment"}))
         resources.install_custom(tuple(shadow))
         assert resources.lookup("apps", "v1", "deployments").custom is None
     finally:
@@ -207,7 +207,7 @@ def test_schema_validation_types_and_required():
 
 
 def test_validate_dispatches_to_the_crd_schema():
-    rows = tuple(crd.rows(make_crd()))
+    rows = tuple(customresource.rows(make_crd()))
     try:
         resources.install_custom(rows)
         obj = {"apiVersion": "example.com/v1", "kind": "Widget",
@@ -237,7 +237,7 @@ def test_jsonpath(path, want):
 
 
 def test_table_of_printer_columns():
-    v1 = crd.rows(make_crd())[0]
+    v1 = customresource.rows(make_crd())[0]
     now = datetime.datetime(2026, 1, 1, 0, 1, tzinfo=datetime.timezone.utc)
     objs = [{"metadata": {"name": "w", "creationTimestamp": "2026-01-01T00:00:00Z"},
              "spec": {"size": "small", "replicas": 2}},
@@ -245,7 +245,7 @@ def test_table_of_printer_columns():
     t = printers.table("example.com", "Widget", objs, now, "7", handler=v1.custom.printer)
     assert [c["name"] for c in t["columnDefinitions"]] == ["Name", "Size", "Replicas"]
     assert [r["cells"] for r in t["rows"]] == [["w", "small", 2], ["v", None, None]]
-    plain = crd.rows(make_crd())[1]  # no columns: Name and Age
+    plain = customresource.rows(make_crd())[1]  # no columns: Name and Age
     t = printers.table("example.com", "Widget", objs[:1], now, "7", handler=plain.custom.printer)
     assert [c["name"] for c in t["columnDefinitions"]] == ["Name", "Age"]
     assert t["rows"][0]["cells"] == ["w", "60s"]
@@ -258,7 +258,7 @@ def test_openapi_documents_follow_the_installed_crds():
 
     assert "apis/example.com/v1" not in openapi.group_version_paths()
     try:
-        resources.install_custom(tuple(crd.rows(make_crd())))
+        resources.install_custom(tuple(customresource.rows(make_crd())))
         doc = orjson.loads(openapi.v3_document("apis/example.com/v1"))
         widget = doc["components"]["schemas"]["com.example.v1.Widget"]
         assert widget["x-kubernetes-group-version-kind"] == [{"group": "example.com", "kind": "Widget",

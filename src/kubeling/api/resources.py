@@ -45,7 +45,7 @@ class Resource:
     # storage identity: resources served in several versions (or groups) share one store prefix
     storage_group: str | None = None
     storage_plural: str | None = None
-    # a CustomResourceDefinition's version (api/crd.py CustomVersion): schema, printer columns,
+    # a CustomResourceDefinition's version (api/customresource.py CustomVersion): schema, printer columns,
     # subresource paths; None for built-in kinds
     singular_name: str = ""  # a CRD's spec.names.singular (built-in kinds: the kind in lower case)
     custom: Any = field(default=None, compare=False, hash=False)

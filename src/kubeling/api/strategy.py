@@ -14,6 +14,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from . import crd
 from . import defaults as d
 from .validation import apps, batch, core, other, pod
 from .validation.field import Causes, name_is_dns_subdomain
@@ -157,15 +158,10 @@ _STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("networking.k8s.io", "IngressClass"): Strategy(d.ingress_class_defaults),
     ("apiregistration.k8s.io", "APIService"): Strategy(validate=lambda o, old, v: other.validate_apiservice(o, old)),
     ("apiextensions.k8s.io", "CustomResourceDefinition"): Strategy(
-        lambda o, v: _crd().apply_defaults(o), lambda o, old, v: _crd().validate(o, old),
+        lambda o, v: crd.apply_defaults(o), lambda o, old, v: crd.validate(o, old),
         lambda o: o.pop("status", None), generation=True),  # status: the CRD server's (apiserver/crds.py)
 }
 
-
-def _crd() -> Any:
-    from . import crd  # it builds custom resources' strategies from this module
-
-    return crd
 _GENERIC = Strategy()
 
 

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from typing import Any
 
-from ..api import crd, resources
+from ..api import crd, customresource, resources
 from ..api.resources import Resource
 from ..store.base import Entry, KeyNotFound, RevisionConflict
 
@@ -92,7 +92,7 @@ class CRDServer:
         if hit is not None and hit[0] == generation:
             return hit[1]
         try:
-            rows = crd.rows(obj)
+            rows = customresource.rows(obj)
         except Exception:  # a schema we cannot compile must not stop the others being served
             log.exception("CRD %s: cannot serve", meta["name"])
             rows = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..api import crd, errors, selectors
+from ..api import customresource, errors, selectors
 from ..api.resources import Resource, lookup
 from ..store.base import Entry
 from .registry import DeleteOptions, Registry, WriteOptions, stale
@@ -146,7 +146,7 @@ async def write_scale(registry: Registry, res: Resource, namespace: str | None, 
         if stale((scale.get("metadata") or {}).get("resourceVersion"), cur):
             raise errors.conflict(res.plural, name, res.group)
         if res.custom is not None:
-            crd.set_path(obj, res.custom.scale.get("specReplicasPath", ".spec.replicas"), replicas)
+            customresource.set_path(obj, res.custom.scale.get("specReplicasPath", ".spec.replicas"), replicas)
         else:
             obj.setdefault("spec", {})["replicas"] = replicas
         obj["metadata"]["resourceVersion"] = str(cur.mod_rev)
@@ -179,9 +179,9 @@ def _custom_scale(res: Resource, entry: Entry) -> dict[str, Any]:
     """A custom resource's Scale: replicas and selector read at the CRD's paths (scale.go)."""
     obj, paths = entry.obj(), res.custom.scale
     meta = obj["metadata"]
-    spec_r = crd.get_path(obj, paths.get("specReplicasPath", ""))
-    status_r = crd.get_path(obj, paths.get("statusReplicasPath", ""))
-    selector = crd.get_path(obj, paths.get("labelSelectorPath") or "")
+    spec_r = customresource.get_path(obj, paths.get("specReplicasPath", ""))
+    status_r = customresource.get_path(obj, paths.get("statusReplicasPath", ""))
+    selector = customresource.get_path(obj, paths.get("labelSelectorPath") or "")
     scale: dict[str, Any] = {
         "kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid"),
