@@ -14,14 +14,11 @@ import asyncio
 import logging
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable, Protocol
 
 from ..status import parse_rfc3339
-from .prober import INITIAL, ProbeType
-from .results import Result
-
-if TYPE_CHECKING:
-    from .manager import ProbeManager
+from .prober import INITIAL, Prober, ProbeType
+from .results import Result, ResultsManager
 
 log = logging.getLogger("kubeling.kubelet.prober")
 
@@ -35,8 +32,20 @@ def find_status(status: dict[str, Any], name: str) -> dict[str, Any] | None:
     return None
 
 
+class WorkerOwner(Protocol):
+    """What a worker needs of the manager that owns it (prober/manager.py)."""
+
+    prober: Prober
+    results: dict[ProbeType, ResultsManager]
+    started_at: float
+    get_status: Callable[[str], dict[str, Any] | None]
+    get_pod: Callable[[str], dict[str, Any] | None]
+
+    def worker_done(self, w: "Worker") -> None: ...
+
+
 class Worker:
-    def __init__(self, manager: ProbeManager, kind: ProbeType, pod: dict[str, Any], container: dict[str, Any],
+    def __init__(self, manager: WorkerOwner, kind: ProbeType, pod: dict[str, Any], container: dict[str, Any],
                  init: bool = False) -> None:
         self.manager = manager
         self.kind = kind
