@@ -80,8 +80,8 @@ def down(data_dir: str, *, everything: bool = False, log: Log = print, cgroup_ro
     for kind, root in oci_state_roots(data_dir) + find_runtime_roots(agent):
         binary = binaries[kind] if binaries and kind in binaries else shutil.which(kind)
         errors += stop_containers(kind, root, binary, log)
-    remove_state_roots(data_dir)
     stop_monitors(agent, log)
+    remove_state_roots(data_dir)  # after the monitors: none may send runc a command on a removed root
     remove_pod_logs(agent, pod_log_dir, log)
     stop_registry(os.path.join(agent, "registry"), log)
     errors += asyncio.run(_network(data_dir, everything, log, shared))

@@ -31,6 +31,7 @@ import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
+from kubeling.down import state_dir
 from tests.integration.conftest import Cluster, free_port
 
 C = TypeVar("C", bound=Cluster)
@@ -62,3 +63,4 @@ def own_cluster(base: str, bridge: str, cluster_cidr: str, service_cidr: str, no
         r = down(data)
         assert r.returncode == 0, f"kubeling down: {r.stdout}{r.stderr}"
         assert not os.path.exists(f"/sys/class/net/{bridge}"), f"bridge {bridge} left behind"
+        assert not os.path.exists(state_dir(data)), f"{state_dir(data)} left behind"

@@ -74,6 +74,16 @@ def proc_start_time(pid: int) -> int:
     return int(fields[19])
 
 
+def runtime_has(runtime_argv: list[str], cid: str) -> bool:
+    """Whether the OCI runtime (`[binary, "--root", ROOT]`) still keeps state for cid. runc and
+    crun create their --root on every command, so a `delete` or `state` sent after `kubeling down`
+    or the node's tidy-up removed /run/kubeling/<hash> would leave an empty <hash>/runc behind;
+    without the container's state dir the command has nothing to do anyway."""
+    if "--root" not in runtime_argv[:-1]:
+        return True
+    return os.path.isdir(os.path.join(runtime_argv[runtime_argv.index("--root") + 1], cid))
+
+
 def read_frame(sock: socket.socket) -> tuple[int, bytes] | None:
     head = _recv_exact(sock, FRAME.size)
     if head is None:
@@ -374,7 +384,8 @@ class Monitor:
             t.join(timeout=2)
         self.log.close()
         oom = self._oom_kills() > 0
-        self.runtime("delete", "-f", self.id)
+        if runtime_has(self.cfg["runtime"], self.id):
+            self.runtime("delete", "-f", self.id)
         with self.lock:
             if not self.state.get("started_at") and self.started:  # exited before `start` returned
                 self.state["started_at"] = min(self.start_requested, finished)

@@ -50,7 +50,7 @@ from . import cgroups
 from .base import (CREATED, EXITED, RUNNING, UNKNOWN, ContainerConfig, ContainerStatus, ExecResult,
                    RuntimeError_, SandboxConfig, SandboxStatus)
 from .bundle import ImageConfig, SandboxPaths, build_spec, cgroups_path, pod_uid_cgroup
-from .monitor import proc_start_time
+from .monitor import proc_start_time, runtime_has
 from .sandbox import PodNetwork, as_pod_network, hosts_file, resolv_conf
 from .session import AttachSession, ProcessSession, PtySession, close_after
 from .sysutil import (MS_NODEV, MS_NOEXEC, MS_NOSUID, mount, parse_version, read_json, read_text, run_cmd, setns,
@@ -348,7 +348,8 @@ class OCIRuntime:
     def _cleanup_dir(self, cid: str, d: str) -> None:
         meta = self._metas.get(cid) or read_json(os.path.join(d, "meta.json")) or {}
         self._forget(cid)
-        subprocess.run([*self.base_cmd, "delete", "-f", cid], capture_output=True, timeout=30)
+        if runtime_has(self.base_cmd, cid):
+            subprocess.run([*self.base_cmd, "delete", "-f", cid], capture_output=True, timeout=30)
         umount(os.path.join(d, "rootfs"))
         if meta.get("cgroups_path"):
             cgroups.remove_empty(self.layout, meta["cgroups_path"])
@@ -504,8 +505,10 @@ class OCIRuntime:
                 st.state = CREATED if status in ("created", "creating") else RUNNING
                 return st
             # the monitor died (killed, or the machine rebooted): ask the runtime
-            r = subprocess.run([*self.base_cmd, "state", meta["id"]], capture_output=True, timeout=10)
-            rstate = (_try_json(r.stdout) or {}).get("status", "") if r.returncode == 0 else ""
+            rstate = ""
+            if runtime_has(self.base_cmd, meta["id"]):
+                r = subprocess.run([*self.base_cmd, "state", meta["id"]], capture_output=True, timeout=10)
+                rstate = (_try_json(r.stdout) or {}).get("status", "") if r.returncode == 0 else ""
             if rstate in ("running", "created", "paused"):
                 st.state = RUNNING if rstate != "created" else CREATED
                 return st
