@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import ssl
+import threading
 import time
 from typing import Any, Iterator
 
@@ -56,8 +57,19 @@ class Sender:
         self.ctx = ssl.create_default_context(cafile=os.path.join(cluster.data_dir, "server", "tls", "server-ca.crt"))
         self.token = open(os.path.join(cluster.data_dir, "server", "token")).read().split(",")[0]
 
+    def get(self, path: str) -> tuple[int, bytes]:
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=60)
+        try:
+            conn.request("GET", path, headers={"Authorization": f"Bearer {self.token}"})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
     def send(self, method: str, path: str, body: bytes, ctype: str, *, chunked: bool, pieces: int = 6,
-             pause: float = 0.02, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+             pause: float = 0.02, headers: dict[str, str] | None = None,
+             sent: threading.Event | None = None, ports: list[int] | None = None) -> tuple[int, Any]:
+        """`sent` is set once the last piece of the body is out; `ports` gets the client's port."""
         step = max(1, -(-len(body) // pieces))
 
         def trickle() -> Iterator[bytes]:
@@ -65,12 +77,17 @@ class Sender:
                 if i:
                     time.sleep(pause)  # the stimulus: the next piece comes in a later TCP read
                 yield body[i:i + step]
+            if sent is not None:
+                sent.set()
 
         h = {"Authorization": f"Bearer {self.token}", "Content-Type": ctype, **(headers or {})}
         if not chunked:
             h["Content-Length"] = str(len(body))
         conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=60)
         try:
+            if ports is not None:
+                conn.connect()
+                ports.append(conn.sock.getsockname()[1])
             conn.request(method, path, body=trickle(), headers=h, encode_chunked=chunked)
             resp = conn.getresponse()
             return resp.status, json.loads(resp.read())
@@ -231,3 +248,42 @@ def test_non_utf8_bearer_token_is_401(cluster: Cluster, sender: Sender) -> None:
         assert resp.status == 401 and json.loads(resp.read())["reason"] == "Unauthorized"
     finally:
         conn.close()
+
+
+def _queued(local: int, remote: int) -> int | None:
+    """Bytes waiting in the loopback TCP socket 127.0.0.1:local → :remote, sent and not yet read
+    (tx_queue + rx_queue of /proc/net/tcp), or None without that socket."""
+    want = (f"0100007F:{local:04X}", f"0100007F:{remote:04X}")
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        f = line.split()
+        if (f[1], f[2]) == want:
+            tx, rx = f[4].split(":")
+            return int(tx, 16) + int(rx, 16)
+    return None
+
+
+def test_a_big_yaml_body_decodes_while_other_requests_are_served(cluster: Cluster, sender: Sender, ns: str) -> None:
+    """A dense 3 MB YAML (786k one-line items) takes seconds to decode: a /readyz sent once the
+    server has read the whole body is answered before it (the decode runs in a worker thread,
+    not on the event loop that serves every other request and watch)."""
+    head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dense}\nitems:\n"
+    body = (head + "- 1\n" * ((3 * MiB - len(head)) // 4)).encode()
+    sent, done, ports = threading.Event(), [], []
+
+    def big() -> None:
+        status, _ = sender.send("POST", f"/api/v1/namespaces/{ns}/configmaps", body, "application/yaml",
+                                chunked=False, pieces=1, sent=sent, ports=ports)
+        done.append(("big", status))
+
+    t = threading.Thread(target=big)
+    t.start()
+    try:
+        assert sent.wait(120)
+        port = ports[0]
+        cluster.wait_for(lambda: _queued(port, cluster.port) == 0 and _queued(cluster.port, port) == 0 or done,
+                         timeout=120, interval=0.01, what="the server to read the whole body")
+        done.append(("readyz", sender.get("/readyz")[0]))
+    finally:
+        t.join(180)
+    assert [name for name, _ in done] == ["readyz", "big"], done
+    assert done[0][1] == 200 and done[1][1] < 500, done

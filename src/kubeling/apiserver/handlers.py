@@ -384,7 +384,7 @@ class RestAPI:
         raw = await negotiation.read_body(request.content, request.content_length)
         if optional and not raw.strip():
             return None, raw
-        obj = negotiation.decode_body(raw, request.headers.get("Content-Type"))
+        obj = await negotiation.decode_body_async(raw, request.headers.get("Content-Type"))
         request["body"] = obj  # the audit log's requestObject (JSON, YAML or protobuf alike)
         return obj, raw
 
