@@ -109,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--audit-log-path", default="", help="where audit events go (default DATA/server/audit.log)")
     up.add_argument("--authorization-mode", default=Config.authorization_mode,
                     help="comma-separated authorizers: Node,RBAC (default) or AlwaysAllow (no authorization)")
+    up.add_argument("--request-timeout", type=_duration, default=Config.request_timeout,
+                    help="a request whose body has not arrived within it is answered 504 Timeout (e.g. 1m0s)")
     up.add_argument("--node-monitor-period", type=_duration, default=Config.node_monitor_period,
                     help="how often node health is checked (Go duration, e.g. 5s)")
     up.add_argument("--node-monitor-grace-period", type=_duration, default=Config.node_monitor_grace_period,
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                      service_cidr=args.service_cidr, authorization_mode=args.authorization_mode,
                      encryption_provider_config=args.encryption_provider_config,
                      audit_policy_file=args.audit_policy_file, audit_log_path=args.audit_log_path)
+        cfg.request_timeout = args.request_timeout
         cfg.node_monitor_period = args.node_monitor_period
         cfg.node_monitor_grace_period = args.node_monitor_grace_period
         cfg.node_startup_grace_period = args.node_startup_grace_period

@@ -18,6 +18,7 @@ class Config:
     encryption_provider_config: str = ""  # an EncryptionConfiguration file: encrypt those resources at rest
     audit_policy_file: str = ""  # an audit.k8s.io/v1 Policy: log requests to audit_log_path
     audit_log_path: str = ""  # default DATA/server/audit.log
+    request_timeout: float = 60.0  # kube-apiserver --request-timeout (seconds): a body must have arrived by then
     authorization_mode: str = "Node,RBAC"  # kube-apiserver --authorization-mode; AlwaysAllow turns RBAC off
     # node lifecycle (kube-controller-manager flags, upstream defaults; seconds)
     node_monitor_period: float = 5.0

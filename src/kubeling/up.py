@@ -87,7 +87,8 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         from .apiserver.audit import Auditor
 
         auditor = Auditor.open(cfg.audit_policy_file, cfg.audit_log_path or os.path.join(cfg.server_dir, "audit.log"))
-    app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}", authz=authz, auditor=auditor)
+    app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}", authz=authz, auditor=auditor,
+                    request_timeout=cfg.request_timeout)
     from .apiserver.crds import CRDServer
 
     crd_server = app["api"].crds = CRDServer(registry)

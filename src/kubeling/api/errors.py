@@ -145,6 +145,17 @@ def too_large(limit: int = 3 * 1024 * 1024) -> StatusError:
     return StatusError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
 
 
+class FilterTimeout(StatusError):
+    """NewTimeoutError("request did not complete within the allotted timeout", 0), as the
+    apiserver's timeout filter (server/filters/timeout.go) writes it once --request-timeout has
+    passed: json.Encoder on the bare ErrStatus, so without kind/apiVersion, sniffed as text/plain
+    (client-go then reports its generic "the server was unable to return a response in the time
+    allotted, but may still be processing the request")."""
+
+    def __init__(self) -> None:
+        super().__init__(504, "Timeout", "Timeout: request did not complete within the allotted timeout", {})
+
+
 def internal(message: str) -> StatusError:
     return StatusError(500, "InternalError", f"Internal error occurred: {message}")
 

@@ -137,8 +137,8 @@ async def _audit(auditor: Any, audit: tuple, request: web.Request, resp: web.Str
 
 def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
               ready: Callable[[], bool] = lambda: True, authz: Authorizer | None = None,
-              auditor: Any = None) -> web.Application:
-    api = RestAPI(registry, server_address)
+              auditor: Any = None, request_timeout: float = 60.0) -> web.Application:
+    api = RestAPI(registry, server_address, request_timeout)
     sa_tokens = None
     if pki is not None and os.path.exists(pki.sa_key):
         from .tokens import TokenIssuer

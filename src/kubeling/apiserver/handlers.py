@@ -52,6 +52,12 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def status_response(err: errors.StatusError) -> web.Response:
+    if isinstance(err, errors.FilterTimeout):
+        body = {k: v for k, v in err.status().items() if k not in ("kind", "apiVersion")}
+        resp = web.Response(body=orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE), status=err.code,
+                            content_type="text/plain", charset="utf-8")
+        resp.force_close()  # the rest of the body is never read (net/http closes such a connection too)
+        return resp
     return _json(err.status(), err.code, err.headers or None)
 
 
@@ -171,8 +177,11 @@ def _json_kind(v: Any) -> str:
 class RestAPI:
     """Turns HTTP requests on resource paths into registry calls."""
 
-    def __init__(self, registry: Registry, server_address: str) -> None:
+    def __init__(self, registry: Registry, server_address: str, request_timeout: float = 60.0) -> None:
         self.registry = registry
+        # kube-apiserver --request-timeout: a body still arriving after it is a 504 (a client that
+        # sends a byte now and then must not hold a handler forever)
+        self.request_timeout = request_timeout
         self.store = registry.store
         self.server_address = server_address
         self.metrics: Any = None  # the metrics component (metrics/server.py) that answers metrics.k8s.io
@@ -381,7 +390,11 @@ class RestAPI:
     # ---- writes ---------------------------------------------------------------------------
     async def _body(self, request: web.Request, optional: bool = False) -> tuple[Any, bytes]:
         """The decoded body and its bytes; an `optional` body (DELETE options) may be empty."""
-        raw = await negotiation.read_body(request.content, request.content_length)
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                raw = await negotiation.read_body(request.content, request.content_length)
+        except TimeoutError:
+            raise errors.FilterTimeout() from None
         if optional and not raw.strip():
             return None, raw
         obj = await negotiation.decode_body_async(raw, request.headers.get("Content-Type"))

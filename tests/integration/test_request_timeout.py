@@ -1,0 +1,76 @@
+"""A client that sends its body a byte now and then, forever, does not hold a handler: after
+`--request-timeout` (kube-apiserver's flag, 60 s by default; 2 s here) it gets what upstream's
+timeout filter writes (server/filters/timeout.go): 504 with the bare Status, and the connection
+closes."""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import ssl
+import time
+from typing import Iterator
+
+import pytest
+
+from .conftest import Cluster, free_port
+
+TIMEOUT_BODY = (b'{"metadata":{},"status":"Failure","message":"Timeout: request did not complete within the allotted '
+                b'timeout","reason":"Timeout","details":{},"code":504}\n')
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(str(tmp_path_factory.mktemp("kubeling-timeout") / "data"), free_port(),
+                extra_args=("--request-timeout", "2s"))
+    c.start()
+    yield c
+    c.stop()
+
+
+def _tls(cluster: Cluster) -> ssl.SSLSocket:
+    ctx = ssl.create_default_context(cafile=os.path.join(cluster.data_dir, "server", "tls", "server-ca.crt"))
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", cluster.port), timeout=60),
+                           server_hostname="127.0.0.1")
+
+
+def _headers(head: bytes) -> dict[str, str]:
+    return {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in head.decode().split("\r\n")[1:])}
+
+
+def _complete(got: bytes) -> bool:
+    """A whole response: its headers and Content-Length bytes of body."""
+    head, sep, body = got.partition(b"\r\n\r\n")
+    return bool(sep) and len(body) >= int(_headers(head).get("content-length", "0"))
+
+
+def test_a_body_that_never_ends_is_a_504_timeout(cluster: Cluster) -> None:
+    token = open(os.path.join(cluster.data_dir, "server", "token")).read().split(",")[0]
+    with _tls(cluster) as s:
+        s.sendall(b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Authorization: Bearer " + token.encode() + b"\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100000\r\n\r\n{")
+        deadline = time.monotonic() + 120
+        got = b""
+        while time.monotonic() < deadline and not _complete(got):
+            if s.pending() or select.select([s], [], [], 0.2)[0]:  # the stimulus: one more byte every 0.2 s
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            elif not got:
+                s.sendall(b" ")
+    head, _, body = got.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = _headers(head)
+    assert lines[0] == "HTTP/1.1 504 Gateway Timeout", got
+    assert headers["content-type"] == "text/plain; charset=utf-8" and headers.get("connection") == "close", headers
+    assert body == TIMEOUT_BODY
+    assert cluster.session().get(f"{cluster.url}/readyz", timeout=30).status_code == 200
+
+
+def test_a_body_within_the_timeout_is_read(cluster: Cluster) -> None:
+    r = cluster.session().post(f"{cluster.url}/api/v1/namespaces/default/configmaps", timeout=60,
+                               json={"metadata": {"name": "in-time"}, "data": {"a": "b"}})
+    assert r.status_code == 201, r.text
