@@ -142,7 +142,7 @@ def proxy_mode(request: pytest.FixtureRequest, kc: RealCluster, app: dict[str, A
                               and (i == 0 or kc.extra_args[i - 1] != "--proxy-mode")) + ("--proxy-mode", mode)
         kc.start()
         kc.mode = mode  # type: ignore[attr-defined]
-        kc.wait_for(lambda: kc.kubectl("exec", "client", "--", "true", check=False).returncode == 0, 30, 0.2,
+        kc.wait_for(lambda: kc.kubectl("exec", "client", "--", "true", check=False).returncode == 0, 60, 0.2,
                     "the kubelet API back after the restart")
         # the restarted kubelet probes readiness again: wait until the proxy has all three back
         url = f"http://{app['ip']}:8080/"
@@ -157,12 +157,12 @@ def _spread(bodies: list[str]) -> collections.Counter[str]:
 
 def _host_get(url: str, kc: RealCluster) -> str:
     """GET from the host; waits for the rules of a fresh Service to be live (no sleeps)."""
-    return kc.wait_for(lambda: _try(url), 10, 0.1, f"GET {url}")
+    return kc.wait_for(lambda: _try(url), 60, 0.1, f"GET {url}")
 
 
 def _try(url: str) -> str | None:
     try:
-        return http_get(url, timeout=2)
+        return http_get(url, timeout=10)
     except OSError:
         return None
 
@@ -177,7 +177,7 @@ def test_kubectl_shows_the_node_port_service_and_its_endpoints(kc: RealCluster, 
     row = kc.kubectl("get", "svc", "my-nginx").stdout.splitlines()[1].split()
     assert row[1] == "NodePort" and row[2] == app["ip"] and row[4] == f"8080:{app['node_port']}/TCP"
     pod_ips = {p["status"]["podIP"] for p in kc.json("get", "pods", "-l", "run=my-nginx")["items"]}
-    endpoints = kc.wait_for(lambda: _endpoints_line(kc, len(pod_ips)), 20, 0.2, "describe shows 3 endpoints")
+    endpoints = kc.wait_for(lambda: _endpoints_line(kc, len(pod_ips)), 60, 0.2, "describe shows 3 endpoints")
     assert set(endpoints) == {f"{ip}:80" for ip in pod_ips}
 
 
@@ -249,12 +249,12 @@ def test_no_endpoints_refuses_the_connection(kc: RealCluster, app: dict[str, Any
     kc.kubectl("apply", "-f", "-", input=EMPTY)
     svc = kc.json("get", "svc", "nobody")
     for host, port in ((svc["spec"]["clusterIP"], 80), (NODE_IP, svc["spec"]["ports"][0]["nodePort"])):
-        kc.wait_for(lambda: _refused(host, port), 10, 0.1, f"{host}:{port} refused")
+        kc.wait_for(lambda: _refused(host, port), 60, 0.1, f"{host}:{port} refused")
 
 
 def _refused(host: str, port: int) -> bool:
     try:
-        socket.create_connection((host, port), timeout=2).close()
+        socket.create_connection((host, port), timeout=10).close()
     except ConnectionRefusedError:
         return True
     except OSError:
@@ -324,15 +324,15 @@ def test_a_pod_failing_readiness_stops_receiving_traffic(kc: RealCluster, app: d
     kc.kubectl("exec", victim, "-c", "my-nginx", "--", "rm", "/usr/share/nginx/html/ready")
     try:
         kc.wait_pod(victim, lambda p: not _ready(p), 20, f"{victim} not Ready")
-        kc.wait_for(lambda: _endpoints_line(kc, 2), 20, 0.2, "the unready pod out of the endpoints")
-        kc.wait_for(lambda: victim not in _spread([http_get(url) for _ in range(30)]), 10, 0.1,
+        kc.wait_for(lambda: _endpoints_line(kc, 2), 60, 0.2, "the unready pod out of the endpoints")
+        kc.wait_for(lambda: victim not in _spread([http_get(url) for _ in range(30)]), 60, 0.1,
                     "the proxy stops sending to the unready pod")  # by chance: (2/3)**30
         seen = _spread([http_get(url) for _ in range(30)])
         assert victim not in seen and set(seen) == app["names"] - {victim}, seen
     finally:
         kc.kubectl("exec", victim, "-c", "my-nginx", "--", "touch", "/usr/share/nginx/html/ready")
         kc.wait_pod(victim, _ready, 20, f"{victim} Ready again")
-        kc.wait_for(lambda: _endpoints_line(kc, 3), 20, 0.2, "3 endpoints again")
+        kc.wait_for(lambda: _endpoints_line(kc, 3), 60, 0.2, "3 endpoints again")
 
 
 LOAD_BALANCERS = """
@@ -361,7 +361,7 @@ def test_load_balancer_gets_an_external_ip_that_serves(kc: RealCluster, app: dic
     def external_ip() -> str | None:
         row = kc.kubectl("get", "svc", "my-lb").stdout.splitlines()[1].split()
         return row[3] if row[3] != "<pending>" else None
-    ip = kc.wait_for(external_ip, 20, 0.2, "my-lb EXTERNAL-IP")
+    ip = kc.wait_for(external_ip, 60, 0.2, "my-lb EXTERNAL-IP")
     assert ip == NODE_IP  # the default pool: the node's address, as k3s's ServiceLB
     assert _host_get(f"http://{ip}:8081/", kc).strip() in app["names"]
     assert {b.strip() for b in _from_pod(kc, f"http://{ip}:8081/", 3)} <= app["names"]
@@ -372,9 +372,9 @@ def test_load_balancer_gets_an_external_ip_that_serves(kc: RealCluster, app: dic
 def test_deleted_service_leaves_no_rules(kc: RealCluster, app: dict[str, Any], proxy_mode: str) -> None:
     kc.kubectl("apply", "-f", "-", input=EMPTY.replace("nobody", "brief"))
     ip = kc.json("get", "svc", "brief")["spec"]["clusterIP"]
-    kc.wait_for(lambda: _mentions(_saved(), ip), 10, 0.1, "rules for the new service")
+    kc.wait_for(lambda: _mentions(_saved(), ip), 60, 0.1, "rules for the new service")
     kc.kubectl("delete", "svc", "brief")
-    kc.wait_for(lambda: not _mentions(_saved(), ip), 10, 0.1, "rules of the deleted service gone")
+    kc.wait_for(lambda: not _mentions(_saved(), ip), 60, 0.1, "rules of the deleted service gone")
 
 
 def _mentions(rules: str, ip: str) -> bool:
@@ -425,7 +425,7 @@ def test_in_cluster_config_reaches_the_api_from_a_pod(kc: RealCluster, app: dict
     assert r.returncode != 0 and "(403)" in r.stderr and "system:serviceaccount:default:default" in r.stderr, \
         r.stderr[-2000:]
     kc.kubectl("create", "rolebinding", "client-view", "--clusterrole=view", "--serviceaccount=default:default")
-    r = kc.wait_for(lambda: (lambda p: p if p.returncode == 0 else None)(in_cluster()), 20, 0.5, "a bound account")
+    r = kc.wait_for(lambda: (lambda p: p if p.returncode == 0 else None)(in_cluster()), 60, 0.5, "a bound account")
     assert r.stdout.strip() == sorted(app["names"])[-1], r.stderr[-2000:]
 
 
@@ -433,7 +433,7 @@ DNS_IP = f"10.251.{NET}.10"
 
 
 def test_kube_dns_service_and_pod_resolv_conf(kc: RealCluster, app: dict[str, Any]) -> None:
-    svc = kc.wait_for(lambda: _get(kc, "svc", "kube-dns", "-n", "kube-system"), 20, 0.2, "kube-dns")
+    svc = kc.wait_for(lambda: _get(kc, "svc", "kube-dns", "-n", "kube-system"), 60, 0.2, "kube-dns")
     assert svc["spec"]["clusterIP"] == DNS_IP
     assert [(p["name"], p["protocol"], p["port"]) for p in svc["spec"]["ports"]] == [("dns", "UDP", 53),
                                                                                   ("dns-tcp", "TCP", 53)]
@@ -453,10 +453,10 @@ def test_dns_server_shows_as_a_mirror_pod_recreated_when_deleted(kc: RealCluster
         row = next((r.split() for r in rows if r.startswith(pods[0]["metadata"]["name"] + " ")), None)
         return row + [pods[0]["metadata"]["uid"]] if row and row[1:3] == ["1/1", "Running"] else None
 
-    name, *_, uid = kc.wait_for(dns_row, 20, 0.2, "kube-dns pod Running 1/1")
+    name, *_, uid = kc.wait_for(dns_row, 60, 0.2, "kube-dns pod Running 1/1")
     assert name.startswith("kube-dns-")
     kc.kubectl("delete", "pod", "-n", "kube-system", name)
-    assert kc.wait_for(lambda: dns_row(not_uid=uid), 20, 0.2, "kube-dns pod recreated")[0] == name
+    assert kc.wait_for(lambda: dns_row(not_uid=uid), 60, 0.2, "kube-dns pod recreated")[0] == name
 
 
 def _get(kc: RealCluster, *args: str) -> Any:
@@ -468,7 +468,7 @@ def test_nslookup_and_wget_by_service_name_from_a_pod(kc: RealCluster, app: dict
     def lookup() -> str | None:
         p = kc.kubectl("exec", "client", "--", "nslookup", "my-nginx.default.svc.cluster.local", check=False)
         return p.stdout if app["ip"] in p.stdout else None
-    kc.wait_for(lookup, 20, 0.3, "nslookup my-nginx")
+    kc.wait_for(lookup, 60, 0.3, "nslookup my-nginx")
     body = kc.kubectl("exec", "client", "--", "wget", "-q", "-O", "-", "http://my-nginx:8080/").stdout
     assert body.strip() in app["names"]
 
