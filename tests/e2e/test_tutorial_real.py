@@ -71,7 +71,7 @@ def _ready(pod: dict[str, Any]) -> bool:
     return st.get("phase") == "Running" and bool(_cs(pod).get("ready"))
 
 
-def http_get(url: str, timeout: float = 3.0) -> str:
+def http_get(url: str, timeout: float = 15.0) -> str:
     with NO_PROXY.open(url, timeout=timeout) as r:
         return r.read().decode(errors="replace")
 
@@ -105,7 +105,7 @@ def node(kc: RealCluster) -> dict[str, Any]:
             return None
         n = json.loads(p.stdout)
         return n if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"]) else None
-    return kc.wait_for(ready, 30, what="node Ready")
+    return kc.wait_for(ready, 60, what="node Ready")
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,7 @@ def test_section1_redis(kc: RealCluster, node: dict[str, Any]) -> None:
 
     # describe: what the tutorial shows (events are written asynchronously: wait for Started)
     kc.wait_for(lambda: {"Scheduled", "Pulling", "Pulled", "Created", "Started"}
-                <= {e["reason"] for e in kc.events("redis")}, 10, what="redis events")
+                <= {e["reason"] for e in kc.events("redis")}, 60, what="redis events")
     d = kc.kubectl("describe", "pod", "redis").stdout
     for want in (f"Node:             tutorial-node/{GATEWAY}", "Start Time:", f"IP:               {ip}",
                  "Container ID:   runc://", "Image:          redis", "docker.io/library/redis@sha256:",
@@ -251,14 +251,14 @@ def _serving(kc: RealCluster, version: str) -> list[str]:
 def test_section2_nginx_deployment(kc: RealCluster, node: dict[str, Any]) -> None:
     kc.kubectl("apply", "-f", manifest("my-nginx.yaml"))
     kc.kubectl("rollout", "status", "deployment/nginx-deployment", "--timeout=90s", timeout=100)
-    kc.wait_for(lambda: len(_serving(kc, "1.14.2")) == 3, 20, what="3 pods serving 1.14.2")
+    kc.wait_for(lambda: len(_serving(kc, "1.14.2")) == 3, 90, what="3 pods serving 1.14.2")
     assert len({p["status"]["podIP"] for p in _nginx_pods(kc)}) == 3
 
     t0 = time.monotonic()
     kc.kubectl("set", "image", "deployment/nginx-deployment", "nginx=nginx:1.16.1")
     kc.kubectl("rollout", "status", "deployment/nginx-deployment", "--timeout=90s", timeout=100)
     print(f"rolling update of 3 replicas: {time.monotonic() - t0:.1f}s")
-    kc.wait_for(lambda: len(_serving(kc, "1.16.1")) == 3, 30, what="3 pods serving 1.16.1")
+    kc.wait_for(lambda: len(_serving(kc, "1.16.1")) == 3, 90, what="3 pods serving 1.16.1")
     # the pods of 1.16.1 (an old pod may still be terminating: nginx quits gracefully on SIGQUIT)
     good = {p["metadata"]["name"] for p in _nginx_pods(kc) if not p["metadata"].get("deletionTimestamp")}
 
@@ -271,10 +271,10 @@ def test_section2_nginx_deployment(kc: RealCluster, node: dict[str, Any]) -> Non
             if w.get("reason") in ("ErrImagePull", "ImagePullBackOff"):
                 return p
         return None
-    bad = kc.wait_for(bad_pod, 30, what="a pod in ErrImagePull/ImagePullBackOff")
+    bad = kc.wait_for(bad_pod, 90, what="a pod in ErrImagePull/ImagePullBackOff")
     assert bad["spec"]["containers"][0]["image"] == "nginx:1.161"
     kc.wait_for(lambda: any("not found" in e.get("message", "") for e in kc.events(bad["metadata"]["name"])),
-                10, what="Failed event saying not found")
+                60, what="Failed event saying not found")
     kc.wait_pod(bad["metadata"]["name"], lambda p: _cs(p).get("state", {}).get("waiting", {}).get("reason")
                 == "ImagePullBackOff", 20, "ImagePullBackOff")
     assert len(_serving(kc, "1.16.1")) == 3
@@ -282,13 +282,13 @@ def test_section2_nginx_deployment(kc: RealCluster, node: dict[str, Any]) -> Non
 
     kc.kubectl("rollout", "undo", "deployment/nginx-deployment", "--to-revision=2")
     kc.kubectl("rollout", "status", "deployment/nginx-deployment", "--timeout=60s", timeout=70)
-    kc.wait_for(lambda: len(_nginx_pods(kc)) == 3, 30, what="bad pod gone")
+    kc.wait_for(lambda: len(_nginx_pods(kc)) == 3, 90, what="bad pod gone")
     assert len(_serving(kc, "1.16.1")) == 3
     assert all(p["spec"]["containers"][0]["image"] == "nginx:1.16.1" for p in _nginx_pods(kc))
 
 
 def test_streaming(kc: RealCluster, node: dict[str, Any], tmp_path: Any) -> None:
-    kc.wait_for(lambda: len(_serving(kc, "1.16.1")) == 3, 30, what="nginx pods")
+    kc.wait_for(lambda: len(_serving(kc, "1.16.1")) == 3, 90, what="nginx pods")
     pod = sorted(_nginx_pods(kc), key=lambda p: p["metadata"]["name"])[0]
     name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
     env = {**os.environ, "KUBECONFIG": kc.kubeconfig}
@@ -299,10 +299,10 @@ def test_streaming(kc: RealCluster, node: dict[str, Any], tmp_path: Any) -> None
     try:
         assert f.stdout is not None
         os.set_blocking(f.stdout.fileno(), False)
-        seen, deadline = "", time.monotonic() + 15
+        seen, deadline = "", time.monotonic() + 60
         while "GET /follow-me" not in seen and time.monotonic() < deadline:
             try:
-                http_get(f"http://{ip}/follow-me", 1)
+                http_get(f"http://{ip}/follow-me", 10)
             except OSError:
                 pass  # 404
             time.sleep(0.3)
@@ -334,7 +334,7 @@ def test_streaming(kc: RealCluster, node: dict[str, Any], tmp_path: Any) -> None
     pf = subprocess.Popen(["kubectl", f"--cache-dir={kc.cache_dir}", "port-forward", f"pod/{name}", f"{port}:80"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        body = kc.wait_for(lambda: _try_get(f"http://127.0.0.1:{port}/"), 15, what="port-forward")
+        body = kc.wait_for(lambda: _try_get(f"http://127.0.0.1:{port}/"), 60, what="port-forward")
         assert "nginx:1.16.1" in body
     finally:
         pf.terminate()
@@ -343,7 +343,7 @@ def test_streaming(kc: RealCluster, node: dict[str, Any], tmp_path: Any) -> None
 
 def _try_get(url: str) -> str | None:
     try:
-        return http_get(url, 2)
+        return http_get(url, 10)
     except OSError:
         return None
 
@@ -379,7 +379,7 @@ def test_crash_loop_backoff(kc: RealCluster, early_pods: None) -> None:
 
 def test_restart_keeps_containers(kc: RealCluster, node: dict[str, Any]) -> None:
     """SIGTERM stops kubeling, not the containers; the next start adopts them as they are."""
-    kc.wait_for(lambda: len(_serving(kc, "1.16.1")) == 3, 30, what="nginx pods")
+    kc.wait_for(lambda: len(_serving(kc, "1.16.1")) == 3, 90, what="nginx pods")
     pods = _nginx_pods(kc)
     before = {p["metadata"]["name"]: (_cs(p)["containerID"], _cs(p)["restartCount"]) for p in pods}
     kc.stop()
@@ -387,12 +387,12 @@ def test_restart_keeps_containers(kc: RealCluster, node: dict[str, Any]) -> None
     for p in pods:  # still serving while kubeling is down
         assert "nginx:1.16.1" in http_get(f"http://{p['status']['podIP']}/")
     kc.start()
-    kc.wait_for(lambda: len(_serving(kc, "1.16.1")) == 3, 30, what="nginx pods after restart")
+    kc.wait_for(lambda: len(_serving(kc, "1.16.1")) == 3, 90, what="nginx pods after restart")
     after = {p["metadata"]["name"]: (_cs(p)["containerID"], _cs(p)["restartCount"]) for p in _nginx_pods(kc)}
     assert after == before, (before, after)
     name = sorted(after)[0]
     # the kubelet API is back once the node has started again
-    out = kc.wait_for(lambda: kc.kubectl("exec", name, "--", "cat", "/tmp/to-pod.txt", check=False).stdout, 15,
+    out = kc.wait_for(lambda: kc.kubectl("exec", name, "--", "cat", "/tmp/to-pod.txt", check=False).stdout, 60,
                       what="exec after the restart")
     assert out == "copied in\n"
     assert "GET /follow-me" in kc.kubectl("logs", name).stdout
