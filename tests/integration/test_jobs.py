@@ -133,16 +133,20 @@ def test_job_ttl_after_finished(cluster: Cluster, ns: str) -> None:
 
 def test_cronjob_due_run_creates_job(cluster: Cluster, ns: str) -> None:
     c = cluster
+    # created suspended and Forbid: no run of its own when a minute starts during the test (which
+    # made a second job, ACTIVE 2, when the test ran across a minute boundary)
     cj = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "hello"},
-          "spec": {"schedule": "*/1 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
-              "schedulerName": "nobody", "restartPolicy": "OnFailure",
-              "containers": [{"name": "hello", "image": "busybox:1.28", "command": ["date"]}]}}}}}}
+          "spec": {"schedule": "*/1 * * * *", "suspend": True, "concurrencyPolicy": "Forbid",
+                   "jobTemplate": {"spec": {"template": {"spec": {
+                       "schedulerName": "nobody", "restartPolicy": "OnFailure",
+                       "containers": [{"name": "hello", "image": "busybox:1.28", "command": ["date"]}]}}}}}}
     c.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(cj))
     # the controller was "down" for three minutes: the latest missed run is started at once
     last = datetime.fromtimestamp(time.time() - 180, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     c.kubectl("patch", "cronjob", "hello", "-n", ns, "--subresource=status", "--type=merge",
               "-p", json.dumps({"status": {"lastScheduleTime": last}}))
-    jobs = c.wait_for(lambda: c.json("get", "jobs", "-n", ns)["items"] or None, timeout=10, what="a job")
+    c.kubectl("patch", "cronjob", "hello", "-n", ns, "--type=merge", "-p", '{"spec": {"suspend": false}}')
+    jobs = c.wait_for(lambda: c.json("get", "jobs", "-n", ns)["items"] or None, timeout=60, what="a job")
     now_min = int(time.time()) // 60
     name = jobs[0]["metadata"]["name"]
     assert name.startswith("hello-") and now_min - 1 <= int(name.split("-")[1]) <= now_min
