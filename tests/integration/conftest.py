@@ -113,7 +113,7 @@ class Cluster:
         s.verify = os.path.join(self.data_dir, "server", "tls", "server-ca.crt")
         return s
 
-    def wait_for(self, predicate: Any, timeout: float = 20.0, interval: float = 0.1, what: str = "condition") -> Any:
+    def wait_for(self, predicate: Any, timeout: float = 60.0, interval: float = 0.1, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:

@@ -319,7 +319,7 @@ def test_recreate_and_progress_deadline(cluster: Cluster, ns: str) -> None:
             c = conds.get("Progressing")
             return c if c and c["reason"] == "ProgressDeadlineExceeded" else None
 
-        c = cluster.wait_for(timed_out, timeout=20, what="ProgressDeadlineExceeded")
+        c = cluster.wait_for(timed_out, timeout=60, what="ProgressDeadlineExceeded")
         assert c["status"] == "False" and c["message"].endswith("has timed out progressing.")
         p = k("-n", ns, "rollout", "status", "deployment/web", "--timeout=10s", check=False)
         assert p.returncode != 0 and "exceeded its progress deadline" in p.stderr
