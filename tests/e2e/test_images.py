@@ -80,8 +80,7 @@ async def test_push_then_pull(registry: LocalRegistry, built: tuple[str, str], t
         t0 = time.monotonic()
         rec = await client.pull("busybox", store)
         elapsed = time.monotonic() - t0
-        print(f"pull+unpack busybox from docker-registry: {elapsed:.3f}s")
-        assert elapsed < 2.0
+        print(f"pull+unpack busybox from docker-registry: {elapsed:.3f}s")  # a number, not a test (bench/)
         assert rec.name == "docker.io/library/busybox:latest"
         assert rec.target == digest and rec.id == src_rec.id and rec.layers == src_rec.layers
         assert rec.repo_digest == f"docker.io/library/busybox@{digest}"
