@@ -433,7 +433,7 @@ async def test_down_leaves_no_state_dir(data_dir: str) -> None:
     finally:
         await rt.close()  # as when `kubeling up` stops: the container and its monitor stay
         await images.close()
-    state = _read_json(os.path.join(rt.containers_dir, cid, "state.json")) or {}
+    state = read_json(os.path.join(rt.containers_dir, cid, "state.json")) or {}
     monitor = (state["monitor_pid"], state["monitor_start"])
     other = os.path.join(down.STATE_BASE, "0" * 12)  # another data dir's state dir stays
     os.makedirs(other, exist_ok=True)
@@ -460,12 +460,12 @@ async def test_a_monitor_does_not_recreate_a_removed_state_dir(data_dir: str) ->
         sc = pod()
         sb = await rt.run_sandbox(sc)
         cid = await run(rt, ctr(data_dir, sc, "c", ["sleep", "1000"]), sb)
-        init = (_read_json(os.path.join(rt.state_root, cid, "state.json")) or {})["init_process_pid"]
+        init = (read_json(os.path.join(rt.state_root, cid, "state.json")) or {})["init_process_pid"]
         shutil.rmtree(os.path.dirname(rt.state_root))
         os.kill(init, 9)
         st = await rt.wait_container(cid, 30)
         assert st is not None and st.exit_code == 137
-        state = _read_json(os.path.join(rt.containers_dir, cid, "state.json")) or {}
+        state = read_json(os.path.join(rt.containers_dir, cid, "state.json")) or {}
         await until(lambda: asyncio.sleep(0, proc_start_time(state["monitor_pid"]) != state["monitor_start"]),
                     timeout=30)
         assert not os.path.exists(os.path.dirname(rt.state_root))
