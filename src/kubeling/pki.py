@@ -182,7 +182,11 @@ def ensure_pki(data_dir: str, bind: str, service_ip: str, extra_sans: list[str] 
     return p
 
 
-def write_kubeconfig(path: str, pki: ClusterPKI, server_url: str) -> None:
+def write_kubeconfig(path: str, pki: ClusterPKI, server_url: str, cert: str = "", key: str = "",
+                     user: str = "kubeling-admin") -> None:
+    """A kubeconfig for `server_url` with a client certificate: the admin's by default."""
+    cert, key = cert or pki.admin_cert, key or pki.admin_key
+
     def b64(p: str) -> str:
         import base64
 
@@ -194,9 +198,8 @@ def write_kubeconfig(path: str, pki: ClusterPKI, server_url: str) -> None:
         "kind": "Config",
         "clusters": [{"name": "kubeling", "cluster": {
             "server": server_url, "certificate-authority-data": b64(pki.ca_cert)}}],
-        "users": [{"name": "kubeling-admin", "user": {
-            "client-certificate-data": b64(pki.admin_cert), "client-key-data": b64(pki.admin_key)}}],
-        "contexts": [{"name": "kubeling", "context": {"cluster": "kubeling", "user": "kubeling-admin"}}],
+        "users": [{"name": user, "user": {"client-certificate-data": b64(cert), "client-key-data": b64(key)}}],
+        "contexts": [{"name": "kubeling", "context": {"cluster": "kubeling", "user": user}}],
         "current-context": "kubeling",
         "preferences": {},
     }
@@ -226,3 +229,24 @@ def issue_cert(pki: ClusterPKI, cert_path: str, key_path: str, common_name: str,
     os.makedirs(os.path.dirname(cert_path) or ".", exist_ok=True)
     _write_key(key_path, key)
     _write_cert(cert_path, cert)
+
+
+def ensure_client_kubeconfig(pki: ClusterPKI, path: str, server_url: str, common_name: str,
+                             organizations: tuple[str, ...] = ()) -> None:
+    """A kubeconfig at `path` (with `client-<name>.crt/.key` beside it) authenticating as
+    `common_name` in groups `organizations`: how a component that is not an admin reaches the
+    API over HTTPS (k3s's agent/kubelet.kubeconfig, kubeproxy.kubeconfig). The certificate is
+    reissued when it names another identity (e.g. after --node-name changed)."""
+    base = os.path.splitext(path)[0]
+    cert, key = os.path.join(os.path.dirname(path), f"client-{os.path.basename(base)}.crt"), \
+        os.path.join(os.path.dirname(path), f"client-{os.path.basename(base)}.key")
+    if os.path.exists(cert) and os.path.exists(key):
+        with open(cert, "rb") as f:
+            subject = x509.load_pem_x509_certificate(f.read()).subject
+        have = (subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value,
+                tuple(a.value for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)))
+        if have != (common_name, organizations):
+            os.remove(cert)
+    if not os.path.exists(cert):
+        issue_cert(pki, cert, key, common_name, organizations=organizations)
+    write_kubeconfig(path, pki, server_url, cert, key, user=common_name)

@@ -20,13 +20,14 @@ from typing import Callable
 from . import KUBE_VERSION, datadir
 from .api import errors
 from .api.resources import lookup
+from .apiserver import addons
 from .apiserver.admission import Chain
 from .apiserver.plugins import default_chain
 from .apiserver.auth import policy as rbac_policy
 from .apiserver.auth.escalation import RBACEscalationCheck
 from .apiserver.auth.node import NodeAuthorizer, NodeRestriction
 from .apiserver.auth.rbac import Authorizer, RBACAuthorizer
-from .apiserver.auth.user import AUTHENTICATED, User
+from .apiserver.auth.user import AUTHENTICATED, MASTERS, User
 from .apiserver.app import build_app, serve
 from .pki import ensure_pki, write_kubeconfig
 from .apiserver.registry import Registry, WriteOptions
@@ -38,6 +39,8 @@ from .store.sqlite import SQLiteStore
 log = logging.getLogger("kubeling")
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# upstream's loopback client of kube-apiserver (the `kubernetes` Service's bootstrap controller)
+LOOPBACK_USER = User("system:apiserver", (MASTERS, AUTHENTICATED))
 
 
 async def bootstrap(registry: Registry) -> None:
@@ -82,6 +85,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
 
     await register_apiservices(registry, registry.now())
     await rbac_policy.bootstrap(registry)
+    await addons.bootstrap(registry)
     auditor = None
     if cfg.audit_policy_file:
         from .apiserver.audit import Auditor
@@ -106,12 +110,17 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
 
     # ca_file is the cluster CA the root-CA publisher hands to pods (unused by in-process transports)
     client = Client(ClientConfig(unix_socket=cfg.socket_path, ca_file=pki.ca_cert,
-                                 user_agent="kube-controller-manager/" + KUBE_VERSION),
-                    local=LocalTransport(app["api"]))  # system:admin: the API server's own loops
+                                 user_agent="kube-apiserver/" + KUBE_VERSION),
+                    local=LocalTransport(app["api"], LOOPBACK_USER))  # the API server's own loops
     # the controllers' informers read as system:kube-controller-manager; each controller acts as its own account
-    kcm = Client(client.config, local=LocalTransport(app["api"], User("system:kube-controller-manager", (AUTHENTICATED,))))
+    kcm = Client(ClientConfig(unix_socket=cfg.socket_path, ca_file=pki.ca_cert,
+                              user_agent="kube-controller-manager/" + KUBE_VERSION),
+                 local=LocalTransport(app["api"], User("system:kube-controller-manager", (AUTHENTICATED,))))
+    # the node's components each derive their own identity from it (kubelet/identities.py); its
+    # own (anonymous) identity is never meant to make a request
     node_client = Client(ClientConfig(unix_socket=cfg.socket_path, user_agent="kubelet/" + KUBE_VERSION),
-                         local=LocalTransport(app["api"]))
+                         local=LocalTransport(app["api"], User("system:anonymous", ("system:unauthenticated",))))
+    metrics_client = client.as_service_account("kube-system", addons.METRICS_SERVER, own_informers=True)
     tasks: list[asyncio.Task] = []
     try:
         # the node first: a node that cannot start (e.g. its bridge belongs to another cluster)
@@ -120,7 +129,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         tasks.append(asyncio.create_task(crd_server.run(), name="crd-server"))
         tasks.append(asyncio.create_task(controller_manager.run(kcm, cfg), name="controller-manager"))
         tasks.append(asyncio.create_task(rbac_policy.run_aggregation(registry), name="clusterrole-aggregation"))
-        metrics = MetricsServer(client, resolution=cfg.metric_resolution, kubelet_ssl=KubeletClient.for_pki(pki).ssl)
+        metrics = MetricsServer(metrics_client, resolution=cfg.metric_resolution, kubelet_ssl=KubeletClient.for_pki(pki).ssl)
         app["api"].metrics = metrics  # answers metrics.k8s.io
         tasks.append(asyncio.create_task(metrics.run(), name="metrics-server"))
         kube_svc = KubernetesServiceController(client, cfg.advertise or node_addr or cfg.bind, cfg.port,
@@ -136,10 +145,9 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await SharedInformers.of(node_client).shutdown()  # the node's proxy and DNS share them
-        # the informers the API server's own loops (metrics server) share; the controller
-        # manager stops its own (system:kube-controller-manager's) when it ends
-        await SharedInformers.of(client).shutdown()
+        # the metrics server's informers; the node stops its components' own and the controller
+        # manager its (system:kube-controller-manager's) when they end
+        await SharedInformers.of(metrics_client).shutdown()
         await client.close()
         await node_client.close()
         await runner.cleanup()

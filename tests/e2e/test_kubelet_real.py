@@ -1,7 +1,8 @@
 """Kubelet details a user notices, on a real node driven by the real kubectl (issue 8): a deleted
 pod's log directory goes with it (and `kubeling down` removes the rest), an invalid image name is
 InvalidImageName and never pulled, `kubectl exec -it` gets TERM=xterm, and the pod directory has
-the kubelet's layout with a kubelet-managed etc-hosts.
+the kubelet's layout with a kubelet-managed etc-hosts. The node's components authenticate as
+themselves (issue 12): kubelet, kube-proxy and cluster DNS, in-process and with their kubeconfigs.
 
 The cluster is this module's own: temp data dir and pod log dir, free API and kubelet ports, a
 bridge and CIDRs of its own (`klkubN`, 10.254.N.0/24, 10.255.N.0/24) so no other cluster on the
@@ -26,6 +27,7 @@ import pytest
 
 from kubeling.kubelet.images import build
 from tests.integration.conftest import Cluster, free_port
+from tests.integration.identities import audit_args, identity_problems, in_process_events, refusals_in_log, users
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("runc") or not shutil.which("kubectl")
@@ -77,7 +79,7 @@ def kc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletCluster]:
     c = KubeletCluster(data, free_port(), node=True, extra_args=(
         "--kubelet-port", str(free_port()), "--pod-bridge", BRIDGE, "--cluster-cidr", f"10.254.{NET}.0/24",
         "--service-cidr", f"10.255.{NET}.0/24", "--pod-log-dir", logs, "--node-name", "kubelet-node",
-        "--no-test-images"))
+        "--no-test-images", *audit_args(base)))
     c.logs = logs
     try:
         c.start()
@@ -214,3 +216,29 @@ def test_a_vanished_bridge_is_logged(kc: KubeletCluster) -> None:
                                     None), what="the repair's warning")
     assert "bridge" in line
     kc.wait_for(lambda: os.path.exists(f"/sys/class/net/{BRIDGE}"), what="bridge back")
+
+
+def test_node_components_run_as_themselves(kc: KubeletCluster) -> None:
+    """Last in the module: everything the node did so far was done as kubelet, kube-proxy or DNS,
+    never refused; the DNS mirror pod is the kubelet's own (NodeRestriction lets a node create a
+    mirror pod owned by its Node); the kubeconfigs in DATA/agent authenticate each over HTTPS."""
+    pod = kc.wait_for(lambda: (lambda p: json.loads(p.stdout) if p.returncode == 0 else None)(kc.kubectl(
+        "-n", "kube-system", "get", "pod", "kube-dns-kubelet-node", "-o", "json", check=False)), 60, 0.3,
+        "the DNS mirror pod")
+    assert [(o["kind"], o["name"]) for o in pod["metadata"]["ownerReferences"]] == [("Node", "kubelet-node")]
+    kc.wait_for(lambda: kc.kubectl("-n", "kube-system", "get", "endpoints", "kube-dns", check=False).returncode == 0,
+                60, 0.3, "the kube-dns endpoints the DNS publishes")
+    agent = os.path.join(kc.data_dir, "agent")
+    for name, user in (("kubelet", "system:node:kubelet-node"), ("kubeproxy", "system:kube-proxy"),
+                       ("coredns", "system:serviceaccount:kube-system:coredns")):
+        env = {"KUBECONFIG": os.path.join(agent, f"{name}.kubeconfig")}
+        assert json.loads(kc.kubectl("auth", "whoami", "-o", "json", env=env).stdout)["status"]["userInfo"][
+            "username"] == user
+        p = kc.kubectl("-n", "kube-system", "get", "secret", "anything", env=env, check=False)
+        assert f'User "{user}" cannot get resource "secrets"' in p.stderr, p.stderr
+    events = in_process_events(kc.data_dir)
+    problems = identity_problems(events)
+    assert problems == [], "\n".join(problems)
+    assert {"system:node:kubelet-node", "system:kube-proxy", "system:serviceaccount:kube-system:coredns"} <= \
+        users(events)
+    assert refusals_in_log(kc.log_path) == []

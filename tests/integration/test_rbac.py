@@ -18,6 +18,8 @@ from .conftest import Cluster
 NS = "rbac-team"
 OTHER = "rbac-other"
 SA = f"system:serviceaccount:{NS}:probe"
+DNS = "system:serviceaccount:kube-system:coredns"
+LOCAL_PATH = "system:serviceaccount:kube-system:local-path-provisioner-service-account"
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,21 @@ MATRIX = [
     ("system:kube-scheduler", "", "get", "secrets", NS, False),
     ("system:kube-proxy", "", "list", "endpointslices.discovery.k8s.io", "", True),
     ("system:kube-proxy", "", "create", "pods", NS, False),
+    ("system:kube-proxy", "", "watch", "services", "", True),  # system:node-proxier
+    ("system:kube-proxy", "", "get", "secrets", NS, False),
+    ("system:kube-proxy", "", "patch", "nodes", "", False),
+    (DNS, "", "watch", "endpointslices.discovery.k8s.io", "", True),  # CoreDNS's system:coredns
+    (DNS, "", "list", "namespaces", "", True),
+    (DNS, "", "get", "secrets", "kube-system", False),
+    (DNS, "", "update", "services/kube-dns", "kube-system", True),  # publishes its own Service
+    (DNS, "", "update", "services/other", "kube-system", False),
+    (DNS, "", "create", "services", NS, False),
+    (LOCAL_PATH, "", "create", "persistentvolumes", "", True),  # k3s's local-path-provisioner-role
+    (LOCAL_PATH, "", "create", "storageclasses.storage.k8s.io", "", False),
+    ("system:serviceaccount:kube-system:statefulset-controller", "", "update", "persistentvolumeclaims", NS, True),
+    ("system:serviceaccount:kube-system:statefulset-controller", "", "patch", "persistentvolumeclaims", NS, False),
+    ("system:serviceaccount:kube-system:pv-protection-controller", "", "update", "persistentvolumes", "", True),
+    ("system:serviceaccount:kube-system:pv-protection-controller", "", "update", "persistentvolumeclaims", NS, False),
     ("system:serviceaccount:kube-system:replicaset-controller", "", "create", "pods", OTHER, True),
     ("system:serviceaccount:kube-system:replicaset-controller", "", "delete", "nodes", "", False),
     ("system:serviceaccount:kube-system:namespace-controller", "", "deletecollection", "pods", OTHER, True),
@@ -165,16 +182,18 @@ def test_node_authorizer_and_node_restriction(cluster: Cluster, team: str) -> No
     for n in ("rbac-n1", "rbac-n2"):
         cluster.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Node",
                                                                 "metadata": {"name": n}}))
-    cluster.kubectl("-n", NS, "create", "secret", "generic", "used", "--from-literal=k=v")
-    for pod, node in (("p1", "rbac-n1"), ("p2", "rbac-n2")):
+    for secret in ("used", "theirs"):
+        cluster.kubectl("-n", NS, "create", "secret", "generic", secret, "--from-literal=k=v")
+    for pod, node, secret in (("p1", "rbac-n1", "used"), ("p2", "rbac-n2", "theirs")):
         cluster.kubectl("create", "-f", "-", input=json.dumps({
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod, "namespace": NS},
             "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox",
                                                        "env": [{"name": "S", "valueFrom": {"secretKeyRef": {
-                                                           "name": "used", "key": "k"}}}]}] if pod == "p1" else
-                     [{"name": "c", "image": "busybox"}]}}))
+                                                           "name": secret, "key": "k"}}}]}]}}))
     n1 = ("--as=system:node:rbac-n1", "--as-group=system:nodes")
     assert cluster.kubectl("-n", NS, "get", "secret", "used", *n1, check=False).returncode == 0
+    p = cluster.kubectl("-n", NS, "get", "secret", "theirs", *n1, check=False)  # another node's pod's secret
+    assert 'secrets "theirs" is forbidden: User "system:node:rbac-n1" cannot get resource "secrets"' in p.stderr
     p = cluster.kubectl("-n", NS, "get", "secret", "s", *n1, check=False)
     assert 'secrets "s" is forbidden: User "system:node:rbac-n1" cannot get resource "secrets"' in p.stderr
     assert cluster.kubectl("-n", NS, "get", "secrets", *n1, check=False).returncode != 0  # no listing all

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kubeling.apiserver import addons
 from kubeling.controllers import localpath
 from kubeling.controllers import persistentvolume as pvc_ctl
 
@@ -34,7 +35,7 @@ def test_prebound_volume() -> None:
 
 def test_local_path_volume() -> None:
     c = claim("3Gi", cls="local-path")
-    v = localpath.volume_for(c, "node-a", localpath.storage_class(), "/data/storage")
+    v = localpath.volume_for(c, "node-a", addons.storage_class(), "/data/storage")
     assert v["metadata"] == {"name": "pvc-u", "annotations": {
         "pv.kubernetes.io/provisioned-by": "rancher.io/local-path", "local.path.provisioner/selected-node": "node-a"}}
     assert v["spec"]["hostPath"] == {"path": "/data/storage/pvc-u_ns_c", "type": "DirectoryOrCreate"}

@@ -134,11 +134,12 @@ class Client:
                                                   json_serialize=lambda o: orjson.dumps(o).decode())
         return self._session
 
-    def as_user(self, name: str, *groups: str) -> "Client":
+    def as_user(self, name: str, *groups: str, own_informers: bool = False) -> "Client":
         """This client acting as another identity, for components inside `kubeling up` that
         authenticate as themselves (upstream gives each its own credentials): requests carry
-        that identity; informers stay shared with this client and read as its identity, as
-        kube-controller-manager's informer factory does. A remote client is its credentials."""
+        that identity. Informers stay shared with this client and read as its identity, as
+        kube-controller-manager's informer factory does, unless `own_informers` (a component of
+        its own, e.g. kube-proxy: its informers read as itself). A remote client is its credentials."""
         if self.local is None:
             return self
         from ..apiserver.auth.user import AUTHENTICATED, User
@@ -146,15 +147,16 @@ class Client:
 
         user = User(name, (*groups, AUTHENTICATED))
         c = Client(self.config, local=LocalTransport(self.local.api, user))
-        c.shared_informers = SharedInformers.of(self)  # type: ignore[attr-defined]
+        if not own_informers:
+            c.shared_informers = SharedInformers.of(self)  # type: ignore[attr-defined]
         return c
 
-    def as_service_account(self, namespace: str, name: str) -> "Client":
+    def as_service_account(self, namespace: str, name: str, own_informers: bool = False) -> "Client":
         return self.as_user(f"system:serviceaccount:{namespace}:{name}", "system:serviceaccounts",
-                            f"system:serviceaccounts:{namespace}")
+                            f"system:serviceaccounts:{namespace}", own_informers=own_informers)
 
-    def as_node(self, node: str) -> "Client":
-        return self.as_user(f"system:node:{node}", "system:nodes")
+    def as_node(self, node: str, own_informers: bool = False) -> "Client":
+        return self.as_user(f"system:node:{node}", "system:nodes", own_informers=own_informers)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -276,7 +278,7 @@ class _LocalRequest(dict):  # type: ignore[type-arg]
     headers, body, and the authenticated user stored by the authentication middleware)."""
 
     __slots__ = ("method", "path", "query", "headers", "content", "content_length", "app", "transport",
-                 "path_qs")
+                 "path_qs", "remote")
 
     def __init__(self, method: str, path: str, params: dict[str, str] | None, body: bytes | None,
                  content_type: str, user_agent: str) -> None:
@@ -294,6 +296,7 @@ class _LocalRequest(dict):  # type: ignore[type-arg]
         self.app: dict[str, Any] = {}
         self.transport = None
         self.path_qs = path
+        self.remote = None  # no peer address: the audit log's sourceIPs stay empty
 
 
 # Subresources that need a real HTTP connection (upgrades, streaming): never served in-process.
@@ -333,17 +336,27 @@ class LocalTransport:
             params = {**(params or {}), "fieldValidation": "Ignore"}
         req = _LocalRequest(method, path, params, body, content_type, user_agent)
         user = self._user()
-        authz = getattr(self.api, "authz", None)
-        attrs = authorize(authz, user, req) if authz is not None else None  # type: ignore[arg-type]
-        req["user"] = user
-        # Called directly, in the caller's task: no task, no extra event-loop turns before and
-        # after (under load one turn is many milliseconds). The handlers never suspend for these
-        # verbs (the store commits synchronously; only admission webhooks, when configured, are
-        # awaited, before anything is written), so a cancelled caller cannot interrupt a write
-        # half-way, just as the HTTP server runs a request it received to completion.
-        with acting(user, attrs):
-            resp = await self._handle(req)
+        audit = _Audit.start(self.api, user, req)
+        try:
+            authz = getattr(self.api, "authz", None)
+            attrs = authorize(authz, user, req) if authz is not None else None  # type: ignore[arg-type]
+            if audit is not None:
+                audit.allowed = True
+            req["user"] = user
+            # Called directly, in the caller's task: no task, no extra event-loop turns before and
+            # after (under load one turn is many milliseconds). The handlers never suspend for these
+            # verbs (the store commits synchronously; only admission webhooks, when configured, are
+            # awaited, before anything is written), so a cancelled caller cannot interrupt a write
+            # half-way, just as the HTTP server runs a request it received to completion.
+            with acting(user, attrs):
+                resp = await self._handle(req)
+        except errors.StatusError as e:
+            if audit is not None:
+                audit.done(e.code, orjson.dumps(e.status()))
+            raise
         raw = resp.body if isinstance(resp.body, (bytes, bytearray)) else b""
+        if audit is not None:
+            audit.done(resp.status, raw)
         if resp.status >= 400:
             raise _error(resp.status, raw)
         return orjson.loads(raw) if raw else None
@@ -368,11 +381,20 @@ class LocalTransport:
     async def watch(self, res: Resource, namespace: str | None,
                     params: dict[str, str]) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         authz = getattr(self.api, "authz", None)
+        req = _LocalRequest("GET", _path(res, namespace), {**params, "watch": "true"}, None, "", "")
+        audit = _Audit.start(self.api, self._user(), req)
         if authz is not None:
             from ..apiserver.app import authorize
 
-            req = _LocalRequest("GET", _path(res, namespace), {**params, "watch": "true"}, None, "", "")
-            authorize(authz, self._user(), req)  # type: ignore[arg-type]
+            try:
+                authorize(authz, self._user(), req)  # type: ignore[arg-type]
+            except errors.StatusError as e:
+                if audit is not None:
+                    audit.done(e.code, orjson.dumps(e.status()))
+                raise
+        if audit is not None:  # logged once the watch is open (upstream: stage ResponseStarted)
+            audit.allowed = True
+            audit.done(200, None)
         stream = self.api.open_watch(res, namespace, params)
         async for batch in stream.batches():
             for kind, item in batch:
@@ -382,6 +404,35 @@ class LocalTransport:
                     raise errors.StatusError(item.get("code", 500), item.get("reason", ""), item.get("message", ""))
                 else:
                     yield kind, orjson.loads(self.api.entry_bytes(res, item))
+
+
+class _Audit:
+    """The audit event of one in-process request: components inside `kubeling up` are audited
+    like any client (upstream's kube-controller-manager, kubelet... reach the API over HTTPS)."""
+
+    __slots__ = ("auditor", "user", "req", "received", "allowed")
+
+    def __init__(self, auditor: Any, user: Any, req: _LocalRequest) -> None:
+        from ..apiserver.app import audit_now
+
+        self.auditor, self.user, self.req, self.received, self.allowed = auditor, user, req, audit_now(), False
+
+    @classmethod
+    def start(cls, api: Any, user: Any, req: _LocalRequest) -> "_Audit | None":
+        auditor = getattr(api, "auditor", None)
+        return cls(auditor, user, req) if auditor is not None else None
+
+    def done(self, status: int, body: bytes | None) -> None:
+        from ..apiserver.auth.attributes import from_request
+
+        error = None
+        if status >= 400 and body:
+            st = orjson.loads(body)
+            error = {k: st[k] for k in ("status", "message", "reason") if k in st}
+        req = self.req
+        self.auditor.log(self.auditor.new_id(), self.received, self.user, self.user,
+                         from_request(self.user, req.method, req.path, req.query), req, status, req.get("body"),
+                         body, error, self.allowed)
 
 
 async def wait_ready(client: Client, timeout: float = 10.0) -> None:

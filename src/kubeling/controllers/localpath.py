@@ -1,7 +1,8 @@
 """Built-in dynamic provisioner of node-local volumes, as k3s ships rancher/local-path-provisioner.
 
 - The default StorageClass `local-path` (provisioner `rancher.io/local-path`, WaitForFirstConsumer,
-  reclaim Delete) is created at start when missing, and never overwritten.
+  reclaim Delete) comes with the add-on's manifest (apiserver/addons.py), as its RBAC: the
+  provisioner runs as `kube-system:local-path-provisioner-service-account`, which can't create it.
 - A claim the binder handed to this provisioner, once the scheduler picked its node
   (`volume.kubernetes.io/selected-node`), gets a PersistentVolume `pvc-<claim uid>`: a hostPath
   directory `<data dir>/storage/<pv>_<namespace>_<claim>` (DirectoryOrCreate: the kubelet of
@@ -21,6 +22,7 @@ import shutil
 from typing import Any
 
 from ..api import errors
+from ..apiserver import addons  # its manifest: account, role and StorageClass
 from ..client.controller import Controller
 from ..client.events import EventRecorder
 from ..client.informer import object_key, shared_informer, split_key
@@ -30,20 +32,12 @@ from .persistentvolume import CLASSES, PROVISIONER, PVCS, PVS, claim_ref
 
 log = logging.getLogger("kubeling.localpath")
 
-NAME = "rancher.io/local-path"
-CLASS_NAME = "local-path"
+NAME = addons.LOCAL_PATH_PROVISIONER
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 NODE_ANNOTATION = "local.path.provisioner/selected-node"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
-DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 
 Obj = dict[str, Any]
-
-
-def storage_class() -> Obj:
-    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-            "metadata": {"name": CLASS_NAME, "annotations": {DEFAULT_CLASS: "true"}},
-            "provisioner": NAME, "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"}
 
 
 def volume_for(pvc: Obj, node: str, sc: Obj | None, storage_dir: str) -> Obj:
@@ -65,6 +59,8 @@ def volume_for(pvc: Obj, node: str, sc: Obj | None, storage_dir: str) -> Obj:
 
 
 class LocalPathProvisioner(Controller):
+    SERVICE_ACCOUNT = addons.LOCAL_PATH
+
     def __init__(self, client: Client, storage_dir: str) -> None:
         super().__init__("local-path-provisioner")
         self.client = client
@@ -75,7 +71,6 @@ class LocalPathProvisioner(Controller):
         self.classes = self.watch(shared_informer(client, CLASSES))
         self.claim_queue = self.add_queue("local-path-claims", self.provision)
         self.volume_queue = self.add_queue("local-path-volumes", self.reclaim)
-        self.add_task("default-class", self.ensure_class)
 
     def _claim(self, pvc: Obj) -> None:
         ann = pvc["metadata"].get("annotations") or {}
@@ -86,13 +81,6 @@ class LocalPathProvisioner(Controller):
         if (pv["metadata"].get("annotations") or {}).get(PROVISIONED_BY) == NAME and \
                 (pv.get("status") or {}).get("phase") == "Released":
             self.volume_queue.add(pv["metadata"]["name"])
-
-    async def ensure_class(self) -> None:
-        try:
-            await self.client.create(CLASSES, None, storage_class())
-        except errors.StatusError as e:
-            if e.code != 409:
-                raise
 
     async def provision(self, key: str) -> None:
         ns, name = split_key(key)

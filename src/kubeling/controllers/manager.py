@@ -38,14 +38,14 @@ log = logging.getLogger("kubeling.controllers")
 def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Awaitable[None]]]:
     """Each controller authenticates as its own kube-system ServiceAccount (upstream's
     --use-service-account-credentials), bound to its system:controller:<name> role; the
-    scheduler is system:kube-scheduler. Informers read as `client` (system:kube-controller-manager)."""
+    scheduler is system:kube-scheduler; the local-path provisioner is its add-on's account.
+    None runs in system:masters. Informers read as `client` (system:kube-controller-manager)."""
     def sa(name: str) -> Client:
         return client.as_service_account("kube-system", name)
 
     node_settings = settings_from_config(cfg)
     node_informers = NodeInformers(client)
     node_controller = sa("node-controller")  # upstream's taint eviction runs as node-controller too
-    privileged = client.as_user("kubeling:controller-manager", "system:masters")
     return {
         "node-lifecycle": NodeLifecycleController(node_controller, node_settings, informers=node_informers).run,
         "taint-eviction-controller": TaintEvictionController(node_controller, informers=node_informers).run,
@@ -59,14 +59,13 @@ def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Await
         "deployment": DeploymentController(sa("deployment-controller")).run,
         "replicaset": ReplicaSetController(sa("replicaset-controller")).run,
         "daemonset": DaemonSetController(sa("daemon-set-controller")).run,
-        # these patch PersistentVolumeClaims (their upstream roles grant update, not patch) or do
-        # the work of two upstream controllers: privileged until they write as upstream does
-        "statefulset": StatefulSetController(privileged).run,
-        "persistentvolume-binder": PersistentVolumeController(privileged).run,
-        "volume-protection": VolumeProtectionController(privileged).run,
-        # k3s's add-ons, no upstream role
-        "local-path-provisioner": LocalPathProvisioner(privileged, os.path.join(getattr(cfg, "data_dir", None)
-                                                                                 or "/var/lib/kubeling", "storage")).run,
+        "statefulset": StatefulSetController(sa("statefulset-controller")).run,
+        "persistentvolume-binder": PersistentVolumeController(sa("persistent-volume-binder")).run,
+        "volume-protection": VolumeProtectionController(sa("pvc-protection-controller"),
+                                                        sa("pv-protection-controller")).run,
+        # k3s's add-on, with its own account and role (apiserver/addons.py); its informers are shared
+        "local-path-provisioner": LocalPathProvisioner(sa(LocalPathProvisioner.SERVICE_ACCOUNT), os.path.join(
+            getattr(cfg, "data_dir", None) or "/var/lib/kubeling", "storage")).run,
         "service-lb": ServiceLBController(sa("service-controller"), getattr(cfg, "lb_pool", "")).run,
         "serviceaccount": ServiceAccountsController(sa("service-account-controller")).run,
         "root-ca-cert-publisher": RootCAPublisher(sa("root-ca-cert-publisher")).run,

@@ -142,14 +142,13 @@ class PersistentVolumeController(Controller):
         if pv is not None:
             await self._bind(pv, pvc)
             return
-        await self._set_claim_phase(pvc, "Pending")
+        pvc = await self._set_claim_phase(pvc, "Pending")
         if wait:
             self._event_once(pvc, "WaitForFirstConsumer", "waiting for first consumer to be created before binding")
         elif sc is not None and sc.get("provisioner") and sc["provisioner"] != "kubernetes.io/no-provisioner":
             ann = pvc["metadata"].get("annotations") or {}
             if ann.get(PROVISIONER) != sc["provisioner"]:
-                await self._patch_claim(pvc, {"metadata": {"annotations": {
-                    PROVISIONER: sc["provisioner"], BETA_PROVISIONER: sc["provisioner"]}}})
+                await self._annotate_claim(pvc, {PROVISIONER: sc["provisioner"], BETA_PROVISIONER: sc["provisioner"]})
             self._event_once(pvc, "ExternalProvisioning",
                              f"Waiting for a volume to be created either by the external provisioner "
                              f"'{sc['provisioner']}' or manually by the system administrator. If volume creation is "
@@ -205,14 +204,18 @@ class PersistentVolumeController(Controller):
         if status != pvc.get("status"):
             await self._update(PVCS, {**pvc, "status": status}, "status")
 
-    async def _set_claim_phase(self, pvc: Obj, phase: str) -> None:
+    async def _set_claim_phase(self, pvc: Obj, phase: str) -> Obj:
+        """The claim with `phase` (as stored, when it had to be written)."""
         if (pvc.get("status") or {}).get("phase") != phase:
-            await self._update(PVCS, {**pvc, "status": {**(pvc.get("status") or {}), "phase": phase}}, "status")
+            return await self._update(PVCS, {**pvc, "status": {**(pvc.get("status") or {}), "phase": phase}}, "status")
+        return pvc
 
-    async def _patch_claim(self, pvc: Obj, patch: Obj) -> None:
-        m = pvc["metadata"]
+    async def _annotate_claim(self, pvc: Obj, annotations: dict[str, str]) -> None:
+        """setClaimProvisioner: an update, as upstream (the binder's role grants update, not patch)."""
+        new = copy.deepcopy(pvc)
+        new["metadata"].setdefault("annotations", {}).update(annotations)
         try:
-            await self.client.patch(PVCS, m.get("namespace"), m["name"], patch, patch_type="merge")
+            await self._update(PVCS, new)
         except errors.StatusError as e:
             if e.code != 404:
                 raise

@@ -410,16 +410,22 @@ class StatefulSetController(Controller):
         policy = spec_of(sts).get("persistentVolumeClaimRetentionPolicy") or {}
         if policy.get("whenScaled") != "Delete":
             return
-        refs: list[Obj] = [{"apiVersion": "v1", "kind": "Pod", "name": pod["metadata"]["name"],
-                            "uid": pod["metadata"]["uid"]}]
-        if policy.get("whenDeleted") == "Delete":  # a condemned claim is the pod's alone
-            refs.append({"$patch": "delete", "uid": sts["metadata"]["uid"]})
+        pod_ref = {"apiVersion": "v1", "kind": "Pod", "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"]}
+        drop = sts["metadata"]["uid"] if policy.get("whenDeleted") == "Delete" else None  # the pod's alone
         ordinal = ordinal_of(sts, pod)
         assert ordinal is not None
         for claim in claims_for(sts, ordinal).values():
-            try:
-                await self.client.patch(PVCS, claim["metadata"]["namespace"], claim["metadata"]["name"],
-                                        {"metadata": {"ownerReferences": refs}}, patch_type="strategic")
+            cur = self.pvc_informer.get(claim["metadata"]["namespace"], claim["metadata"]["name"])
+            if cur is None:
+                continue
+            old = cur["metadata"].get("ownerReferences") or []
+            refs = [r for r in old if r.get("uid") != drop]
+            if not any(r.get("uid") == pod_ref["uid"] for r in refs):
+                refs.append(pod_ref)
+            if refs == old:
+                continue
+            try:  # an update, as upstream (the controller's role grants update on claims, not patch)
+                await self.client.update(PVCS, {**cur, "metadata": {**cur["metadata"], "ownerReferences": refs}})
             except errors.StatusError as e:
                 if e.code != 404:
                     raise

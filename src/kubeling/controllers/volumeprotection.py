@@ -55,9 +55,13 @@ def without(obj: Obj, finalizer: str) -> Obj:
 
 
 class VolumeProtectionController(Controller):
-    def __init__(self, client: Client) -> None:
+    """Both upstream controllers over shared informers; each writes as itself: claims with
+    `client` (pvc-protection-controller), volumes with `pv_client` (pv-protection-controller)."""
+
+    def __init__(self, client: Client, pv_client: Client | None = None) -> None:
         super().__init__("volume-protection")
         self.client = client
+        self.pv_client = pv_client or client
         self.pvcs = self.watch(shared_informer(client, PVCS), on_add=self._claim, on_update=lambda o, n: self._claim(n))
         self.pvs = self.watch(shared_informer(client, PVS), on_add=self._volume, on_update=lambda o, n: self._volume(n))
         self.pods = self.watch(shared_informer(client, PODS), on_update=lambda o, n: self._pod(n), on_delete=self._pod)
@@ -111,7 +115,7 @@ class VolumeProtectionController(Controller):
 
     async def _update(self, res: Any, obj: Obj) -> None:
         try:
-            await self.client.update(res, obj)
+            await (self.pv_client if res is PVS else self.client).update(res, obj)
         except errors.StatusError as e:
             if e.code != 404:
                 raise

@@ -133,12 +133,17 @@ class RealNode:
         except ImportError as e:
             raise NodeSetupError(f"the {cfg.runtime} node is not available in this build ({e}); "
                                  "use --sim-nodes N or --runtime simulated") from e
+        from .identities import node_clients
+
         self.cfg = cfg
-        self.client = client
+        node = _node_config(cfg, "", simulated=False)
+        agent_dir = os.path.join(cfg.data_dir, "agent")
+        # kubelet, kube-proxy and DNS each authenticate as themselves (identities.py)
+        self.clients = node_clients(client, node.name, agent_dir)
+        self.client = client = self.clients.kubelet
         registries = os.path.join(cfg.data_dir, "registries.yaml")
         self.image_service = ImageService.for_data_dir(cfg.data_dir, registries if os.path.exists(registries) else "")
         self.images = GatedImages(self.image_service, client)
-        node = _node_config(cfg, "", simulated=False)
         self.network: Any = None
         try:
             from .network.podnet import PodNetwork
@@ -158,7 +163,6 @@ class RealNode:
         node.kubelet_port = cfg.kubelet_port
         node.kube_proxy_version = GIT_VERSION if cfg.proxy_mode else ""
         self.node = node
-        agent_dir = os.path.join(cfg.data_dir, "agent")
         self.volumes = VolumeManager(client, os.path.join(agent_dir, "pods"), node.name)
         dns = [cfg.cluster_dns_ip] if cfg.cluster_dns_ip else []
         self.kubelet = Kubelet(client, KubeletConfig(node=node, root_dir=agent_dir, pod_log_dir=cfg.pod_log_dir,
@@ -228,6 +232,7 @@ class RealNode:
     async def _start_server(self) -> None:
         """The kubelet API, with a serving certificate from the cluster CA for the node's names."""
         from ..pki import ensure_pki
+        from .identities import write_kubeconfigs
         from .server import KubeletServer, ensure_serving_cert
         from .stats import StatsProvider
 
@@ -235,6 +240,9 @@ class RealNode:
         pki = ensure_pki(cfg.data_dir, cfg.bind, cfg.first_service_ip, [cfg.advertise] if cfg.advertise else [])
         cert_dir = os.path.join(cfg.data_dir, "agent", "pki")
         cert, key = await asyncio.to_thread(ensure_serving_cert, pki, cert_dir, self.node.name, [self.node.ip])
+        # what the node's components would authenticate with over HTTPS (a node elsewhere)
+        await asyncio.to_thread(write_kubeconfigs, pki, os.path.join(cfg.data_dir, "agent"), cfg.server_url,
+                                self.node.name)
         self.server = KubeletServer(self.runtime, self.kubelet.pod_by_name, host=self.node.ip, port=cfg.kubelet_port,
                                     cert_file=cert, key_file=key, client_ca_file=pki.ca_cert,
                                     log_dir=cfg.pod_log_dir, stats=StatsProvider(
@@ -257,7 +265,7 @@ class RealNode:
         pcfg = ProxyConfig(mode=cfg.proxy_mode, node_name=self.name, node_ips=(self.node.ip, "127.0.0.1"),
                            owner=owner_id(cfg.data_dir), cluster_cidr=cfg.cluster_cidr, bridge=cfg.pod_bridge)
         await cleanup(pcfg.owner, keep=cfg.proxy_mode)  # what another mode left (a mode change)
-        self.proxier = Proxier(self.client, pcfg, make_backend(pcfg))
+        self.proxier = Proxier(self.clients.proxy, pcfg, make_backend(pcfg))
         await self.proxier.run()
 
     async def _run_dns(self) -> None:
@@ -265,13 +273,14 @@ class RealNode:
         from ..dns.server import ClusterDNS, host_upstreams, publisher
 
         cfg = self.cfg
-        dns = ClusterDNS(self.client, self.node.ip, list(cfg.dns_upstreams) or host_upstreams(), cfg.cluster_domain)
-        await asyncio.gather(dns.run(), publisher(self.client, cfg.cluster_dns_ip, self.node.ip, dns.port).run(),
+        client = self.clients.dns
+        dns = ClusterDNS(client, self.node.ip, list(cfg.dns_upstreams) or host_upstreams(), cfg.cluster_domain)
+        await asyncio.gather(dns.run(), publisher(client, cfg.cluster_dns_ip, self.node.ip, dns.port).run(),
                              self._run_dns_pod(dns))
 
     async def _run_dns_pod(self, dns: Any) -> None:
         """The mirror pod `kube-system/kube-dns-<node>` of the in-process DNS server, once it serves
-        and the Node (its owner) exists."""
+        and the Node (its owner) exists: the kubelet's, as NodeRestriction lets a node create."""
         from ..dns.server import kube_dns_static_pod
         from .mirror import MirrorPod
 
@@ -342,6 +351,11 @@ class RealNode:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.close()
+            from ..client.informer import SharedInformers
+
+            for c in self.clients.all():  # proxy and DNS share informers among their own loops
+                await SharedInformers.of(c).shutdown()
+                await c.close()
 
     async def close(self) -> None:
         """Stop what this process runs (API, registry, zygote); containers keep running."""
@@ -416,12 +430,12 @@ def node_runners(cfg: Config, client: Client) -> list[tuple[str, Awaitable[None]
         return [("sim-nodes", nodes.run())]
     if cfg.no_node or cfg.runtime == "none":
         return []
-    # a kubelet authenticates as system:node:<name> (Node authorizer + NodeRestriction); simulated
-    # nodes (--sim-nodes) each act as their own node too, over informers they share (see sim.py).
-    # The real node still runs as the caller: its kube-proxy (system:kube-proxy) and cluster DNS
-    # (an add-on with a role of its own) share its client and must be split out first.
+    # `client` makes no request itself: every node component derives its own identity from it
+    # (identities.py). A kubelet is system:node:<name> (Node authorizer + NodeRestriction);
+    # simulated nodes (--sim-nodes) each act as their own node too, over informers they share (sim.py).
     if cfg.runtime == "simulated":
-        k = _simulated_node(cfg, client.as_node(cfg.node_name_or_default) if client is not None else client)
+        k = _simulated_node(cfg, client.as_node(cfg.node_name_or_default, own_informers=True)
+                            if client is not None else client)
         return [(f"kubelet-{k.node_name}", k.run())]
     if not (cfg.runtime_explicit or REAL_NODE_BY_DEFAULT):
         return []

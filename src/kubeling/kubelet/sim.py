@@ -144,9 +144,12 @@ class SimulatedNodes:
     def __init__(self, client: Client, count: int, *, first_index: int = 1, cluster_cidr: str = "10.244.0.0/16",
                  pod_log_dir: str = "/var/log/pods", lease_duration: int = 40,
                  status_update_frequency: float = 10.0, workers: int = 4) -> None:
-        self.client = client
-        self.dispatcher = PodDispatcher(client)
-        self.nodes_informer = Informer(client, NODES, label_selector=f"{NODE_LABEL}=true")
+        # the informers all kubelets share read as the first one: every node may list and watch
+        # pods and nodes (system:node), so what they see is what each kubelet would
+        reader = client.as_node(sim_node_name(first_index), own_informers=True) if client is not None else client
+        self.client = reader
+        self.dispatcher = PodDispatcher(reader)
+        self.nodes_informer = Informer(reader, NODES, label_selector=f"{NODE_LABEL}=true")
         self.nodes_informer.add_handlers(self._on_node, lambda old, new: self._on_node(new))
         self.kubelets: dict[str, Kubelet] = {}
         for i in range(first_index, first_index + count):

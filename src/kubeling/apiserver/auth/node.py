@@ -155,6 +155,43 @@ class NodeAuthorizer:
         return bool(ref) and self._related(node, "persistentvolumeclaims", ref.get("namespace", ""), ref.get("name", ""))
 
 
+_NODES = lookup("", "v1", "nodes")
+
+
+def mirror_pod_refusal(store: Any, node: str, pod: dict[str, Any]) -> str:
+    """Why `node` may not create `pod`, or "" (upstream's admitPodCreate): only a mirror pod
+    bound to itself, owned (controller, no blockOwnerDeletion) by its own Node object, that
+    references no ServiceAccount, Secret, ConfigMap or claim."""
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    if MIRROR not in (meta.get("annotations") or {}):
+        return f'pod does not have "{MIRROR}" annotation, node "{node}" can only create mirror pods'
+    if spec.get("nodeName") != node:
+        return f'node "{node}" can only create pods with spec.nodeName set to itself'
+    owners = meta.get("ownerReferences") or []
+    if len(owners) > 1:
+        return f'node "{node}" can only create pods with a single owner reference set to itself'
+    if not owners or (owners[0].get("apiVersion"), owners[0].get("kind"), owners[0].get("name")) != ("v1", "Node", node):
+        return f'node "{node}" can only create pods with an owner reference set to itself'
+    owner = owners[0]
+    if not owner.get("controller"):
+        return f'node "{node}" can only create pods with a controller owner reference set to itself'
+    if owner.get("blockOwnerDeletion"):
+        return f'node "{node}" must not set blockOwnerDeletion on an owner reference'
+    entry = store.get(_NODES.key(None, node)) if _NODES is not None else None
+    if entry is None:
+        raise errors.not_found("nodes", node)
+    uid = entry.obj()["metadata"].get("uid", "")
+    if owner.get("uid") != uid:
+        return f"node {node} UID mismatch: expected {owner.get('uid', '')} got {uid}"
+    if spec.get("serviceAccountName"):
+        return f'node "{node}" can not create pods that reference a service account'
+    kinds = {kind for kind, _ in pod_references(pod) if kind != "serviceaccounts"}
+    for kind in ("secrets", "configmaps", "persistentvolumeclaims"):
+        if kind in kinds:
+            return f'node "{node}" can not create pods that reference {kind}'
+    return ""
+
+
 class NodeRestriction(BasePlugin):
     """Admission for writes by nodes: own Node object, own pods' status, mirror pods only."""
 
@@ -173,12 +210,9 @@ class NodeRestriction(BasePlugin):
             if name != node:
                 raise errors.forbidden("nodes", name, "", f'node "{node}" is not allowed to modify node "{name}"')
             return
-        if MIRROR not in ((obj.get("metadata") or {}).get("annotations") or {}):
-            raise errors.forbidden("pods", name, "", f'pod does not have "{MIRROR}" annotation, node "{node}" can '
-                                                     "only create mirror pods")
-        if (obj.get("spec") or {}).get("nodeName") != node:
-            raise errors.forbidden("pods", name, "", f'node "{node}" can only create pods with spec.nodeName set '
-                                                     "to itself")
+        reason = mirror_pod_refusal(registry.store, node, obj)
+        if reason:
+            raise errors.forbidden("pods", name, "", reason)
 
     def admit_update(self, registry: Any, res: Any, old: dict[str, Any], new: dict[str, Any], dry_run: bool) -> None:
         node, a = self._node()

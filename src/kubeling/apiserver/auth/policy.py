@@ -135,7 +135,7 @@ def _merge(existing: dict[str, Any], wanted: dict[str, Any], list_field: str) ->
     return out if changed else None
 
 
-async def _ensure(registry: Any, plural: str, wanted: dict[str, Any], list_field: str) -> None:
+async def ensure(registry: Any, plural: str, wanted: dict[str, Any], list_field: str) -> None:
     from ..registry import DeleteOptions, WriteOptions
 
     res = rbac_resource(plural)
@@ -164,13 +164,13 @@ async def _ensure(registry: Any, plural: str, wanted: dict[str, Any], list_field
 async def bootstrap(registry: Any) -> None:
     """Create or reconcile every bootstrap role and binding, then aggregate."""
     for obj in cluster_roles():
-        await _ensure(registry, "clusterroles", obj, "rules")
+        await ensure(registry, "clusterroles", obj, "rules")
     for obj in roles():
-        await _ensure(registry, "roles", obj, "rules")
+        await ensure(registry, "roles", obj, "rules")
     for obj in cluster_role_bindings():
-        await _ensure(registry, "clusterrolebindings", obj, "subjects")
+        await ensure(registry, "clusterrolebindings", obj, "subjects")
     for obj in role_bindings():
-        await _ensure(registry, "rolebindings", obj, "subjects")
+        await ensure(registry, "rolebindings", obj, "subjects")
     await reconcile_aggregation(registry)
 
 
