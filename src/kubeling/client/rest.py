@@ -348,7 +348,7 @@ class LocalTransport:
             # verbs (the store commits synchronously; only admission webhooks, when configured, are
             # awaited, before anything is written), so a cancelled caller cannot interrupt a write
             # half-way, just as the HTTP server runs a request it received to completion.
-            with acting(user, attrs):
+            with acting(user, attrs, annotations=audit.annotations if audit is not None else None):
                 resp = await self._handle(req)
         except errors.StatusError as e:
             if audit is not None:
@@ -410,12 +410,13 @@ class _Audit:
     """The audit event of one in-process request: components inside `kubeling up` are audited
     like any client (upstream's kube-controller-manager, kubelet... reach the API over HTTPS)."""
 
-    __slots__ = ("auditor", "user", "req", "received", "allowed")
+    __slots__ = ("auditor", "user", "req", "received", "allowed", "annotations")
 
     def __init__(self, auditor: Any, user: Any, req: _LocalRequest) -> None:
         from ..apiserver.app import audit_now
 
         self.auditor, self.user, self.req, self.received, self.allowed = auditor, user, req, audit_now(), False
+        self.annotations: dict[str, str] = {}  # e.g. PodSecurity's audit-violations
 
     @classmethod
     def start(cls, api: Any, user: Any, req: _LocalRequest) -> "_Audit | None":
@@ -432,7 +433,7 @@ class _Audit:
         req = self.req
         self.auditor.log(self.auditor.new_id(), self.received, self.user, self.user,
                          from_request(self.user, req.method, req.path, req.query), req, status, req.get("body"),
-                         body, error, self.allowed)
+                         body, error, self.allowed, self.annotations)
 
 
 async def wait_ready(client: Client, timeout: float = 10.0) -> None:
