@@ -70,11 +70,18 @@ def test_scale_up_under_load_and_back_down(kc: Cluster) -> None:
     kc.wait_for(lambda: _top(kc).get(pod, 0) >= 150, 30, 1.0, "the load in kubectl top pods")
     # ... and ~300 % of the request at a 50 % target scales to the maximum
     kc.wait_for(lambda: _replicas(kc) == 3, 40, 1.0, "scale up to 3")
-    events = json.loads(kc.kubectl("get", "events", "--field-selector", "reason=SuccessfulRescale", "-o", "json").stdout)
-    assert any(e["message"].endswith("reason: cpu resource utilization (percentage of request) above target")
-               for e in events["items"])
+    kc.wait_for(lambda: _rescaled(kc, "reason: cpu resource utilization (percentage of request) above target"),
+                60, 1.0, "the scale-up event")
     assert "cpu: " in kc.kubectl("get", "hpa", "burner").stdout
     kc.kubectl("exec", pod, "--", "rm", "-f", "/tmp/burn")
     kc.wait_for(lambda: _replicas(kc) == 1, 60, 1.0, "scale back down to 1")
+    # the event is written after the scale: wait for it rather than read describe at once
+    kc.wait_for(lambda: _rescaled(kc, "reason: All metrics below target"), 60, 1.0, "the scale-down event")
     described = kc.kubectl("describe", "hpa", "burner").stdout
     assert "All metrics below target" in described
+
+
+def _rescaled(kc: Cluster, reason: str) -> bool:
+    """A SuccessfulRescale event whose message ends with `reason` exists."""
+    events = json.loads(kc.kubectl("get", "events", "--field-selector", "reason=SuccessfulRescale", "-o", "json").stdout)
+    return any(e["message"].endswith(reason) for e in events["items"])

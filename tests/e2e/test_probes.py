@@ -129,8 +129,8 @@ def _wait_restarted(kc: Cluster, name: str, timeout: float = 40) -> dict[str, An
                        timeout, 0.3, f"{name} restarted")
 
 
-def _event(kc: Cluster, name: str, reason: str, message: str, timeout: float = 10) -> dict[str, Any]:
-    """Events are written asynchronously: wait for the one we expect."""
+def _event(kc: Cluster, name: str, reason: str, message: str, timeout: float = 60) -> dict[str, Any]:
+    """Events are written asynchronously (and later under load): wait for the one we expect."""
     def find() -> Any:
         return next((e for e in _events(kc, name) if e["reason"] == reason and e["message"] == message), None)
     return kc.wait_for(find, timeout, 0.3, f"{reason} event {message!r} on {name}")
