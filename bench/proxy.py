@@ -8,7 +8,9 @@ Prints one line per figure:
      `--gap` seconds apart.
   2. sync time and rule count with 1,000 and 5,000 Services × 2 endpoints (fake endpoint IPs in
      the pod CIDR, no traffic), iptables vs nftables: the first (full) sync and a sync after one
-     endpoint change (partial). Runs in a scratch network namespace: the host's rules are untouched.
+     endpoint change (partial); then the same with half of the Services canary-weighted (20 % to
+     a one-endpoint canary side, issue 13). Runs in a scratch network namespace: the host's rules
+     are untouched.
   3. requests/s through a ClusterIP to 3 nginx pods vs straight to one pod IP, per mode (a Python
      client, one new connection per request, on this machine).
 
@@ -50,8 +52,9 @@ def line(what: str, text: str) -> None:
 
 
 # ---- 2. sync time, in a scratch netns ------------------------------------------------------------
-def fake_ports(n: int, change: int = -1) -> list[Any]:
-    from kubeling.proxy.model import Endpoint, ServicePort
+def fake_ports(n: int, change: int = -1, weighted: bool = False) -> list[Any]:
+    """`n` Services × 2 endpoints; `weighted`: every other one sends 20 % to a canary endpoint."""
+    from kubeling.proxy.model import Canary, Endpoint, ServicePort
 
     out = []
     for i in range(n):
@@ -59,8 +62,11 @@ def fake_ports(n: int, change: int = -1) -> list[Any]:
         a, b = ipaddress.ip_address("10.244.0.0") + 2 * i + 2, ipaddress.ip_address("10.244.0.0") + 2 * i + 3
         if i == change:
             b = ipaddress.ip_address("10.245.0.1")
+        canary = None
+        if weighted and i % 2:
+            canary = Canary(f"svc-{i}-canary", "http", 20, (Endpoint(str(ipaddress.ip_address("10.246.0.0") + i), 8080),))
         out.append(ServicePort("bench", f"svc-{i}", "http", "TCP", str(ip), 80, node_port=0,
-                               endpoints=(Endpoint(str(a), 8080), Endpoint(str(b), 8080))))
+                               endpoints=(Endpoint(str(a), 8080), Endpoint(str(b), 8080)), canary=canary))
     return out
 
 
@@ -70,15 +76,15 @@ async def sync_figures(counts: list[int]) -> None:
     from kubeling.proxy.nftables_backend import NftablesBackend
 
     ctx = Context("0123456789ab", "10.244.0.0/16", ("10.244.0.1",), tag="kubeling:bench:0123456789ab")
-    for n in counts:
+    for n, weighted in ((n, w) for n in counts for w in (False, True)):
         for name, backend in (("iptables", IptablesBackend(ctx)), ("nftables", NftablesBackend(ctx, ["10.244.0.1"]))):
-            before, after = fake_ports(n), fake_ports(n, change=n // 2)
+            before, after = fake_ports(n, weighted=weighted), fake_ports(n, change=n // 2 + 1, weighted=weighted)
             t0 = time.monotonic()
             full = await backend.sync(before)
             t1 = time.monotonic()
             part = await backend.sync(after)
             t2 = time.monotonic()
-            line(f"sync {n} Services x 2 endpoints, {name}",
+            line(f"sync {n} Services x 2 endpoints{', half weighted' if weighted else ''}, {name}",
                  f"full {t1 - t0:6.2f} s   one endpoint changed {(t2 - t1) * 1000:7.0f} ms "
                  f"({part.written} lines)   rules {full.rules}")
             await backend.cleanup()

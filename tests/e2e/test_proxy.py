@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import json
+import math
 import os
 import random
 import re
@@ -233,6 +234,82 @@ spec:
   sessionAffinity: ClientIP
   ports: [{port: 80, targetPort: 80}]
 """
+
+CANARY = DEPLOYMENT.split("---")[0].replace("my-nginx", "canary-nginx").replace("replicas: 3", "replicas: 1") + """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: stable}
+spec:
+  type: NodePort
+  selector: {run: my-nginx}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: canary}
+spec:
+  selector: {run: canary-nginx}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: canary-empty}
+spec:
+  selector: {run: nobody}
+  ports: [{name: http, port: 80}]
+"""
+
+
+@pytest.fixture(scope="module")
+def canary(kc: RealCluster, app: dict[str, Any]) -> dict[str, Any]:
+    """A one-pod canary Deployment beside my-nginx's three pods, the `stable` Service (NodePort)
+    over the three, `canary` over the one, and `canary-empty` over none."""
+    kc.kubectl("apply", "-f", "-", input=CANARY)
+    pod = kc.wait_for(lambda: next((p["metadata"]["name"] for p in kc.json("get", "pods", "-l", "run=canary-nginx")
+                                    ["items"] if _ready(p)), None), 90, 0.3, "the canary pod Ready")
+    stable = kc.json("get", "svc", "stable")["spec"]
+    return {"pod": pod, "stable": stable["clusterIP"], "node_port": stable["ports"][0]["nodePort"],
+            "canary": kc.json("get", "svc", "canary")["spec"]["clusterIP"]}
+
+
+def test_canary_weight_splits_new_connections(kc: RealCluster, app: dict[str, Any], canary: dict[str, Any],
+                                              proxy_mode: str) -> None:
+    """issue 13: the stable Service's canary annotations send that share of new connections to
+    the canary Service's pod. Each step first waits for answers the previous step's rules could
+    not give (so the new rules are live), then counts."""
+    pod, stable = canary["pod"], f"http://{canary['stable']}/"
+
+    def weigh(service: str, weight: int) -> None:
+        kc.kubectl("annotate", "svc", "stable", "--overwrite", f"rollouts.kubeling.io/canary-service={service}",
+                   f"rollouts.kubeling.io/canary-weight={weight}")
+
+    def sample(n: int, url: str = stable) -> collections.Counter[str]:
+        return _spread([http_get(url) for _ in range(n)])
+
+    weigh("canary", 100)  # all to the canary (before: none)
+    kc.wait_for(lambda: sample(20) == {pod: 20}, 30, 0.1, "weight 100 live")
+    assert sample(100) == {pod: 100}
+    assert sample(20, f"http://{NODE_IP}:{canary['node_port']}/") == {pod: 20}  # node ports split alike
+    weigh("canary-empty", 100)  # a canary without endpoints: all stable
+    kc.wait_for(lambda: pod not in sample(20), 30, 0.1, "the empty canary live")
+    seen = sample(100)
+    assert pod not in seen and set(seen) == app["names"], seen
+    weigh("canary", 20)
+    kc.wait_for(lambda: pod in sample(10), 30, 0.1, "weight 20 live")
+    n, p = 200, 0.2
+    seen = sample(n)
+    bound = 4.5 * math.sqrt(n * p * (1 - p))  # binomial: +-4.5 sigma (+-25 of 40) never flakes
+    assert abs(seen[pod] - n * p) <= bound, seen
+    assert set(seen) == app["names"] | {pod}, seen
+    assert sample(20, f"http://{canary['canary']}/") == {pod: 20}  # the canary's own ClusterIP: unaffected
+    weigh("canary", 100)  # back through 100, so that all-stable proves weight 0 is live
+    kc.wait_for(lambda: sample(20) == {pod: 20}, 30, 0.1, "weight 100 live again")
+    weigh("canary", 0)
+    kc.wait_for(lambda: pod not in sample(20), 30, 0.1, "weight 0 live")
+    seen = sample(200)
+    assert pod not in seen and set(seen) == app["names"], seen
+
 
 EMPTY = """
 apiVersion: v1

@@ -15,6 +15,9 @@ part before it):
                           endpoint: `-m statistic --mode random --probability 1/(n-i)` → KUBE-SEP-…
                           (ClientIP affinity first: `-m recent --rcheck --seconds T --reap`)
         KUBE-SVL-…        the same over this node's endpoints
+                          A canary-weighted Service port (model.Split) lists the canary Service's
+                          endpoints there too, each rule's probability making the canary side's
+                          total the weight (no extra chain: chains are what iptables-restore pays for)
         KUBE-SEP-…        hairpin masquerade, `-m recent --set` (affinity), DNAT to the endpoint
         KUBE-MARK-MASQ-o  sets the 0x4000 mark; KUBE-POSTROUTING-o masquerades marked packets
   filter INPUT → KUBE-EXTERNAL-SVCS-o, KUBE-FIREWALL-o; FORWARD → KUBE-SERVICES-o, KUBE-FORWARD-o;
@@ -35,7 +38,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Iterable
 
-from .model import Endpoint, ServicePort, cluster_endpoints, external_endpoints, internal_endpoints, local_endpoints
+from .model import Endpoint, ServicePort, Split, external_split, internal_split, split
 
 MASQ_MARK = "0x4000"
 TABLES = ("nat", "filter")
@@ -97,11 +100,6 @@ def hooks(ctx: Context) -> list[tuple[str, str, list[str]]]:
     ]
 
 
-def probability(n: int) -> str:
-    """upstream computeProbability: 1/n with ten decimals."""
-    return f"{1.0 / n:0.10f}"
-
-
 def _q(s: str) -> str:
     return f'"{s}"' if any(ch in s for ch in ' "') else s
 
@@ -154,25 +152,31 @@ def _static(b: _Builder) -> None:
           "-m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP")
 
 
-def _endpoint_chain(b: _Builder, chain: str, sp: ServicePort, eps: list[Endpoint]) -> None:
-    """KUBE-SVC / KUBE-SVL body: affinity checks, then the random spread over the endpoints."""
+def _endpoint_chain(b: _Builder, chain: str, sp: ServicePort, sides: Split) -> None:
+    """KUBE-SVC / KUBE-SVL body: affinity checks, then one rule per endpoint whose probability is
+    its share of what the rules before it left: `1/(n-i)` for equal shares (upstream's); with a
+    canary split, 10 stable endpoints and 1 canary at 20 %: 2/25, 2/23, ..., 2/7, then the canary."""
     ctx = b.ctx
     if sp.affinity_timeout:
-        for ep in eps:
+        for ep in sides.endpoints:
             sep = ctx.sep(sp, ep)
             b.add("nat", chain, f"{b.comment(f'{sp.key} -> {ep.addr}')}-m recent --name {sep} --rcheck "
                                 f"--seconds {sp.affinity_timeout} --reap -j {sep}")
-    n = len(eps)
-    for i, ep in enumerate(eps):
-        stat = f"-m statistic --mode random --probability {probability(n - i)} " if i < n - 1 else ""
-        b.add("nat", chain, f"{b.comment(f'{sp.key} -> {ep.addr}')}{stat}-j {ctx.sep(sp, ep)}")
+    shares = sides.shares()
+    left = sum(s for _, s in shares)
+    canary = {e.addr for e in sides.canary} if sides.weighted else set()
+    for i, (ep, share) in enumerate(shares):
+        stat = f"-m statistic --mode random --probability {share / left:0.10f} " if i < len(shares) - 1 else ""
+        left -= share
+        to = f"canary {ep.addr}" if ep.addr in canary else ep.addr
+        b.add("nat", chain, f"{b.comment(f'{sp.key} -> {to}')}{stat}-j {ctx.sep(sp, ep)}")
 
 
 def _service_port(b: _Builder, sp: ServicePort) -> None:
     ctx = b.ctx
     services, c = ctx.top("KUBE-SERVICES"), _q(sp.key)
-    internal, external = internal_endpoints(sp), external_endpoints(sp)
-    all_cluster, local = cluster_endpoints(sp), local_endpoints(sp)
+    internal, external = internal_split(sp), external_split(sp)
+    all_cluster, local = split(sp), split(sp, True)
     svc, svl, ext = ctx.svc(sp), ctx.svl(sp), ctx.ext(sp)
     internal_chain = svl if sp.internal_local else svc
     # cluster IP
@@ -221,10 +225,10 @@ def _service_port(b: _Builder, sp: ServicePort) -> None:
         b.add("nat", svc, f'-m comment --comment "{sp.key} cluster IP" {_match(sp, sp.cluster_ip)} '
                           f"! -s {ctx.cluster_cidr} -j {ctx.top('KUBE-MARK-MASQ')}")
         _endpoint_chain(b, svc, sp, all_cluster)
-        used.update((e.addr, e) for e in all_cluster)
+        used.update((e.addr, e) for e in all_cluster.endpoints)
     if uses_svl:
         _endpoint_chain(b, svl, sp, local)
-        used.update((e.addr, e) for e in local)
+        used.update((e.addr, e) for e in local.endpoints)
     for ep in used.values():
         sep = ctx.sep(sp, ep)
         recent = f"-m recent --name {sep} --set " if sp.affinity_timeout else ""

@@ -12,6 +12,9 @@ the cost per packet does not grow with the number of Services:
   endpoint-<H>-…__ip/port hairpin masquerade, affinity update, `dnat to ip:port`
   external-<H>-…          external traffic (node ports, external and load-balancer IPs)
   local-<H>-…             this node's endpoints (traffic policy Local)
+                          A canary-weighted service (model.Split) maps ranges of the number to
+                          the endpoints of both sides by their shares: 10 stable endpoints and one
+                          canary at 20 %: `numgen random mod 25 vmap { 0-1 : …, …, 20-24 : canary }`
   no-endpoint-services / no-endpoint-nodeports  vmaps → reject (checked in filter hooks)
 
 Node ports answer on the node IP only: upstream's nftables mode does not do localhost node ports.
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from .iptables import Context
-from .model import Endpoint, ServicePort, cluster_endpoints, external_endpoints, internal_endpoints, local_endpoints
+from .model import Endpoint, ServicePort, Split, external_split, internal_split, split
 
 MASQ_MARK = "0x4000"
 MAPS = ("service-ips", "service-nodeports", "no-endpoint-services", "no-endpoint-nodeports")
@@ -131,22 +134,32 @@ def _q(name: str) -> str:
     return name
 
 
-def _spread(st: State, chain: str, sp: ServicePort, eps: list[Endpoint], first: tuple[str, ...] = ()) -> None:
+def _pick(sp: ServicePort, sides: Split) -> str:
+    """The rule that picks an endpoint by its share: equal ones `numgen random mod n vmap
+    { 0 : …, 1 : … }` (upstream's), unequal ones (a canary split) ranges of the number."""
+    shares = sides.shares()
+    if len(shares) == 1:
+        return f"goto {_q(ep_chain(sp, shares[0][0]))}"
+    arms, at = [], 0
+    for ep, share in shares:
+        key = f"{at}" if share == 1 else f"{at}-{at + share - 1}"
+        arms.append(f"{key} : goto {_q(ep_chain(sp, ep))}")
+        at += share
+    return f"numgen random mod {at} vmap {{ {' , '.join(arms)} }}"
+
+
+def _spread(st: State, chain: str, sp: ServicePort, sides: Split, first: tuple[str, ...] = ()) -> None:
     rules = list(first)
     if sp.affinity_timeout:
-        rules += [f"ip saddr @{_q(affinity_set(sp, e))} goto {_q(ep_chain(sp, e))}" for e in eps]
-    if len(eps) == 1:
-        rules.append(f"goto {_q(ep_chain(sp, eps[0]))}")
-    else:
-        arms = " , ".join(f"{i} : goto {_q(ep_chain(sp, e))}" for i, e in enumerate(eps))
-        rules.append(f"numgen random mod {len(eps)} vmap {{ {arms} }}")
+        rules += [f"ip saddr @{_q(affinity_set(sp, e))} goto {_q(ep_chain(sp, e))}" for e in sides.endpoints]
+    rules.append(_pick(sp, sides))
     st.chains[chain] = tuple(rules)
 
 
 def _service_port(st: State, sp: ServicePort, ctx: Context) -> None:
     proto = sp.protocol.lower()
-    internal, external = internal_endpoints(sp), external_endpoints(sp)
-    cluster, local = cluster_endpoints(sp), local_endpoints(sp)
+    internal, external = internal_split(sp), external_split(sp)
+    cluster, local = split(sp), split(sp, True)
     svc, loc, ext = svc_chain(sp), local_chain(sp), ext_chain(sp)
     ips, np_, nes, nen = (st.elements[m] for m in MAPS)
     key = f"{sp.cluster_ip} . {proto} . {sp.port}"
@@ -178,11 +191,11 @@ def _service_port(st: State, sp: ServicePort, ctx: Context) -> None:
     if (internal and not sp.internal_local) or ext_used:
         masq = (f"ip daddr {sp.cluster_ip} {proto} dport {sp.port} ip saddr != {ctx.cluster_cidr} "
                 "jump mark-for-masquerade")
-        _spread(st, svc, sp, cluster, (masq,))
-        used.update((e.addr, e) for e in cluster)
+        _spread(st, svc, sp, cluster, first=(masq,))
+        used.update((e.addr, e) for e in cluster.endpoints)
     if local and ((internal and sp.internal_local) or (ext_used and sp.external_local)):
         _spread(st, loc, sp, local)
-        used.update((e.addr, e) for e in local)
+        used.update((e.addr, e) for e in local.endpoints)
     for ep in used.values():
         rules = [f"ip saddr {ep.ip} jump mark-for-masquerade"]
         if sp.affinity_timeout:

@@ -3,7 +3,8 @@ removed in 1.26). Every service port gets a proxy socket in this process (TCP: a
 UDP: one relay socket per client), on the node's address and a port the kernel picks; iptables
 DNATs the ClusterIP:port (and node ports, external and load-balancer IPs) to it. The proxy picks
 a backend round-robin (or the client's, with ClientIP affinity) and, when a connect fails, tries
-the next one, so a dead backend costs the client nothing but a retry.
+the next one, so a dead backend costs the client nothing but a retry. A canary-weighted Service
+(model.Split) first draws the side at random by its weight, then round-robins within it.
 
 Rules (`portal_rules`, pure): nat PREROUTING/OUTPUT → KUBE-PORTALS-<owner6> with one DNAT per
 service address; filter REJECT for service ports without endpoints, as in iptables mode.
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import iptables as ipt
 from .iptables_backend import IptablesBackend, SyncStats
-from .model import Endpoint, ServicePort, external_endpoints, internal_endpoints
+from .model import Endpoint, ServicePort, Split, external_endpoints, external_split, internal_endpoints, internal_split
 
 log = logging.getLogger("kubeling.proxy")
 
@@ -70,28 +72,38 @@ def portal_key(sp: ServicePort) -> str:
 
 @dataclass
 class Balancer:
-    """Round-robin over the endpoints, with ClientIP affinity (upstream's LoadBalancerRR)."""
+    """Round-robin over the endpoints, with ClientIP affinity (upstream's LoadBalancerRR); with a
+    canary split, a weighted random draw of the side first, then round-robin within it."""
 
     endpoints: list[Endpoint] = field(default_factory=list)
     affinity_timeout: int = 0
-    _next: int = 0
+    canary: list[Endpoint] = field(default_factory=list)
+    weight: int = 0  # % of new connections to `canary` when both sides have endpoints
+    rng: random.Random = field(default_factory=random.Random)
+    _next: dict[bool, int] = field(default_factory=dict)  # per side (canary?): the next index
     _affinity: dict[str, tuple[str, float]] = field(default_factory=dict)  # client ip -> (endpoint addr, last used)
 
+    def set(self, sides: Split) -> None:
+        self.endpoints, self.canary, self.weight = list(sides.stable), list(sides.canary), sides.weight
+
     def order(self, client_ip: str) -> list[Endpoint]:
-        """The endpoints to try for a new connection, first choice first."""
-        eps = self.endpoints
-        if not eps:
+        """The endpoints to try for a new connection, first choice first (then the rest of its
+        side, then the other side: a failed connect falls back rather than failing)."""
+        every = self.endpoints + self.canary
+        if not every:
             return []
         now = time.monotonic()
         if self.affinity_timeout:
             hit = self._affinity.get(client_ip)
             if hit and now - hit[1] < self.affinity_timeout:
-                first = next((e for e in eps if e.addr == hit[0]), None)
+                first = next((e for e in every if e.addr == hit[0]), None)
                 if first is not None:
-                    return [first] + [e for e in eps if e is not first]
-        i = self._next % len(eps)
-        self._next = i + 1
-        return eps[i:] + eps[:i]
+                    return [first] + [e for e in every if e is not first]
+        to_canary = bool(self.canary) and (not self.endpoints or self.rng.random() * 100 < self.weight)
+        eps, other = (self.canary, self.endpoints) if to_canary else (self.endpoints, self.canary)
+        i = self._next.get(to_canary, 0) % len(eps)
+        self._next[to_canary] = i + 1
+        return eps[i:] + eps[:i] + other
 
     def used(self, client_ip: str, ep: Endpoint) -> None:
         if self.affinity_timeout:
@@ -215,9 +227,10 @@ class UserspaceBackend:
                 proxy = TCPProxy(key, bal) if sp.protocol == "TCP" else UDPProxy(key, bal)
                 await proxy.start(self.proxy_ip)
                 self.proxies[key] = proxy
-            eps = internal_endpoints(sp) or external_endpoints(sp)
-            if [e.addr for e in proxy.balancer.endpoints] != [e.addr for e in eps]:
-                proxy.balancer.endpoints = eps
+            sides = internal_split(sp) or external_split(sp)
+            bal = proxy.balancer
+            if (bal.endpoints, bal.canary, bal.weight) != (list(sides.stable), list(sides.canary), sides.weight):
+                bal.set(sides)
             proxy.balancer.affinity_timeout = sp.affinity_timeout
         return await self.rules.sync(list(want.values()))
 
