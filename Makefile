@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= /var/lib/kubeling
 APT_PACKAGES := python3-venv ca-certificates busybox-static nginx-light redis-server redis-tools docker-registry skopeo runc crun containernetworking-plugins iptables nftables conntrack iproute2 util-linux python3-grpcio
 STAMP := $(VENV)/.installed
+PLUGIN_LINK ?= /usr/local/bin/kubectl-kubeling
 
-.PHONY: up test unit integration deps system-deps bench clean
+.PHONY: up test unit integration deps system-deps plugin bench clean
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -22,7 +23,13 @@ $(STAMP): pyproject.toml
 
 deps: system-deps $(STAMP)
 
-up: deps
+# kubectl runs any `kubectl-<name>` on PATH as `kubectl <name>`: link the venv's entry point there
+plugin: $(STAMP)
+	@test "$$(readlink $(PLUGIN_LINK) 2>/dev/null)" = "$(abspath $(VENV))/bin/kubectl-kubeling" || \
+	  ln -sfn $(abspath $(VENV))/bin/kubectl-kubeling $(PLUGIN_LINK) || \
+	  echo "could not link $(PLUGIN_LINK): put $(abspath $(VENV))/bin on PATH for 'kubectl kubeling'"
+
+up: deps plugin
 	$(VENV)/bin/kubeling up --data-dir $(DATA_DIR)
 
 test: deps

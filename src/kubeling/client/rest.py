@@ -46,14 +46,19 @@ class ClientConfig:
     @classmethod
     def from_kubeconfig(cls, path: str, user_agent: str = "kubeling") -> "ClientConfig":
         """Build a config from a kubeconfig file (current context), writing inline certs to temp files."""
-        import atexit
-        import base64
-        import tempfile
-
         import yaml
 
         with open(path) as f:
             cfg = yaml.safe_load(f)
+        return cls.from_kubeconfig_data(cfg, user_agent)
+
+    @classmethod
+    def from_kubeconfig_data(cls, cfg: dict[str, Any], user_agent: str = "kubeling") -> "ClientConfig":
+        """The same from a parsed kubeconfig (its current context)."""
+        import atexit
+        import base64
+        import tempfile
+
         ctx_name = cfg.get("current-context")
         ctx = next(c["context"] for c in cfg["contexts"] if c["name"] == ctx_name)
         cluster = next(c["cluster"] for c in cfg["clusters"] if c["name"] == ctx["cluster"])
