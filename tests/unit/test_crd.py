@@ -242,11 +242,11 @@ def test_table_of_printer_columns():
     objs = [{"metadata": {"name": "w", "creationTimestamp": "2026-01-01T00:00:00Z"},
              "spec": {"size": "small", "replicas": 2}},
             {"metadata": {"name": "v"}, "spec": {}}]
-    t = printers.table("example.com", "Widget", objs, now, "7", handler=v1.custom.printer)
+    t = printers.table("example.com", "Widget", objs, now, "7", handler=v1.strategy.printer)
     assert [c["name"] for c in t["columnDefinitions"]] == ["Name", "Size", "Replicas"]
     assert [r["cells"] for r in t["rows"]] == [["w", "small", 2], ["v", None, None]]
     plain = customresource.rows(make_crd())[1]  # no columns: Name and Age
-    t = printers.table("example.com", "Widget", objs[:1], now, "7", handler=plain.custom.printer)
+    t = printers.table("example.com", "Widget", objs[:1], now, "7", handler=plain.strategy.printer)
     assert [c["name"] for c in t["columnDefinitions"]] == ["Name", "Age"]
     assert t["rows"][0]["cells"] == ["w", "60s"]
 

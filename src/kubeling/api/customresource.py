@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import crdprint, structural, typed
+from .printers.columns import Handler
 from .resources import STATUS, Resource, Subresource
 from .strategy import Strategy
 from .validation.field import Causes
@@ -29,7 +30,6 @@ class CustomVersion:
     scale: dict[str, Any] | None
     validator: structural.Validator | None
     decoder: typed.Checker
-    printer: Any  # printers handler of additionalPrinterColumns (api/crdprint.py)
     strategy: Strategy  # customResourceStrategy: schema validation, generation, storage version
 
     def __eq__(self, other: object) -> bool:  # same CRD generation ⇒ same compiled version
@@ -93,8 +93,8 @@ def rows(crd: dict[str, Any]) -> list[Resource]:
             storage_version=storage, schema=sch, smd_schema=_object_schema(sch), columns=tuple(_d(c) for c in _l(v.get("additionalPrinterColumns"))),
             scale=_d(subs.get("scale")) if "scale" in subs else None,
             validator=validator, decoder=typed.compile_structural(sch),
-            printer=crdprint.handler(tuple(_d(c) for c in _l(v.get("additionalPrinterColumns")))),
-            strategy=_strategy(validator, namespaced, "status" in subs, f"{group}/{storage}"))
+            strategy=_strategy(validator, namespaced, "status" in subs, f"{group}/{storage}",
+                               crdprint.handler(tuple(_d(c) for c in _l(v.get("additionalPrinterColumns"))))))
         out.append(Resource(group, v.get("name", ""), kind, plural, namespaced=namespaced,
                             short_names=tuple(_l(names.get("shortNames"))),
                             categories=tuple(_l(names.get("categories"))),
@@ -122,11 +122,12 @@ def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _strategy(validator: structural.Validator | None, namespaced: bool, has_status: bool,
-              storage_version: str) -> Strategy:
+              storage_version: str, printer: Handler) -> Strategy:
     """customResourceStrategy: ObjectMeta then the schema; generation counts spec changes; with
-    a status subresource, status is not the client's to set on create."""
+    a status subresource, status is not the client's to set on create; the version's
+    additionalPrinterColumns print it."""
     def validate(obj: dict[str, Any], old: dict[str, Any] | None, version: str) -> Causes:
         return validate_generic(obj, old, namespaced) + structural.validate(validator, obj)
     drop_status = (lambda o: o.pop("status", None)) if has_status else None
     return Strategy(validate=validate, prepare_for_create=drop_status, generation=True,
-                    storage_version=storage_version)
+                    storage_version=storage_version, printer=printer)

@@ -1,7 +1,8 @@
 """Field selectors: parsing (k8s.io/apimachinery pkg/fields/selector.go: term splitting, value
 escaping), each kind's field label conversion (the `AddFieldLabelConversionFunc` registrations:
 which labels a *version* of a kind accepts, and the error text for the others) and matching
-against the values of selectable.py (the registries' `GetAttrs`).
+against the values each kind's strategy record selects (`Strategy.selectable_fields`, from
+selectable.py: the registries' `GetAttrs`).
 
 Matching runs once per object per list/watch event: a selector converted for a kind holds its
 compiled (getter, equal, value) terms. Parsing is cached by string; errors are 400 `StatusError`s
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping
 
-from . import selectable
+from . import selectable, strategy
 from .errors import bad_request
 from .selectable import Getter
 from .validation.field import go_quote
@@ -256,7 +257,7 @@ def _missing(obj: Mapping[str, Any]) -> str:
 @lru_cache(maxsize=1024)
 def _compile_field_terms(reqs: tuple[FieldRequirement, ...], group: str, kind: str
                          ) -> tuple[tuple[Getter, bool, str], ...]:
-    specific = selectable.FIELDS.get((group, kind), {})
+    specific = strategy.of(group, kind).selectable_fields
     return tuple((specific.get(r.field) or selectable.META.get(r.field) or _missing, r.operator != "!=", r.value)
                  for r in reqs)
 
@@ -264,5 +265,5 @@ def _compile_field_terms(reqs: tuple[FieldRequirement, ...], group: str, kind: s
 def selectable_fields(obj: Mapping[str, Any], group: str, kind: str) -> dict[str, str]:
     """The whole fields.Set upstream computes for an object (for debugging and tests)."""
     out = {name: get(obj) for name, get in selectable.META.items()}
-    out.update({name: get(obj) for name, get in selectable.FIELDS.get((group, kind), {}).items()})
+    out.update({name: get(obj) for name, get in strategy.of(group, kind).selectable_fields.items()})
     return out

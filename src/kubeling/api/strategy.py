@@ -2,8 +2,9 @@
 
 A kind's record says how it is defaulted and validated, what PrepareForCreate resets, whether it
 tracks `metadata.generation`, what its status looks like right after create, which metadata a
-status write may not change, whether DELETE answers with the object, and which version it is
-stored in. `Resource.strategy` (api/resources.py) reaches it from the kind's row; the registry
+status write may not change, whether DELETE answers with the object, which version it is
+stored in, how `kubectl get` prints it (its Table printer, api/printers) and what its field
+selectors read (its selectable fields, api/selectable.py: upstream's GetAttrs). `Resource.strategy` (api/resources.py) reaches it from the kind's row; the registry
 calls these hooks and everything else about a write is generic. Kinds without a row get the
 generic rules (ObjectMeta validation only).
 """
@@ -11,11 +12,14 @@ generic rules (ObjectMeta validation only).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
 
 from . import crd
 from . import defaults as d
+from . import printers, selectable
+from .printers.columns import Handler
+from .selectable import Getter
 from .validation import apps, batch, core, other, pod
 from .validation.field import Causes, name_is_dns_subdomain
 
@@ -39,6 +43,9 @@ class Strategy:
     # apiVersion objects are stored in, converted to on write (None: the one version served).
     # Objects an older kubeling stored in another version are converted when read.
     storage_version: str | None = None
+    printer: Handler | None = None  # the kind's Table columns and cells (None: Name, Created At)
+    # field label -> value read from the stored object, besides metadata.name/namespace
+    selectable_fields: Mapping[str, Getter] = field(default_factory=dict)
 
     def default(self, obj: Obj, version: str) -> None:
         """Default `obj` in place, as upstream's decoder does for every write (create/update/patch)."""
@@ -90,7 +97,7 @@ def _job_create(job: Obj) -> None:
 
 _WORKLOAD_PINNED = _STATUS_PINNED + ("labels",)  # workload status strategies reset labels
 
-_STRATEGIES: dict[tuple[str, str], Strategy] = {
+_RULES: dict[tuple[str, str], Strategy] = {
     # core/v1
     ("", "Pod"): Strategy(d.pod_defaults, lambda o, old, v: pod.validate_pod(o, old), _pod_create,
                           status_pinned=_STATUS_PINNED + ("ownerReferences",), returns_deleted_object=True),
@@ -163,6 +170,16 @@ _STRATEGIES: dict[tuple[str, str], Strategy] = {
 }
 
 _GENERIC = Strategy()
+
+
+def _with_tables(rules: dict[tuple[str, str], Strategy]) -> dict[tuple[str, str], Strategy]:
+    """Each record with its kind's printer and selectable fields, from their declarative tables."""
+    kinds = set(rules) | set(printers.HANDLERS) | set(selectable.FIELDS)
+    return {k: replace(rules.get(k, _GENERIC), printer=printers.HANDLERS.get(k),
+                       selectable_fields=selectable.FIELDS.get(k, {})) for k in kinds}
+
+
+_STRATEGIES = _with_tables(_RULES)
 
 
 def of(group: str, kind: str) -> Strategy:

@@ -280,7 +280,7 @@ class RestAPI:
                include: str = "Metadata", cont: str | None = None, remaining: int | None = None) -> dict[str, Any]:
         return printers.table(res.group, res.kind, objs, datetime.datetime.now(datetime.timezone.utc), rv,
                               include_object=include, with_columns=with_columns, continue_token=cont,
-                              remaining=remaining, handler=res.custom.printer if res.custom is not None else None)
+                              remaining=remaining, handler=res.strategy.printer)
 
     # ---- reads ----------------------------------------------------------------------------
     async def get(self, request: web.Request, target: paths.Target, wanted: Wanted) -> web.StreamResponse:

@@ -53,7 +53,7 @@ def _replicated_columns(kind: str) -> tuple[Col, ...]:
     )
 
 
-_HANDLERS: dict[tuple[str, str], Handler] = {
+HANDLERS: dict[tuple[str, str], Handler] = {
     ("", "Pod"): Handler((
         NAME,
         Col("Ready", "string", "The aggregate readiness state of this pod for accepting traffic."),
@@ -283,18 +283,18 @@ _EVENT_COLUMNS = (
     Col("Count", "string", described(CORE_DEF + "Event", "count"), 1),
     name_col(1),
 )
-_HANDLERS[("", "Event")] = Handler(_EVENT_COLUMNS, event_row)
+HANDLERS[("", "Event")] = Handler(_EVENT_COLUMNS, event_row)
 # events.k8s.io shares the core Event storage and therefore its printer.
-_HANDLERS[("events.k8s.io", "Event")] = Handler(_EVENT_COLUMNS, events_k8s_io_event_row)
+HANDLERS[("events.k8s.io", "Event")] = Handler(_EVENT_COLUMNS, events_k8s_io_event_row)
 
 
 def _handler(group: str, kind: str) -> Handler:
-    return _HANDLERS.get((group, kind), _DEFAULT)
+    return HANDLERS.get((group, kind), _DEFAULT)
 
 
 def has_printer(group: str, kind: str) -> bool:
     """True if upstream prints this kind specially (otherwise Name / Created At)."""
-    return (group, kind) in _HANDLERS
+    return (group, kind) in HANDLERS
 
 
 @functools.lru_cache(maxsize=None)
