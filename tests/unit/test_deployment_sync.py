@@ -17,10 +17,10 @@ import pytest
 from kubeling.api import errors
 from kubeling.api.patch.merge import merge_patch
 from kubeling.api.patch.strategic import strategic_merge_patch_for
+from kubeling.api.timestamps import rfc3339
 from kubeling.controllers import replicaset
 from kubeling.controllers.deployment import util
 from kubeling.controllers.deployment.controller import DeploymentController
-from kubeling.controllers.podutil import format_time
 
 NOW = 1_700_000_000.0
 
@@ -41,7 +41,7 @@ class FakeAPI:
         obj = copy.deepcopy(obj)
         meta = obj["metadata"]
         meta.setdefault("uid", f"uid-{next(self.uid)}")
-        meta.setdefault("creationTimestamp", format_time(NOW))
+        meta.setdefault("creationTimestamp", rfc3339(NOW))
         meta["resourceVersion"] = str(next(self.rv))
         self.objs[self._key(res, meta.get("namespace"), meta["name"])] = obj
         return copy.deepcopy(obj)
@@ -427,7 +427,7 @@ def test_pod_from_template_and_status() -> None:
     def p(labels: dict, ready_since: float | None) -> dict:
         st: dict = {"phase": "Running"}
         if ready_since is not None:
-            st["conditions"] = [{"type": "Ready", "status": "True", "lastTransitionTime": format_time(ready_since)}]
+            st["conditions"] = [{"type": "Ready", "status": "True", "lastTransitionTime": rfc3339(ready_since)}]
         return {"metadata": {"name": "x", "labels": labels}, "status": st}
 
     full = {"app": "web", "pod-template-hash": "abc"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kubeling.api.timestamps import rfc3339
 from kubeling.controllers import podutil
 from kubeling.controllers.deployment import rolling, util
 
@@ -280,8 +281,8 @@ def test_set_condition_keeps_transition_time() -> None:
     util.set_condition(status, util.new_condition("Progressing", "True", util.REPLICA_SET_UPDATED, "b", NOW + 60))
     (c,) = status["conditions"]
     assert c["reason"] == util.REPLICA_SET_UPDATED
-    assert c["lastTransitionTime"] == podutil.format_time(NOW)
-    assert c["lastUpdateTime"] == podutil.format_time(NOW + 60)
+    assert c["lastTransitionTime"] == rfc3339(NOW)
+    assert c["lastUpdateTime"] == rfc3339(NOW + 60)
     util.set_condition(status, util.new_condition("Progressing", "True", util.REPLICA_SET_UPDATED, "c", NOW + 90))
     assert status["conditions"][0]["message"] == "b"  # same status and reason: no update
 
@@ -302,7 +303,7 @@ def test_rollout_conditions_complete_progressing_timed_out() -> None:
     st = util.roll_status_conditions(d, [stalled], stalled, NOW + 5)
     prog = util.get_condition(st, "Progressing")
     assert (prog["reason"], prog["message"]) == ("ReplicaSetUpdated", 'ReplicaSet "nginx-deployment-9456bbbf9" is progressing.')
-    assert prog["lastUpdateTime"] == podutil.format_time(NOW + 5)
+    assert prog["lastUpdateTime"] == rfc3339(NOW + 5)
 
     # no progress for longer than the deadline
     d["status"].update(readyReplicas=1, availableReplicas=1)
@@ -347,8 +348,8 @@ def pod(name: str, *, node: str = "", phase: str = "Pending", ready_since: float
         created: float = NOW - 1000, restarts: int = 0) -> dict:
     status: dict = {"phase": phase, "containerStatuses": [{"name": "c", "restartCount": restarts}]}
     if ready_since is not None:
-        status["conditions"] = [{"type": "Ready", "status": "True", "lastTransitionTime": podutil.format_time(ready_since)}]
-    return {"metadata": {"name": name, "uid": name, "creationTimestamp": podutil.format_time(created)},
+        status["conditions"] = [{"type": "Ready", "status": "True", "lastTransitionTime": rfc3339(ready_since)}]
+    return {"metadata": {"name": name, "uid": name, "creationTimestamp": rfc3339(created)},
             "spec": {"nodeName": node}, "status": status}
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kubeling.api.timestamps import rfc3339
 from kubeling.controllers.hpa.replicas import MetricsError, PodMetric, plain_replicas, resource_replicas
-from kubeling.controllers.podutil import format_time
 
 NOW = 1_800_000_000.0
 LONG_AGO = NOW - 3600
@@ -15,10 +15,10 @@ def pod(name: str, request: str | None = "1", *, phase: str = "Running", ready: 
         started: float = LONG_AGO, transition: float = LONG_AGO + 10, deleted: bool = False) -> dict:
     res = {"requests": {"cpu": request}} if request is not None else {}
     p = {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "resources": res}]},
-         "status": {"phase": phase, "startTime": format_time(started),
-                    "conditions": [{"type": "Ready", "status": ready, "lastTransitionTime": format_time(transition)}]}}
+         "status": {"phase": phase, "startTime": rfc3339(started),
+                    "conditions": [{"type": "Ready", "status": ready, "lastTransitionTime": rfc3339(transition)}]}}
     if deleted:
-        p["metadata"]["deletionTimestamp"] = format_time(NOW)
+        p["metadata"]["deletionTimestamp"] = rfc3339(NOW)
     return p
 
 

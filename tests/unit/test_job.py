@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from kubeling.api import errors
+from kubeling.api.timestamps import parse_rfc3339, rfc3339
 from kubeling.controllers import cronjob as cj
 from kubeling.controllers import job as jc
-from kubeling.controllers.podutil import format_time, parse_time
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
@@ -75,12 +75,12 @@ def test_schedule_errors(spec: str, msg: str) -> None:
 def cronjob(schedule: str = "*/1 * * * *", created: str = "2024-01-01T10:00:30", last: str | None = None,
             deadline: int | None = None) -> dict:
     c = {"metadata": {"name": "hello", "namespace": "default", "uid": "cj-uid",
-                      "creationTimestamp": format_time(ts(created))},
+                      "creationTimestamp": rfc3339(ts(created))},
          "spec": {"schedule": schedule, "jobTemplate": {"metadata": {"labels": {"a": "b"}},
                                                         "spec": {"template": {"spec": {"containers": []}}}}},
          "status": {}}
     if last:
-        c["status"]["lastScheduleTime"] = format_time(ts(last))
+        c["status"]["lastScheduleTime"] = rfc3339(ts(last))
     if deadline is not None:
         c["spec"]["startingDeadlineSeconds"] = deadline
     return c
@@ -119,7 +119,7 @@ def test_next_schedule_delay_and_job_from_template() -> None:
 
 def test_jobs_to_remove_oldest_first() -> None:
     def j(name: str, start: float | None) -> dict:
-        return {"metadata": {"name": name}, "status": {} if start is None else {"startTime": format_time(start)}}
+        return {"metadata": {"name": name}, "status": {} if start is None else {"startTime": rfc3339(start)}}
 
     jobs = [j("c", NOW), j("a", NOW - 10), j("b", None), j("d", NOW - 10)]
     assert [x["metadata"]["name"] for x in cj.jobs_to_remove(jobs, 1)] == ["a", "d", "c"]
@@ -134,9 +134,9 @@ def test_backoff_duration(failures: int, want: float) -> None:
 
 
 def finished_pod(name: str, phase: str, finished: float) -> dict:
-    return {"metadata": {"name": name, "uid": name, "creationTimestamp": format_time(finished - 5)},
+    return {"metadata": {"name": name, "uid": name, "creationTimestamp": rfc3339(finished - 5)},
             "status": {"phase": phase, "containerStatuses": [
-                {"name": "c", "state": {"terminated": {"finishedAt": format_time(finished)}}}]}}
+                {"name": "c", "state": {"terminated": {"finishedAt": rfc3339(finished)}}}]}}
 
 
 def test_backoff_record_and_remaining() -> None:
@@ -156,13 +156,13 @@ def test_backoff_record_and_remaining() -> None:
 
 
 def test_finished_time_fallbacks() -> None:
-    p = {"metadata": {"creationTimestamp": format_time(NOW)}, "status": {
-        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": format_time(NOW + 7)}]}}
+    p = {"metadata": {"creationTimestamp": rfc3339(NOW)}, "status": {
+        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": rfc3339(NOW + 7)}]}}
     assert jc.finished_time(p) == NOW + 7
-    p = {"metadata": {"creationTimestamp": format_time(NOW), "deletionTimestamp": format_time(NOW + 40),
+    p = {"metadata": {"creationTimestamp": rfc3339(NOW), "deletionTimestamp": rfc3339(NOW + 40),
                       "deletionGracePeriodSeconds": 30}, "status": {}}
     assert jc.finished_time(p) == NOW + 10
-    assert jc.finished_time({"metadata": {"creationTimestamp": format_time(NOW)}, "status": {}}) == NOW
+    assert jc.finished_time({"metadata": {"creationTimestamp": rfc3339(NOW)}, "status": {}}) == NOW
 
 
 # ---- job: counting -----------------------------------------------------------------------------------
@@ -234,7 +234,7 @@ def test_ensure_condition() -> None:
 
 def test_ttl_remaining() -> None:
     job = {"metadata": {}, "spec": {"ttlSecondsAfterFinished": 100},
-           "status": {"conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": format_time(NOW)}]}}
+           "status": {"conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": rfc3339(NOW)}]}}
     assert jc.ttl_remaining(job, NOW + 30) == 70
     assert jc.ttl_remaining({**job, "spec": {}}, NOW) is None
     assert jc.ttl_remaining({**job, "status": {}}, NOW) is None
@@ -252,7 +252,7 @@ class FakeAPI:
         obj = copy.deepcopy(obj)
         m = obj["metadata"]
         m.setdefault("uid", f"uid-{m['name']}")
-        m.setdefault("creationTimestamp", format_time(NOW))
+        m.setdefault("creationTimestamp", rfc3339(NOW))
         m["resourceVersion"] = str(next(self.rv))
         self.objs[(plural, m.get("namespace"), m["name"])] = obj
         return copy.deepcopy(obj)
@@ -284,7 +284,7 @@ class FakeAPI:
     async def delete(self, res: Any, ns: str | None, name: str, **_: Any) -> Any:
         cur = await self.get(res, ns, name)
         if cur["metadata"].get("finalizers"):
-            cur["metadata"]["deletionTimestamp"] = format_time(NOW)
+            cur["metadata"]["deletionTimestamp"] = rfc3339(NOW)
             self.put(res.plural, cur)
         else:
             del self.objs[(res.plural, ns, name)]
@@ -338,7 +338,7 @@ def new_job(api: FakeAPI, backoff_limit: int = 6, completions: int = 1) -> dict:
 def set_phase(api: FakeAPI, pod: dict, phase: str, at: float) -> None:
     p = api.objs[("pods", "default", pod["metadata"]["name"])]
     p["status"] = {"phase": phase, "containerStatuses": [
-        {"name": "c", "state": {"terminated": {"finishedAt": format_time(at), "exitCode": 0 if phase == "Succeeded" else 1}}}]}
+        {"name": "c", "state": {"terminated": {"finishedAt": rfc3339(at), "exitCode": 0 if phase == "Succeeded" else 1}}}]}
     p["metadata"]["resourceVersion"] = str(next(api.rv))
 
 
@@ -352,7 +352,7 @@ def test_job_runs_to_complete() -> None:
         pods = api.of("pods")
         assert len(pods) == 1 and pods[0]["metadata"]["finalizers"] == [jc.TRACKING_FINALIZER]
         st = api.of("jobs")[0]["status"]
-        assert (st["active"], st["ready"], st["startTime"]) == (1, 0, format_time(NOW))
+        assert (st["active"], st["ready"], st["startTime"]) == (1, 0, rfc3339(NOW))
         assert ("Normal", "SuccessfulCreate", f"Created pod: {pods[0]['metadata']['name']}") in c.recorder.events
         t[0] += 5
         set_phase(api, pods[0], "Succeeded", t[0])
@@ -363,7 +363,7 @@ def test_job_runs_to_complete() -> None:
         assert st["succeeded"] == 1 and st["active"] == 0 and st["uncountedTerminatedPods"] == {}
         assert [(x["type"], x["reason"]) for x in st["conditions"]] == [
             ("SuccessCriteriaMet", "CompletionsReached"), ("Complete", "CompletionsReached")]
-        assert st["completionTime"] == format_time(t[0])
+        assert st["completionTime"] == rfc3339(t[0])
         assert api.of("pods")[0]["metadata"]["finalizers"] == []
         assert ("Normal", "Completed", "Job completed") in c.recorder.events
 
@@ -444,4 +444,4 @@ def test_job_active_deadline_and_suspend() -> None:
 
 
 def test_parse_time_micro() -> None:
-    assert parse_time("2024-01-01T00:00:00.500000Z") == ts("2024-01-01T00:00:00") + 0.5
+    assert parse_rfc3339("2024-01-01T00:00:00.500000Z") == ts("2024-01-01T00:00:00") + 0.5

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from kubeling.api import errors
+from kubeling.api.timestamps import rfc3339
 from kubeling.controllers import nodelifecycle as nl
 from kubeling.controllers import podgc, taintmanager as tm
-from kubeling.controllers.podutil import format_time
 
 NOW = 1_700_000_000.0
 
@@ -20,11 +20,11 @@ def node(name: str = "n1", ready: str | None = "True", taints: list | None = Non
          unschedulable: bool = False, extra_conditions: list | None = None) -> dict:
     conds = []
     if ready is not None:
-        conds.append({"type": "Ready", "status": ready, "lastHeartbeatTime": format_time(NOW - 100),
-                      "lastTransitionTime": format_time(NOW - 1000), "reason": "KubeletReady"})
+        conds.append({"type": "Ready", "status": ready, "lastHeartbeatTime": rfc3339(NOW - 100),
+                      "lastTransitionTime": rfc3339(NOW - 1000), "reason": "KubeletReady"})
     conds += extra_conditions or []
     n = {"apiVersion": "v1", "kind": "Node",
-         "metadata": {"name": name, "uid": f"uid-{name}", "creationTimestamp": format_time(NOW - 5000),
+         "metadata": {"name": name, "uid": f"uid-{name}", "creationTimestamp": rfc3339(NOW - 5000),
                       "labels": labels or {}, "resourceVersion": "1"},
          "spec": {"taints": taints or []}, "status": {"conditions": conds}}
     if unschedulable:
@@ -44,8 +44,8 @@ def test_mark_conditions_unknown_flips_posted_and_adds_missing() -> None:
         assert by[t]["status"] == "Unknown"
         assert by[t]["reason"] == "NodeStatusUnknown"
         assert by[t]["message"] == "Kubelet stopped posting node status."
-        assert by[t]["lastTransitionTime"] == format_time(NOW)
-    assert by["Ready"]["lastHeartbeatTime"] == format_time(NOW - 100)  # heartbeat kept
+        assert by[t]["lastTransitionTime"] == rfc3339(NOW)
+    assert by["Ready"]["lastHeartbeatTime"] == rfc3339(NOW - 100)  # heartbeat kept
     for t in ("DiskPressure", "PIDPressure"):
         assert by[t]["reason"] == "NodeStatusNeverUpdated"
         assert by[t]["message"] == "Kubelet never posted node status."
@@ -91,7 +91,7 @@ def test_swap_taints_sets_time_added_and_replaces() -> None:
               {"key": "a", "effect": "NoSchedule"}]
     out = nl.swap_taints(taints, [nl.UNREACHABLE_TAINT], [nl.NOT_READY_TAINT], NOW)
     assert out == [{"key": "a", "effect": "NoSchedule"},
-                   {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": format_time(NOW)}]
+                   {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": rfc3339(NOW)}]
 
 
 @pytest.mark.parametrize("ready,want", [
@@ -142,7 +142,7 @@ def test_pod_not_ready_status() -> None:
         {"type": "Ready", "status": "True", "lastTransitionTime": "x"}, {"type": "PodScheduled", "status": "True"}]}}
     new = nl.pod_not_ready_status(pod, NOW)
     assert new is not None and new["status"]["conditions"][0] == {
-        "type": "Ready", "status": "False", "lastTransitionTime": format_time(NOW)}
+        "type": "Ready", "status": "False", "lastTransitionTime": rfc3339(NOW)}
     assert nl.pod_not_ready_status(new, NOW) is None
     assert nl.pod_not_ready_status({"metadata": {}, "status": {}}, NOW) is None
 
@@ -227,12 +227,12 @@ def test_process_pod_on_node_schedules_keeps_and_cancels() -> None:
 def pod(name: str, phase: str = "Running", node_name: str = "n1", created: float = NOW, deleting: bool = False,
         reason: str = "") -> dict:
     p = {"metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}",
-                      "creationTimestamp": format_time(created)},
+                      "creationTimestamp": rfc3339(created)},
          "spec": {"nodeName": node_name}, "status": {"phase": phase}}
     if reason:
         p["status"]["reason"] = reason
     if deleting:
-        p["metadata"]["deletionTimestamp"] = format_time(created + 1)
+        p["metadata"]["deletionTimestamp"] = rfc3339(created + 1)
     return p
 
 
@@ -261,7 +261,7 @@ def test_unscheduled_terminating_and_failed_status() -> None:
     assert [p["metadata"]["name"] for p in podgc.unscheduled_terminating(pods)] == ["a"]
     st = podgc.failed_status(pod("x"), podgc.ORPHAN_CONDITION, NOW)
     assert st["phase"] == "Failed"
-    assert st["conditions"] == [{**podgc.ORPHAN_CONDITION, "lastTransitionTime": format_time(NOW)}]
+    assert st["conditions"] == [{**podgc.ORPHAN_CONDITION, "lastTransitionTime": rfc3339(NOW)}]
 
 
 # ---- controller: health over a fake API -----------------------------------------------------------
@@ -324,7 +324,7 @@ def _controller(api: FakeNodesAPI, t: list[float], leases: dict[str, dict] | Non
 
 def lease(name: str, renew: float) -> dict:
     return {"metadata": {"name": name, "namespace": "kube-node-lease"},
-            "spec": {"holderIdentity": name, "renewTime": format_time(renew).replace("Z", ".000000Z")}}
+            "spec": {"holderIdentity": name, "renewTime": rfc3339(renew).replace("Z", ".000000Z")}}
 
 
 def test_silent_node_goes_unknown_tainted_and_recovers() -> None:
@@ -353,11 +353,11 @@ def test_silent_node_goes_unknown_tainted_and_recovers() -> None:
         await c.do_no_execute_tainting_pass()
         taints = api.nodes["n1"]["spec"]["taints"]
         assert [(x["key"], x["effect"]) for x in taints] == [("node.kubernetes.io/unreachable", "NoExecute")]
-        assert taints[0]["timeAdded"] == format_time(t[0])
+        assert taints[0]["timeAdded"] == rfc3339(t[0])
         # the kubelet comes back: Ready again, the NoExecute taint goes
         back = api.nodes["n1"]
-        back["status"]["conditions"][0].update(status="True", lastHeartbeatTime=format_time(t[0] + 1),
-                                               lastTransitionTime=format_time(t[0] + 1))
+        back["status"]["conditions"][0].update(status="True", lastHeartbeatTime=rfc3339(t[0] + 1),
+                                               lastTransitionTime=rfc3339(t[0] + 1))
         t[0] += 1
         leases["n1"] = lease("n1", t[0])
         leases["n2"] = lease("n2", t[0])

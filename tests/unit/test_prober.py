@@ -15,7 +15,7 @@ from kubeling.kubelet.prober import probes
 from kubeling.kubelet.prober.prober import Prober, simulated_probe
 from kubeling.kubelet.prober.probes import Outcome, ProbeError
 from kubeling.kubelet.runtime.base import ExecResult, RuntimeError_
-from kubeling.kubelet.status import rfc3339
+from kubeling.api.timestamps import rfc3339
 
 
 # ---- mechanisms ------------------------------------------------------------------------------------

@@ -112,9 +112,9 @@ def authorize(authz: Authorizer, user: User, request: web.Request) -> Attributes
 
 
 def audit_now() -> str:
-    from .audit import _now
+    from ..api.timestamps import rfc3339_micro
 
-    return _now()
+    return rfc3339_micro()
 
 
 async def _audit(auditor: Any, audit: tuple, request: web.Request, resp: web.StreamResponse) -> None:

@@ -5,13 +5,13 @@ components inside `kubeling up` (in-process transport) are not audited."""
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from typing import IO, Any
 
 import orjson
 import yaml
 
+from ..api.timestamps import rfc3339_micro
 from .auth.attributes import Attributes
 from .auth.user import User
 
@@ -20,10 +20,6 @@ LEVELS = ("None", "Metadata", "Request", "RequestResponse")
 
 class AuditPolicyError(ValueError):
     pass
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _url_matches(pattern: str, path: str) -> bool:
@@ -121,7 +117,7 @@ class Auditor:
             except orjson.JSONDecodeError:  # a Table or YAML is left out
                 pass
         ev["requestReceivedTimestamp"] = received
-        ev["stageTimestamp"] = _now()
+        ev["stageTimestamp"] = rfc3339_micro()
         ev["annotations"] = {"authorization.k8s.io/decision": "allow" if allowed else "forbid",
                              "authorization.k8s.io/reason": "", **(annotations or {})}
         self.out.write(orjson.dumps(ev) + b"\n")

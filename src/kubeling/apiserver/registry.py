@@ -9,7 +9,6 @@ HTTP, so the in-process client and the REST handlers share it.
 from __future__ import annotations
 
 import copy
-import datetime
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -20,6 +19,7 @@ from ..api import conversion, errors, strategy, typed
 from ..api.apply.managed import update_managed_fields
 from ..api.conversion import CONVERTIBLE_KINDS
 from ..api.resources import Resource, lookup
+from ..api.timestamps import rfc3339
 from ..store.base import Entry, KeyExists, KeyNotFound, RevisionConflict
 from .admission import Chain
 from .names import new_uid, random_suffix
@@ -40,7 +40,7 @@ def now_rfc3339() -> str:
     sec = int(time.time())
     if _now_cache[0] != sec:
         _now_cache[0] = sec
-        _now_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sec))
+        _now_cache[1] = rfc3339(sec)
     return _now_cache[1]
 
 
@@ -456,8 +456,7 @@ class Registry:
             return await self._delete_now(res, cur), True
         # graceful: mark and keep
         if not meta.get("deletionTimestamp") or (grace and grace < (meta.get("deletionGracePeriodSeconds") or grace + 1)):
-            when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=grace)
-            meta["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+            meta["deletionTimestamp"] = rfc3339(time.time() + grace)
             meta["deletionGracePeriodSeconds"] = grace
         if finalizers:
             meta["finalizers"] = finalizers

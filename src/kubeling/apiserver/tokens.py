@@ -11,7 +11,6 @@ pod it is bound to) still exists with the uid recorded in it.
 from __future__ import annotations
 
 import base64
-import calendar
 import hashlib
 import time
 import uuid
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from ..api import errors
 from ..api.resources import lookup
+from ..api.timestamps import parse_rfc3339, rfc3339
 
 if TYPE_CHECKING:
     from ..store.base import Entry
@@ -66,10 +66,6 @@ def username(namespace: str, name: str) -> str:
 
 def groups(namespace: str) -> tuple[str, ...]:
     return ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated")
-
-
-def _ts(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _ref(obj: dict[str, Any]) -> dict[str, str]:
@@ -215,11 +211,8 @@ class TokenIssuer:
         return Identity(username(ns, sa_ref["name"]), groups(ns), extra)
 
     def _deleted_long_ago(self, obj: dict[str, Any]) -> bool:
-        ts = obj["metadata"].get("deletionTimestamp")
-        if not ts:
-            return False
-        deleted = calendar.timegm(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ"))
-        return deleted + POD_DELETION_LEEWAY < self.clock()
+        deleted = parse_rfc3339(obj["metadata"].get("deletionTimestamp"))
+        return deleted is not None and deleted + POD_DELETION_LEEWAY < self.clock()
 
     # ---- TokenRequest ---------------------------------------------------------------------
     def token_request(self, namespace: str, name: str, body: Any) -> dict[str, Any]:
@@ -286,7 +279,7 @@ class TokenIssuer:
                          "creationTimestamp": meta.get("creationTimestamp")},
             "spec": {**spec, "audiences": audiences, "expirationSeconds": exp_s,
                      "boundObjectRef": spec.get("boundObjectRef")},
-            "status": {"token": self.sign(payload), "expirationTimestamp": _ts(now + exp_s)},
+            "status": {"token": self.sign(payload), "expirationTimestamp": rfc3339(now + exp_s)},
         }
 
     @staticmethod

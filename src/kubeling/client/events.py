@@ -17,11 +17,11 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from datetime import datetime, timezone
 from typing import Any
 
 from ..api import errors
 from ..api.resources import lookup
+from ..api.timestamps import rfc3339
 from .rest import Client
 
 log = logging.getLogger("kubeling.events")
@@ -35,10 +35,6 @@ AGGREGATE_INTERVAL = 600.0  # defaultAggregateIntervalInSeconds
 SPAM_BURST = 25  # defaultSpamBurst
 SPAM_QPS = 1.0 / 300.0  # defaultSpamQPS
 AGGREGATE_PREFIX = "(combined from similar events): "
-
-
-def _stamp(t: float) -> str:
-    return datetime.fromtimestamp(int(t), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def object_reference(obj: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +61,7 @@ def make_event(obj: dict[str, Any], event_type: str, reason: str, message: str, 
         "involvedObject": ref,
         "reason": reason, "message": message, "type": event_type,
         "source": source,
-        "firstTimestamp": _stamp(t), "lastTimestamp": _stamp(t), "count": 1,
+        "firstTimestamp": rfc3339(t), "lastTimestamp": rfc3339(t), "count": 1,
         "eventTime": None,
         "reportingComponent": component, "reportingInstance": host,
     }
@@ -122,7 +118,7 @@ class EventCorrelator:
         agg = {**ev, "metadata": {"name": f"{ev['involvedObject'].get('name', '')}.{int(now * 1e9):x}",
                                   "namespace": ev["metadata"]["namespace"]},
                "message": AGGREGATE_PREFIX + ev["message"], "count": 1,
-               "firstTimestamp": _stamp(now), "lastTimestamp": _stamp(now)}
+               "firstTimestamp": rfc3339(now), "lastTimestamp": rfc3339(now)}
         return agg, akey
 
     def spam_filtered(self, ev: dict[str, Any]) -> bool:

@@ -24,13 +24,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..api import errors
 from ..api.resources import lookup
+from ..api.timestamps import parse_rfc3339, rfc3339
 from ..client.events import EventRecorder
 from ..client.controller import Controller, ControllerRefManager
 from ..client.informer import Informer, object_key, split_key
 from ..client.rest import Client
 from . import podutil
 from .job.util import find_condition, is_job_finished
-from .podutil import format_time, parse_time
 
 log = logging.getLogger("kubeling.cronjob")
 
@@ -249,8 +249,8 @@ def most_recent_schedule_time(cj: Obj, now: float, sched: Schedule,
 
     `missed` is "none", "few" or "many" (more than 100 missed runs).
     """
-    earliest = parse_time(cj["metadata"].get("creationTimestamp")) or now
-    last = parse_time((cj.get("status") or {}).get("lastScheduleTime"))
+    earliest = parse_rfc3339(cj["metadata"].get("creationTimestamp")) or now
+    last = parse_rfc3339((cj.get("status") or {}).get("lastScheduleTime"))
     if last is not None:
         earliest = last
     sds = (cj.get("spec") or {}).get("startingDeadlineSeconds")
@@ -330,7 +330,7 @@ def jobs_to_remove(jobs: list[Obj], limit: int) -> list[Obj]:
         return []
 
     def key(j: Obj) -> tuple[Any, ...]:
-        st = parse_time((j.get("status") or {}).get("startTime"))
+        st = parse_rfc3339((j.get("status") or {}).get("startTime"))
         return (1, 0.0, j["metadata"]["name"]) if st is None else (0, st, j["metadata"]["name"])
 
     return sorted(jobs, key=key)[:n]
@@ -436,8 +436,8 @@ class CronJobController(Controller):
                 changed = True
             elif finished_type(j) == "Complete":
                 ct = (j.get("status") or {}).get("completionTime")
-                prev = parse_time(st.get("lastSuccessfulTime"))
-                if ct and (prev is None or (parse_time(ct) or 0) > prev):
+                prev = parse_rfc3339(st.get("lastSuccessfulTime"))
+                if ct and (prev is None or (parse_rfc3339(ct) or 0) > prev):
                     st["lastSuccessfulTime"] = ct
                     changed = True
         for a in list(active):
@@ -489,7 +489,7 @@ class CronJobController(Controller):
             self.recorder.event(cj, "Warning", "MissSchedule", f"Missed scheduled time to start a job: {when}")
             return next_schedule_delay(cj, now, sched), changed, None
         name = job_name(cj, scheduled)
-        if any(a.get("name") == name for a in active) or parse_time(st.get("lastScheduleTime")) == scheduled:
+        if any(a.get("name") == name for a in active) or parse_rfc3339(st.get("lastScheduleTime")) == scheduled:
             return next_schedule_delay(cj, now, sched), changed, None
         policy = spec.get("concurrencyPolicy") or "Allow"
         if policy == "Forbid" and active:
@@ -528,7 +528,7 @@ class CronJobController(Controller):
             log.info("job %s already exists", name)
         active.append(job_ref(created))
         st["active"] = active
-        st["lastScheduleTime"] = format_time(scheduled)
+        st["lastScheduleTime"] = rfc3339(scheduled)
         return next_schedule_delay(cj, now, sched), True, None
 
     async def cleanup_finished_jobs(self, cj: Obj, jobs: list[Obj]) -> bool:

@@ -11,13 +11,13 @@ The pure part (`desired_subsets`, `pod_port`, ...) is shared with the EndpointSl
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import logging
 from typing import Any, Iterable
 
 from ..api import errors
 from ..api.resources import lookup
+from ..api.timestamps import rfc3339
 from ..client.controller import Controller
 from ..client.informer import object_key, shared_informer, split_key
 from ..client.rest import Client
@@ -193,7 +193,7 @@ def trigger_time(svc: dict[str, Any], pods: Iterable[dict[str, Any]]) -> str:
         if pod["metadata"].get("deletionTimestamp"):
             times.append(pod["metadata"]["deletionTimestamp"])
     return max(t for t in times if t) if any(times) else \
-        datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        rfc3339()
 
 
 def endpoints_labels(svc: dict[str, Any]) -> dict[str, str]:

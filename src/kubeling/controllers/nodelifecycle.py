@@ -26,11 +26,11 @@ from typing import Any, Callable
 
 from ..api import errors
 from ..api.resources import lookup
+from ..api.timestamps import parse_rfc3339, rfc3339
 from ..client.events import EventRecorder
 from ..client.controller import Controller
 from ..client.informer import shared_informer
 from ..client.rest import Client
-from .podutil import format_time, parse_time
 
 log = logging.getLogger("kubeling.nodelifecycle")
 
@@ -127,7 +127,7 @@ def mark_conditions_unknown(node: Obj, now: float) -> None:
     """
     status = node.setdefault("status", {})
     conds = status.setdefault("conditions", [])
-    stamp = format_time(now)
+    stamp = rfc3339(now)
     for ctype in MONITORED_CONDITIONS:
         c = get_condition(status, ctype)
         if c is None:
@@ -155,7 +155,7 @@ def swap_taints(taints: list[Obj] | None, add: list[Obj], remove: list[Obj], now
     """SwapNodeControllerTaint on a taint list: new taints get `timeAdded`, matches are replaced."""
     out = [t for t in taints or [] if not any(taint_matches(t, r) for r in remove)]
     for a in add:
-        new = {**a, "timeAdded": format_time(now)}
+        new = {**a, "timeAdded": rfc3339(now)}
         out = [t for t in out if not taint_matches(t, new)] + [new]
     return out
 
@@ -214,7 +214,7 @@ def pod_not_ready_status(pod: Obj, now: float) -> Obj | None:
         new = copy.deepcopy(pod)
         nc = new["status"]["conditions"][i]
         nc["status"] = "False"
-        nc["lastTransitionTime"] = format_time(now)
+        nc["lastTransitionTime"] = rfc3339(now)
         return new
     return None
 
@@ -222,7 +222,7 @@ def pod_not_ready_status(pod: Obj, now: float) -> Obj | None:
 def lease_renew_time(lease: Obj | None) -> float | None:
     if lease is None:
         return None
-    return parse_time((lease.get("spec") or {}).get("renewTime"))
+    return parse_rfc3339((lease.get("spec") or {}).get("renewTime"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,7 +403,7 @@ class NodeLifecycleController(Controller):
         name = node["metadata"]["name"]
         now = self.clock()
         health = self.health.get(name)
-        created = parse_time(node["metadata"].get("creationTimestamp")) or now
+        created = parse_rfc3339(node["metadata"].get("creationTimestamp")) or now
         current = get_condition(node.get("status"), "Ready")
         if current is None:
             observed: Obj = {"type": "Ready", "status": "Unknown",

@@ -21,10 +21,10 @@ import time
 from typing import Any, Callable
 
 from ..api import errors
+from ..api.timestamps import parse_rfc3339, rfc3339
 from ..client.controller import Controller
 from ..client.rest import Client
 from .nodelifecycle import NODES, PODS, TAINT_OUT_OF_SERVICE, NodeInformers, NodeLifecycleSettings, is_node_ready
-from .podutil import format_time, parse_time
 
 log = logging.getLogger("kubeling.podgc")
 
@@ -44,7 +44,7 @@ def is_evicted(pod: Obj) -> bool:
 
 def gc_order_key(pod: Obj) -> tuple[Any, ...]:
     """byEvictionAndCreationTimestamp: evicted first, then oldest, then by name."""
-    return (0 if is_evicted(pod) else 1, parse_time(pod["metadata"].get("creationTimestamp")) or 0.0,
+    return (0 if is_evicted(pod) else 1, parse_rfc3339(pod["metadata"].get("creationTimestamp")) or 0.0,
             pod["metadata"]["name"])
 
 
@@ -84,7 +84,7 @@ def failed_status(pod: Obj, condition: Obj | None, now: float) -> Obj:
     st["phase"] = "Failed"
     if condition is not None:
         conds = [c for c in st.get("conditions") or [] if c.get("type") != condition["type"]]
-        conds.append({**condition, "lastTransitionTime": format_time(now)})
+        conds.append({**condition, "lastTransitionTime": rfc3339(now)})
         st["conditions"] = conds
     return st
 

@@ -1,5 +1,5 @@
 """Shared helpers of the workload controllers: pod readiness and availability, controller refs,
-time stamps, expectations and the order in which a ReplicaSet picks pods to delete.
+expectations and the order in which a ReplicaSet picks pods to delete.
 
 Ports of upstream `pkg/api/v1/pod/util.go` (IsPodReady, IsPodAvailable) and
 `pkg/controller/controller_utils.go` (FilterActivePods, ActivePodsWithRanks, ControllerExpectations,
@@ -12,33 +12,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from ..api.timestamps import parse_rfc3339
 from ..client.controller import new_controller_ref  # noqa: F401 (re-exported)
 from ..client.informer import controller_of  # noqa: F401 (re-exported)
 
 Obj = dict[str, Any]
-
-# ---------------------------------------------------------------------------------------------
-# time
-# ---------------------------------------------------------------------------------------------
-
-
-def format_time(t: float) -> str:
-    """metav1.Time on the wire: RFC 3339, second precision, UTC."""
-    return datetime.fromtimestamp(int(t), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(s: str | None) -> float | None:
-    """Seconds since the epoch for an RFC 3339 stamp (None for a missing/zero time)."""
-    if not s:
-        return None
-    try:
-        return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
 
 # ---------------------------------------------------------------------------------------------
 # pods
@@ -67,7 +47,7 @@ def is_pod_available(pod: Obj, min_ready_seconds: int, now: float) -> bool:
         return False
     if not min_ready_seconds:
         return True
-    since = parse_time((pod_ready_condition(pod) or {}).get("lastTransitionTime"))
+    since = parse_rfc3339((pod_ready_condition(pod) or {}).get("lastTransitionTime"))
     return since is not None and since + min_ready_seconds < now
 
 
@@ -122,8 +102,8 @@ def deletion_order_key(pod: Obj, rank: int, now: float) -> tuple[Any, ...]:
     """
     spec, st = pod.get("spec") or {}, pod.get("status") or {}
     ready = is_pod_ready(pod)
-    ready_since = parse_time((pod_ready_condition(pod) or {}).get("lastTransitionTime")) if ready else None
-    created = parse_time(pod["metadata"].get("creationTimestamp"))
+    ready_since = parse_rfc3339((pod_ready_condition(pod) or {}).get("lastTransitionTime")) if ready else None
+    created = parse_rfc3339(pod["metadata"].get("creationTimestamp"))
     regular, sidecar = _max_restarts(pod)
     return (
         1 if spec.get("nodeName") else 0,

@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable, Iterable
 from ..api import errors
 from ..api.resources import lookup
 from ..api.selectors import from_label_selector_object, selector_from_set
+from ..api.timestamps import parse_rfc3339, rfc3339
 from ..client.events import EventRecorder
 from ..client.controller import Controller, ControllerRefManager
 from ..client.informer import (CONTROLLER_UID, ORPHANS_BY_NAMESPACE, add_owner_indexes, object_key, shared_informer,
@@ -124,7 +125,7 @@ def count_pods(pods: Iterable[Obj], facts: Callable[[Obj], Facts], min_ready: in
             if not min_ready:
                 available += 1
             else:  # podutil.IsPodAvailable: ready for longer than minReadySeconds
-                t = podutil.parse_time(since)
+                t = parse_rfc3339(since)
                 if t is not None and t + min_ready < now:
                     available += 1
     return replicas, fully, ready, available
@@ -150,7 +151,7 @@ def status_from_counts(rs: Obj, counts: Counts, manage_error: str | None, now: f
         diff = replicas - int(spec.get("replicas", 1))
         reason = "FailedCreate" if diff < 0 else ("FailedDelete" if diff > 0 else "")
         status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != "ReplicaFailure"] + [
-            {"type": "ReplicaFailure", "status": "True", "lastTransitionTime": podutil.format_time(now),
+            {"type": "ReplicaFailure", "status": "True", "lastTransitionTime": rfc3339(now),
              "reason": reason, "message": manage_error}]
     elif manage_error is None and failure is not None:
         conds = [c for c in status.get("conditions") or [] if c.get("type") != "ReplicaFailure"]

@@ -23,11 +23,11 @@ from typing import Any, Callable
 
 from ..api.taints import tolerates
 from ..api import errors
+from ..api.timestamps import rfc3339
 from ..client.controller import Controller
 from ..client.events import EventRecorder
 from ..client.rest import Client
 from .nodelifecycle import NO_EXECUTE, PODS, NodeInformers, get_condition
-from .podutil import format_time
 
 log = logging.getLogger("kubeling.tainteviction")
 
@@ -82,7 +82,7 @@ def eviction_delay(taints: list[Obj], tolerations: list[Obj] | None) -> float | 
 
 def disruption_condition(now: float) -> Obj:
     return {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager",
-            "message": "Taint manager: deleting due to NoExecute taint", "lastTransitionTime": format_time(now)}
+            "message": "Taint manager: deleting due to NoExecute taint", "lastTransitionTime": rfc3339(now)}
 
 
 # ---- controller --------------------------------------------------------------------------------

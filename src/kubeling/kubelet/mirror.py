@@ -21,8 +21,8 @@ from typing import Any
 
 from ..api import errors
 from ..api.resources import lookup
+from ..api.timestamps import rfc3339
 from ..client.rest import Client
-from .node import now_rfc3339
 
 log = logging.getLogger("kubeling.kubelet.mirror")
 
@@ -83,7 +83,7 @@ class MirrorPod:
     def __init__(self, client: Client, static: dict[str, Any], node_name: str, node_uid: str, node_ip: str,
                  container_id: str) -> None:
         self.client = client
-        self.started = now_rfc3339()
+        self.started = rfc3339()
         self.want = mirror_pod(static, node_name, node_uid, self.started)
         self.namespace, self.name = self.want["metadata"]["namespace"], self.want["metadata"]["name"]
         self.status = running_status(self.want, node_ip, container_id, self.started)

@@ -20,12 +20,12 @@ import os
 import platform
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from .. import GIT_VERSION
 from ..api import errors
 from ..api.resources import lookup
+from ..api.timestamps import rfc3339, rfc3339_micro
 from ..client.rest import Client
 
 log = logging.getLogger("kubeling.kubelet.node")
@@ -66,15 +66,6 @@ class NodeConfig:
 
 
 # ---- pure pieces -----------------------------------------------------------------------------
-def now_rfc3339(t: float | None = None) -> str:
-    return datetime.fromtimestamp(int(time.time() if t is None else t), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def now_micro(t: float | None = None) -> str:
-    """metav1.MicroTime as the Lease's renewTime carries it."""
-    return datetime.fromtimestamp(time.time() if t is None else t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _ki(n: int) -> str:
     return f"{n // 1024}Ki"
 
@@ -259,7 +250,7 @@ class NodeAgent:
     # ---- registration --------------------------------------------------------------------
     async def register(self) -> dict[str, Any]:
         """tryRegisterWithAPIServer: create, or reconcile the existing Node."""
-        want = build_node(self.cfg, now_rfc3339())
+        want = build_node(self.cfg, rfc3339())
         backoff = 0.1
         while True:
             try:
@@ -306,7 +297,7 @@ class NodeAgent:
         if self.node is None:
             return False
         ready, msg = self.readiness()
-        now = now_rfc3339()
+        now = rfc3339()
         for attempt in range(5):
             # Compare with the server's node, not our last write (upstream tryUpdateNodeStatus GETs
             # it too): the node lifecycle controller may have set Ready=Unknown meanwhile, and a
@@ -367,12 +358,12 @@ class NodeAgent:
                         if e.code != 404:
                             raise
                         self.lease = await self.client.create(LEASES, LEASE_NAMESPACE,
-                                                              build_lease(self.cfg, uid, now_micro()))
+                                                              build_lease(self.cfg, uid, rfc3339_micro()))
                         return self.lease
                 lease = dict(self.lease)
                 spec = dict(lease.get("spec") or {})
                 spec.update(holderIdentity=self.cfg.name, leaseDurationSeconds=self.cfg.lease_duration,
-                            renewTime=now_micro())
+                            renewTime=rfc3339_micro())
                 lease["spec"] = spec
                 if uid and not lease["metadata"].get("ownerReferences"):
                     lease["metadata"] = {**lease["metadata"], "ownerReferences": build_lease(self.cfg, uid, "")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..api import quantity
-from ..controllers.podutil import format_time
+from ..api.timestamps import rfc3339
 
 Obj = dict[str, Any]
 CPU_USAGE = "sim.kubeling.io/cpu-usage"
@@ -37,7 +37,7 @@ def _cpu_mem(ann: dict[str, str], container: str, stamp: str) -> tuple[Obj, Obj]
 
 
 def summary(node_name: str, pods: Iterable[Obj], now: float) -> Obj:
-    stamp = format_time(now)
+    stamp = rfc3339(now)
     out_pods = []
     node_cpu = node_mem = 0
     for pod in pods:

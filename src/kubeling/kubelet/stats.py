@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from ..controllers.podutil import format_time
+from ..api.timestamps import rfc3339
 from .runtime import cgroups
 from .runtime.base import RUNNING
 
@@ -65,7 +65,7 @@ class StatsProvider:
 
     async def summary(self) -> Obj:
         now = self.clock()
-        stamp = format_time(now)
+        stamp = rfc3339(now)
         by_uid = {p["metadata"].get("uid"): p for p in self.pods()}
         seen: set[str] = {""}
         pods: dict[str, Obj] = {}
@@ -82,7 +82,7 @@ class StatsProvider:
                 "startTime": (pod.get("status") or {}).get("startTime"), "containers": [],
                 "cpu": {"time": stamp, "usageNanoCores": 0, "usageCoreNanoSeconds": 0},
                 "memory": {"time": stamp, "usageBytes": 0, "workingSetBytes": 0, "rssBytes": 0}})
-            entry["containers"].append({"name": c.name, "startTime": format_time(c.started_at), "cpu": cpu,
+            entry["containers"].append({"name": c.name, "startTime": rfc3339(c.started_at), "cpu": cpu,
                                         "memory": mem})
             for part, values in (("cpu", cpu), ("memory", mem)):
                 for k, v in values.items():

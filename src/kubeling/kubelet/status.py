@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
+from ..api.timestamps import rfc3339
 from .runtime.base import EXITED, RUNNING, UNKNOWN, ContainerStatus, SandboxStatus
 
 PENDING, RUNNING_PHASE, SUCCEEDED, FAILED = "Pending", "Running", "Succeeded", "Failed"
@@ -41,15 +41,6 @@ READINESS_GATES_NOT_READY = "ReadinessGatesNotReady"
 
 # Conditions the kubelet owns (kubetypes.PodConditionsByKubelet + PodReadyToStartContainers).
 KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
-
-
-def rfc3339(t: float) -> str:
-    """metav1.Time: whole seconds, UTC."""
-    return datetime.fromtimestamp(int(t), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(s: str) -> float:
-    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
 
 
 @dataclass

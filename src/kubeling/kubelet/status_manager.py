@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from ..api import errors
 from ..api.resources import lookup
+from ..api.timestamps import rfc3339
 from ..client.rest import Client
 from ..client.workqueue import WorkQueue, run_workers
 from . import status as st
@@ -47,7 +48,7 @@ class StatusManager:
         if gen is None or pod is None:
             return
         for _ in range(5):
-            merged = st.merge_status(pod.get("status") or {}, gen, st.rfc3339(time.time()))
+            merged = st.merge_status(pod.get("status") or {}, gen, rfc3339(time.time()))
             if merged == pod.get("status"):
                 return
             try:

@@ -18,10 +18,10 @@ import aiohttp
 import orjson
 
 from ..api.resources import lookup
+from ..api.timestamps import rfc3339
 from ..client.controller import Controller
 from ..client.informer import shared_informer
 from ..client.rest import Client
-from ..controllers.podutil import format_time
 from ..kubelet import simstats
 from ..kubelet.runtime.simulated import NODE_LABEL
 from .api import Window
@@ -54,7 +54,7 @@ class MetricsServer(Controller):
         self.window.forget_node(node["metadata"]["name"])
 
     def now(self) -> str:
-        return format_time(self.clock())
+        return rfc3339(self.clock())
 
     async def scrape(self) -> None:
         """One pass over every node, concurrently; a node that fails keeps no stale sample."""

@@ -15,11 +15,11 @@ import asyncio
 import logging
 import random
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 from ..api import errors
 from ..api.resources import lookup
+from ..api.timestamps import rfc3339
 from ..client.events import EventRecorder
 from ..client.controller import Controller
 from ..client.informer import shared_informer
@@ -37,10 +37,6 @@ assert PODS is not None and NODES is not None
 DEFAULT_SCHEDULER_NAME = "default-scheduler"
 
 Obj = dict[str, Any]
-
-
-def _now_stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_terminal(pod: Obj) -> bool:
@@ -80,7 +76,7 @@ def scheduled_condition_patch(pod: Obj, message: str) -> Obj | None:
     cur = next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"), None)
     if cur and cur.get("status") == "False" and cur.get("reason") == "Unschedulable" and cur.get("message") == message:
         return None
-    ltt = cur.get("lastTransitionTime") if cur and cur.get("status") == "False" else _now_stamp()
+    ltt = cur.get("lastTransitionTime") if cur and cur.get("status") == "False" else rfc3339()
     return {"status": {"conditions": [{"type": "PodScheduled", "status": "False", "lastProbeTime": None,
                                        "lastTransitionTime": ltt, "reason": "Unschedulable",
                                        "message": message}]}}

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Optional
 
 import orjson
 
-from ..podutil import format_time, parse_time
+from ...api.timestamps import parse_rfc3339, rfc3339
 
 Obj = dict[str, Any]
 RS = Optional[Obj]
@@ -269,7 +269,7 @@ def replicas_annotations_need_update(rs: Obj, desired: int, max_replicas: int) -
 
 def creation_key(rs: Obj) -> tuple[float, str]:
     """ReplicaSetsByCreationTimestamp: older first, then by name."""
-    return (parse_time(rs["metadata"].get("creationTimestamp")) or 0.0, rs["metadata"]["name"])
+    return (parse_rfc3339(rs["metadata"].get("creationTimestamp")) or 0.0, rs["metadata"]["name"])
 
 
 def filter_active(rss: Iterable[RS]) -> list[Obj]:
@@ -489,7 +489,7 @@ def clone_selector_and_add_label(selector: Obj | None, key: str, value: str) -> 
 
 
 def new_condition(ctype: str, status: str, reason: str, message: str, now: float) -> Obj:
-    t = format_time(now)
+    t = rfc3339(now)
     return {"type": ctype, "status": status, "lastUpdateTime": t, "lastTransitionTime": t,
             "reason": reason, "message": message}
 
@@ -614,7 +614,7 @@ def deployment_timed_out(d: Obj, new_status: Obj, now: float) -> bool:
         return False
     if cond.get("reason") == TIMED_OUT:
         return True
-    since = parse_time(cond.get("lastUpdateTime"))
+    since = parse_rfc3339(cond.get("lastUpdateTime"))
     if since is None:
         return False
     return since + d["spec"]["progressDeadlineSeconds"] < now
@@ -630,7 +630,7 @@ def progress_recheck_after(d: Obj, new_status: Obj, now: float) -> float | None:
         return None
     if deployment_complete(d, new_status) or cur.get("reason") == TIMED_OUT:
         return None
-    since = parse_time(cur.get("lastUpdateTime"))
+    since = parse_rfc3339(cur.get("lastUpdateTime"))
     if since is None:
         return None
     after = since + d["spec"]["progressDeadlineSeconds"] - now

@@ -17,11 +17,11 @@ from typing import Any, Callable
 from ...api import errors, quantity
 from ...api.resources import by_kind, lookup
 from ...api.selectors import parse_label_selector
+from ...api.timestamps import rfc3339
 from ...client.controller import Controller
 from ...client.events import EventRecorder
 from ...client.informer import object_key, shared_informer
 from ...client.rest import Client
-from ..podutil import format_time
 from . import metrics as metrics_api
 from .normalize import DOWNSCALE_STABILIZATION, Normalizer
 from .replicas import TOLERANCE, MetricsError, plain_replicas, resource_replicas
@@ -51,10 +51,10 @@ class Conditions:
         for c in conds:
             if c.get("type") == ctype:
                 if c.get("status") != status:
-                    c["lastTransitionTime"] = format_time(self.now)
+                    c["lastTransitionTime"] = rfc3339(self.now)
                 c.update(status=status, reason=reason, message=message)
                 return
-        conds.append({"type": ctype, "status": status, "lastTransitionTime": format_time(self.now),
+        conds.append({"type": ctype, "status": status, "lastTransitionTime": rfc3339(self.now),
                       "reason": reason, "message": message})
 
 
@@ -197,7 +197,7 @@ class HorizontalController(Controller):
         else:
             status.pop("currentMetrics", None)
         if rescale:
-            status["lastScaleTime"] = format_time(now)
+            status["lastScaleTime"] = rfc3339(now)
 
     async def _write_status(self, hpa: Obj) -> None:
         try:

@@ -9,8 +9,8 @@ from typing import Any
 
 from ...api import errors, quantity
 from ...api.resources import lookup
+from ...api.timestamps import parse_rfc3339
 from ...client.rest import Client
-from ..podutil import parse_time
 from .replicas import MetricsError, PodMetric
 
 POD_METRICS = lookup("metrics.k8s.io", "v1beta1", "pods")
@@ -50,7 +50,7 @@ def pod_metrics(items: list[dict[str, Any]], resource: str, container: str = "")
                 break
             total += quantity.to_milli(str(usage))
         if not missing:
-            out[m["metadata"]["name"]] = PodMetric(total, parse_time(m.get("timestamp")) or 0.0, _window(m.get("window")))
+            out[m["metadata"]["name"]] = PodMetric(total, parse_rfc3339(m.get("timestamp")) or 0.0, _window(m.get("window")))
     return out
 
 
@@ -69,4 +69,4 @@ async def resource_metric(client: Client, namespace: str, selector: str, resourc
     items = lst.get("items") or []
     if not items:
         raise MetricsError("no metrics returned from resource metrics API")
-    return pod_metrics(items, resource, container), parse_time(items[0].get("timestamp")) or 0.0
+    return pod_metrics(items, resource, container), parse_rfc3339(items[0].get("timestamp")) or 0.0

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from ...api import quantity
-from ..podutil import parse_time, pod_ready_condition
+from ...api.timestamps import parse_rfc3339
+from ..podutil import pod_ready_condition
 
 Obj = dict[str, Any]
 
@@ -67,11 +68,11 @@ def group_pods(pods: Iterable[Obj], metrics: dict[str, PodMetric], resource: str
             continue
         if resource == "cpu":
             cond = pod_ready_condition(pod)
-            start = parse_time(status.get("startTime"))
+            start = parse_rfc3339(status.get("startTime"))
             if cond is None or start is None:
                 unready = True
             else:
-                transition = parse_time(cond.get("lastTransitionTime")) or 0.0
+                transition = parse_rfc3339(cond.get("lastTransitionTime")) or 0.0
                 if start + cpu_init > now:
                     unready = cond.get("status") == "False" or metric.timestamp < transition + metric.window
                 else:

@@ -25,12 +25,12 @@ from typing import Callable
 
 from ...api import errors
 from ...api.selectors import from_label_selector_object
+from ...api.timestamps import parse_rfc3339, rfc3339
 from ...client.events import EventRecorder
 from ...client.controller import Controller, ControllerRefManager
 from ...client.informer import Informer, object_key, shared_informer, split_key
 from ...client.rest import Client
 from .. import podutil
-from ..podutil import format_time, parse_time
 from .backoff import (DEFAULT_POD_FAILURE_BACKOFF, MAX_POD_FAILURE_BACKOFF, BackoffRecord, new_backoff_record,
                       remaining_backoff)
 from .indexed import completion_index, first_pending_indexes, format_indexes, is_indexed, parse_indexes
@@ -163,7 +163,7 @@ class JobController(Controller):
             self.queue.add(key)
         if is_job_finished(cur):
             self._cleanup_pod_finalizers(cur)
-        start = parse_time((cur.get("status") or {}).get("startTime"))
+        start = parse_rfc3339((cur.get("status") or {}).get("startTime"))
         ads = (cur.get("spec") or {}).get("activeDeadlineSeconds")
         if start is not None and ads is not None and ads != (old.get("spec") or {}).get("activeDeadlineSeconds"):
             self.queue.add_after(key, max(0.0, start + ads - self.clock()))
@@ -255,7 +255,7 @@ class JobController(Controller):
         ctx.failed = int(status.get("failed") or 0) + len(new_fail) + len(ctx.uncounted_failed)
         suspended = bool((job.get("spec") or {}).get("suspend"))
         if status.get("startTime") is None and not suspended:
-            status["startTime"] = format_time(now)
+            status["startTime"] = rfc3339(now)
         ctx.backoff = new_backoff_record(self.backoffs.get(key), new_succ, new_fail)
         spec = job.get("spec") or {}
         backoff_limit = int(spec.get("backoffLimit") if spec.get("backoffLimit") is not None else 6)
@@ -271,7 +271,7 @@ class JobController(Controller):
             elif self._past_active_deadline(job, now):
                 ctx.finished = failure_condition("DeadlineExceeded", "Job was active longer than specified deadline", now)
             elif spec.get("activeDeadlineSeconds") is not None and not suspended:
-                start = parse_time(status.get("startTime")) or now
+                start = parse_rfc3339(status.get("startTime")) or now
                 self.queue.add_after(key, max(0.0, start + int(spec["activeDeadlineSeconds"]) - now))
         if is_indexed(job):
             completions = int(spec.get("completions") or 0)
@@ -315,7 +315,7 @@ class JobController(Controller):
                 elif ensure_condition(conds, "Suspended", "False", "JobResumed", "Job resumed", now):
                     suspend_changed = True
                     self.recorder.event(job, "Normal", "Resumed", "Job resumed")
-                    status["startTime"] = format_time(now)
+                    status["startTime"] = rfc3339(now)
                 if not conds:
                     status.pop("conditions", None)
         status["active"] = n_active
@@ -344,7 +344,7 @@ class JobController(Controller):
     def _past_active_deadline(self, job: Obj, now: float) -> bool:
         spec, st = job.get("spec") or {}, job.get("status") or {}
         ads = spec.get("activeDeadlineSeconds")
-        start = parse_time(st.get("startTime"))
+        start = parse_rfc3339(st.get("startTime"))
         if ads is None or start is None or spec.get("suspend"):
             return False
         return now - start >= int(ads)

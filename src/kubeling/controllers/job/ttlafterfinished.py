@@ -8,10 +8,10 @@ import time
 from typing import Callable
 
 from ...api import errors
+from ...api.timestamps import parse_rfc3339
 from ...client.controller import Controller
 from ...client.informer import Informer, object_key, split_key
 from ...client.rest import Client
-from ..podutil import parse_time
 from .util import JOBS, Obj, is_job_finished
 
 log = logging.getLogger("kubeling.job")
@@ -21,7 +21,7 @@ def finish_time(job: Obj) -> float | None:
     """The lastTransitionTime of the True Complete or Failed condition."""
     for c in (job.get("status") or {}).get("conditions") or []:
         if c.get("type") in ("Complete", "Failed") and c.get("status") == "True":
-            return parse_time(c.get("lastTransitionTime"))
+            return parse_rfc3339(c.get("lastTransitionTime"))
     return None
 
 

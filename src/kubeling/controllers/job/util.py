@@ -8,8 +8,8 @@ import copy
 from typing import Any
 
 from ...api.resources import lookup
+from ...api.timestamps import parse_rfc3339, rfc3339
 from .. import podutil
-from ..podutil import format_time, parse_time
 from .indexed import (COMPLETION_INDEX_ANNOTATION, COMPLETION_INDEX_ENV, COMPLETION_INDEX_LABEL, completion_index,
                       is_indexed)
 
@@ -46,7 +46,7 @@ def is_job_finished(job: Obj) -> bool:
 
 
 def new_condition(ctype: str, status: str, reason: str, message: str, now: float) -> Obj:
-    t = format_time(now)
+    t = rfc3339(now)
     return {"type": ctype, "status": status, "lastProbeTime": t, "lastTransitionTime": t,
             "reason": reason, "message": message}
 
@@ -114,7 +114,7 @@ def finished_time(pod: Obj) -> float:
     if statuses:
         for cs in statuses:
             term = (cs.get("state") or {}).get("terminated")
-            t = parse_time((term or {}).get("finishedAt"))
+            t = parse_rfc3339((term or {}).get("finishedAt"))
             if t is None:
                 latest = None
                 break
@@ -123,13 +123,13 @@ def finished_time(pod: Obj) -> float:
             return latest
     ready = podutil.pod_ready_condition(pod)
     if ready is not None and ready.get("status") == "False":
-        t = parse_time(ready.get("lastTransitionTime"))
+        t = parse_rfc3339(ready.get("lastTransitionTime"))
         if t is not None:
             return t
-    dt = parse_time(pod["metadata"].get("deletionTimestamp"))
+    dt = parse_rfc3339(pod["metadata"].get("deletionTimestamp"))
     if dt is not None:
         return dt - float(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
-    return parse_time(pod["metadata"].get("creationTimestamp")) or 0.0
+    return parse_rfc3339(pod["metadata"].get("creationTimestamp")) or 0.0
 
 
 # ---------------------------------------------------------------------------------------------

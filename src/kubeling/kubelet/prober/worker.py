@@ -16,7 +16,7 @@ import random
 import time
 from typing import Any, Callable, Protocol
 
-from ..status import parse_rfc3339
+from ...api.timestamps import parse_rfc3339
 from .prober import INITIAL, Prober, ProbeType
 from .results import Result, ResultsManager
 
@@ -156,7 +156,7 @@ class Worker:
 
     def _started_time(self, started_at: str) -> float:
         if self._started[0] != started_at:
-            self._started = (started_at, parse_rfc3339(started_at) if started_at else 0.0)
+            self._started = (started_at, parse_rfc3339(started_at) or 0.0)
         return self._started[1]
 
     def record(self, result: Result) -> bool:

@@ -8,11 +8,10 @@ older than 24 h (pkg/kubelet/token/token_manager.go requiresRefresh).
 
 from __future__ import annotations
 
-import calendar
-import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
+from ...api.timestamps import parse_rfc3339
 from . import configmap_secret, downward
 from .atomic_writer import FileProjection
 from .configmap_secret import DEFAULT_MODE, ObjectNotFound, PayloadError
@@ -32,8 +31,10 @@ class Token:
     @classmethod
     def from_request(cls, tr: dict[str, Any]) -> "Token":
         st, spec = tr.get("status") or {}, tr.get("spec") or {}
-        exp = calendar.timegm(time.strptime(st["expirationTimestamp"], "%Y-%m-%dT%H:%M:%SZ"))
-        return cls(st["token"], float(exp), int(spec.get("expirationSeconds") or 0))
+        exp = parse_rfc3339(st["expirationTimestamp"])
+        if exp is None:
+            raise ValueError(f"expirationTimestamp {st['expirationTimestamp']!r} is not RFC 3339")
+        return cls(st["token"], exp, int(spec.get("expirationSeconds") or 0))
 
 
 def requires_refresh(tok: Token, now: float, jitter: float = 0.0) -> bool:
