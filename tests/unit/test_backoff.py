@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kubeling.kubelet.backoff import Backoff, go_duration
+from kubeling.api.goduration import seconds_duration
+from kubeling.kubelet.backoff import Backoff
 
 
 class Clock:
@@ -98,4 +99,4 @@ def test_gc_and_forget_prefix() -> None:
     (0, "0s"), (3600, "1h0m0s"),
 ])
 def test_go_duration(seconds: float, text: str) -> None:
-    assert go_duration(seconds) == text
+    assert seconds_duration(seconds) == text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kubeling.api.goduration import seconds_duration
 from kubeling.kubelet.images import policy
 from kubeling.kubelet.images.reference import ReferenceError, normalize, parse, parse_image_name
 
@@ -99,7 +100,7 @@ def test_needs_pull(pol: str, present: bool, want: bool) -> None:
     (60, "1m0s"), (62.5, "1m2.5s"), (3725.1, "1h2m5.1s"),
 ])
 def test_go_duration(secs: float, want: str) -> None:
-    assert policy.go_duration(secs) == want
+    assert seconds_duration(secs, truncate=True) == want
 
 
 def test_messages() -> None:

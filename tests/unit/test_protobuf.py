@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from kubeling.api import schema
 from kubeling.api.errors import StatusError
-from kubeling.api.protobuf import MAGIC, _table, decode_object, go_duration
+from kubeling.api.goduration import go_duration
+from kubeling.api.protobuf import MAGIC, _table, decode_object
 
 # (name, kubectl args, captured protobuf body as base64, `--dry-run=client -o json` output)
 CAPTURED = [

@@ -28,6 +28,7 @@ from importlib import resources as _resources
 from typing import Any, Callable
 
 from kubeling.api.errors import StatusError, bad_request, too_large
+from kubeling.api.goduration import go_duration
 
 MAGIC = b"k8s\x00"
 MAX_DEPTH = 100  # real objects nest < 20 deep; bounds recursion on hostile input
@@ -504,36 +505,6 @@ def _micro_time(buf: bytes, start: int, end: int) -> str | None:
     if seconds == _ZERO_UNIX_SECONDS and nanos == 0:
         return None
     return _rfc3339(seconds, nanos // 1000)
-
-
-def go_duration(ns: int) -> str:
-    """Go's time.Duration.String(): 1h2m3.5s, 1.5ms, 300µs, 0s."""
-    if ns == 0:
-        return "0s"
-    neg, u = ns < 0, abs(ns)
-    if u < 1_000_000_000:
-        if u < 1_000:
-            s = f"{u}ns"
-        elif u < 1_000_000:
-            s = _frac(u, 3) + "µs"
-        else:
-            s = _frac(u, 6) + "ms"
-    else:
-        secs, rem = divmod(u, 1_000_000_000)
-        frac = f"{rem:09d}".rstrip("0")
-        s = f"{secs % 60}" + (f".{frac}" if frac else "") + "s"
-        mins = secs // 60
-        if mins:
-            s = f"{mins % 60}m" + s
-            if mins // 60:
-                s = f"{mins // 60}h" + s
-    return "-" + s if neg else s
-
-
-def _frac(u: int, prec: int) -> str:
-    whole, rem = divmod(u, 10 ** prec)
-    frac = f"{rem:0{prec}d}".rstrip("0")
-    return f"{whole}.{frac}" if frac else f"{whole}"
 
 
 def _duration(buf: bytes, start: int, end: int) -> str:

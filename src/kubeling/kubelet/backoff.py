@@ -104,19 +104,3 @@ class Backoff:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-def go_duration(seconds: float) -> str:
-    """time.Duration.String() for whole or fractional seconds: 10s, 1m20s, 5m0s, 1.5s."""
-    ms = int(round(seconds * 1000))
-    if ms < 1000:
-        return f"{ms}ms" if ms else "0s"
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, frac = divmod(rem, 1000)
-    sec = (f"{s}.{frac:03d}".rstrip("0").rstrip(".") if frac else str(s)) + "s"
-    if h:
-        return f"{h}h{m}m{sec}"
-    if m:
-        return f"{m}m{sec}"
-    return sec

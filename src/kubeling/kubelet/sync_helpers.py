@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..api.goduration import seconds_duration
 from ..api.quantity import quantity_from_json
-from .backoff import go_duration
 
 # Event reasons (pkg/kubelet/events/event.go).
 CREATED = "Created"
@@ -60,7 +60,7 @@ def pull_key(pod: dict[str, Any], image: str) -> str:
 
 def msg_crash_backoff(pod: dict[str, Any], container: str, window: float) -> str:
     """The CrashLoopBackOff waiting message."""
-    return f"back-off {go_duration(window)} restarting failed container={container} pod={format_pod(pod)}"
+    return f"back-off {seconds_duration(window)} restarting failed container={container} pod={format_pod(pod)}"
 
 
 def msg_backoff_event(pod: dict[str, Any], container: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..api import quantity
+from ..api.goduration import seconds_duration
 from ..api.selectors import LabelSelector
 
 Obj = dict[str, Any]
@@ -19,13 +20,6 @@ def cpu_quantity(nano: int) -> str:
 
 def memory_quantity(b: int) -> str:
     return str(quantity.new_quantity(int(b), quantity.BINARY_SI))
-
-
-def go_duration(seconds: float) -> str:
-    """metav1.Duration as Go prints it: "15s", "1m0s", "10.5s"."""
-    minutes, secs = divmod(seconds, 60)
-    s = f"{secs:.3f}".rstrip("0").rstrip(".") + "s"
-    return f"{int(minutes)}m{s}" if minutes else s
 
 
 def _usage(stats: Obj) -> Obj | None:
@@ -51,7 +45,7 @@ class Window:
         self.forget_node(name)
         keys = self._on_node[name] = []
         usage = _usage(node)
-        win = go_duration(window)
+        win = seconds_duration(window)
         if usage is not None:
             self.nodes[name] = {"kind": "NodeMetrics", "apiVersion": GROUP_VERSION,
                                 "metadata": {"name": name, "labels": node_labels},

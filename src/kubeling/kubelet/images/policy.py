@@ -6,6 +6,7 @@ pkg/kubelet/images/image_manager.go so events read exactly like upstream's.
 
 from __future__ import annotations
 
+from ...api.goduration import seconds_duration
 from .reference import ReferenceError, parse_image_name
 
 ALWAYS = "Always"
@@ -40,32 +41,14 @@ def needs_pull(policy: str, present: bool) -> bool:
     return policy == ALWAYS or (policy == IF_NOT_PRESENT and not present)
 
 
-def go_duration(seconds: float) -> str:
-    """Go's time.Duration.String() for a duration already truncated to milliseconds."""
-    ms = int(seconds * 1000)
-    if ms == 0:
-        return "0s"
-    if ms < 1000:
-        return f"{ms}ms"
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, frac = divmod(rem, 1000)
-    sec = f"{s}.{frac:03d}".rstrip("0").rstrip(".") + "s"
-    if h:
-        return f"{h}h{m}m{sec}"
-    if m:
-        return f"{m}m{sec}"
-    return sec
-
-
 def msg_pulling(image: str) -> str:
     return f'Pulling image "{image}"'
 
 
 def msg_pulled(image: str, pull_seconds: float, total_seconds: float, size: int) -> str:
     """The Normal/Pulled event after a pull (reason `Pulled`)."""
-    return (f'Successfully pulled image "{image}" in {go_duration(pull_seconds)} '
-            f"({go_duration(total_seconds)} including waiting). Image size: {size} bytes.")
+    return (f'Successfully pulled image "{image}" in {seconds_duration(pull_seconds, truncate=True)} '
+            f"({seconds_duration(total_seconds, truncate=True)} including waiting). Image size: {size} bytes.")
 
 
 def msg_present(image: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from ... import KUBE_VERSION
+from ...api.goduration import seconds_duration
 
 MAX_BODY = 10 * 1024  # maxRespBodyLength / exec maxReadLength: 10 KiB
 MAX_REDIRECTS = 10
@@ -236,7 +237,7 @@ def _grpc_check(host: str, port: int, service: str, timeout: float) -> ProbeResu
             grpc.channel_ready_future(channel).result(timeout=timeout)
         except grpc.FutureTimeoutError:
             return ProbeResult(Outcome.FAILURE, f'timeout: failed to connect service "{addr}" within '
-                                                f"{_go_seconds(timeout)}: context deadline exceeded")
+                                                f"{seconds_duration(timeout)}: context deadline exceeded")
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             resp = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
@@ -247,7 +248,7 @@ def _grpc_check(host: str, port: int, service: str, timeout: float) -> ProbeResu
                                                     f"(grpc.health.v1.Health): {e.details()}")
             if code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 return ProbeResult(Outcome.FAILURE, f"timeout: health rpc did not complete within "
-                                                    f"{_go_seconds(timeout)}")
+                                                    f"{seconds_duration(timeout)}")
             name = code.name if code is not None else "Unknown"
             return ProbeResult(Outcome.FAILURE, f"error: health rpc probe failed: rpc error: code = "
                                                 f"{_go_code(name)} desc = {e.details() if hasattr(e, 'details') else e}")
@@ -264,10 +265,6 @@ async def grpc_probe(host: str, port: int, service: str, timeout: float) -> Prob
 def _go_code(name: str) -> str:
     """codes.Code.String(): NOT_FOUND → NotFound."""
     return "".join(w.capitalize() for w in name.split("_"))
-
-
-def _go_seconds(seconds: float) -> str:
-    return f"{int(seconds)}s" if seconds == int(seconds) else f"{seconds}s"
 
 
 # ---- exec --------------------------------------------------------------------------------------------
