@@ -12,6 +12,7 @@ from kubeling.api import printers as P
 from kubeling.api.printers import fmt as PF
 from kubeling.api.errors import StatusError
 from kubeling.api.resources import RESOURCES
+from kubeling.api.selectors import selector_to_string
 
 SAMPLES = Path("/work/shared/reference/samples")
 NOW = datetime(2026, 11, 26, 2, 28, 36, tzinfo=timezone.utc)  # implied by the pods_table ages
@@ -531,11 +532,11 @@ def test_persistent_volumes():
 
 
 def test_selectors():
-    assert PF.format_label_selector(None) == "<none>"
-    assert PF.format_label_selector({}) == "<none>"
-    assert PF.format_label_selector({"matchExpressions": [{"key": "a", "operator": "Bogus"}]}) == "<error>"
-    assert PF.format_label_selector({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]}) == "<error>"
-    assert PF.format_label_selector({"matchExpressions": [
+    assert selector_to_string(None) == "<none>"
+    assert selector_to_string({}) == "<none>"
+    assert selector_to_string({"matchExpressions": [{"key": "a", "operator": "Bogus"}]}) == "<error>"
+    assert selector_to_string({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]}) == "<error>"
+    assert selector_to_string({"matchExpressions": [
         {"key": "b", "operator": "NotIn", "values": ["z"]}, {"key": "a", "operator": "Exists"}]}) == "a,b notin (z)"
     dep = {"metadata": _md("d"), "spec": {"selector": {"matchExpressions": [{"key": "a", "operator": "Nope"}]}}}
     assert P.row_cells("apps", "Deployment", dep, NOW)[-1] == "<invalid>"

@@ -466,13 +466,43 @@ def selector_from_set(labels: Mapping[str, str] | None) -> LabelSelector:
 
 
 def selector_to_string(sel: Mapping[str, Any] | None) -> str:
-    """metav1.FormatLabelSelector: `app=nginx`, `<none>` when it selects nothing/everything.
+    """metav1.FormatLabelSelector: `app=nginx`, `<none>` when it selects nothing/everything,
+    `<error>` when it is invalid (the Table printers' Selector columns).
 
     The scale subresource's `status.selector` is the raw form instead
     (`str(from_label_selector_object(sel))`, which is "" for an empty selector).
     """
-    try:
-        s = str(from_label_selector_object(sel))
-    except StatusError:
+    s = label_selector_string(sel)
+    if s is None:
         return "<error>"
     return s or "<none>"
+
+
+def label_selector_string(sel: Mapping[str, Any] | None) -> str | None:
+    """LabelSelectorAsSelector(sel).String(), None when the selector is invalid. Memoised by the
+    selector's content: tables print the same selectors over and over (every list and watch)."""
+    try:
+        key = (None if sel is None else
+               (tuple((sel.get("matchLabels") or {}).items()),
+                tuple((e.get("key", ""), e.get("operator", ""), tuple(e.get("values") or ()))
+                      for e in sel.get("matchExpressions") or ())))
+        hash(key)
+    except (AttributeError, TypeError):  # not the shape of a selector: validate it as given
+        return _selector_string(sel)
+    return _memo_selector_string(key)
+
+
+@lru_cache(maxsize=4096)
+def _memo_selector_string(key: Any) -> str | None:
+    if key is None:
+        return _selector_string(None)
+    labels, exprs = key
+    return _selector_string({"matchLabels": dict(labels),
+                             "matchExpressions": [{"key": k, "operator": op, "values": list(vs)} for k, op, vs in exprs]})
+
+
+def _selector_string(sel: Any) -> str | None:
+    try:
+        return str(from_label_selector_object(sel))
+    except (StatusError, AttributeError, TypeError):
+        return None

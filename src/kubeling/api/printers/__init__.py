@@ -11,7 +11,7 @@ Everything here is a pure function of (object, now). Ages follow apimachinery
 namespace), so row work is kept minimal: one dict lookup per kind, timestamps parsed once and
 ages memoised per table.
 
-The package: `fmt` (ages, timestamps, selectors), `columns` (column definitions, the Handler
+The package: `fmt` (ages, timestamps, labels; selectors print with api/selectors.py), `columns` (column definitions, the Handler
 record), one module of printers per group (`pod`, `core`, `workloads`, `other`), and here the
 handler table and the Table itself.
 """

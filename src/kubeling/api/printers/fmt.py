@@ -1,5 +1,5 @@
 """Cell formatting shared by every printer: ages (apimachinery `duration.HumanDuration`), timestamps
-parsed once and memoised per table, label selectors, lists and Go-style values."""
+parsed once and memoised per table, labels, lists and Go-style values."""
 
 from __future__ import annotations
 
@@ -156,53 +156,6 @@ def format_labels(labels: dict[str, str] | None) -> str:
     if not labels:
         return NONE
     return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
-
-
-class BadSelector(Exception):
-    pass
-
-
-_OPS = {"In": " in ", "NotIn": " notin "}
-
-
-def _requirement(key: str, op: str, values: list[str]) -> str:
-    if op in _OPS:
-        if not values:
-            raise BadSelector(key)
-        vals = values[0] if len(values) == 1 else ",".join(sorted(values))
-        return f"{key}{_OPS[op]}({vals})"
-    if op == "Exists":
-        if values:
-            raise BadSelector(key)
-        return key
-    if op == "DoesNotExist":
-        if values:
-            raise BadSelector(key)
-        return "!" + key
-    raise BadSelector(op)
-
-
-def selector_string(sel: dict | None) -> str:
-    """metav1.LabelSelectorAsSelector(sel).String(); raises BadSelector when it would fail."""
-    if not sel:
-        return ""  # nil -> labels.Nothing(), {} -> labels.Everything(): both print ""
-    reqs: list[tuple[str, str]] = []
-    for k, v in (sel.get("matchLabels") or EMPTY).items():
-        reqs.append((k, f"{k}={v}"))
-    for expr in sel.get("matchExpressions") or NO_ITEMS:
-        key = expr.get("key", "")
-        reqs.append((key, _requirement(key, expr.get("operator", ""), list(expr.get("values") or NO_ITEMS))))
-    reqs.sort(key=lambda r: r[0])
-    return ",".join(r[1] for r in reqs)
-
-
-def format_label_selector(sel: dict | None) -> str:
-    """metav1.FormatLabelSelector: "<none>" when empty, "<error>" when invalid."""
-    try:
-        s = selector_string(sel)
-    except BadSelector:
-        return "<error>"
-    return s or NONE
 
 
 def layout_containers(containers: Iterable[dict] | None) -> tuple[str, str]:

@@ -3,9 +3,9 @@ storage, scheduling."""
 
 from __future__ import annotations
 
+from ..selectors import selector_to_string
 from .columns import Cells, meta_of
-from .fmt import (Clock, EMPTY, NO_ITEMS, NONE, UNKNOWN, UNSET, int_or_string, lb_ingress, with_more,
-                  format_label_selector)
+from .fmt import Clock, EMPTY, NO_ITEMS, NONE, UNKNOWN, UNSET, int_or_string, lb_ingress, with_more
 
 
 def pdb_row(obj: dict, clock: Clock) -> Cells:
@@ -180,7 +180,7 @@ def hpa_row(obj: dict, clock: Clock) -> Cells:
 
 def network_policy_row(obj: dict, clock: Clock) -> Cells:
     md = meta_of(obj)
-    return [md.get("name", ""), format_label_selector((obj.get("spec") or EMPTY).get("podSelector") or {}),
+    return [md.get("name", ""), selector_to_string((obj.get("spec") or EMPTY).get("podSelector") or {}),
             clock.since(md.get("creationTimestamp"))]
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ..selectors import label_selector_string, selector_to_string
 from .columns import Cells, meta_of
-from .fmt import (BadSelector, Clock, EMPTY, NO_ITEMS, NONE, bool_ptr, has_condition, human_us, layout_containers,
-                  parse_us, selector_string, template_containers, format_label_selector, format_labels)
+from .fmt import (Clock, EMPTY, NO_ITEMS, NONE, bool_ptr, has_condition, human_us, layout_containers, parse_us,
+                  template_containers, format_labels)
 
 
 def _replicated(obj: dict, clock: Clock, selector: str) -> Cells:
@@ -24,7 +25,7 @@ def rc_row(obj: dict, clock: Clock) -> Cells:
 
 
 def replica_set_row(obj: dict, clock: Clock) -> Cells:
-    return _replicated(obj, clock, format_label_selector((obj.get("spec") or EMPTY).get("selector")))
+    return _replicated(obj, clock, selector_to_string((obj.get("spec") or EMPTY).get("selector")))
 
 
 def daemon_set_row(obj: dict, clock: Clock) -> Cells:
@@ -36,7 +37,7 @@ def daemon_set_row(obj: dict, clock: Clock) -> Cells:
     return [md.get("name", ""), st.get("desiredNumberScheduled") or 0, st.get("currentNumberScheduled") or 0,
             st.get("numberReady") or 0, st.get("updatedNumberScheduled") or 0, st.get("numberAvailable") or 0,
             format_labels(tspec.get("nodeSelector")), clock.since(md.get("creationTimestamp")),
-            names, images, format_label_selector(spec.get("selector"))]
+            names, images, selector_to_string(spec.get("selector"))]
 
 
 def job_row(obj: dict, clock: Clock) -> Cells:
@@ -69,7 +70,7 @@ def job_row(obj: dict, clock: Clock) -> Cells:
         status = "Running"
     names, images = layout_containers(template_containers(obj))
     return [md.get("name", ""), status, completions, duration, clock.since(md.get("creationTimestamp")),
-            names, images, format_label_selector(spec.get("selector"))]
+            names, images, selector_to_string(spec.get("selector"))]
 
 
 def cron_job_row(obj: dict, clock: Clock) -> Cells:
@@ -82,7 +83,7 @@ def cron_job_row(obj: dict, clock: Clock) -> Cells:
     names, images = layout_containers(((jspec.get("template") or EMPTY).get("spec") or EMPTY).get("containers"))
     return [md.get("name", ""), spec.get("schedule", ""), NONE if tz is None else tz,
             bool_ptr(spec.get("suspend")), len(st.get("active") or NO_ITEMS), last,
-            clock.since(md.get("creationTimestamp")), names, images, format_label_selector(jspec.get("selector"))]
+            clock.since(md.get("creationTimestamp")), names, images, selector_to_string(jspec.get("selector"))]
 
 
 def stateful_set_row(obj: dict, clock: Clock) -> Cells:
@@ -99,9 +100,8 @@ def deployment_row(obj: dict, clock: Clock) -> Cells:
     spec = obj.get("spec") or EMPTY
     st = obj.get("status") or EMPTY
     md = meta_of(obj)
-    try:
-        selector = selector_string(spec.get("selector"))
-    except BadSelector:
+    selector = label_selector_string(spec.get("selector"))
+    if selector is None:
         selector = "<invalid>"
     replicas = spec.get("replicas")
     names, images = layout_containers(template_containers(obj))
