@@ -21,6 +21,7 @@ from .auth.impersonation import impersonate
 from .auth.rbac import Authorizer
 from .auth.user import User, acting
 from .handlers import RestAPI, status_response
+from .headlimit import MAX_HEADER_BYTES, HeadBudgetRunner
 from .negotiation import MAX_BODY
 from .registry import Registry
 
@@ -279,11 +280,9 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
     return app
 
 
-# net/http reads at most DefaultMaxHeaderBytes (1 MiB, kept by kube-apiserver) plus 4096 bytes of
-# slack (initialReadLimitSize) for the request line and headers; aiohttp's defaults (8190 bytes a
-# line or field) refused a 10 KB bearer token with a plain 400 where upstream answers a 401 Status.
-# aiohttp has no total budget: a line or a single field may use all of it, at most 128 fields.
-MAX_HEADER_BYTES = (1 << 20) + 4096
+# aiohttp's defaults (8190 bytes a line or field) refused a 10 KB bearer token with a plain 400
+# where upstream answers a 401 Status: a line or field may use net/http's whole head budget, and
+# HeadBudgetRunner bounds their sum (headlimit.py).
 
 
 class _ConnectionLog(logging.LoggerAdapter):
@@ -318,7 +317,7 @@ async def serve(app: web.Application, host: str, port: int, pki: ClusterPKI | No
     """HTTPS on host:port for users and agents (and on the `also` addresses: the node's, for
     pods); plain HTTP on a root-only unix socket for the components inside this process (like
     k3s's loopback listener)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0,
+    runner = HeadBudgetRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0,
                            max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES,
                            logger=_ConnectionLog(logging.getLogger("aiohttp.server"), {}))
     await runner.setup()
