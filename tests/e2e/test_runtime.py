@@ -418,64 +418,68 @@ async def test_cleanup_leaves_nothing(rt: OCIRuntime, data_dir: str) -> None:
     assert await rt.sandbox_status(sc.pod_uid) is None
 
 
-async def test_down_leaves_no_state_dir(data_dir: str) -> None:
+@pytest.fixture()
+async def own_rt(data_dir: str) -> AsyncIterator[OCIRuntime]:
+    """A runtime with a cgroup root of its own: `kubeling down`'s sweep of empty cgroups and this
+    fixture's cleanup touch no other runtime's."""
+    images = ImageService.for_data_dir(data_dir)
+    runtime = OCIRuntime(data_dir, images=images, cgroup_root=f"klrt{NET}-own")
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.remove_all()
+        await runtime.close()
+        await images.close()
+        cgroups.remove_empty(runtime.layout, runtime.cgroup_root)
+
+
+async def _sleeper(rt: OCIRuntime, data_dir: str) -> tuple[str, tuple[int, int]]:
+    """A running container and its monitor's (pid, start time)."""
+    sc = pod()
+    cid = await run(rt, ctr(data_dir, sc, "c", ["sleep", "1000"]), await rt.run_sandbox(sc))
+    state = read_json(os.path.join(rt.containers_dir, cid, "state.json")) or {}
+    return cid, (state["monitor_pid"], state["monitor_start"])
+
+
+async def _gone(monitor: tuple[int, int]) -> None:
+    await until(lambda: asyncio.sleep(0, proc_start_time(monitor[0]) != monitor[1]))
+
+
+async def test_down_leaves_no_state_dir(own_rt: OCIRuntime, data_dir: str) -> None:
     """`kubeling down` removes the node's /run/kubeling/<hash> (only its own): the container's
     monitor, woken by the kill, must not run `runc delete` on the root down just removed, which
     made runc create an empty <hash>/runc again after every test cluster."""
-    images = ImageService.for_data_dir(data_dir)
-    cg_root = f"klrt{NET}-down"
-    rt = OCIRuntime(data_dir, images=images, cgroup_root=cg_root)
-    await rt.start()
-    try:
-        sc = pod()
-        sb = await rt.run_sandbox(sc)
-        cid = await run(rt, ctr(data_dir, sc, "c", ["sleep", "1000"]), sb)
-    finally:
-        await rt.close()  # as when `kubeling up` stops: the container and its monitor stay
-        await images.close()
-    state = read_json(os.path.join(rt.containers_dir, cid, "state.json")) or {}
-    monitor = (state["monitor_pid"], state["monitor_start"])
+    cid, monitor = await _sleeper(own_rt, data_dir)
+    await own_rt.close()  # as when `kubeling up` stops: the container and its monitor stay
     other = os.path.join(down.STATE_BASE, "0" * 12)  # another data dir's state dir stays
     os.makedirs(other, exist_ok=True)
     try:
         lines: list[str] = []
-        assert await asyncio.to_thread(down.down, data_dir, log=lines.append, cgroup_root=cg_root, shared=False) == []
+        assert await asyncio.to_thread(down.down, data_dir, log=lines.append,
+                                       cgroup_root=own_rt.cgroup_root.strip("/"), shared=False) == []
         assert f"stopped container {cid}" in "\n".join(lines)
-        await until(lambda: asyncio.sleep(0, proc_start_time(monitor[0]) != monitor[1]), timeout=30)
-        assert not os.path.exists(os.path.dirname(rt.state_root)), os.listdir(os.path.dirname(rt.state_root))
+        await _gone(monitor)
+        assert not os.path.exists(os.path.dirname(own_rt.state_root)), os.listdir(os.path.dirname(own_rt.state_root))
         assert os.path.isdir(other)
     finally:
         os.rmdir(other)
 
 
-async def test_a_monitor_does_not_recreate_a_removed_state_dir(data_dir: str) -> None:
+async def test_a_monitor_does_not_recreate_a_removed_state_dir(own_rt: OCIRuntime, data_dir: str) -> None:
     """The container dies after its node's /run/kubeling/<hash> was removed (down or the node's
     tidy-up went first): its monitor records the exit without `runc delete`, which would make
     runc create an empty <hash>/runc again."""
-    images = ImageService.for_data_dir(data_dir)
-    cg_root = f"klrt{NET}-mon"
-    rt = OCIRuntime(data_dir, images=images, cgroup_root=cg_root)
-    await rt.start()
-    try:
-        sc = pod()
-        sb = await rt.run_sandbox(sc)
-        cid = await run(rt, ctr(data_dir, sc, "c", ["sleep", "1000"]), sb)
-        init = (read_json(os.path.join(rt.state_root, cid, "state.json")) or {})["init_process_pid"]
-        shutil.rmtree(os.path.dirname(rt.state_root))
-        os.kill(init, 9)
-        st = await rt.wait_container(cid, 30)
-        assert st is not None and st.exit_code == 137
-        state = read_json(os.path.join(rt.containers_dir, cid, "state.json")) or {}
-        await until(lambda: asyncio.sleep(0, proc_start_time(state["monitor_pid"]) != state["monitor_start"]),
-                    timeout=30)
-        assert not os.path.exists(os.path.dirname(rt.state_root))
-        await rt.remove_all()
-        assert not os.path.exists(os.path.dirname(rt.state_root))
-    finally:
-        await rt.remove_all()
-        await rt.close()
-        await images.close()
-        cgroups.remove_empty(rt.layout, "/" + cg_root)
+    cid, monitor = await _sleeper(own_rt, data_dir)
+    init = (read_json(os.path.join(own_rt.state_root, cid, "state.json")) or {})["init_process_pid"]
+    shutil.rmtree(os.path.dirname(own_rt.state_root))
+    os.kill(init, 9)
+    st = await own_rt.wait_container(cid, 60)
+    assert st is not None and st.exit_code == 137
+    await _gone(monitor)
+    assert not os.path.exists(os.path.dirname(own_rt.state_root))
+    await own_rt.remove_all()
+    assert not os.path.exists(os.path.dirname(own_rt.state_root))
 
 
 async def test_create_start_latency(rt: OCIRuntime, data_dir: str) -> None:
