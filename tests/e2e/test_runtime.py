@@ -10,6 +10,7 @@ missing). The CNI test's network is this module's own, per pid (bridge `klrtN`, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -60,10 +61,11 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return data
 
 
-@pytest.fixture()
-async def rt(data_dir: str) -> AsyncIterator[OCIRuntime]:
+@contextlib.asynccontextmanager
+async def runtime_for(data_dir: str, **kw: str) -> AsyncIterator[OCIRuntime]:
+    """A started OCIRuntime on data_dir; afterwards every container and sandbox is removed."""
     images = ImageService.for_data_dir(data_dir)
-    runtime = OCIRuntime(data_dir, images=images)
+    runtime = OCIRuntime(data_dir, images=images, **kw)  # type: ignore[arg-type]
     await runtime.start()
     try:
         yield runtime
@@ -71,6 +73,12 @@ async def rt(data_dir: str) -> AsyncIterator[OCIRuntime]:
         await runtime.remove_all()
         await runtime.close()
         await images.close()
+
+
+@pytest.fixture()
+async def rt(data_dir: str) -> AsyncIterator[OCIRuntime]:
+    async with runtime_for(data_dir) as runtime:
+        yield runtime
 
 
 def pod(name: str = "p") -> SandboxConfig:
@@ -422,16 +430,11 @@ async def test_cleanup_leaves_nothing(rt: OCIRuntime, data_dir: str) -> None:
 async def own_rt(data_dir: str) -> AsyncIterator[OCIRuntime]:
     """A runtime with a cgroup root of its own: `kubeling down`'s sweep of empty cgroups and this
     fixture's cleanup touch no other runtime's."""
-    images = ImageService.for_data_dir(data_dir)
-    runtime = OCIRuntime(data_dir, images=images, cgroup_root=f"klrt{NET}-own")
-    await runtime.start()
     try:
-        yield runtime
+        async with runtime_for(data_dir, cgroup_root=f"klrt{NET}-own") as runtime:
+            yield runtime
     finally:
-        await runtime.remove_all()
-        await runtime.close()
-        await images.close()
-        cgroups.remove_empty(runtime.layout, runtime.cgroup_root)
+        cgroups.remove_empty(cgroups.detect(), f"/klrt{NET}-own")
 
 
 async def _sleeper(rt: OCIRuntime, data_dir: str) -> tuple[str, tuple[int, int]]:
