@@ -59,7 +59,7 @@ def _down(data: str, quiet: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def _ping(ip: str) -> bool:
-    return subprocess.run(["busybox", "ping", "-c", "1", "-W", "1", ip], capture_output=True).returncode == 0
+    return subprocess.run(["busybox", "ping", "-c", "1", "-W", "5", ip], capture_output=True).returncode == 0
 
 
 def _route_dev(ip: str) -> str:
@@ -86,7 +86,7 @@ class Node:
 
     def start(self) -> None:
         self.c.start()
-        self.c.wait_for(lambda: self._condition("Ready") == "True", 30, what=f"{self.name} Ready")
+        self.c.wait_for(lambda: self._condition("Ready") == "True", 60, what=f"{self.name} Ready")
 
     def node(self) -> dict[str, Any]:
         return self.c.json("get", "node", self.name)
@@ -206,18 +206,18 @@ def test_two_clusters_side_by_side_and_down_of_one(a: tuple[Node, str], base: st
 def test_the_node_repairs_a_deleted_bridge(a: tuple[Node, str]) -> None:
     node_a, ip_a = a
     subprocess.run(["ip", "link", "delete", BRIDGE_A], check=True)
-    node_a.c.wait_for(lambda: _ping(ip_a), 15, 0.2, "pod-a reachable again")
+    node_a.c.wait_for(lambda: _ping(ip_a), 60, 0.2, "pod-a reachable again")
     assert _alias(BRIDGE_A) == f"kubeling:{owner_id(node_a.data)}"
 
     def repaired() -> list[dict[str, Any]]:
         evs = node_a.c.json("get", "events", "--field-selector", f"involvedObject.name={node_a.name}")["items"]
         return [e for e in evs if e["reason"] == "NetworkRepaired"]
-    ev = node_a.c.wait_for(repaired, 10, what="NetworkRepaired event")[0]
+    ev = node_a.c.wait_for(repaired, 60, what="NetworkRepaired event")[0]
     assert ev["type"] == "Warning" and ev["involvedObject"]["kind"] == "Node"
     assert f"pod network on bridge {BRIDGE_A} repaired: created bridge {BRIDGE_A}" in ev["message"]
     assert ev["source"] == {"component": "kubelet", "host": node_a.name}
     cond = node_a.c.wait_for(lambda: next((c for c in node_a.node()["status"]["conditions"]
-                                           if c["type"] == "NetworkUnavailable"), None), 15, what="condition")
+                                           if c["type"] == "NetworkUnavailable"), None), 60, what="condition")
     assert (cond["status"], cond["reason"]) == ("False", "RouteCreated")
     assert node_a.c.kubectl("logs", "pod-a").stdout == "hello from pod-a\n"  # the kubelet API is back too
 
@@ -230,7 +230,7 @@ def test_sim_nodes_zero_runs_no_node_and_touches_no_host_network(base: str) -> N
         c.start()
         # the controllers start with the node runners: once they made the default
         # ServiceAccount, a node would have set up its bridge long before registering
-        c.wait_for(lambda: c.kubectl("get", "serviceaccount", "default", check=False).returncode == 0, 20,
+        c.wait_for(lambda: c.kubectl("get", "serviceaccount", "default", check=False).returncode == 0, 60,
                    what="default ServiceAccount")
         assert c.json("get", "nodes")["items"] == []
         assert not os.path.exists(f"/sys/class/net/{BRIDGE_C}")
