@@ -64,17 +64,17 @@ def test_scale_up_under_load_and_back_down(kc: Cluster) -> None:
     kc.kubectl("autoscale", "deployment", "burner", "--min=1", "--max=3", "--cpu-percent=50")
     pod = kc.wait_for(lambda: next((p["metadata"]["name"] for p in kc.json("get", "pods", "-l", "app=burner")["items"]
                                     if p.get("status", {}).get("phase") == "Running"), None), 60, 0.5, "a running pod")
-    kc.wait_for(lambda: pod in _top(kc), 30, 1.0, "kubectl top pods lists the pod")
+    kc.wait_for(lambda: pod in _top(kc), 90, 1.0, "kubectl top pods lists the pod")
     kc.kubectl("exec", pod, "--", "touch", "/tmp/burn")
     # the load shows (≥ 150m: well above half the request) ...
-    kc.wait_for(lambda: _top(kc).get(pod, 0) >= 150, 30, 1.0, "the load in kubectl top pods")
+    kc.wait_for(lambda: _top(kc).get(pod, 0) >= 150, 90, 1.0, "the load in kubectl top pods")
     # ... and ~300 % of the request at a 50 % target scales to the maximum
-    kc.wait_for(lambda: _replicas(kc) == 3, 40, 1.0, "scale up to 3")
+    kc.wait_for(lambda: _replicas(kc) == 3, 120, 1.0, "scale up to 3")
     kc.wait_for(lambda: _rescaled(kc, "reason: cpu resource utilization (percentage of request) above target"),
                 60, 1.0, "the scale-up event")
     assert "cpu: " in kc.kubectl("get", "hpa", "burner").stdout
     kc.kubectl("exec", pod, "--", "rm", "-f", "/tmp/burn")
-    kc.wait_for(lambda: _replicas(kc) == 1, 60, 1.0, "scale back down to 1")
+    kc.wait_for(lambda: _replicas(kc) == 1, 120, 1.0, "scale back down to 1")
     # the event is written after the scale: wait for it rather than read describe at once
     kc.wait_for(lambda: _rescaled(kc, "reason: All metrics below target"), 60, 1.0, "the scale-down event")
     described = kc.kubectl("describe", "hpa", "burner").stdout

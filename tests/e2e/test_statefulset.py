@@ -55,7 +55,7 @@ def kc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     base = str(tmp_path_factory.mktemp("statefulset"))
     with own_cluster(base, BRIDGE, CLUSTER_CIDR, SERVICE_CIDR, "sts-node") as c:
         c.wait_for(lambda: c.kubectl("get", "nodes", "--no-headers").stdout.split()[1:2] == ["Ready"],
-                   timeout=30, what="node Ready")
+                   timeout=60, what="node Ready")
         yield c
 
 
