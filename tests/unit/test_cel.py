@@ -1,0 +1,78 @@
+"""The CEL layer (api/cel.py): upstream's macros and Kubernetes libraries, compile errors in
+cel-go's words, evaluation errors and the cost limit as EvalError (never another exception)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeling.api import cel
+
+OBJ = {"metadata": {"name": "web", "labels": {"app": "web"}},
+       "spec": {"replicas": 3, "ports": [80, 443], "csv": "a,b,c", "containers": [{"name": "c", "image": "nginx:1"}]}}
+
+
+def run(expression: str, **variables) -> object:
+    act = {"object": cel.to_cel(OBJ), **{k: cel.to_cel(v) for k, v in variables.items()}}
+    return cel.compile(expression, act).evaluate(act)
+
+
+@pytest.mark.parametrize("expression,want", [
+    ("object.spec.replicas <= 5", True),
+    ("has(object.spec.replicas) && !has(object.spec.paused)", True),
+    ("object.spec.ports.all(p, p > 0) && object.spec.ports.exists(p, p == 443)", True),
+    ("object.spec.ports.exists_one(p, p == 80)", True),
+    ("object.spec.ports.map(p, p + 1)", [81, 444]),
+    ("object.spec.ports.filter(p, p > 100)", [443]),
+    ("object.spec.containers.all(c, c.image.startsWith('nginx') && c.image.contains(':'))", True),
+    ("object.metadata.name.matches('^w.b$') && 'app' in object.metadata.labels", True),
+    ("object.spec.csv.split(',')", ["a", "b", "c"]),
+    ("object.metadata.name.upperAscii() + 'X'.lowerAscii()", "WEBx"),
+    ("' x '.trim() + 'abc'.substring(1) + 'aXa'.replace('X', 'y') + ['p', 'q'].join('-')", "xbcaya" + "p-q"),
+    ("'abcb'.indexOf('b') == 1 && 'abcb'.lastIndexOf('b') == 3 && 'abc'.charAt(1) == 'b'", True),
+    ("[1, 2, 3].isSorted() && [1, 2, 3].sum() == 6 && [4, 2].min() == 2 && [4, 2].max() == 4", True),
+    ("'a1b22'.findAll('[0-9]+') == ['1', '22'] && 'a1b22'.find('[0-9]+') == '1'", True),
+    ("size(object.spec.ports) == 2 && object.spec.ports.size() == 2", True),
+    ("params.max >= object.spec.replicas", True),
+])
+def test_expressions(expression: str, want: object) -> None:
+    assert run(expression, params={"max": 5}) == want
+
+
+@pytest.mark.parametrize("expression,message", [
+    ("object.spec.missing == 1", "no such key: missing"),
+    ("object.spec.replicas / 0 == 1", "division by zero"),
+    ("object.spec.csv + 1", "no such overload"),
+])
+def test_evaluation_errors_are_eval_errors(expression: str, message: str) -> None:
+    with pytest.raises(cel.EvalError, match=message):
+        run(expression)
+
+
+def test_undeclared_references_fail_to_compile_with_cel_go_text() -> None:
+    with pytest.raises(cel.CompileError) as e:
+        cel.compile("object.spec.all(x, y > 1)", ["object"])
+    assert str(e.value) == ("ERROR: <input>:1:20: undeclared reference to 'y' (in container '')\n"
+                            " | object.spec.all(x, y > 1)\n"
+                            " | ...................^")
+    with pytest.raises(cel.CompileError, match="undeclared reference to 'nosuchfn'"):
+        cel.compile("nosuchfn(object)", ["object"])
+    with pytest.raises(cel.CompileError, match="Syntax error"):
+        cel.compile("object.spec.", ["object"])
+
+
+def test_compile_is_cached_per_expression_and_variables() -> None:
+    assert cel.compile("object.x", ["object"]) is cel.compile("object.x", ("object",))
+    assert cel.compile("object.x", ["object"]) is not cel.compile("object.x", ["object", "params"])
+
+
+def test_cost_limit_stops_runaway_comprehensions() -> None:
+    big = cel.to_cel(list(range(100)))
+    budget = [cel.REQUEST_LIMIT]
+    with pytest.raises(cel.EvalError, match="operation cancelled: actual cost limit exceeded"):
+        cel.compile("l.all(i, l.all(j, l.all(k, i + j + k >= 0)))", ["l"]).evaluate({"l": big}, budget)
+    assert budget[0] == cel.REQUEST_LIMIT - cel.PER_CALL_LIMIT  # the request's budget is charged
+    small = cel.compile("l.all(i, i >= 0)", ["l"])
+    left = [5]
+    with pytest.raises(cel.EvalError, match="cost limit"):
+        small.evaluate({"l": big}, left)  # what is left of the request's budget bounds the call
+    assert left == [0]
