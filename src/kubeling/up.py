@@ -79,7 +79,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
                        NodeAuthorizer(store) if "Node" in modes else None)
     admission = default_chain(cfg.service_cidr, cfg.node_port_range)
     registry = Registry(store, admission=Chain([*admission.plugins, NodeRestriction(), RBACEscalationCheck(authz)],
-                                               webhooks=admission.webhooks))
+                                               webhooks=admission.webhooks, policies=admission.policies))
     await bootstrap(registry)
     from .apiserver.apiservices import register as register_apiservices
 

@@ -76,3 +76,7 @@ def test_cost_limit_stops_runaway_comprehensions() -> None:
     with pytest.raises(cel.EvalError, match="cost limit"):
         small.evaluate({"l": big}, left)  # what is left of the request's budget bounds the call
     assert left == [0]
+
+
+def test_heterogeneous_equality_with_null_as_cel_go() -> None:
+    assert run("object != null && oldObject == null && object.spec.replicas != 'x'", oldObject=None) is True

@@ -152,7 +152,27 @@ def _find_all(s: Any, pattern: Any, n: Any = -1) -> celtypes.ListType:
     return celtypes.ListType([celtypes.StringType(f) for f in (found if int(n) < 0 else found[:int(n)])])
 
 
+def _equal(a: Any, b: Any) -> bool:
+    """CEL's heterogeneous equality: `object != null` is true for a map (celpy raises "no such
+    overload" comparing a map or a number with null, or values of different types)."""
+    if a is None or b is None:
+        return a is None and b is None
+    try:
+        return bool(base_functions["_==_"](a, b))
+    except TypeError:
+        return False
+
+
+def _eq(a: Any, b: Any) -> Any:
+    return a if isinstance(a, CELEvalError) else b if isinstance(b, CELEvalError) else celtypes.BoolType(_equal(a, b))
+
+
+def _ne(a: Any, b: Any) -> Any:
+    return a if isinstance(a, CELEvalError) else b if isinstance(b, CELEvalError) else celtypes.BoolType(not _equal(a, b))
+
+
 FUNCTIONS: dict[str, Any] = {
+    "_==_": _eq, "_!=_": _ne,
     "charAt": lambda s, i: celtypes.StringType(_s(s)[int(i)] if int(i) < len(s) else ""),
     "indexOf": _index_of, "lastIndexOf": _last_index_of,
     "lowerAscii": lambda s: celtypes.StringType(_s(s).lower()),

@@ -20,7 +20,7 @@ from . import defaults as d
 from . import printers, selectable
 from .printers.columns import Handler
 from .selectable import Getter
-from .validation import apps, batch, core, other, pod
+from .validation import admission_policy, apps, batch, core, other, pod
 from .validation.field import Causes, name_is_dns_subdomain
 
 Obj = dict[str, Any]
@@ -163,6 +163,12 @@ _RULES: dict[tuple[str, str], Strategy] = {
     ("networking.k8s.io", "Ingress"): Strategy(validate=lambda o, old, v: other.validate_ingress(o, old),
                                                initial_status={"loadBalancer": {}}),
     ("networking.k8s.io", "IngressClass"): Strategy(d.ingress_class_defaults),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): Strategy(
+        admission_policy.policy_defaults, lambda o, old, v: admission_policy.validate_policy(o, old),
+        initial_status={}, generation=True),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): Strategy(
+        admission_policy.binding_defaults, lambda o, old, v: admission_policy.validate_binding(o, old),
+        generation=True),
     ("apiregistration.k8s.io", "APIService"): Strategy(validate=lambda o, old, v: other.validate_apiservice(o, old)),
     ("apiextensions.k8s.io", "CustomResourceDefinition"): Strategy(
         lambda o, v: crd.apply_defaults(o), lambda o, old, v: crd.validate(o, old),

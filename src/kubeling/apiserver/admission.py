@@ -57,6 +57,7 @@ class Chain:
 
     plugins: list[Plugin]
     webhooks: Any = None  # plugins.webhooks.Webhooks: the only admission that awaits (HTTPS calls)
+    policies: Any = None  # plugins.policy.ValidatingAdmissionPolicies (CEL), with the validating webhooks
 
     def __post_init__(self) -> None:
         self._by_kind: dict[tuple[str, str], list[Plugin]] = {}
@@ -82,7 +83,14 @@ class Chain:
 
     async def call_webhooks(self, registry: "Objects", res: "Resource", obj: dict[str, Any],
                             old: dict[str, Any] | None, dry_run: bool, mutating: bool) -> None:
-        """Mutating webhooks after the built-in plugins, validating ones after validation."""
+        """Mutating webhooks after the built-in plugins; after validation, ValidatingAdmissionPolicies
+        then validating webhooks (upstream's plugin order)."""
+        if not mutating and self.policies is not None:
+            self.policies.admit(registry, res, obj, old, dry_run)
         if self.webhooks is not None:
             await self.webhooks.admit(registry, res, obj, old, dry_run, mutating)
 
+    def validate_delete(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
+        """A DELETE's validating admission: ValidatingAdmissionPolicies see `oldObject` only."""
+        if self.policies is not None:
+            self.policies.admit(registry, res, None, obj, dry_run)

@@ -436,6 +436,7 @@ class Registry:
         if opts.precondition_rv and opts.precondition_rv != str(cur.mod_rev):
             raise errors.conflict(res.plural, name, res.group,
                                   f"Precondition failed: ResourceVersion in precondition: {opts.precondition_rv}, ResourceVersion in object meta: {cur.mod_rev}")
+        self.admission.validate_delete(self, res, cur.obj(), opts.dry_run)
         finalizers = list(meta.get("finalizers") or [])
         if res.kind == "Namespace" and res.group == "":
             return await self._delete_namespace(res, cur, obj, opts)

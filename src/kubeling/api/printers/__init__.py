@@ -28,7 +28,8 @@ from .core import (config_map_row, endpoints_row, event_row, events_k8s_io_event
                    pvc_row, resource_quota_row, secret_row, service_row, service_account_row)
 from .fmt import TABLE_API_VERSION, Clock, EMPTY
 from .other import (apiservice_row, endpoint_slice_row, hpa_row, ingress_row, ingress_class_row, lease_row,
-                    network_policy_row, pdb_row, priority_class_row, role_binding_row, storage_class_row)
+                    network_policy_row, pdb_row, priority_class_row, role_binding_row, storage_class_row,
+                    validating_admission_policy_binding_row, validating_admission_policy_row)
 from .pod import pod_row, pod_conditions, pod_template_row
 from .workloads import (controller_revision_row, cron_job_row, daemon_set_row, deployment_row, job_row, rc_row,
                         replica_set_row, stateful_set_row)
@@ -203,6 +204,18 @@ HANDLERS: dict[tuple[str, str], Handler] = {
         Col("Replicas", "string", described("io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus", "currentReplicas")),
         AGE,
     ), hpa_row),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): Handler((
+        NAME,
+        Col("Validations", "integer", "Validations indicates the number of validation rules defined in this configuration"),
+        Col("ParamKind", "string", "ParamKind specifies the kind of resources used to parameterize this policy"),
+        AGE,
+    ), validating_admission_policy_row),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): Handler((
+        NAME,
+        Col("PolicyName", "string", "PolicyName indicates the policy definition which the policy binding binded to"),
+        Col("ParamRef", "string", "ParamRef indicates the param resource which sets the configration param"),
+        AGE,
+    ), validating_admission_policy_binding_row),
     ("apiregistration.k8s.io", "APIService"): Handler((
         NAME,
         Col("Service", "string", "The reference to the service that hosts this API endpoint."),

@@ -244,3 +244,24 @@ def apiservice_row(obj: dict, clock: Clock) -> Cells:
             if available != "True":
                 available = f"{available} ({c.get('reason', '')})"
     return [md.get("name", ""), service, available, clock.since(md.get("creationTimestamp"))]
+
+
+def validating_admission_policy_row(obj: dict, clock: Clock) -> Cells:
+    """upstream printValidatingAdmissionPolicy: ParamKind as `apiVersion/Kind` or `<unset>`."""
+    md, spec = meta_of(obj), obj.get("spec") or EMPTY
+    pk = spec.get("paramKind")
+    param_kind = f"{pk.get('apiVersion', '')}/{pk.get('kind', '')}" if pk else "<unset>"
+    return [md.get("name", ""), len(spec.get("validations") or []), param_kind, clock.since(md.get("creationTimestamp"))]
+
+
+def validating_admission_policy_binding_row(obj: dict, clock: Clock) -> Cells:
+    """upstream printValidatingAdmissionPolicyBinding: ParamRef as `ns/name`, `*/name`, a selector or `<unset>`."""
+    md, spec = meta_of(obj), obj.get("spec") or EMPTY
+    ref, param = spec.get("paramRef"), "<unset>"
+    if ref and ref.get("name"):
+        param = f"{ref.get('namespace') or '*'}/{ref['name']}"
+    elif ref and ref.get("selector") is not None:
+        from ..selectors import from_label_selector_object
+
+        param = str(from_label_selector_object(ref["selector"]))
+    return [md.get("name", ""), spec.get("policyName", ""), param, clock.since(md.get("creationTimestamp"))]

@@ -8,6 +8,7 @@
 - `limitranger`, `resourcequota`, `podsecurity`, `storageclass`, `storageprotection`: the
   plugins of the same names upstream.
 - `webhooks`: mutating and validating admission webhooks.
+- `policy`: ValidatingAdmissionPolicy (CEL, api/cel.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from ..admission import Chain
 from .limitranger import LimitRanger
 from .podsecurity import PodSecurity
+from .policy import ValidatingAdmissionPolicies
 from .priority import PriorityAdmission
 from .resourcequota import ResourceQuotaAdmission
 from .service_alloc import ServiceAllocator
@@ -27,7 +29,7 @@ from .webhooks import Webhooks
 
 def default_chain(service_cidr: str = "10.96.0.0/12", node_port_range: str = "30000-32767") -> Chain:
     """The plugins `kubeling up` runs, in upstream's order."""
-    return Chain(webhooks=Webhooks(), plugins=[
+    return Chain(webhooks=Webhooks(), policies=ValidatingAdmissionPolicies(), plugins=[
         LimitRanger(), ServiceAccountAdmission(), PriorityAdmission(), DefaultTolerationSeconds(),
         ServiceAllocator(service_cidr, node_port_range), DefaultStorageClass(), StorageObjectInUseProtection(),
         PodSecurity(), ResourceQuotaAdmission(),

@@ -7,7 +7,8 @@ or `clientConfig.service` reached at a ready endpoint of the Service, verified a
 `<service>.<namespace>.svc`), within `timeoutSeconds` (default 10). A mutating webhook may answer
 a JSONPatch; a denial becomes upstream's `admission webhook "<name>" denied the request: ...`;
 a failed call is an InternalError under `failurePolicy: Fail` (the default) and skipped under
-`Ignore`. Webhooks with side effects are refused on dry runs.
+`Ignore`. `matchConditions` (CEL, api/cel.py) must all be true for the webhook to be called; one
+that fails to evaluate follows failurePolicy too. Webhooks with side effects are refused on dry runs.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 
-from ...api import errors
+from ...api import cel, errors
 from ...api.patch.jsonpatch import json_patch
 from ...api.resources import lookup
-from ...api.selectors import from_label_selector_object
-from ..auth.user import current_request, current_user
+from ..auth.user import current_request
+from .policy import Request, match_conditions, rule_matches, selectors_match
 
 if TYPE_CHECKING:
     from ...api.resources import Resource
@@ -34,25 +35,9 @@ if TYPE_CHECKING:
 GROUP = "admissionregistration.k8s.io"
 MUTATING = lookup(GROUP, "v1", "mutatingwebhookconfigurations")
 VALIDATING = lookup(GROUP, "v1", "validatingwebhookconfigurations")
-NAMESPACES = lookup("", "v1", "namespaces")
 SERVICES = lookup("", "v1", "services")
 SLICES = lookup("discovery.k8s.io", "v1", "endpointslices")
-assert MUTATING and VALIDATING and NAMESPACES and SERVICES and SLICES
-
-
-def _any(values: list[str], value: str) -> bool:
-    return "*" in values or value in values
-
-
-def _rule_matches(rule: dict[str, Any], op: str, res: "Resource", sub: str) -> bool:
-    combined = f"{res.plural}/{sub}" if sub else res.plural
-    resources = rule.get("resources") or []
-    scope = rule.get("scope") or "*"
-    return (_any(rule.get("operations") or [], op) and _any(rule.get("apiGroups") or [], res.group)
-            and _any(rule.get("apiVersions") or [], res.version)
-            and ("*" in resources or combined in resources or (sub and f"{res.plural}/*" in resources)
-                 or (sub and f"*/{sub}" in resources))
-            and (scope == "*" or scope == ("Namespaced" if res.namespaced else "Cluster")))
+assert MUTATING and VALIDATING and SERVICES and SLICES
 
 
 class Webhooks:
@@ -79,39 +64,38 @@ class Webhooks:
 
     def _matches(self, registry: "Objects", hook: dict[str, Any], op: str, res: "Resource", sub: str,
                  obj: dict[str, Any], old: dict[str, Any] | None) -> bool:
-        if not any(_rule_matches(r, op, res, sub) for r in hook.get("rules") or ()):
+        if not any(rule_matches(r, op, res, sub) for r in hook.get("rules") or ()):
             return False
-        labels = (obj.get("metadata") or {}).get("labels") or {}
-        old_labels = ((old or {}).get("metadata") or {}).get("labels") or {}
-        obj_sel = from_label_selector_object(hook.get("objectSelector") or {})
-        if not (obj_sel.matches(labels) or (old is not None and obj_sel.matches(old_labels))):
+        if not selectors_match(registry, hook, res, obj, old):
             return False
-        ns_sel = from_label_selector_object(hook.get("namespaceSelector") or {})
-        if res.namespaced:
-            ns = registry.store.get(NAMESPACES.key(None, (obj.get("metadata") or {}).get("namespace", "")))
-            ns_labels = ((ns.obj().get("metadata") or {}).get("labels") or {}) if ns is not None else {}
-            return ns_sel.matches(ns_labels)
-        if res.kind == "Namespace" and res.group == "":
-            return ns_sel.matches(labels)
-        return True
+        conditions = hook.get("matchConditions") or []
+        if not conditions:
+            return True
+        return self._match_conditions(hook, conditions, res, sub, op, obj, old)
+
+    @staticmethod
+    def _match_conditions(hook: dict[str, Any], conditions: list[dict[str, Any]], res: "Resource", sub: str,
+                          op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> bool:
+        """All matchConditions true: call; one false: skip; an error follows failurePolicy
+        (Fail: upstream's `failed calling webhook "N": failed to evaluate match conditions: ...`)."""
+        req = Request(res, sub, op, obj, old, False)
+        act = {"object": cel.to_cel(obj), "oldObject": cel.to_cel(old), "request": cel.to_cel(req.admission_request()),
+               "authorizer": None}
+        try:
+            return match_conditions(conditions, act, [cel.REQUEST_LIMIT])
+        except cel.EvalError as e:
+            if hook.get("failurePolicy", "Fail") == "Ignore":
+                return False
+            raise errors.internal(f'failed calling webhook "{hook.get("name", "")}": '
+                                  f"failed to evaluate match conditions: {e}") from None
 
     def _review(self, res: "Resource", sub: str, op: str, obj: dict[str, Any], old: dict[str, Any] | None,
                 dry_run: bool) -> dict[str, Any]:
-        meta = obj.get("metadata") or {}
-        user = current_user.get()
-        kind = {"group": res.group, "version": res.version, "kind": res.kind}
-        resource = {"group": res.group, "version": res.version, "resource": res.plural}
-        request: dict[str, Any] = {
-            "uid": str(uuid.uuid4()), "kind": kind, "resource": resource, "requestKind": kind,
-            "requestResource": resource, "name": meta.get("name", ""), "operation": op,
-            "userInfo": user.info() if user is not None else {"username": "system:apiserver",
-                                                               "groups": ["system:masters"]},
-            "object": obj, "oldObject": old, "dryRun": dry_run,
-            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions" if old is None else "UpdateOptions"}}
-        if sub:
-            request["subResource"] = sub
-        if res.namespaced:
-            request["namespace"] = meta.get("namespace", "")
+        request = Request(res, sub, op, obj, old, dry_run).admission_request()
+        for k in ("requestSubResource", "subResource", "namespace"):
+            if not request[k]:
+                del request[k]
+        request = {"uid": str(uuid.uuid4()), **request, "object": obj, "oldObject": old}
         return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
 
     def _target(self, registry: "Objects", cfg: dict[str, Any]) -> tuple[str, str | None]:
