@@ -96,3 +96,27 @@ def test_unreachable_webhook_fails_closed_or_is_ignored(cluster: Cluster, ns: st
                                                        policy="Ignore"))
     cluster.kubectl("-n", ns, "create", "configmap", "c", "--from-literal=a=b")
     cluster.kubectl("delete", "validatingwebhookconfiguration", f"{ns}-validate")
+
+
+def test_match_conditions_decide_whether_the_webhook_is_called(cluster: Cluster, ns: str) -> None:
+    from .conftest import free_port
+
+    cluster.kubectl("label", "namespace", ns, f"kubernetes.io/metadata.name={ns}", "--overwrite")
+    config = json.loads(_config("ValidatingWebhookConfiguration", free_port(), "", "validate", ns))
+    config["webhooks"][0]["matchConditions"] = [
+        {"name": "not-skipped", "expression": "!object.metadata.name.startsWith('skip-')"},
+        {"name": "not-admin", "expression": "request.userInfo.username != 'nobody-at-all'"}]
+    cluster.kubectl("create", "-f", "-", input=json.dumps(config))
+    cluster.kubectl("-n", ns, "create", "configmap", "skip-me", "--from-literal=a=b")  # the dead hook is not called
+    p = cluster.kubectl("-n", ns, "create", "configmap", "called", "--from-literal=a=b", check=False)
+    assert 'failed calling webhook "validate.example.com": failed to call webhook:' in p.stderr
+    config["webhooks"][0]["matchConditions"] = [{"name": "broken", "expression": "object.data.nosuch == 'x'"}]
+    cluster.kubectl("replace", "-f", "-", input=json.dumps(config))
+    p = cluster.kubectl("-n", ns, "create", "configmap", "skip-2", "--from-literal=a=b", check=False)
+    assert ('Internal error occurred: failed calling webhook "validate.example.com": failed to evaluate match '
+            "conditions: expression 'object.data.nosuch == 'x'' resulted in error: no such key: nosuch") in p.stderr
+    p = cluster.kubectl("create", "-f", "-", check=False, input=json.dumps(
+        {**config, "metadata": {"name": f"{ns}-bad"}, "webhooks": [
+            {**config["webhooks"][0], "matchConditions": [{"name": "x", "expression": "nosuch == 1"}]}]}))
+    assert "webhooks[0].matchConditions[0].expression: Invalid value: \"nosuch == 1\": compilation failed" in p.stderr
+    cluster.kubectl("delete", "validatingwebhookconfiguration", f"{ns}-validate")

@@ -163,6 +163,10 @@ _RULES: dict[tuple[str, str], Strategy] = {
     ("networking.k8s.io", "Ingress"): Strategy(validate=lambda o, old, v: other.validate_ingress(o, old),
                                                initial_status={"loadBalancer": {}}),
     ("networking.k8s.io", "IngressClass"): Strategy(d.ingress_class_defaults),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): Strategy(
+        validate=lambda o, old, v: admission_policy.validate_webhook_configuration(o, old), generation=True),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): Strategy(
+        validate=lambda o, old, v: admission_policy.validate_webhook_configuration(o, old), generation=True),
     ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): Strategy(
         admission_policy.policy_defaults, lambda o, old, v: admission_policy.validate_policy(o, old),
         initial_status={}, generation=True),

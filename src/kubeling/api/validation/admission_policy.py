@@ -1,4 +1,5 @@
-"""admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy and its Binding: defaults and
+"""admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy and its Binding (and the webhook
+configurations' matchConditions): defaults and
 validation (upstream pkg/apis/admissionregistration/{v1/defaults.go,validation/validation.go}).
 CEL expressions are compiled here (api/cel.py), so a policy that would not compile is a 422 with
 upstream's `compilation failed: ERROR: <input>:L:C: ...` rather than a surprise at admission."""
@@ -13,6 +14,7 @@ from .field import Causes, dict_of, invalid, list_of, name_is_dns_subdomain, not
 
 BASE_VARIABLES = ("object", "oldObject", "request", "params", "namespaceObject", "authorizer")
 WITH_VARIABLES = (*BASE_VARIABLES, "variables")
+WEBHOOK_VARIABLES = ("object", "oldObject", "request", "authorizer")
 FAILURE_POLICIES = ("Fail", "Ignore")
 ACTIONS = ("Audit", "Deny", "Warn")
 
@@ -147,4 +149,13 @@ def validate_binding(obj: dict[str, Any], old: dict[str, Any] | None) -> Causes:
                        if not ref.get("parameterNotFoundAction")
                        else not_supported("spec.paramRef.parameterNotFoundAction", ref["parameterNotFoundAction"],
                                           ("Allow", "Deny")))
+    return out
+
+
+def validate_webhook_configuration(obj: dict[str, Any], old: dict[str, Any] | None) -> Causes:
+    """Mutating/ValidatingWebhookConfiguration: ObjectMeta, and matchConditions that compile."""
+    out = validate_meta(obj, old, False, name_is_dns_subdomain)
+    for i, hook in enumerate(list_of(obj.get("webhooks"))):
+        out += _named_expressions(dict_of(hook).get("matchConditions"), f"webhooks[{i}].matchConditions",
+                                  WEBHOOK_VARIABLES)
     return out
