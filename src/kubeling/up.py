@@ -93,9 +93,11 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         auditor = Auditor.open(cfg.audit_policy_file, cfg.audit_log_path or os.path.join(cfg.server_dir, "audit.log"))
     app = build_app(registry, pki, f"{cfg.advertise or cfg.bind}:{cfg.port}", authz=authz, auditor=auditor,
                     request_timeout=cfg.request_timeout)
-    from .apiserver.crds import CRDServer
+    from .apiserver.crds import CRDServer, ensure_builtin
+    from .api import rollout
 
     crd_server = app["api"].crds = CRDServer(registry)
+    await ensure_builtin(registry, rollout.definition())  # the built-in Rollout kind
     await crd_server.sync()  # the stored CRDs are served from the first request
     runner = await serve(app, cfg.bind, cfg.port, pki, cfg.socket_path, also=(node_addr,) if node_addr else ())
     write_kubeconfig(cfg.kubeconfig_path, pki, cfg.server_url)

@@ -274,3 +274,14 @@ def test_openapi_documents_follow_the_installed_crds():
         resources.install_custom(())
     assert openapi.v3_document("apis/example.com/v1") is None
     assert b"com.example.v1.Widget" not in openapi.v2_document()
+
+
+def test_int_or_string_field_inside_an_object_compiles_and_validates():
+    """Regression: an `x-kubernetes-int-or-string` node failed to compile (UnboundLocalError), so a
+    CRD with one (the built-in Rollout's maxSurge) was not served at all."""
+    v = structural.compile_schema({"type": "object", "properties": {
+        "surge": {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}}})
+    assert v is not None
+    assert structural.validate(v, {"surge": "25%"}) == [] and structural.validate(v, {"surge": 2}) == []
+    assert [c["message"] for c in structural.validate(v, {"surge": True})] == [
+        'surge: Invalid value: true: surge in body must be of type integer,string: "boolean"']

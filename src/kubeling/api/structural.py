@@ -67,6 +67,7 @@ def compile_schema(s: dict[str, Any] | None) -> Validator | None:
     checks: list[Validator] = []
     typ = s.get("type")
     nullable = bool(s.get("nullable"))
+    of_type: Callable[[Any, str, Causes], bool] | None = None
     if s.get("x-kubernetes-int-or-string"):
         def int_or_string(v: Any, path: str, out: Causes) -> None:
             if not isinstance(v, (str, int)) or isinstance(v, bool):
@@ -76,15 +77,14 @@ def compile_schema(s: dict[str, Any] | None) -> Validator | None:
     elif typ in _TYPES:
         ok = _TYPES[typ]
 
-        def of_type(v: Any, path: str, out: Causes) -> bool:
+        def typed(v: Any, path: str, out: Causes) -> bool:
             if ok(v) or (v is None and nullable):
                 return True
             got = go_value(_json_type(v))  # the value shown is its JSON type, as kube-openapi's error
             out.append(_cause("FieldValueInvalid", path, f"Invalid value: {got}: {path} in body must be of type "
                               f"{typ}: {got}"))
             return False
-    else:
-        of_type = None  # type: ignore[assignment]
+        of_type = typed
     enum: Validator | None = None
     if "enum" in s:
         allowed = s["enum"]

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from typing import Any
 
-from ..api import crd, customresource, resources
+from ..api import crd, customresource, errors, resources
 from ..api.resources import Resource
 from ..store.base import Entry, KeyNotFound, RevisionConflict
 
@@ -143,6 +143,33 @@ class CRDServer:
                     await self.sync()
             finally:
                 self.store.unwatch(w)
+
+
+async def ensure_builtin(registry: Any, crd_obj: dict[str, Any]) -> None:
+    """Install a CRD kubeling ships (the Rollout kind): create it, or update it when the stored
+    one differs (an older kubeling's schema), so a restart converges on the code's definition."""
+    from .registry import WriteOptions
+
+    opts = WriteOptions(field_manager="kube-apiserver")
+    name = crd_obj["metadata"]["name"]
+    stored = registry.store.get(CRDS.key(None, name))
+    if stored is None:
+        try:
+            await registry.create(CRDS, None, crd_obj, opts)
+            return
+        except errors.StatusError as e:
+            if e.code != 409:
+                raise
+            stored = registry.store.get(CRDS.key(None, name))
+            if stored is None:
+                return
+    cur = stored.copy()
+    want_spec = {**crd_obj["spec"], "conversion": (cur.get("spec") or {}).get("conversion") or {"strategy": "None"}}
+    want_labels = {**(cur["metadata"].get("labels") or {}), **crd_obj["metadata"].get("labels", {})}
+    if cur.get("spec") == want_spec and cur["metadata"].get("labels") == want_labels:
+        return
+    cur["spec"], cur["metadata"]["labels"] = want_spec, want_labels
+    await registry.update(CRDS, None, name, cur, opts, current=stored)
 
 
 def _strip_times(status: dict[str, Any]) -> Any:

@@ -25,6 +25,7 @@ from .persistentvolume import PersistentVolumeController
 from .podgc import PodGCController
 from .replicaset import ReplicaSetController
 from .resourcequota import ResourceQuotaController
+from .rollout.controller import RolloutController
 from .rootca import RootCAPublisher
 from .serviceaccount import ServiceAccountsController
 from .servicelb import ServiceLBController
@@ -58,6 +59,7 @@ def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Await
         "namespace": NamespaceController(sa("namespace-controller")).run,
         "deployment": DeploymentController(sa("deployment-controller")).run,
         "replicaset": ReplicaSetController(sa("replicaset-controller")).run,
+        "rollout": RolloutController(sa("rollout-controller")).run,
         "daemonset": DaemonSetController(sa("daemon-set-controller")).run,
         "statefulset": StatefulSetController(sa("statefulset-controller")).run,
         "persistentvolume-binder": PersistentVolumeController(sa("persistent-volume-binder")).run,

@@ -272,6 +272,13 @@ CONTROLLER_ROLES: dict[str, list[Rule]] = {
         r("update", "-", "replicationcontrollers/finalizers"), r("create delete list patch watch", "-", "pods"), EVENTS],
     "resourcequota-controller": [r("list watch", "*", "*"), r("update", "-", "resourcequotas/status"), EVENTS],
     "root-ca-cert-publisher": [r("create update", "-", "configmaps"), EVENTS],
+    # kubeling's own (Argo Rollouts' controller, narrowed to what ours does): it writes Rollout
+    # status, owns ReplicaSets (blockOwnerDeletion needs rollouts/finalizers), steers Services
+    "rollout-controller": [
+        r("get list watch", "rollouts.kubeling.io", "rollouts"),
+        r("update", "rollouts.kubeling.io", "rollouts/status rollouts/finalizers"),
+        r("create delete get list patch update watch", "apps", "replicasets"),
+        r("get list patch watch", "-", "services"), r("list watch", "-", "pods"), EVENTS],
     "route-controller": [r("list watch", "-", "nodes"), r("patch", "-", "nodes/status"), EVENTS],
     "service-account-controller": [r("create", "-", "serviceaccounts"), EVENTS],
     "service-controller": [r(READ, "-", "services"), r("patch update", "-", "services/status"),

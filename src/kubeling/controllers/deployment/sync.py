@@ -13,7 +13,6 @@ import logging
 from typing import Any, Optional
 
 from ...api import errors
-from ..podutil import new_controller_ref
 from . import util
 from .context import DEPLOYMENTS, REPLICASETS, DeploymentContext
 
@@ -121,26 +120,8 @@ async def get_new_replica_set(dc: DeploymentContext, d: Obj, rs_list: list[Obj],
 
     spec = d["spec"]
     status = d.setdefault("status", {})
-    template = copy.deepcopy(spec.get("template") or {})
-    pth = util.compute_hash(template, status.get("collisionCount"))
-    tmeta = template.setdefault("metadata", {})
-    tmeta["labels"] = {**(tmeta.get("labels") or {}), util.POD_TEMPLATE_HASH: pth}
-    new_rs: Obj = {
-        "apiVersion": "apps/v1", "kind": "ReplicaSet",
-        "metadata": {
-            "name": f'{d["metadata"]["name"]}-{pth}',
-            "namespace": d["metadata"].get("namespace"),
-            "ownerReferences": [new_controller_ref(d, "apps/v1", "Deployment")],
-            "labels": dict(tmeta["labels"]),
-        },
-        "spec": {
-            "replicas": 0,
-            "selector": util.clone_selector_and_add_label(spec.get("selector"), util.POD_TEMPLATE_HASH, pth),
-            "template": template,
-        },
-    }
-    if min_ready:
-        new_rs["spec"]["minReadySeconds"] = min_ready
+    pth = util.compute_hash(spec.get("template"), status.get("collisionCount"))
+    new_rs = util.replica_set_for(d, "apps/v1", "Deployment", spec.get("template"), util.POD_TEMPLATE_HASH, pth)
     new_replicas = util.new_rs_new_replicas(d, old_rss + [new_rs], new_rs)
     new_rs["spec"]["replicas"] = new_replicas
     util.set_new_replica_set_annotations(d, new_rs, new_revision, False)
@@ -246,8 +227,9 @@ async def scale(dc: DeploymentContext, d: Obj, new_rs: Optional[Obj], old_rss: l
         await scale_replica_set(dc, rs, sizes[name], d, operation)
 
 
-async def cleanup_deployment(dc: DeploymentContext, old_rss: list[Obj], d: Obj) -> None:
-    """cleanupDeployment: delete the oldest revisions beyond revisionHistoryLimit, only if empty."""
+async def cleanup_deployment(dc: DeploymentContext, old_rss: list[Obj], d: Obj, revision_key: str = util.REVISION) -> None:
+    """cleanupDeployment: delete the oldest revisions beyond revisionHistoryLimit, only if empty
+    (a Rollout's too: its ReplicaSets count revisions in `revision_key`)."""
     if not util.has_revision_history_limit(d):
         return
     alive = [rs for rs in old_rss if rs is not None and not rs["metadata"].get("deletionTimestamp")]
@@ -257,7 +239,7 @@ async def cleanup_deployment(dc: DeploymentContext, old_rss: list[Obj], d: Obj) 
 
     def by_revision(rs: Obj) -> tuple[Any, ...]:
         try:
-            rev = util.revision(rs)
+            rev = util.revision(rs, revision_key)
         except ValueError:
             rev = 0
         return (rev, util.creation_key(rs))
@@ -268,7 +250,8 @@ async def cleanup_deployment(dc: DeploymentContext, old_rss: list[Obj], d: Obj) 
                 or rs["metadata"].get("generation", 0) > int(st.get("observedGeneration") or 0)
                 or rs["metadata"].get("deletionTimestamp")):
             continue
-        log.info("cleaning up replica set %s of deployment %s", rs["metadata"]["name"], d["metadata"]["name"])
+        log.info("cleaning up replica set %s of %s %s", rs["metadata"]["name"], d.get("kind", "Deployment"),
+                 d["metadata"]["name"])
         try:
             await dc.client.delete(REPLICASETS, rs["metadata"].get("namespace"), rs["metadata"]["name"])
         except errors.StatusError as e:

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Optional
 import orjson
 
 from ...api.timestamps import parse_rfc3339, rfc3339
+from ...client.controller import new_controller_ref
 
 Obj = dict[str, Any]
 RS = Optional[Obj]
@@ -350,19 +351,20 @@ def find_active_or_latest(new_rs: RS, old_rss: list[Obj]) -> Obj | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def revision(obj: Obj) -> int:
-    """Revision: the revision annotation as an int (0 when absent). Raises ValueError if garbled."""
-    v = annotations(obj).get(REVISION)
+def revision(obj: Obj, key: str = REVISION) -> int:
+    """Revision: the revision annotation (`key`: a Rollout's ReplicaSets use Argo's) as an int,
+    0 when absent. Raises ValueError if garbled."""
+    v = annotations(obj).get(key)
     return 0 if v is None else int(v)
 
 
-def max_revision(rss: Iterable[RS]) -> int:
+def max_revision(rss: Iterable[RS], key: str = REVISION) -> int:
     best = 0
     for rs in rss:
         if rs is None:
             continue
         try:
-            best = max(best, revision(rs))
+            best = max(best, revision(rs, key))
         except ValueError:
             continue
     return best
@@ -474,6 +476,29 @@ def compute_hash(template: Obj | None, collision_count: int | None) -> str:
     if collision_count is not None:
         h = fnv32a(struct.pack("<I", collision_count & 0xFFFFFFFF) + b"\0\0\0\0", h)
     return safe_encode_string(str(h))
+
+
+def replica_set_for(owner: Obj, api_version: str, kind: str, template: Obj | None, hash_label: str, pth: str) -> Obj:
+    """The ReplicaSet a workload (a Deployment, a Rollout) owns for `template`: named
+    `<owner>-<hash>`, its pods labelled `hash_label: <hash>` and selected by it too, 0 replicas."""
+    spec = owner.get("spec") or {}
+    template = copy.deepcopy(template or {})
+    tmeta = template.setdefault("metadata", {})
+    tmeta["labels"] = {**(tmeta.get("labels") or {}), hash_label: pth}
+    rs: Obj = {
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {
+            "name": f'{owner["metadata"]["name"]}-{pth}',
+            "namespace": owner["metadata"].get("namespace"),
+            "ownerReferences": [new_controller_ref(owner, api_version, kind)],
+            "labels": dict(tmeta["labels"]),
+        },
+        "spec": {"replicas": 0, "selector": clone_selector_and_add_label(spec.get("selector"), hash_label, pth),
+                 "template": template},
+    }
+    if spec.get("minReadySeconds"):
+        rs["spec"]["minReadySeconds"] = spec["minReadySeconds"]
+    return rs
 
 
 def clone_selector_and_add_label(selector: Obj | None, key: str, value: str) -> Obj:
