@@ -285,3 +285,22 @@ def test_int_or_string_field_inside_an_object_compiles_and_validates():
     assert structural.validate(v, {"surge": "25%"}) == [] and structural.validate(v, {"surge": 2}) == []
     assert [c["message"] for c in structural.validate(v, {"surge": True})] == [
         'surge: Invalid value: true: surge in body must be of type integer,string: "boolean"']
+
+
+def test_openapi_v2_drops_any_of_as_upstream():
+    """Regression: an int-or-string field's `anyOf` reached swagger 2.0, which has no such
+    keyword, and /openapi/v2 (protobuf, what kubectl reads) answered 500."""
+    from kubeling.apiserver import openapi
+
+    obj = make_crd()
+    obj["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["surge"] = {
+        "x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}
+    try:
+        resources.install_custom(tuple(crd.rows(obj)))
+        import orjson
+
+        widget = orjson.loads(openapi.v2_document())["definitions"]["com.example.v1.Widget"]
+        assert widget["properties"]["spec"]["properties"]["surge"] == {"x-kubernetes-int-or-string": True}
+        assert openapi.v2_protobuf()
+    finally:
+        resources.install_custom(())

@@ -29,14 +29,15 @@ def def_name(group: str, version: str, kind: str) -> str:
 
 
 def _v2(node: Any) -> Any:
-    """The structural schema as swagger 2.0 takes it (upstream drops what v2 cannot say)."""
+    """The structural schema as swagger 2.0 takes it: upstream's ConvertJSONSchemaPropsToOpenAPIv2Schema
+    drops what v2 cannot say (oneOf, anyOf and not: an int-or-string field's anyOf)."""
     if isinstance(node, list):
         return [_v2(n) for n in node]
     if not isinstance(node, dict):
         return node
     out = {}
     for k, v in node.items():
-        if k in ("nullable", "x-kubernetes-validations"):
+        if k in ("nullable", "x-kubernetes-validations", "oneOf", "anyOf", "not"):
             continue
         out[k] = {pk: _v2(pv) for pk, pv in v.items()} if k == "properties" and isinstance(v, dict) else _v2(v)
     return out

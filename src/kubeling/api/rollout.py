@@ -138,7 +138,7 @@ def definition() -> dict[str, Any]:
         "spec": {
             "group": GROUP, "scope": "Namespaced",
             "names": {"plural": PLURAL, "singular": "rollout", "kind": KIND, "listKind": "RolloutList",
-                      "shortNames": ["ro"], "categories": ["all"]},
+                      "shortNames": ["ro"]},
             "versions": [{
                 "name": VERSION, "served": True, "storage": True,
                 "schema": {"openAPIV3Schema": SCHEMA},

@@ -64,12 +64,7 @@ async def sync_blue_green(s: Sync, bg: Obj) -> None:
         auto = bg.get("autoPromotionEnabled", True) is not False
         seconds = bg.get("autoPromotionSeconds")
         if not auto or seconds is not None:
-            out = steps.pause(st, steps.BLUE_GREEN_PAUSE, float(seconds) if auto else None, s.now)
-            if out.started:
-                s.event("RolloutPaused", f"Rollout is paused ({steps.BLUE_GREEN_PAUSE})")
-            if not out.done:
-                if out.recheck is not None:
-                    s.after(out.recheck)
+            if not s.pause(steps.BLUE_GREEN_PAUSE, float(seconds) if auto else None):
                 return
     await _promote(s, bg, active, preview)
 

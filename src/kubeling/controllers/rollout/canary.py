@@ -68,12 +68,7 @@ async def sync_canary(s: Sync, c: Obj) -> None:
             continue
         if step.get("pause") is not None:
             dur = steps.parse_duration(step["pause"].get("duration"))
-            out = steps.pause(st, steps.CANARY_PAUSE, dur if isinstance(dur, float) else None, s.now)
-            if out.started:
-                s.event("RolloutPaused", f"Rollout is paused ({steps.CANARY_PAUSE})")
-            if not out.done:
-                if out.recheck is not None:
-                    s.after(out.recheck)
+            if not s.pause(steps.CANARY_PAUSE, dur if isinstance(dur, float) else None):
                 break
             index = _completed(s, step_list, index)
             continue

@@ -69,6 +69,16 @@ class Sync:
     def event(self, reason: str, message: str, warning: bool = False) -> None:
         self.rc.recorder.event(self.ro, "Warning" if warning else "Normal", reason, message)
 
+    def pause(self, reason: str, duration: float | None) -> bool:
+        """Hold at a pause (steps.pause): whether it is over; Argo's event when it begins, and a
+        sync when its duration runs out."""
+        out = steps.pause(self.status, reason, duration, self.now)
+        if out.started:
+            self.event("RolloutPaused", f"Rollout is paused ({reason})")
+        if out.recheck is not None and not out.done:
+            self.after(out.recheck)
+        return out.done
+
     def mark_aborted(self) -> None:
         """The abort is seen for the first time: when, and Argo's event."""
         if not self.status.get("abortedAt"):
