@@ -20,6 +20,7 @@ Every module has second octets of its own: no module's range overlaps another's,
 | test_tutorial_real    | kltutN                 | 10.252.N.0/24                 | 10.253.N.0/24            |
 | test_kubelet_real     | klkubN                 | 10.254.N.0/24                 | 10.255.N.0/24            |
 | test_runtime (CNI)    | klrtN                  | 10.238.N.0/24                 | 10.239.N.0/24            |
+| test_rollout          | klroN                  | 10.232.N.0/24                 | 10.233.N.0/24            |
 | test_images, _volumes | none (no node network) |                               |                          |
 """
 
