@@ -40,9 +40,11 @@ HASH = "rollouts-pod-template-hash"
 
 
 def _proxy_weights() -> bool:
-    """Whether this tree's kube-proxy honours the stable Service's canary weight."""
-    root = os.path.join(os.path.dirname(__file__), "..", "..", "src", "kubeling", "proxy")
-    return any("canary-weight" in open(os.path.join(root, f)).read() for f in os.listdir(root) if f.endswith(".py"))
+    """Whether this tree's kube-proxy honours the stable Service's canary weight (the contract
+    in docs/rollouts.md; kube-proxy's side is model.CANARY_WEIGHT)."""
+    from kubeling.proxy import model
+
+    return getattr(model, "CANARY_WEIGHT", None) == "rollouts.kubeling.io/canary-weight"
 
 
 def template(app: str, version: str) -> dict[str, Any]:

@@ -249,3 +249,10 @@ def test_scale_explain_and_validation(c: Cluster, ns: str) -> None:
                                                                "selector": {"matchLabels": {}}}})
     st = wait_status(c, ns, "sel", "invalid", phase="Degraded")
     assert st["message"] == "InvalidSpec: This rollout is selecting all pods. A non-empty selector is required."
+    # the template is validated as a Deployment's, when its ReplicaSet is written
+    no_image = rollout("tpl", {"canary": {}})
+    no_image["spec"]["template"]["spec"]["containers"] = [{"name": "web"}]
+    apply(c, ns, no_image)
+    st = wait_status(c, ns, "tpl", "invalid template", phase="Degraded")
+    assert st["message"].startswith('ReplicaSetCreateError: Failed to create new replica set "tpl-')
+    assert "spec.template.spec.containers[0].image: Required value" in st["message"]

@@ -64,3 +64,23 @@ async def test_deleting_a_crd_deletes_its_objects_first(registry):
     assert registry.list(widgets, None)[0] == []
     assert registry.list(CRDS, None)[0] == []
     assert resources.lookup("example.com", "v1", "widgets") is None
+
+
+async def test_the_built_in_rollout_crd_is_installed_once_and_updated_when_it_changed(registry):
+    from kubeling.api import rollout
+    from kubeling.apiserver.crds import ensure_builtin
+
+    await ensure_builtin(registry, rollout.definition())
+    first = registry.get(CRDS, None, rollout.NAME).obj()
+    await ensure_builtin(registry, rollout.definition())  # a restart with the same definition: no write
+    assert registry.get(CRDS, None, rollout.NAME).obj()["metadata"]["resourceVersion"] == \
+        first["metadata"]["resourceVersion"]
+    newer = rollout.definition()
+    newer["spec"]["versions"][0]["additionalPrinterColumns"] = newer["spec"]["versions"][0][
+        "additionalPrinterColumns"][:2]
+    await ensure_builtin(registry, newer)  # a kubeling with another schema: the stored CRD follows
+    got = registry.get(CRDS, None, rollout.NAME).obj()
+    assert got["metadata"]["uid"] == first["metadata"]["uid"]
+    assert len(got["spec"]["versions"][0]["additionalPrinterColumns"]) == 2
+    await CRDServer(registry).sync()
+    assert resources.lookup(rollout.GROUP, rollout.VERSION, rollout.PLURAL) is not None

@@ -8,6 +8,7 @@ import copy
 import time
 from typing import Any, Callable
 
+from ...api import errors
 from ...api import rollout as api
 from ...api.resources import lookup
 from ...api.selectors import from_label_selector_object
@@ -160,7 +161,12 @@ class RolloutController(Controller):
             return
         before = (s.ro.get("status") or {}).get("phase")
         s.ro["status"] = new
-        written = await self.client.update_status(self.res, s.ro)
+        try:
+            written = await self.client.update_status(self.res, s.ro)
+        except errors.StatusError as e:
+            if e.code != 409:
+                raise
+            return  # a user wrote the status (promote, abort) meanwhile: that write's event syncs us again
         self.status_writes.wrote(s.key, written)
         if before != new["phase"] and new["phase"] == rstatus.HEALTHY and before is not None:
             s.event("RolloutHealthy", "Rollout is healthy")
