@@ -60,7 +60,7 @@ def wait_status(c: Cluster, ns: str, name: str, what: str, **want: Any) -> dict[
     def check() -> dict[str, Any] | None:
         st = status(c, ns, name)
         return st if all(st.get(k) == v for k, v in want.items()) else None
-    return c.wait_for(check, timeout=40, interval=0.2, what=f"{what}: {want}")
+    return c.wait_for(check, timeout=60, interval=0.2, what=f"{what}: {want}")
 
 
 def rs_sizes(c: Cluster, ns: str) -> dict[str, tuple[int, int]]:
@@ -114,16 +114,16 @@ def test_canary_steps_pause_promote_and_full_promotion(c: Cluster, ns: str) -> N
     v2 = st["currentPodHash"]
     assert st["message"] == "CanaryPauseStep" and st["stableRS"] == v1 and st["controllerPause"] is True
     assert st["canary"]["weights"]["canary"] == {"weight": 20, "podTemplateHash": v2}
-    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (4, 4), v2: (1, 1)}, what="20 % of 5 replicas: 1 canary, 4 stable")
+    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (4, 4), v2: (1, 1)}, timeout=40, what="20 % of 5 replicas: 1 canary, 4 stable")
 
     promote(c, ns, "web")
     wait_status(c, ns, "web", "paused at step 3", phase="Paused", currentStepIndex=3)
-    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (3, 3), v2: (3, 3)}, what="50 %: both rounded up")
+    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (3, 3), v2: (3, 3)}, timeout=40, what="50 %: both rounded up")
 
     patch_status(c, ns, "web", {"promoteFull": True})  # skips the remaining steps and the 1 h pause
     st = wait_status(c, ns, "web", "fully promoted", phase="Healthy", stableRS=v2, currentStepIndex=6)
     assert "promoteFull" not in st and "pauseConditions" not in st
-    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (0, 0), v2: (5, 5)}, what="the old version scaled down")
+    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (0, 0), v2: (5, 5)}, timeout=40, what="the old version scaled down")
     rss = {rs["metadata"]["labels"][HASH]: rs for rs in c.json("get", "rs", "-n", ns)["items"]}
     assert rss[v2]["metadata"]["annotations"]["rollout.argoproj.io/revision"] == "2"
     assert rss[v2]["metadata"]["ownerReferences"][0]["kind"] == "Rollout"
@@ -141,14 +141,14 @@ def test_canary_weights_on_the_stable_service_abort_retry_and_undo(c: Cluster, n
     apply(c, ns, service("web-stable", "web"), service("web-canary", "web"), rollout("web", strategy))
     v1 = wait_status(c, ns, "web", "first version healthy", phase="Healthy", availableReplicas=4)["stableRS"]
     c.wait_for(lambda: selector_hash(c, ns, "web-stable") == v1 == selector_hash(c, ns, "web-canary"),
-               what="both services select the stable version")
+               timeout=40, what="both services select the stable version")
     assert svc_annotations(c, ns, "web-stable") == {}
 
     set_image(c, ns, "web", "nginx:2")
     st = wait_status(c, ns, "web", "paused at 5 %", phase="Paused", currentStepIndex=1)
     v2 = st["currentPodHash"]
     # with services the stable side stays whole and one canary pod carries 5 % through kube-proxy
-    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (4, 4), v2: (1, 1)}, what="4 stable + 1 canary")
+    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (4, 4), v2: (1, 1)}, timeout=40, what="4 stable + 1 canary")
     assert svc_annotations(c, ns, "web-stable") == {CANARY_SVC: "web-canary", WEIGHT: "5"}
     assert selector_hash(c, ns, "web-canary") == v2 and selector_hash(c, ns, "web-stable") == v1
     assert st["canary"]["weights"]["stable"] == {"weight": 95, "podTemplateHash": v1, "serviceName": "web-stable"}
@@ -156,26 +156,26 @@ def test_canary_weights_on_the_stable_service_abort_retry_and_undo(c: Cluster, n
     patch_status(c, ns, "web", {"abort": True})
     st = wait_status(c, ns, "web", "aborted", phase="Degraded")
     assert st["message"] == "RolloutAborted: Rollout aborted update to revision 2" and st["abortedAt"]
-    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (4, 4), v2: (0, 0)}, what="the canary scaled to zero")
+    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (4, 4), v2: (0, 0)}, timeout=40, what="the canary scaled to zero")
     c.wait_for(lambda: svc_annotations(c, ns, "web-stable") == {} and selector_hash(c, ns, "web-canary") == v1,
-               what="all traffic back on stable")
+               timeout=40, what="all traffic back on stable")
     assert "RolloutAborted" in reasons(c, ns)
 
     patch_status(c, ns, "web", {"abort": False})  # retry
     st = wait_status(c, ns, "web", "retried from step 0", phase="Paused", currentStepIndex=1)
     assert "abortedAt" not in st
-    c.wait_for(lambda: svc_annotations(c, ns, "web-stable").get(WEIGHT) == "5", what="the weight again")
+    c.wait_for(lambda: svc_annotations(c, ns, "web-stable").get(WEIGHT) == "5", timeout=40, what="the weight again")
     assert "RolloutRetry" in reasons(c, ns)
 
     promote(c, ns, "web")
     wait_status(c, ns, "web", "paused at 50 %", phase="Paused", currentStepIndex=3)
-    c.wait_for(lambda: svc_annotations(c, ns, "web-stable").get(WEIGHT) == "50", what="weight 50")
-    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (4, 4), v2: (2, 2)}, what="2 canary pods for 50 % of 4")
+    c.wait_for(lambda: svc_annotations(c, ns, "web-stable").get(WEIGHT) == "50", timeout=40, what="weight 50")
+    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (4, 4), v2: (2, 2)}, timeout=40, what="2 canary pods for 50 % of 4")
     promote(c, ns, "web")
     wait_status(c, ns, "web", "promoted", phase="Healthy", stableRS=v2)
     c.wait_for(lambda: selector_hash(c, ns, "web-stable") == v2 and svc_annotations(c, ns, "web-stable") == {},
-               what="the stable service switched, its weight removed")
-    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (0, 0), v2: (4, 4)}, what="old pods gone after the delay")
+               timeout=40, what="the stable service switched, its weight removed")
+    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (0, 0), v2: (4, 4)}, timeout=40, what="old pods gone after the delay")
 
     # undo: the previous template again (what `kubectl argo rollouts undo` writes) is a new revision
     set_image(c, ns, "web", "nginx:1")
@@ -185,7 +185,7 @@ def test_canary_weights_on_the_stable_service_abort_retry_and_undo(c: Cluster, n
     # ...and a template back to the stable one while a canary is in progress ends it at once
     set_image(c, ns, "web", "nginx:2")
     wait_status(c, ns, "web", "back on stable", phase="Healthy", currentPodHash=v2, stableRS=v2)
-    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (0, 0), v2: (4, 4)}, what="canary gone")
+    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (0, 0), v2: (4, 4)}, timeout=40, what="canary gone")
 
 
 def test_blue_green_preview_auto_promotion_and_scale_down_delay(c: Cluster, ns: str) -> None:
@@ -207,7 +207,7 @@ def test_blue_green_preview_auto_promotion_and_scale_down_delay(c: Cluster, ns: 
     assert selector_hash(c, ns, "bg-active") == v2
     rss = {rs["metadata"]["labels"][HASH]: rs for rs in c.json("get", "rs", "-n", ns)["items"]}
     assert "rollouts.kubeling.io/scale-down-deadline" in rss[v1]["metadata"]["annotations"]
-    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (0, 0), v2: (2, 2)}, what="old version down after the delay")
+    c.wait_for(lambda: rs_sizes(c, ns) == {v1: (0, 0), v2: (2, 2)}, timeout=40, what="old version down after the delay")
 
     # autoPromotionSeconds: it pauses, then promotes by itself
     c.kubectl("patch", "ro", "bg", "-n", ns, "--type", "merge", "-p", json.dumps(
@@ -226,7 +226,7 @@ def test_blue_green_preview_auto_promotion_and_scale_down_delay(c: Cluster, ns: 
     patch_status(c, ns, "bg", {"abort": True})
     wait_status(c, ns, "bg", "aborted", phase="Degraded")
     c.wait_for(lambda: selector_hash(c, ns, "bg-preview") == v3 and rs_sizes(c, ns)[v4] == (0, 0),
-               what="preview back on the active version, the new one scaled down")
+               timeout=40, what="preview back on the active version, the new one scaled down")
 
 
 def test_scale_explain_and_validation(c: Cluster, ns: str) -> None:
