@@ -116,6 +116,10 @@ def test_canary_steps_pause_promote_and_full_promotion(c: Cluster, ns: str) -> N
     assert st["canary"]["weights"]["canary"] == {"weight": 20, "podTemplateHash": v2}
     c.wait_for(lambda: rs_sizes(c, ns) == {v1: (4, 4), v2: (1, 1)}, timeout=40, what="20 % of 5 replicas: 1 canary, 4 stable")
 
+    c.kubectl("patch", "ro", "web", "-n", ns, "--type", "merge", "-p", '{"spec":{"paused":true}}')
+    patch_status(c, ns, "web", {"pauseConditions": None})  # half a promote: still paused by the user
+    st = wait_status(c, ns, "web", "held by spec.paused", phase="Paused", message="manually paused")
+    assert st["currentStepIndex"] == 1
     promote(c, ns, "web")
     wait_status(c, ns, "web", "paused at step 3", phase="Paused", currentStepIndex=3)
     c.wait_for(lambda: rs_sizes(c, ns) == {v1: (3, 3), v2: (3, 3)}, timeout=40, what="50 %: both rounded up")
