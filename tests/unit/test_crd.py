@@ -304,3 +304,15 @@ def test_openapi_v2_drops_any_of_as_upstream():
         assert openapi.v2_protobuf()
     finally:
         resources.install_custom(())
+
+
+def test_custom_resource_metadata_is_decoded_as_object_meta():
+    """Regression (found by the fuzzer once the Rollout CRD was served): a custom resource with
+    `metadata.labels` of the wrong type reached validation and answered 500 (AttributeError)."""
+    decoder = typed.compile_structural(SCHEMA)
+    with pytest.raises(typed.Mismatch):
+        decoder({"metadata": {"name": "w", "labels": "a=b"}, "spec": {"size": "small"}}, "", [])
+    unknown: list = []
+    obj = {"metadata": {"name": "w", "labels": {"a": "b"}, "bogus": 1}, "spec": {"size": "small"}}
+    decoder(obj, "", unknown)
+    assert obj["metadata"] == {"name": "w", "labels": {"a": "b"}} and unknown == ["metadata.bogus"]

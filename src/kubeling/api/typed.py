@@ -467,6 +467,12 @@ def decode(group: str, version: str, kind: str, obj: Any, mode: str = JSON) -> l
 _ROOT_KEEP = ("apiVersion", "kind", "metadata")
 
 
+def _object_meta() -> Checker:
+    c = compile_node({"$ref": schema.REF_PREFIX + "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}, JSON)
+    assert c is not None
+    return c
+
+
 def compile_structural(s: dict[str, Any] | None, root: bool = True) -> Checker:
     """The decode step of a custom resource, compiled from its CRD version's openAPIV3Schema.
 
@@ -481,6 +487,8 @@ def compile_structural(s: dict[str, Any] | None, root: bool = True) -> Checker:
     preserve = bool(s.get("x-kubernetes-preserve-unknown-fields"))
     keep = _ROOT_KEEP if root or s.get("x-kubernetes-embedded-resource") else ()
     props = {k: compile_structural(p, root=False) for k, p in (s.get("properties") or {}).items()}
+    if keep:  # metadata is decoded as ObjectMeta (upstream's objectmeta coercion): typed, pruned
+        props["metadata"] = _object_meta()
     defaults = {k: p["default"] for k, p in (s.get("properties") or {}).items()
                 if isinstance(p, dict) and "default" in p}
     nullable = {k for k, p in (s.get("properties") or {}).items() if isinstance(p, dict) and p.get("nullable")}
