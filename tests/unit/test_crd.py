@@ -296,7 +296,7 @@ def test_openapi_v2_drops_any_of_as_upstream():
     obj["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["surge"] = {
         "x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}
     try:
-        resources.install_custom(tuple(crd.rows(obj)))
+        resources.install_custom(tuple(customresource.rows(obj)))
         import orjson
 
         widget = orjson.loads(openapi.v2_document())["definitions"]["com.example.v1.Widget"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kubeling.api import crd, rollout, structural
+from kubeling.api import crd, customresource, rollout, structural
 from kubeling.controllers.podutil import format_time
 from kubeling.controllers.rollout import status as rstatus
 from kubeling.controllers.rollout import steps
@@ -134,7 +134,7 @@ def test_the_rollout_crd_is_valid_and_its_schema_compiles() -> None:
     obj = rollout.definition()
     crd.apply_defaults(obj)
     assert crd.validate(obj, None) == []
-    (row,) = crd.rows({**obj, "metadata": {**obj["metadata"], "uid": "u"}})
+    (row,) = customresource.rows({**obj, "metadata": {**obj["metadata"], "uid": "u"}})
     assert (row.group, row.version, row.plural, row.short_names) == ("rollouts.kubeling.io", "v1alpha1", "rollouts",
                                                                      ("ro",))
     bad = {"spec": {"replicas": -1, "selector": {}, "template": {},
