@@ -260,3 +260,12 @@ def test_scale_explain_and_validation(c: Cluster, ns: str) -> None:
     st = wait_status(c, ns, "tpl", "invalid template", phase="Degraded")
     assert st["message"].startswith('ReplicaSetCreateError: Failed to create new replica set "tpl-')
     assert "spec.template.spec.containers[0].image: Required value" in st["message"]
+
+
+def test_a_missing_service_degrades_until_it_exists(c: Cluster, ns: str) -> None:
+    apply(c, ns, rollout("late", {"blueGreen": {"activeService": "late-active"}}, replicas=1))
+    st = wait_status(c, ns, "late", "degraded", phase="Degraded")
+    assert st["message"] == 'ServiceNotFound: service "late-active" not found'
+    apply(c, ns, service("late-active", "late"))  # its creation wakes the rollout up
+    v1 = wait_status(c, ns, "late", "healthy", phase="Healthy", availableReplicas=1)["stableRS"]
+    assert selector_hash(c, ns, "late-active") == v1
