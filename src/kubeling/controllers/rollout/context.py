@@ -12,7 +12,7 @@ from ...client.events import EventRecorder
 from ...client.informer import Informer, object_key
 from ...client.rest import Client
 from ..deployment.util import revision
-from ..podutil import format_time
+from ...api.timestamps import rfc3339
 from . import steps
 from .analysis import AnalysisRunner
 
@@ -82,7 +82,7 @@ class Sync:
     def mark_aborted(self) -> None:
         """The abort is seen for the first time: when, and Argo's event."""
         if not self.status.get("abortedAt"):
-            self.status["abortedAt"] = format_time(self.now)
+            self.status["abortedAt"] = rfc3339(self.now)
             self.event("RolloutAborted", f"Rollout aborted update to revision {self.revision()}", warning=True)
 
     def revision(self, rs: Optional[Obj] = None) -> int:

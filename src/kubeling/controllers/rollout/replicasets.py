@@ -14,7 +14,7 @@ from ...api import errors
 from ...api.rollout import GROUP, KIND, VERSION
 from ..deployment import util
 from ..deployment.sync import cleanup_deployment
-from ..podutil import format_time
+from ...api.timestamps import rfc3339
 from . import steps
 from .context import REPLICASETS, Sync
 
@@ -122,7 +122,7 @@ async def scale_down_later(s: Sync, rs: Optional[Obj], delay: float) -> None:
         await scale(s, rs, 0)
         return
     new = copy.deepcopy(rs)
-    new["metadata"].setdefault("annotations", {})[steps.SCALE_DOWN_DEADLINE] = format_time(s.now + delay)
+    new["metadata"].setdefault("annotations", {})[steps.SCALE_DOWN_DEADLINE] = rfc3339(s.now + delay)
     updated = await s.rc.client.update(REPLICASETS, new)
     s.rc.rs_written(s.ro, updated)
     _replace(s, rs, updated)

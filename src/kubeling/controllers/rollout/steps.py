@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..podutil import format_time, parse_time
+from ...api.timestamps import parse_rfc3339, rfc3339
 
 Obj = dict[str, Any]
 
@@ -150,11 +150,11 @@ def pause(status: Obj, reason: str, duration: float | None, now: float) -> Pause
         if status.get("controllerPause"):
             status["controllerPause"] = False
             return PauseOutcome(True)
-        status.setdefault("pauseConditions", []).append({"reason": reason, "startTime": format_time(now)})
+        status.setdefault("pauseConditions", []).append({"reason": reason, "startTime": rfc3339(now)})
         status["controllerPause"] = True
         return PauseOutcome(False, duration, started=True)
     if duration is not None:
-        left = (parse_time(cond.get("startTime")) or now) + duration - now
+        left = (parse_rfc3339(cond.get("startTime")) or now) + duration - now
         if left <= 0:
             clear_pause(status, reason)
             return PauseOutcome(True)
@@ -189,4 +189,4 @@ def reset_for_new_revision(status: Obj, steps: int) -> None:
 
 
 def scale_down_deadline(rs: Obj) -> float | None:
-    return parse_time(((rs["metadata"].get("annotations") or {}).get(SCALE_DOWN_DEADLINE)))
+    return parse_rfc3339(((rs["metadata"].get("annotations") or {}).get(SCALE_DOWN_DEADLINE)))
