@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kubeling.api import crd, customresource, rollout, structural
-from kubeling.controllers.podutil import format_time
+from kubeling.api.timestamps import rfc3339
 from kubeling.controllers.rollout import status as rstatus
 from kubeling.controllers.rollout import steps
 from kubeling.controllers.rollout.analysis import FAILED, SUCCESSFUL, AnalysisRunner, measure
@@ -205,4 +205,4 @@ def test_runner_succeeds_fails_and_reports_done() -> None:
 def test_pause_start_time_is_an_api_timestamp() -> None:
     st: dict[str, Any] = {}
     steps.pause(st, steps.BLUE_GREEN_PAUSE, None, 0.0)
-    assert st["pauseConditions"] == [{"reason": "BlueGreenPause", "startTime": format_time(0.0)}]
+    assert st["pauseConditions"] == [{"reason": "BlueGreenPause", "startTime": rfc3339(0.0)}]
