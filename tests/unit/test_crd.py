@@ -316,3 +316,22 @@ def test_custom_resource_metadata_is_decoded_as_object_meta():
     obj = {"metadata": {"name": "w", "labels": {"a": "b"}, "bogus": 1}, "spec": {"size": "small"}}
     decoder(obj, "", unknown)
     assert obj["metadata"] == {"name": "w", "labels": {"a": "b"}} and unknown == ["metadata.bogus"]
+
+
+def test_integer_ranges_as_go_and_kube_openapi_decide() -> None:
+    """Past int64 Go's decoder yields a float64, which kube-openapi takes as an integer only within
+    ±2^53; `format: int32|int64` bounds the value (kube-openapi, enforced for CRDs since 1.36)."""
+    from kubeling.api.structural import compile_schema
+    check = compile_schema({"type": "object", "properties": {
+        "small": {"type": "integer", "format": "int32"}, "any": {"type": "integer"}}})
+    assert check is not None
+
+    def messages(obj: dict) -> list[str]:
+        out: list = []
+        check(obj, "spec", out)
+        return [c["message"] for c in out]
+    assert messages({"small": 2**31 - 1, "any": 2**63 - 1}) == []
+    assert messages({"small": 2**31}) == [
+        "spec.small: Invalid value: 2147483648: Checked value must be of type integer with format int32 in spec.small"]
+    assert messages({"any": 2**63}) == ['spec.any: Invalid value: "number": spec.any in body must be of type integer: "number"']
+    assert messages({"any": 2.0**60}) != [] and messages({"any": 2.0**52}) == []

@@ -17,11 +17,17 @@ from . import errors
 Causes = list[dict[str, Any]]
 Validator = Callable[[Any, str, Causes], None]
 
+_INT64 = (-2**63, 2**63 - 1)
+_INT_FORMATS = {"int32": (-2**31, 2**31 - 1), "int64": _INT64}
+
 _TYPES: dict[str, Callable[[Any], bool]] = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),
-    "integer": lambda v: type(v) is int or (type(v) is float and v.is_integer()),
+    # Go decodes a JSON integer past int64 as a float64, and kube-openapi takes a float as an
+    # integer only within ±2^53 (swag.IsFloat64AJSONInteger)
+    "integer": lambda v: (type(v) is int and _INT64[0] <= v <= _INT64[1])
+    or (type(v) is float and v.is_integer() and abs(v) <= 2**53),
     "number": lambda v: type(v) in (int, float),
     "boolean": lambda v: type(v) is bool,
 }
@@ -50,7 +56,7 @@ def _json_type(v: Any) -> str:
     if isinstance(v, bool):
         return "boolean"
     if isinstance(v, int):
-        return "integer"
+        return "integer" if _INT64[0] <= v <= _INT64[1] else "number"
     if isinstance(v, float):
         return "number"
     return {dict: "object", list: "array", str: "string"}.get(type(v), "null")
@@ -138,6 +144,12 @@ def _string_checks(s: dict[str, Any]) -> list[Validator]:
 
 def _number_checks(s: dict[str, Any]) -> list[Validator]:
     out: list[Validator] = []
+    bounds = _INT_FORMATS.get(s.get("format", "")) if s.get("type") == "integer" else None
+    if bounds:  # kube-openapi's numeric format check (enforced for CRDs since Kubernetes 1.36)
+        fmt = s["format"]
+        out.append(lambda v, p, o: not bounds[0] <= v <= bounds[1] and o.append(_cause(
+            "FieldValueInvalid", p, f"Invalid value: {go_value(v)}: Checked value must be of type integer with "
+            f"format {fmt} in {p}")))
     if "minimum" in s:
         lo, excl = s["minimum"], bool(s.get("exclusiveMinimum"))
         word = "greater than" if excl else "greater than or equal to"
