@@ -148,3 +148,21 @@ def test_oversized_body_and_unknown_resource(api, ns: str, cluster: Cluster) -> 
 
 # The fuzzer (random bodies, content types and query parameters on every write path, with its
 # oracles) lives in test_fuzz.py.
+
+
+def test_a_malformed_delete_deletes_nothing(api, ns: str) -> None:
+    """A DELETE's options are decoded and validated before anything goes: `?dryRun=` is [""] (422,
+    not "no dry run") and a body that is no DeleteOptions is a 400, as upstream's handlers/delete.go.
+    The fuzzer's `DELETE .../clusterroles?dryRun=` with body `[]` deleted every ClusterRole."""
+    s, url = api
+    cms = f"{url}/api/v1/namespaces/{ns}/configmaps"
+    assert s.post(cms, json={"metadata": {"name": "keep-me"}}).status_code == 201
+    for path in (cms, f"{cms}/keep-me"):
+        r = s.delete(path, params={"dryRun": ""})
+        assert r.status_code == 422, r.text
+        assert _status(r)["message"] == \
+            'DeleteOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{""}: supported values: "All"'
+        r = s.delete(path, data=b"[]", headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, r.text
+        assert _status(r)["message"] == "json: cannot unmarshal array into Go value of type v1.DeleteOptions"
+    assert s.get(f"{cms}/keep-me").status_code == 200

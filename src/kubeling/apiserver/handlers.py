@@ -595,7 +595,7 @@ class RestAPI:
         if target.subresource is not None or "delete" not in res.verbs:
             raise errors.method_not_allowed()
         body, _ = await self._body(request, optional=True)
-        opts = DeleteOptions.from_body(body if isinstance(body, dict) else None, request.query)
+        opts = DeleteOptions.from_body(body, request.query)
         entry, gone = await self.registry.delete(res, target.namespace, target.name, opts)
         wanted = negotiation.negotiate(request.headers.get("Accept"))
         if not gone:
@@ -612,7 +612,7 @@ class RestAPI:
         if "deletecollection" not in res.verbs:
             raise errors.method_not_allowed()
         body, _ = await self._body(request, optional=True)
-        opts = DeleteOptions.from_body(body if isinstance(body, dict) else None, request.query)
+        opts = DeleteOptions.from_body(body, request.query)
         sel = Selectors(res, request.query)
         entries, rev = self.registry.list(res, target.namespace)
         items = []

@@ -20,6 +20,7 @@ from ..api.apply.managed import update_managed_fields
 from ..api.conversion import CONVERTIBLE_KINDS
 from ..api.resources import Resource, lookup
 from ..api.timestamps import rfc3339
+from ..api.validation.field import go_strings, invalid_error, not_supported
 from ..store.base import Entry, KeyExists, KeyNotFound, RevisionConflict
 from .admission import Chain
 from .names import new_uid, random_suffix
@@ -136,13 +137,15 @@ class DeleteOptions:
     dry_run: bool = False
 
     @classmethod
-    def from_body(cls, body: dict[str, Any] | None, query: dict[str, str]) -> "DeleteOptions":
-        """Options of a DELETE from its body (decoded as a v1.DeleteOptions first) or query."""
+    def from_body(cls, body: Any, query: Any) -> "DeleteOptions":
+        """Options of a DELETE from its body (None: no body; else decoded as a v1.DeleteOptions first,
+        so `[]` or `"x"` is upstream's 400) or its query, validated as ValidateDeleteOptions (422)."""
+        if body is not None:
+            try:
+                typed.decode("", "v1", "DeleteOptions", body)
+            except typed.Mismatch as e:  # handlers/delete.go: the decoder's error as a BadRequest
+                raise errors.bad_request(e.message()) from None
         body = body or {}
-        try:
-            typed.decode("", "v1", "DeleteOptions", body)
-        except typed.Mismatch as e:  # handlers/delete.go: the decoder's error as a BadRequest
-            raise errors.bad_request(e.message()) from None
         opts = cls()
         gp = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
         if gp is not None:
@@ -153,14 +156,19 @@ class DeleteOptions:
         opts.propagation = body.get("propagationPolicy") or query.get("propagationPolicy")
         if body.get("orphanDependents") is True or query_bool(query, "orphanDependents"):
             opts.propagation = opts.propagation or "Orphan"
+        causes = []
         if opts.propagation not in (None, "Background", "Foreground", "Orphan"):
-            raise errors.StatusError(
-                422, "Invalid", f"DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: "
-                f"\"{opts.propagation}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"")
+            causes.append(not_supported("propagationPolicy", opts.propagation,
+                                        ("Foreground", "Background", "Orphan", "nil")))
         pre = body.get("preconditions", {})
         opts.precondition_uid = pre.get("uid")
         opts.precondition_rv = pre.get("resourceVersion")
-        dry = body.get("dryRun") or ([query["dryRun"]] if "dryRun" in query else [])
+        dry = body.get("dryRun") or (query.getall("dryRun", []) if hasattr(query, "getall")
+                                     else [query["dryRun"]] if "dryRun" in query else [])
+        if any(d != "All" for d in dry):  # `?dryRun=` is [""]: refused, not "no dry run"
+            causes.append(not_supported("dryRun", go_strings(dry), ("All",)))
+        if causes:
+            raise invalid_error("DeleteOptions", "", "meta.k8s.io", causes)
         opts.dry_run = "All" in dry
         return opts
 
