@@ -390,6 +390,21 @@ def test_first_apply_on_untracked_object_creates_before_first_apply():
     assert entry(out, "before-first-apply")["fieldsV1"] == {"f:data": {".": {}, "f:a": {}, "f:b": {}}}
     assert out["data"] == {"a": "1", "b": "1"}
 
+def test_first_apply_on_an_untracked_object_smd_cannot_type_is_a_status_500():
+    """skipNonAppliedManager's Update(empty, live) fails on a live object stored by a create that
+    SMD can't type (a ServiceAccount secret reference without its key `name`): upstream's plain
+    error, a 500 Status, not an unhandled SchemaError (found by bench/fuzz.py)."""
+    live = stored({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa", "namespace": "default"},
+                   "secrets": [{}]})
+    cfg = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa", "namespace": "default"}}
+    with pytest.raises(StatusError) as e:
+        apply(live, cfg, "m")
+    assert (e.value.code, e.value.message) == (500, (
+        "failed to create manager for existing fields: failed to convert new object "
+        "(default/sa; /v1, Kind=ServiceAccount) to smd typed: .secrets: element 0: associative list with keys "
+        "has an element that omits key field \"name\" (and doesn't have default value)"))
+
+
 @pytest.mark.parametrize("api_version, kind, shown", [
     ([1], "ConfigMap", "/, Kind=ConfigMap"),  # Unstructured.GetAPIVersion: a non-string is ""
     ({"a": 1}, "ConfigMap", "/, Kind=ConfigMap"),

@@ -30,9 +30,11 @@ ALLOWED_5XX: list[tuple[str, re.Pattern[str], str]] = [
     # k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager/internal/structuredmerge.go Apply:
     # fmt.Errorf("failed to create typed patch object (%v): %v") / "... typed live object ..."
     # (a known upstream 500: kubernetes/kubernetes#122480, #139253);
-    # fieldmanager.go FieldManager.Apply: fmt.Errorf("failed to decode managed fields: %v").
+    # fieldmanager.go FieldManager.Apply: fmt.Errorf("failed to decode managed fields: %v");
+    # skipnonapplied.go Apply: fmt.Errorf("failed to create manager for existing fields: %v").
     ("application/apply-patch+yaml",
-     re.compile(r"^failed to create typed (?:patch|live) object|^failed to decode managed fields"),
+     re.compile(r"^failed to create typed (?:patch|live) object|^failed to decode managed fields"
+                r"|^failed to create manager for existing fields"),
      "structuredmerge.go / fieldmanager.go Apply → 500"),
     # k8s.io/apiserver/pkg/registry/generic/registry/store.go Update: the error of
     # Versioner().ObjectResourceVersion (strconv.ParseUint of metadata.resourceVersion) as is.

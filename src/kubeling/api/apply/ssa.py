@@ -11,7 +11,7 @@ from .managed import (LAST_APPLIED, TOTAL_ANNOTATION_SIZE_LIMIT, Conflicts, Mana
                       conflict_error, decode_managed, encode_managed, ignored_with_meta, strip_meta, structured_update,
                       updater_update, reset_fields)
 from .typedmerge import (SchemaError, SmdType, gvk_string, gvknn, meta_of, compare, merge, remove_items, to_field_set,
-                         type_for, typed_patch_error)
+                         type_for, typed_error_text, typed_patch_error)
 
 
 # Server-side apply
@@ -137,8 +137,13 @@ def server_side_apply(
     base = live if live is not None else {}
     if not managed.fields and live is not None:
         # skipNonAppliedManager: the existing fields belong to "before-first-apply".
-        structured_update(None, live, t, managed, ("before-first-apply", "Update", api_version, subresource),
-                           api_version, now, ignored)
+        try:
+            structured_update(None, live, t, managed, ("before-first-apply", "Update", api_version, subresource),
+                               api_version, now, ignored)
+        except SchemaError as err:  # a live object SMD can't type (stored by a create or update)
+            text = typed_error_text(live, t) or str(err)
+            raise StatusError(500, "", "failed to create manager for existing fields: failed to convert new object "
+                                       f"({gvknn(live)}) to smd typed: {text}") from None
         cap_managers(managed)
     mid = (manager or "unknown", "Apply", "", subresource)
     attempt = managed.copy()

@@ -345,13 +345,20 @@ def _go_sharp(v: Any) -> str:
     return gofmt(v)
 
 
-def typed_patch_error(config: dict, t: SmdType) -> StatusError | None:
-    """`failed to create typed patch object (ns/name; gvk): ...`: a plain error upstream (500)."""
-    errs = typed_errors(config, t)
+def typed_error_text(obj: dict, t: SmdType) -> str | None:
+    """ValidationErrors.Error() of ObjectToTyped(obj): None when the object fits the schema."""
+    errs = typed_errors(obj, t)
     if not errs:
         return None
     texts = [f"{p}: {m}" if p else m for p, m in errs]
-    text = texts[0] if len(texts) == 1 else "errors:\n  " + "\n  ".join(texts)
+    return texts[0] if len(texts) == 1 else "errors:\n  " + "\n  ".join(texts)
+
+
+def typed_patch_error(config: dict, t: SmdType) -> StatusError | None:
+    """`failed to create typed patch object (ns/name; gvk): ...`: a plain error upstream (500)."""
+    text = typed_error_text(config, t)
+    if text is None:
+        return None
     return StatusError(500, "", f"failed to create typed patch object ({gvknn(config)}): {text}")
 
 
