@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
+import os
+import subprocess
 import threading
 import time
 from typing import Any, Iterator
@@ -221,6 +223,44 @@ def test_delete_shows_terminating_then_gone(sim: Cluster, sns: str) -> None:
     sim.wait_for(gone, timeout=60, what="pod deleted by the kubelet")
     desc = sim.kubectl("get", "events", "-n", sns, "--field-selector", "involvedObject.name=slow").stdout
     assert "Stopping container slow" in desc
+
+
+def test_deleted_pod_shows_its_terminal_status_before_it_goes(sim: Cluster, sns: str) -> None:
+    """The kubelet writes the stopped containers (terminated, not ready) and a terminal phase
+    before it finishes the delete, as upstream's syncTerminatingPod does: the watch's last
+    state is `0/1 Completed`/`Error`, not the running pod `1/1 Terminating`."""
+    create_pod(sim, sns, "fin")
+    bind(sim, sns, "fin", "sim-node-2")
+    statuses_until(sim, sns, "fin", "Running")
+    watch = subprocess.Popen(["kubectl", f"--cache-dir={sim.cache_dir}", "get", "pod", "fin", "-n", sns, "-w",
+                              "--output-watch-events", "-o", "json"], env={**os.environ, "KUBECONFIG": sim.kubeconfig},
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = threading.Timer(90, watch.kill)  # ends the read loop if DELETED never comes
+    deadline.start()
+    try:
+        assert watch.stdout is not None
+        decoder, buf, events = json.JSONDecoder(), "", []
+        for line in watch.stdout:  # the ADDED event comes first: the watch is established
+            buf += line
+            try:
+                ev, _ = decoder.raw_decode(buf)
+            except ValueError:
+                continue
+            buf = ""
+            events.append(ev)
+            if ev["type"] == "ADDED":
+                sim.kubectl("delete", "pod", "fin", "-n", sns, "--wait=false")
+            if ev["type"] == "DELETED":
+                break
+    finally:
+        deadline.cancel()
+        watch.kill()
+        watch.wait(10)
+    last = events[-1]["object"]
+    assert events[-1]["type"] == "DELETED"
+    assert last["status"]["phase"] in ("Succeeded", "Failed")
+    cs = last["status"]["containerStatuses"][0]
+    assert "terminated" in cs["state"] and cs["ready"] is False
 
 
 def test_stop_heartbeat_makes_lease_stale(sim: Cluster) -> None:

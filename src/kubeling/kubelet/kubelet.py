@@ -478,10 +478,14 @@ class Kubelet(ContainerStart):
             log.info("pod %s: removed its log directory %s", uid, " ".join(removed))
 
     async def _terminate(self, pod: dict[str, Any]) -> None:
-        """Graceful deletion: stop with the grace period, tear down, then finish the delete."""
+        """Graceful deletion: stop with the grace period, write the terminal status (upstream's
+        syncTerminatingPod: phase Succeeded/Failed, containers terminated and not ready, which
+        `kubectl get -w` shows before the pod goes), tear down, then finish the delete."""
         uid = sh.pod_uid(pod)
         meta = pod["metadata"]
         await self._kill_pod(uid, pod, sh.grace_period(pod))
+        self._report(pod, await self._runtime_state(uid), terminal=True)
+        await self.status.write(uid)
         await self._cleanup(uid, pod)
         self._terminated.add(uid)
         try:
