@@ -77,19 +77,37 @@ def test_spam_filter_burst_25_then_one_per_five_minutes() -> None:
     assert not c.spam_filtered(other)  # per object
 
 
-def test_recorder_writes_25_events_for_a_thousand_pods() -> None:
+def record(reason: str, messages: list[str], one_by_one: bool = False) -> FakeClient:
+    """What an EventRecorder writes for these events (all at once, or each written before the next)."""
     async def run() -> FakeClient:
         client = FakeClient()
         rec = EventRecorder(client, "replicaset-controller")  # type: ignore[arg-type]
-        for i in range(1000):
-            rec.event(RS, "Normal", "SuccessfulCreate", f"Created pod: web-1-{i}")
+        for m in messages:
+            rec.event(RS, "Normal", reason, m)
+            if one_by_one:
+                await rec.flush()
         await rec.flush()
         return client
 
-    client = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def test_recorder_writes_25_events_for_a_thousand_pods() -> None:
+    client = record("SuccessfulCreate", [f"Created pod: web-1-{i}" for i in range(1000)])
     writes = len(client.created) + len(client.patched)
     assert writes == 25
     assert len(client.created) == 10  # 9 single events, then the aggregate...
     assert client.created[-1]["message"].startswith(AGGREGATE_PREFIX)
     assert all(p[0] == client.created[-1]["metadata"]["name"] for p in client.patched)  # ...counted up
     assert [p[1]["count"] for p in client.patched] == list(range(2, 17))
+
+
+def test_an_aggregate_event_shows_the_newest_message() -> None:
+    """client-go's eventObserve patches count, lastTimestamp and message: `kubectl describe`
+    shows `(combined from similar events): <the latest>` (x2), not the first aggregated one."""
+    client = record("ScalingReplicaSet", [f"Scaled up replica set web-1 from {i} to {i + 1}" for i in range(11)],
+                    one_by_one=True)
+    assert client.created[-1]["message"] == AGGREGATE_PREFIX + "Scaled up replica set web-1 from 9 to 10"
+    assert client.patched == [(client.created[-1]["metadata"]["name"], {
+        "count": 2, "message": AGGREGATE_PREFIX + "Scaled up replica set web-1 from 10 to 11",
+        "lastTimestamp": client.patched[0][1]["lastTimestamp"]})]

@@ -165,7 +165,9 @@ class EventRecorder:
             if prev is not None:
                 ns, name, count = prev
                 try:
-                    await self.client.patch(EVENTS, ns, name, {"count": count + 1,
+                    # eventObserve's two-way merge patch: the message too, so an aggregate
+                    # event shows its newest one (an identical event's is the same)
+                    await self.client.patch(EVENTS, ns, name, {"count": count + 1, "message": ev["message"],
                                                                "lastTimestamp": ev["lastTimestamp"]},
                                             patch_type="strategic")
                     self._remember(key, ns, name, count + 1)
