@@ -139,6 +139,18 @@ def test_view_of_an_aborted_canary_and_a_blue_green() -> None:
 def test_step_descriptions_and_set_weight() -> None:
     assert describe_step({"pause": {"duration": "5m"}}) == "pause 5m"
     assert set_weight(rollout(currentStepIndex=3)) == 50 and set_weight(rollout()) == 20
+    assert set_weight(rollout(currentStepIndex=2, abort=True)) == 0
+
+
+def test_a_rollout_past_its_last_step_shows_weight_100() -> None:
+    """Argo's get: a canary whose steps are all done (also a first deploy, which skips them)
+    shows SetWeight 100 / ActualWeight 100, not its last setWeight and the canary Service's 0."""
+    ro = rollout(phase="Healthy", currentStepIndex=6, currentPodHash="aaa", stableRS="aaa",
+                 canary={"weights": {"canary": {"weight": 0, "podTemplateHash": "aaa", "serviceName": "web-canary"},
+                                     "stable": {"weight": 100, "podTemplateHash": "aaa", "serviceName": "web"}}})
+    ro["spec"]["strategy"]["canary"]["steps"] = STEPS[:4]  # the last setWeight is 50
+    lines = render(ro, [rs(1, "nginx:1.25", "aaa", 5, 5)], []).splitlines()
+    assert "  Step:          4/4" in lines and "  SetWeight:     100" in lines and "  ActualWeight:  100" in lines
 
 
 # ---- kubectl's configuration -----------------------------------------------------------------------

@@ -31,12 +31,21 @@ def describe_step(step: Obj) -> str:
     return json.dumps(step, sort_keys=True)
 
 
-def set_weight(ro: Obj) -> int | None:
-    """The weight the steps ask for now: the last setWeight at or before the current step."""
-    index = (ro.get("status") or {}).get("currentStepIndex")
-    done = steps(ro)[:int(index or 0) + 1]
+def _all_steps_done(ro: Obj) -> bool:
+    return int((ro.get("status") or {}).get("currentStepIndex") or 0) >= len(steps(ro))
+
+
+def set_weight(ro: Obj) -> int:
+    """Argo's GetCurrentSetWeight: 0 once aborted, 100 when every step is done (the new version
+    is the whole of it), else the last setWeight at or before the current step (0 before any)."""
+    st = ro.get("status") or {}
+    if st.get("abort"):
+        return 0
+    if _all_steps_done(ro):
+        return 100
+    done = steps(ro)[:int(st.get("currentStepIndex") or 0) + 1]
     weights = [s["setWeight"] for s in done if "setWeight" in s]
-    return weights[-1] if weights else None
+    return weights[-1] if weights else 0
 
 
 def _roles(ro: Obj) -> dict[str, str]:
@@ -124,9 +133,10 @@ def render(ro: Obj, rses: list[Obj], pods: list[Obj]) -> str:
     if kind == "Canary" and steps(ro):
         index = min(int(st.get("currentStepIndex") or 0), len(steps(ro)))
         lines.append(_field("Step", f"{index}/{len(steps(ro))}", 2))
-        sw = set_weight(ro)
-        lines.append(_field("SetWeight", sw if sw is not None else "-", 2))
+        lines.append(_field("SetWeight", set_weight(ro), 2))
         actual = ((st.get("canary") or {}).get("weights") or {}).get("canary", {}).get("weight")
+        if _all_steps_done(ro) and not st.get("abort"):
+            actual = 100  # as Argo's info: the canary became the stable, all traffic is the new version's
         lines.append(_field("ActualWeight", actual if actual is not None else "-", 2))
     if kind == "BlueGreen":
         bg, bgs = (spec.get("strategy") or {}).get("blueGreen") or {}, st.get("blueGreen") or {}
