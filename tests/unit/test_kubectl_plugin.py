@@ -39,7 +39,8 @@ def rs(rev: int, image: str, h: str, replicas: int = 0, ready: int = 0, owner: s
     return {"metadata": {"name": f"web-{h}", "uid": f"rs-{h}", "labels": {"app": "web", ro_.HASH_LABEL: h},
                          "annotations": {ro_.REVISION: str(rev)},
                          "ownerReferences": [{"kind": "Rollout", "name": "web", "uid": owner, "controller": True}]},
-            "spec": {"replicas": replicas, "template": template(image, h)}, "status": {"readyReplicas": ready}}
+            "spec": {"replicas": replicas, "template": template(image, h)},
+            "status": {"replicas": replicas, "readyReplicas": ready}}
 
 
 # ---- what the commands write ----------------------------------------------------------------------
@@ -140,6 +141,14 @@ def test_step_descriptions_and_set_weight() -> None:
     assert describe_step({"pause": {"duration": "5m"}}) == "pause 5m"
     assert set_weight(rollout(currentStepIndex=3)) == 50 and set_weight(rollout()) == 20
     assert set_weight(rollout(currentStepIndex=2, abort=True)) == 0
+
+
+def test_an_aborted_canary_shows_only_the_image_that_has_pods() -> None:
+    """Argo's Images() lists ReplicaSets with status.replicas > 0: after an abort the canary's
+    ReplicaSet is scaled to 0 and only the stable image is shown."""
+    ro = rollout(phase="Degraded", currentStepIndex=0, abort=True, currentPodHash="bbb", stableRS="aaa")
+    lines = render(ro, [rs(1, "nginx:1.25", "aaa", 5, 5), rs(2, "nginx:1.26", "bbb", 0, 0)], []).splitlines()
+    assert "Images:          nginx:1.25 (stable)" in lines and not any("nginx:1.26" in x for x in lines[:12])
 
 
 def test_a_rollout_past_its_last_step_shows_weight_100() -> None:

@@ -146,7 +146,9 @@ def render(ro: Obj, rses: list[Obj], pods: list[Obj]) -> str:
     owned = history(ro, rses)
     roles = _roles(ro)
     rev_of = {_hash(rs): revision(rs) for rs in owned}
-    images = [f"{img} ({roles[_hash(rs)]})" for rs in owned if _hash(rs) in roles
+    # Argo's Images(): the versions that have pods (an aborted canary's scaled-down RS has none)
+    images = [f"{img} ({roles[_hash(rs)]})" for rs in owned
+              if _hash(rs) in roles and (rs.get("status") or {}).get("replicas")
               for img in _images(rs["spec"].get("template"))]
     for i, img in enumerate(images or _images(spec.get("template"))):
         lines.append(_field("Images" if i == 0 else "", img))
