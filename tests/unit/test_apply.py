@@ -405,6 +405,15 @@ def test_first_apply_on_an_untracked_object_smd_cannot_type_is_a_status_500():
         "has an element that omits key field \"name\" (and doesn't have default value)"))
 
 
+def test_typed_patch_error_names_a_non_string_name_as_empty():
+    """objectGVKNN reads metadata.name/namespace with Unstructured.GetName: `true` is "" there
+    (bench/fuzz.py saw `(ns/True; /v1, Kind=PersistentVolumeClaim)`)."""
+    cfg = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": True, "namespace": ["x"]}}
+    with pytest.raises(StatusError) as e:
+        apply(None, cfg, "m")
+    assert e.value.message.startswith("failed to create typed patch object (/; /v1, Kind=ConfigMap): ")
+
+
 @pytest.mark.parametrize("api_version, kind, shown", [
     ([1], "ConfigMap", "/, Kind=ConfigMap"),  # Unstructured.GetAPIVersion: a non-string is ""
     ({"a": 1}, "ConfigMap", "/, Kind=ConfigMap"),

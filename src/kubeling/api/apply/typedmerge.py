@@ -363,9 +363,11 @@ def typed_patch_error(config: dict, t: SmdType) -> StatusError | None:
 
 
 def gvknn(obj: dict) -> str:
-    """objectGVKNN: `namespace/name; group/version, Kind=kind`."""
+    """objectGVKNN: `namespace/name; group/version, Kind=kind`; a non-string name or namespace
+    reads as "" (Unstructured.GetName), not as Python's `True` or `[1]`."""
     meta = meta_of(obj)
-    return (f"{meta.get('namespace', '')}/{meta.get('name', '')}; "
+    ns, name = meta.get("namespace"), meta.get("name")
+    return (f"{ns if isinstance(ns, str) else ''}/{name if isinstance(name, str) else ''}; "
             f"{gvk_string(obj)}")
 
 
