@@ -335,3 +335,34 @@ def test_integer_ranges_as_go_and_kube_openapi_decide() -> None:
         "spec.small: Invalid value: 2147483648: Checked value must be of type integer with format int32 in spec.small"]
     assert messages({"any": 2**63}) == ['spec.any: Invalid value: "number": spec.any in body must be of type integer: "number"']
     assert messages({"any": 2.0**60}) != [] and messages({"any": 2.0**52}) == []
+
+
+# ---- `pattern` is Go's regexp (RE2) ------------------------------------------------------------
+
+def _with_pattern(pattern: str) -> dict:
+    return {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "name": {"type": "string", "pattern": pattern}}}}}
+
+
+@pytest.mark.parametrize("pattern, why", [
+    ("+", "error parsing regexp: missing argument to repetition operator: `+`"),  # upstream's own test case
+    ("[", "error parsing regexp: missing closing ]: `[`"),
+    ("(?<=a)b", "error parsing regexp: invalid named capture: `(?<=a)b`"),  # Python's re takes it (lookbehind)
+    ("a(?!b)", "error parsing regexp: invalid or unsupported Perl syntax: `(?!`"),
+])
+def test_a_pattern_go_refuses_is_invalid(pattern, why):
+    """apiextensions validation compiles `pattern` with Go's regexp: a CRD whose pattern does not
+    compile is a 422 (it was stored, then never served: the schema did not compile)."""
+    got = messages(crd.structural_errors(_with_pattern(pattern), "s"))
+    assert got == [f's.properties[spec].properties[name].pattern: Invalid value: "{pattern}": '
+                   f"must be a valid regular expression, but isn't: {why}"]
+
+
+def test_a_go_pattern_compiles_and_matches():
+    r"""`\p{L}` is Go (RE2) syntax that Python's re refuses: the CRD was Established and never served."""
+    assert crd.structural_errors(_with_pattern(r"^\p{L}+$"), "s") == []
+    check = structural.compile_schema(_with_pattern(r"^\p{L}+$"))
+    assert structural.validate(check, {"spec": {"name": "héllo"}}) == []
+    assert messages(structural.validate(check, {"spec": {"name": "a1"}})) == [
+        "spec.name: Invalid value: \"a1\": spec.name in body should match '^\\p{L}+$'"]
+

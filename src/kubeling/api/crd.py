@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import structural
+from . import goregexp, structural
 from .validation.field import (Causes, forbidden, invalid, is_dns1035_label, is_dns1123_subdomain, not_supported,
                                required)
 from .validation.other import validate_generic
@@ -145,6 +145,11 @@ def structural_errors(s: Any, fld: str, level: str = "root") -> Causes:
                              "uniqueItems cannot be set to true since the runtime complexity becomes quadratic"))
     if typ == "array" and s.get("items") is None:
         out.append(required(f"{fld}.items", "must be specified"))
+    if isinstance(s.get("pattern"), str) and s["pattern"]:
+        try:
+            goregexp.compile_pattern(s["pattern"])
+        except goregexp.RegexpError as e:
+            out.append(invalid(f"{fld}.pattern", s["pattern"], f"must be a valid regular expression, but isn't: {e}"))
     lt = s.get("x-kubernetes-list-type")
     if lt is not None and lt not in ("atomic", "set", "map"):
         out.append(not_supported(f"{fld}.x-kubernetes-list-type", lt, ["atomic", "set", "map"]))

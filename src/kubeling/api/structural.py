@@ -9,10 +9,9 @@ defaults belong to the decode step (api/typed.py `compile_structural`).
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable
 
-from . import errors
+from . import errors, goregexp
 
 Causes = list[dict[str, Any]]
 Validator = Callable[[Any, str, Causes], None]
@@ -136,9 +135,13 @@ def _string_checks(s: dict[str, Any]) -> list[Validator]:
             "FieldValueInvalid", p, f"Invalid value: {go_value(v)}: {p} in body should be at least {m} chars long")))
     if "pattern" in s:
         pattern = s["pattern"]
-        rx = re.compile(pattern)
-        out.append(lambda v, p, o: rx.search(v) is None and o.append(_cause(
-            "FieldValueInvalid", p, f"Invalid value: {go_value(v)}: {p} in body should match '{pattern}'")))
+        try:
+            rx = goregexp.compile_pattern(pattern)
+        except goregexp.RegexpError:
+            rx = None  # refused when the CRD was written (crd.structural_errors); stored before that check
+        if rx is not None:
+            out.append(lambda v, p, o: rx.search(v) is None and o.append(_cause(
+                "FieldValueInvalid", p, f"Invalid value: {go_value(v)}: {p} in body should match '{pattern}'")))
     return out
 
 
