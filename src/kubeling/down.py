@@ -35,6 +35,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from typing import Callable
@@ -59,7 +60,28 @@ def add_subcommand(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument("-q", "--quiet", action="store_true")
 
 
+def running_server(data_dir: str) -> str:
+    """The socket of a `kubeling up` still serving this data dir ('' when none answers; a
+    socket file left by a killed one refuses the connection)."""
+    path = Config(data_dir=data_dir).socket_path
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)  # a connect to a full backlog blocks; a timeout counts as "answers"
+        try:
+            s.connect(path)
+        except socket.timeout:
+            return path
+        except OSError:
+            return ""
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
+    # Tearing a node down under its running kubelet has it rebuild the bridge and rules at once,
+    # with no record left for a later `down` to find: the running cluster must stop first.
+    serving = running_server(args.data_dir)
+    if serving:
+        print(f"error: kubeling up is still running on {args.data_dir} ({serving} answers): stop it first")
+        return 1
     log: Log = (lambda _m: None) if args.quiet else print
     errors = down(args.data_dir, everything=args.all, log=log, pod_log_dir=args.pod_log_dir)
     for e in errors:

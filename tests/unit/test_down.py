@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import socket
 
 from kubeling import down
 
@@ -57,3 +59,17 @@ def test_proc_start_time() -> None:
     assert down.proc_start_time(os.getpid()) > 0
     assert down.proc_start_time(2 ** 22 + 7) == 0
     assert not down.kill_verified(os.getpid(), down.proc_start_time(os.getpid()) + 1)  # a reused pid is spared
+
+
+def test_down_refuses_while_kubeling_up_serves_the_data_dir(tmp_path, capsys) -> None:
+    """`down` under a running `up` removed the bridge and rules, the kubelet rebuilt them at once
+    with no record, and no later `down` found them (a bridge left on the host)."""
+    args = argparse.Namespace(data_dir=str(tmp_path), all=False, pod_log_dir=str(tmp_path / "logs"), quiet=True)
+    os.makedirs(tmp_path / "server")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as srv:
+        srv.bind(str(tmp_path / "server" / "kubeling.sock"))
+        srv.listen(1)
+        assert down.run(args) == 1
+        assert f"kubeling up is still running on {tmp_path}" in capsys.readouterr().out
+    # the socket file of a stopped (or killed) server refuses the connection: down goes ahead
+    assert down.running_server(str(tmp_path)) == ""
