@@ -71,3 +71,15 @@ def test_bad_configuration_is_refused(tmp_path) -> None:
         Transformer.load(config(tmp_path, "  - secretbox:\n      keys:\n      - name: k\n        secret: " + base64.b64encode(b"x" * 16).decode()))
     with pytest.raises(EncryptionConfigError, match="not supported"):
         Transformer.load(config(tmp_path, "  - kms: {}"))
+
+
+def test_stale_is_what_a_write_would_store_otherwise(tmp_path) -> None:
+    """Upstream's transformer `stale`: bytes of an older key, of another provider, or plaintext
+    while a key is configured (and encrypted bytes once identity comes first) are written again
+    by an update that changes nothing."""
+    t = Transformer.load(config(tmp_path, aes("secretbox", "new", b"n"), aes("aescbc", "old", b"o"), "  - identity: {}"))
+    assert not t.stale(SECRET_KEY, t.to_storage(SECRET_KEY, b"{}"))
+    assert t.stale(SECRET_KEY, b"k8s:enc:aescbc:v1:old:xyz") and t.stale(SECRET_KEY, b"{}")
+    assert not t.stale("/registry/core/configmaps/default/c", b"{}")  # not a configured resource
+    plain_first = Transformer.load(config(tmp_path, "  - identity: {}", aes("secretbox", "new", b"n")))
+    assert plain_first.stale(SECRET_KEY, b"k8s:enc:secretbox:v1:new:xyz") and not plain_first.stale(SECRET_KEY, b"{}")

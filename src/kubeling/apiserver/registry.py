@@ -365,8 +365,8 @@ class Registry:
 
     async def _write(self, res: Resource, cur: Entry, new: dict[str, Any], opts: WriteOptions) -> Entry:
         old = view(res, cur)
-        if _same(old, new):
-            return cur  # a no-op write changes nothing, not even the resourceVersion
+        if _same(old, new) and not self.store.stale(cur.key):
+            return cur  # a no-op write changes nothing, not even the resourceVersion (unless an old key encrypted it)
         meta = new["metadata"]
         if meta.get("deletionTimestamp") and not self._has_finalizers(res, new) and not self._awaits_grace(res, new):
             if opts.dry_run:

@@ -135,6 +135,17 @@ class Transformer:
             return value
         return rule.keys[0].encrypt(value)
 
+    def stale(self, key: str, stored: bytes) -> bool:
+        """Was `stored` written otherwise than to_storage writes now (an older key, another
+        provider, or plaintext before encryption)? Upstream's transformer reports it `stale`, and
+        an update that changes nothing is still written then: `kubectl replace` of every Secret
+        is how keys rotate."""
+        rule = self._rule(key)
+        first = rule.keys[0] if rule is not None and rule.keys else None
+        if first is None:
+            return stored.startswith(b"k8s:enc:")
+        return not stored.startswith(first.prefix)
+
     def from_storage(self, key: str, value: bytes) -> bytes:
         if not value.startswith(b"k8s:enc:"):
             return value  # written before encryption was configured (identity)

@@ -86,8 +86,13 @@ class SQLiteStore:
             "SELECT max(coalesce((SELECT value FROM meta WHERE name='revision'), 1),"
             " coalesce((SELECT max(mod_rev) FROM kv), 1))").fetchone()
         self.revision: int = row[0]
+        self._stale: set[str] = set()  # keys whose stored bytes an older encryption key wrote
         for key, value, mod_rev, create_rev in self._db.execute("SELECT key, value, mod_rev, create_rev FROM kv"):
-            value = bytes(value) if transformer is None else transformer.from_storage(key, bytes(value))
+            value = bytes(value)
+            if transformer is not None:
+                if transformer.stale(key, value):
+                    self._stale.add(key)
+                value = transformer.from_storage(key, value)
             self._buckets[_bucket(key)][key] = Entry(key, value, mod_rev, create_rev)
         self._history: collections.deque[Event] = collections.deque()
         self._history_max, self._history_budget = history, history_bytes
@@ -96,6 +101,10 @@ class SQLiteStore:
         self._watchers: dict[str, set[Watcher]] = collections.defaultdict(set)
 
     # --- reads (memory only) ---------------------------------------------------------------
+    def stale(self, key: str) -> bool:
+        """Is the key's value in the file encrypted otherwise than a write would now encrypt it?"""
+        return key in self._stale
+
     def get(self, key: str) -> Entry | None:
         return self._buckets.get(_bucket(key), {}).get(key)
 
@@ -119,6 +128,7 @@ class SQLiteStore:
         """One durable transaction per write. An upsert is a single autocommit statement (its
         row carries the revision); a delete also records the revision, since no row will."""
         db = self._db
+        self._stale.discard(key)
         if entry is not None:
             value = entry.value if self._transformer is None else self._transformer.to_storage(key, entry.value)
             db.execute("INSERT OR REPLACE INTO kv(key, value, mod_rev, create_rev) VALUES (?,?,?,?)",
