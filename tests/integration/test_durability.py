@@ -25,7 +25,7 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(tmp_path) -> None:
                 name = f"cm-{i}"
                 try:
                     r = s.post(f"{c.url}/api/v1/namespaces/default/configmaps",
-                               json={"metadata": {"name": name}, "data": {"i": str(i)}}, timeout=5)
+                               json={"metadata": {"name": name}, "data": {"i": str(i)}}, timeout=60)
                 except requests.RequestException:
                     return
                 if r.status_code == 201:
@@ -34,7 +34,7 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(tmp_path) -> None:
 
         t = threading.Thread(target=writer)
         t.start()
-        c.wait_for(lambda: len(acked) >= 200, timeout=30, what="200 acknowledged writes")
+        c.wait_for(lambda: len(acked) >= 200, timeout=120, what="200 acknowledged writes")
         assert c.proc is not None
         c.proc.send_signal(signal.SIGKILL)
         c.proc.wait(10)
