@@ -240,6 +240,15 @@ def ensure_client_kubeconfig(pki: ClusterPKI, path: str, server_url: str, common
     base = os.path.splitext(path)[0]
     cert, key = os.path.join(os.path.dirname(path), f"client-{os.path.basename(base)}.crt"), \
         os.path.join(os.path.dirname(path), f"client-{os.path.basename(base)}.key")
+    ensure_client_cert(pki, cert, key, common_name, organizations)
+    write_kubeconfig(path, pki, server_url, cert, key, user=common_name)
+
+
+def ensure_client_cert(pki: ClusterPKI, cert: str, key: str, common_name: str,
+                       organizations: tuple[str, ...] = (), days: int = 365) -> None:
+    """A client certificate for `common_name` in `organizations` at `cert`/`key`, reissued when
+    the one there names another identity (e.g. after --node-name changed, or an older kubeling
+    issued the API server's kubelet client certificate under another name)."""
     if os.path.exists(cert) and os.path.exists(key):
         with open(cert, "rb") as f:
             subject = x509.load_pem_x509_certificate(f.read()).subject
@@ -248,5 +257,4 @@ def ensure_client_kubeconfig(pki: ClusterPKI, path: str, server_url: str, common
         if have != (common_name, organizations):
             os.remove(cert)
     if not os.path.exists(cert):
-        issue_cert(pki, cert, key, common_name, organizations=organizations)
-    write_kubeconfig(path, pki, server_url, cert, key, user=common_name)
+        issue_cert(pki, cert, key, common_name, organizations=organizations, days=days)

@@ -13,6 +13,7 @@ import gc
 import os
 import logging
 import signal
+import ssl
 import sys
 import time
 from typing import Callable
@@ -106,7 +107,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     # the rest loads after the API answers: the controllers and the node only need the API
     from .controllers import manager as controller_manager
     from .controllers.kubernetesservice import KubernetesServiceController
-    from .apiserver.kubeletproxy import KubeletClient
+    from .client.tokensource import ServiceAccountToken
     from .kubelet import agent as kubelet_agent
     from .metrics.server import MetricsServer
 
@@ -131,7 +132,11 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         tasks.append(asyncio.create_task(crd_server.run(), name="crd-server"))
         tasks.append(asyncio.create_task(controller_manager.run(kcm, cfg), name="controller-manager"))
         tasks.append(asyncio.create_task(rbac_policy.run_aggregation(registry), name="clusterrole-aggregation"))
-        metrics = MetricsServer(metrics_client, resolution=cfg.metric_resolution, kubelet_ssl=KubeletClient.for_pki(pki).ssl)
+        # metrics-server's own account's token, minted by the API server's loopback client (its
+        # pod would have it mounted); TLS only verifies the kubelets, it presents no certificate
+        metrics = MetricsServer(metrics_client, resolution=cfg.metric_resolution,
+                                kubelet_ssl=ssl.create_default_context(cafile=pki.ca_cert),
+                                token=ServiceAccountToken(client, "kube-system", addons.METRICS_SERVER).get)
         app["api"].metrics = metrics  # answers metrics.k8s.io
         tasks.append(asyncio.create_task(metrics.run(), name="metrics-server"))
         kube_svc = KubernetesServiceController(client, cfg.advertise or node_addr or cfg.bind, cfg.port,

@@ -2,7 +2,9 @@
 pod's log directory goes with it (and `kubeling down` removes the rest), an invalid image name is
 InvalidImageName and never pulled, `kubectl exec -it` gets TERM=xterm, and the pod directory has
 the kubelet's layout with a kubelet-managed etc-hosts. The node's components authenticate as
-themselves (issue 12): kubelet, kube-proxy and cluster DNS, in-process and with their kubeconfigs.
+themselves (issue 12): kubelet, kube-proxy and cluster DNS, in-process and with their kubeconfigs;
+the kubelet's own API lets in only whom the API server authorizes (a pod's token: 403), while
+kubectl exec/logs (the API server's certificate) and `kubectl top` (metrics-server's token) work.
 
 The cluster is this module's own: temp data dir and pod log dir, free API and kubelet ports, a
 bridge and CIDRs of its own (`klkubN`, 10.254.N.0/24, 10.255.N.0/24) so no other cluster on the
@@ -79,7 +81,7 @@ def kc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletCluster]:
     c = KubeletCluster(data, free_port(), node=True, extra_args=(
         "--kubelet-port", str(free_port()), "--pod-bridge", BRIDGE, "--cluster-cidr", f"10.254.{NET}.0/24",
         "--service-cidr", f"10.255.{NET}.0/24", "--pod-log-dir", logs, "--node-name", "kubelet-node",
-        "--no-test-images", *audit_args(base)))
+        "--no-test-images", "--metric-resolution", "5s", *audit_args(base)))
     c.logs = logs
     try:
         c.start()
@@ -216,6 +218,43 @@ def test_a_vanished_bridge_is_logged(kc: KubeletCluster) -> None:
                                     None), what="the repair's warning")
     assert "bridge" in line
     kc.wait_for(lambda: os.path.exists(f"/sys/class/net/{BRIDGE}"), what="bridge back")
+
+
+def _kubelet_get(kc: KubeletCluster, path: str, token: str = "") -> tuple[int, str]:
+    """GET on the node's kubelet port (from the Node's status), verifying its serving certificate."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    status = json.loads(kc.kubectl("get", "node", "kubelet-node", "-o", "json").stdout)["status"]
+    ip = next(a["address"] for a in status["addresses"] if a["type"] == "InternalIP")
+    port = status["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    ctx = ssl.create_default_context(cafile=os.path.join(kc.data_dir, "server", "tls", "server-ca.crt"))
+    req = urllib.request.Request(f"https://{ip}:{port}{path}", headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_kubelet_api_lets_in_only_the_authorized(kc: KubeletCluster) -> None:
+    """Upstream's kubelet with --anonymous-auth=false and Webhook authn/authz: no credentials 401,
+    the token a pod has mounted 403 (nodes/proxy, nodes/stats); `kubectl logs/exec` pass as the
+    API server's certificate (kube-apiserver-kubelet-admin), `kubectl top` as metrics-server's token."""
+    kc.kubectl("apply", "-f", "-", input=_pod("prober", command="echo from-prober; sleep 3600"))
+    kc.wait_running("prober")
+    token = kc.kubectl("exec", "prober", "--", "cat", "/var/run/secrets/kubernetes.io/serviceaccount/token").stdout
+    assert kc.kubectl("logs", "prober").stdout == "from-prober\n"
+    assert _kubelet_get(kc, "/pods") == (401, "Unauthorized")
+    assert _kubelet_get(kc, "/exec/default/prober/c?command=id&output=1", token) == (
+        403, "Forbidden (user=system:serviceaccount:default:default, verb=get, resource=nodes, subresource=proxy)")
+    assert _kubelet_get(kc, "/stats/summary", token) == (
+        403, "Forbidden (user=system:serviceaccount:default:default, verb=get, resource=nodes, subresource=stats)")
+    top = kc.wait_for(lambda: (lambda p: p.stdout if p.returncode == 0 and "prober" in p.stdout else None)(
+        kc.kubectl("top", "pod", "prober", "--no-headers", check=False)), 120, 1, "kubectl top pod prober")
+    assert top.split()[0] == "prober", top
+    kc.kubectl("delete", "pod", "prober", "--wait=false")
 
 
 def test_node_components_run_as_themselves(kc: KubeletCluster) -> None:

@@ -24,7 +24,9 @@ from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
+from kubeling.client.rest import Client, ClientConfig
 from kubeling.pki import ensure_pki
+from kubeling.kubelet import auth as kauth
 from kubeling.kubelet import server as ks
 from kubeling.kubelet.runtime import base
 from kubeling.kubelet.runtime.logs import format_timestamp
@@ -211,9 +213,12 @@ def env(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     pki = ensure_pki(cluster.data_dir, "127.0.0.1", "10.96.0.1")
     cert, key = ks.ensure_serving_cert(pki, work, NODE, ["127.0.0.1"])
     port = free_port()
+    # the kubelet asks the cluster (TokenReview, SubjectAccessReview) who calls and what they may do
+    reviews = Client(ClientConfig.from_kubeconfig(cluster.kubeconfig))
     kubelet = ks.KubeletServer(runtime, lambda ns, name: pods.get(name) if ns == NS else None,  # type: ignore[arg-type]
                                host="127.0.0.1", port=port, cert_file=cert, key_file=key,
-                               client_ca_file=pki.ca_cert, log_dir=log_dir)
+                               client_ca_file=pki.ca_cert, log_dir=log_dir,
+                               auth=kauth.KubeletAuth(kauth.ClientReviewer(reviews), NODE))
     lt.run(kubelet.start())
     cluster.kubectl("create", "namespace", NS)
     node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE},
@@ -266,8 +271,10 @@ def env(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     pods["waiter"] = kubectl_json(cluster, "get", "pod", "-n", NS, "waiter")
     pod("pending", ["app"], node=None)
     try:
-        yield {"cluster": cluster, "runtime": runtime, "root": root, "logs": logs, "work": work, "pods": pods}
+        yield {"cluster": cluster, "runtime": runtime, "root": root, "logs": logs, "work": work, "pods": pods,
+               "port": port, "ca": pki.ca_cert}
     finally:
+        lt.run(reviews.close())
         cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
         cluster.kubectl("delete", "node", NODE, "--wait=false", check=False)
         lt.run(kubelet.stop())
@@ -283,6 +290,41 @@ def write_cri(path: str, entries: list[tuple[int, str, str]]) -> None:
 
 def k(env: dict[str, Any], *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     return env["cluster"].kubectl("-n", NS, *args, input=input, check=check, timeout=30)
+
+
+# ---- who gets in -----------------------------------------------------------------------------------
+
+
+def kubelet_get(env: dict[str, Any], path: str, token: str = "") -> tuple[int, str]:
+    """GET on the kubelet port, verifying its serving certificate, with no client certificate."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(f"https://127.0.0.1:{env['port']}{path}",
+                                 headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, context=ssl.create_default_context(cafile=env["ca"]), timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_kubelet_authenticates_and_authorizes(env: dict[str, Any]) -> None:
+    """Anonymous: 401; a pod's ServiceAccount: 403 with upstream's text; metrics-server's account
+    may read stats (nodes/stats) but not exec or list pods (nodes/proxy); the API server's own
+    certificate (kubectl logs/exec in the other tests) passes through its binding."""
+    assert kubelet_get(env, "/pods") == (401, "Unauthorized")
+    assert kubelet_get(env, "/pods", "not-a-token") == (401, "Unauthorized")
+    pod_token = k(env, "create", "token", "default").stdout.strip()
+    assert kubelet_get(env, "/exec/x/y/z", pod_token) == (
+        403, f"Forbidden (user=system:serviceaccount:{NS}:default, verb=get, resource=nodes, subresource=proxy)")
+    assert kubelet_get(env, "/stats/summary", pod_token)[0] == 403
+    metrics = env["cluster"].kubectl("-n", "kube-system", "create", "token", "metrics-server").stdout.strip()
+    assert kubelet_get(env, "/stats/summary", metrics) == (404, "404 page not found")  # past auth: no stats here
+    assert kubelet_get(env, "/pods", metrics) == (
+        403, "Forbidden (user=system:serviceaccount:kube-system:metrics-server, verb=get, resource=nodes, "
+             "subresource=proxy)")
 
 
 # ---- logs ------------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from kubeling.kubelet import server as ks
 from kubeling.kubelet.runtime import base
 from kubeling.streaming import channel
 
+from .test_kubelet_auth import admin_auth
+
 # ---- pure protocol --------------------------------------------------------------------------
 
 
@@ -208,8 +210,8 @@ async def kubelet(tmp_path: Any) -> AsyncIterator[tuple[str, MemRuntime, dict[st
     pods: dict[str, dict[str, Any]] = {"web": make_pod()}
     rt.add("c1", "uid-1", "app", attempt=1, log_path=str(tmp_path / "1.log"))
     rt.add("c0", "uid-1", "app", state=base.EXITED, attempt=0, log_path=str(tmp_path / "0.log"))
-    srv = ks.KubeletServer(rt, lambda ns, name: pods.get(name) if ns == "default" else None, token=TOKEN,  # type: ignore[arg-type]
-                           log_dir=str(tmp_path))
+    srv = ks.KubeletServer(rt, lambda ns, name: pods.get(name) if ns == "default" else None,  # type: ignore[arg-type]
+                           auth=admin_auth(TOKEN), log_dir=str(tmp_path))
     server = TestServer(srv.app)
     await server.start_server()
     try:
@@ -309,9 +311,10 @@ async def test_only_the_api_server_gets_in(kubelet: Any) -> None:
     url, _, _ = kubelet
     async with aiohttp.ClientSession() as session:
         for headers in ({}, {"Authorization": "Bearer wrong"}):
-            async with session.get(url + "/containerLogs/default/web/app", headers=headers) as resp:
-                assert resp.status == 401
-        async with session.get(url + "/healthz") as resp:
+            for path in ("/containerLogs/default/web/app", "/healthz"):
+                async with session.get(url + path, headers=headers) as resp:
+                    assert resp.status == 401
+        async with session.get(url + "/healthz", headers=AUTH) as resp:
             assert resp.status == 200
 
 

@@ -17,6 +17,8 @@ from aiohttp.test_utils import TestServer
 from kubeling.kubelet import server as ks
 from kubeling.streaming import portforward, spdy
 
+from .test_kubelet_auth import admin_auth
+
 # ---- framing --------------------------------------------------------------------------------
 
 
@@ -229,7 +231,7 @@ async def forward() -> AsyncIterator[tuple[str, EchoRuntime]]:
     echo_server = await asyncio.start_server(echo, "127.0.0.1", 0)
     rt = EchoRuntime(echo_server.sockets[0].getsockname()[1])
     pod = {"metadata": {"name": "web", "namespace": "default", "uid": "uid-1"}, "spec": {"containers": [{"name": "app"}]}}
-    srv = ks.KubeletServer(rt, lambda ns, name: pod if name == "web" else None, token="t")  # type: ignore[arg-type]
+    srv = ks.KubeletServer(rt, lambda ns, name: pod if name == "web" else None, auth=admin_auth("t"))  # type: ignore[arg-type]
     server = TestServer(srv.app)
     await server.start_server()
     try:

@@ -11,7 +11,13 @@ account, never as an admin:
 - the local-path provisioner: k3s's `local-path-provisioner-role` for
   `kube-system:local-path-provisioner-service-account`, and the `local-path` StorageClass its
   manifest carries (created when missing, never overwritten).
-- metrics-server: its `system:metrics-server` ClusterRole for `kube-system:metrics-server`.
+- metrics-server: its `system:metrics-server` ClusterRole for `kube-system:metrics-server`, the
+  account whose token it scrapes kubelets with. kubeling's metrics component reads the summary API
+  (/stats/summary, `nodes/stats`) as metrics-server up to v0.5 did, so the role grants `nodes/stats`
+  besides v0.6+'s `nodes/metrics` (/metrics/resource).
+- the API server's kubelet client certificate (user `kube-apiserver`): k3s's
+  `kube-apiserver-kubelet-admin` binding to `system:kubelet-api-admin`, so kubectl exec, logs,
+  attach and port-forward pass the kubelet's authorization (kubelet/auth.py).
 
 Reconciled like the bootstrap policy: missing rules and subjects are added at every start.
 """
@@ -43,9 +49,11 @@ CLUSTER_ROLES: dict[str, tuple[list[Rule], dict[str, str], str, str]] = {
                                      r("create patch", "-", "events"),
                                      r("get list watch", "storage.k8s.io", "storageclasses")],
                                     {}, "local-path-provisioner-bind", LOCAL_PATH),
-    "system:metrics-server": ([r("get", "-", "nodes/metrics"), r("get list watch", "-", "pods nodes")],
+    "system:metrics-server": ([r("get", "-", "nodes/metrics nodes/stats"), r("get list watch", "-", "pods nodes")],
                               {"k8s-app": "metrics-server"}, "system:metrics-server", METRICS_SERVER),
 }
+# k3s's manifests/rolebindings.yaml: ClusterRoleBinding -> (ClusterRole, user)
+USER_BINDINGS = {"kube-apiserver-kubelet-admin": ("system:kubelet-api-admin", "kube-apiserver")}
 # the DNS's own Service, Endpoints and EndpointSlice in kube-system (create can't name its object)
 DNS_PUBLISHER = "kubeling:kube-dns-publisher"
 DNS_PUBLISHER_RULES = [r("create", "-", "services endpoints"), r("create", "discovery.k8s.io", "endpointslices"),
@@ -61,12 +69,16 @@ def storage_class() -> dict[str, Any]:
             "volumeBindingMode": "WaitForFirstConsumer"}
 
 
-def _binding(name: str, kind: str, role: str, account: str, namespace: str = "") -> dict[str, Any]:
+def _binding(name: str, kind: str, role: str, account: str, namespace: str = "", *,
+             user: str = "") -> dict[str, Any]:
+    """A binding to the add-on's account in kube-system, or to `user`."""
     meta: dict[str, Any] = {"name": name, "labels": {}, "annotations": {policy.AUTOUPDATE: "true"}}
     if namespace:
         meta["namespace"] = namespace
+    subject = {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user} if user else \
+        {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}
     return {"metadata": meta, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role},
-            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]}
+            "subjects": [subject]}
 
 
 def _role(name: str, rules: list[Rule], labels: dict[str, str], namespace: str = "") -> dict[str, Any]:
@@ -97,6 +109,9 @@ async def bootstrap(registry: Any) -> None:
     for name, (rules, labels, binding, account) in CLUSTER_ROLES.items():
         await policy.ensure(registry, "clusterroles", _role(name, rules, labels), "rules")
         await policy.ensure(registry, "clusterrolebindings", _binding(binding, "ClusterRole", name, account),
+                            "subjects")
+    for name, (role, user) in USER_BINDINGS.items():
+        await policy.ensure(registry, "clusterrolebindings", _binding(name, "ClusterRole", role, "", user=user),
                             "subjects")
     await policy.ensure(registry, "roles", _role(DNS_PUBLISHER, DNS_PUBLISHER_RULES, {}, NAMESPACE), "rules")
     await policy.ensure(registry, "rolebindings", _binding(DNS_PUBLISHER, "Role", DNS_PUBLISHER, COREDNS, NAMESPACE),

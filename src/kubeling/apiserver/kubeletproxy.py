@@ -2,8 +2,11 @@
 node, and relay to that node's kubelet (upstream pkg/registry/core/pod/rest + strategy.go).
 
 The user is already authenticated by the app middleware. The hop to the kubelet is HTTPS with a
-client certificate from the cluster CA (CN `kube-apiserver-kubelet-client`), verifying the
-kubelet's serving certificate against the same CA. The kubelet address is the Node's
+client certificate from the cluster CA (CN `kube-apiserver`, k3s's `client-kube-apiserver.crt`),
+verifying the kubelet's serving certificate against the same CA. The kubelet asks the API server
+whether that user may use it (kubelet/auth.py): the ClusterRoleBinding
+`kube-apiserver-kubelet-admin` gives it `system:kubelet-api-admin` (apiserver/addons.py), as k3s's
+rolebindings.yaml does; it is no member of `system:masters`. The kubelet address is the Node's
 `status.addresses` (InternalIP first) and `status.daemonEndpoints.kubeletEndpoint.Port`.
 
 Why relay WebSocket messages one for one instead of translating (upstream translates kubectl's
@@ -33,7 +36,7 @@ from .query import query_bool
 
 log = logging.getLogger("kubeling.apiserver.kubeletproxy")
 
-KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
+KUBELET_CLIENT_USER = "kube-apiserver"  # k3s
 DEFAULT_KUBELET_PORT = 10250
 ADDRESS_PREFERENCE = ("InternalIP", "Hostname", "InternalDNS", "ExternalIP", "ExternalDNS")
 SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
@@ -158,12 +161,11 @@ class KubeletClient:
 
     @classmethod
     def for_pki(cls, pki: Any) -> "KubeletClient":
-        from ..pki import issue_cert
+        from ..pki import ensure_client_cert
 
         cert = os.path.join(pki.dir, "client-kube-apiserver.crt")
         key = os.path.join(pki.dir, "client-kube-apiserver.key")
-        if not (os.path.exists(cert) and os.path.exists(key)):
-            issue_cert(pki, cert, key, KUBELET_CLIENT_CN, days=365 * 5)
+        ensure_client_cert(pki, cert, key, KUBELET_CLIENT_USER, days=365 * 5)
         return cls(pki.ca_cert, cert, key)
 
     def session(self) -> aiohttp.ClientSession:

@@ -232,6 +232,7 @@ class RealNode:
     async def _start_server(self) -> None:
         """The kubelet API, with a serving certificate from the cluster CA for the node's names."""
         from ..pki import ensure_pki
+        from .auth import ClientReviewer, KubeletAuth
         from .identities import write_kubeconfigs
         from .server import KubeletServer, ensure_serving_cert
         from .stats import StatsProvider
@@ -245,6 +246,7 @@ class RealNode:
                                 self.node.name)
         self.server = KubeletServer(self.runtime, self.kubelet.pod_by_name, host=self.node.ip, port=cfg.kubelet_port,
                                     cert_file=cert, key_file=key, client_ca_file=pki.ca_cert,
+                                    auth=KubeletAuth(ClientReviewer(self.clients.kubelet), self.node.name),
                                     log_dir=cfg.pod_log_dir, stats=StatsProvider(
                                         self.runtime, self.kubelet.pods.values, self.node.name).summary)
         try:

@@ -10,9 +10,10 @@ Endpoints (upstream pkg/kubelet/server/server.go):
   `SPDY/3.1+portforward.k8s.io` carrying SPDY frames (`streaming/spdy.py`).
 
 The API server relays kubectl's WebSocket to these endpoints message by message, so this is the
-only place the protocols are spoken (see `apiserver/streaming.py`). Callers authenticate with a
-client certificate signed by the cluster CA (CN `kube-apiserver-kubelet-client` or group
-`system:masters`) or with the node's shared bearer token; nobody else gets in.
+only place the protocols are spoken (see `apiserver/streaming.py`). Every request, /healthz
+included, is authenticated and authorized as upstream's kubelet does it (`auth.py`): a client
+certificate from the cluster CA or a bearer token the API server vouches for, then a
+SubjectAccessReview on `nodes/<subresource>` of this node.
 
 The server knows pods through `get_pod(namespace, name)` (the kubelet's pod manager, with the
 status the kubelet last computed) and containers only through the `Runtime` protocol.
@@ -21,7 +22,6 @@ status the kubelet last computed) and containers only through the `Runtime` prot
 from __future__ import annotations
 
 import asyncio
-import hmac
 import inspect
 import logging
 import os
@@ -33,8 +33,8 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from ..pki import peer_identity
 from ..streaming import channel, portforward, spdy
+from .auth import AuthError, KubeletAuth
 from .runtime import base
 from .runtime import logs as crilogs
 
@@ -42,7 +42,6 @@ log = logging.getLogger("kubeling.kubelet.server")
 
 DEFAULT_PORT = 10250
 SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
-APISERVER_CLIENT_CN = "kube-apiserver-kubelet-client"
 MAX_MESSAGE = 16 * 1024 * 1024
 ERROR_HEADER = "X-Kubelet-Error"
 PORT_FORWARD_PROTOCOLS = (SPDY_TUNNEL, channel.V4, channel.V4_BASE64)
@@ -400,11 +399,13 @@ async def serve_ws_port_forward(ws: web.WebSocketResponse, proto: channel.Protoc
 # ---- the server -----------------------------------------------------------------------------
 
 class KubeletServer:
-    """The kubelet API. `start()` listens; `app` is the aiohttp application (tests)."""
+    """The kubelet API. `start()` listens; `app` is the aiohttp application (tests).
+
+    `auth` None is a bare upstream kubelet's defaults (anonymous, AlwaysAllow): tests only."""
 
     def __init__(self, runtime: base.Runtime, get_pod: GetPod, *, host: str = "0.0.0.0", port: int = DEFAULT_PORT,
-                 cert_file: str = "", key_file: str = "", client_ca_file: str = "", token: str = "",
-                 log_dir: str = "/var/log/pods", authenticate: bool = True,
+                 cert_file: str = "", key_file: str = "", client_ca_file: str = "", auth: KubeletAuth | None = None,
+                 log_dir: str = "/var/log/pods",
                  stats: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> None:
         self.runtime = runtime
         self.stats = stats  # the usage summary (stats.py): GET /stats/summary
@@ -414,9 +415,8 @@ class KubeletServer:
         self.cert_file = cert_file
         self.key_file = key_file
         self.client_ca_file = client_ca_file
-        self.token = token
+        self.auth = auth
         self.log_dir = log_dir
-        self.authenticate = authenticate
         self.app = self._build_app()
         self._runner: web.AppRunner | None = None
 
@@ -454,8 +454,8 @@ class KubeletServer:
         async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                              ) -> web.StreamResponse:
             try:
-                if request.path != "/healthz" and self.authenticate and not self._authorized(request):
-                    raise HTTPError(401, "Unauthorized")
+                if self.auth is not None:
+                    await self._check(self.auth, request)
                 return await handler(request)
             except HTTPError as e:
                 # the text also goes in a header: a failed WebSocket handshake loses the body in
@@ -481,13 +481,18 @@ class KubeletServer:
             raise HTTPError(404, "404 page not found")
         return web.json_response(await self.stats())
 
-    def _authorized(self, request: web.Request) -> bool:
-        auth = request.headers.get("Authorization", "")
-        if self.token and auth[:7].lower() == "bearer ":
-            return hmac.compare_digest(auth[7:].strip(), self.token)
+    @staticmethod
+    async def _check(auth: KubeletAuth, request: web.Request) -> None:
+        """InstallAuthFilter: authenticate, then authorize, or answer 401/403/500."""
         transport = request.transport
-        cn, orgs = peer_identity(transport.get_extra_info("peercert") if transport is not None else None)
-        return cn == APISERVER_CLIENT_CN or "system:masters" in orgs
+        try:
+            user = await auth.authenticate(transport.get_extra_info("peercert") if transport is not None else None,
+                                           request.headers.get("Authorization", ""))
+            await auth.authorize(user, request.method, request.path)
+        except AuthError as e:
+            if e.code != 401:
+                log.info("%s", e.message)
+            raise HTTPError(e.code, e.message) from None
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")

@@ -2,8 +2,9 @@
 `--metric-resolution` (15 s) it reads each node's stats summary and keeps the latest window in
 memory; the API server answers metrics.k8s.io from it (apiserver `RestAPI.metrics`).
 
-Real nodes are scraped over HTTPS at `/stats/summary` on the kubelet port, with the API server's
-kubelet client certificate; simulated nodes (label `node.kubeling.io/simulated=true`) report the
+Real nodes are scraped over HTTPS at `/stats/summary` on the kubelet port with the bearer token of
+the account `kube-system:metrics-server` (as metrics-server's pod uses its own token; the kubelet
+asks the API server who that is and whether it may get `nodes/stats`); simulated nodes (label `node.kubeling.io/simulated=true`) report the
 synthetic usage of their pods' annotations (kubelet/simstats.py).
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 import orjson
@@ -38,11 +39,12 @@ SCRAPE_TIMEOUT = 10.0
 
 class MetricsServer(Controller):
     def __init__(self, client: Client, *, resolution: float = RESOLUTION, kubelet_ssl: Any = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 token: Callable[[], Awaitable[str]] | None = None, clock: Callable[[], float] = time.time) -> None:
         super().__init__("metrics-server")
         self.client = client
         self.resolution = resolution
-        self.kubelet_ssl = kubelet_ssl
+        self.kubelet_ssl = kubelet_ssl  # verifies the kubelets' serving certificates
+        self.token = token
         self.clock = clock
         self.window = Window()
         self.nodes = self.watch(shared_informer(client, NODES), on_delete=self._node_gone)
@@ -89,13 +91,14 @@ class MetricsServer(Controller):
     async def _fetch(self, node: dict[str, Any]) -> dict[str, Any]:
         from ..apiserver.kubeletproxy import kubelet_endpoint
 
-        if self.kubelet_ssl is None:
-            raise RuntimeError("no kubelet client certificate")
+        if self.kubelet_ssl is None or self.token is None:
+            raise RuntimeError("no credentials for kubelets")
         host, port = kubelet_endpoint(node)
         host = f"[{host}]" if ":" in host else host
         timeout = aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT)
+        headers = {"Authorization": f"Bearer {await self.token()}"}
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.kubelet_ssl), timeout=timeout) as s:
-            async with s.get(f"https://{host}:{port}/stats/summary?only_cpu_and_memory=true") as r:
+            async with s.get(f"https://{host}:{port}/stats/summary?only_cpu_and_memory=true", headers=headers) as r:
                 if r.status != 200:
                     raise RuntimeError(f"request failed, status: {r.status}")
                 return orjson.loads(await r.read())
