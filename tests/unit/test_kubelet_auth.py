@@ -177,3 +177,25 @@ async def test_server_answers(kubelet: str, headers: dict[str, str], code: int, 
         if code != 200:
             async with session.get(kubelet + "/containerLogs/default/web/app", headers=headers) as resp:
                 assert resp.status == code
+
+
+async def test_in_process_token_review_authenticates(tmp_path: Any) -> None:
+    """The in-process kubelet's TokenReview is answered like one over HTTPS (it was always
+    `authenticated: false`: the in-process request had no app to find the authenticator in)."""
+    from kubeling.apiserver.app import build_app
+    from kubeling.apiserver.registry import Registry
+    from kubeling.client.rest import Client, ClientConfig, LocalTransport
+    from kubeling.pki import ensure_pki
+    from kubeling.store.sqlite import SQLiteStore
+
+    pki = ensure_pki(str(tmp_path), "127.0.0.1", "10.96.0.1")
+    store = SQLiteStore(str(tmp_path / "state.db"))
+    try:
+        app = build_app(Registry(store), pki, "https://127.0.0.1:6443")
+        client = Client(ClientConfig(), local=LocalTransport(app["api"], User("system:node:n1", ("system:nodes",))))
+        reviewer = ka.ClientReviewer(client)
+        assert await reviewer.token_review(pki.admin_token()) == User("admin", ("system:masters",))
+        assert await reviewer.token_review("nope") is None
+        assert await reviewer.access_review(User("admin", ("system:masters",)), ka.NodeAttributes("get", "proxy", "n1"))
+    finally:
+        store.close()

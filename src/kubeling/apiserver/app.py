@@ -276,6 +276,7 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
     app["authn"] = authn  # TokenReview asks it
     app["authz"] = authz  # access and rules reviews ask it
     api.authz = authz
+    api.authn = authn  # and in-process TokenReviews (a kubelet's: kubelet/auth.py)
     api.auditor = auditor  # in-process requests (client/rest.py LocalTransport) are audited too
     return app
 

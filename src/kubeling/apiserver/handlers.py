@@ -437,7 +437,7 @@ class RestAPI:
             if res.group in REVIEW_GROUPS:
                 from .reviews import review
 
-                authn = request.app.get("authn") if hasattr(request.app, "get") else None
+                authn = getattr(self, "authn", None)  # also for in-process requests, which have no app
                 return _json(review(res, obj, request.get("user"), getattr(authn, "authenticate_token", None),
                                     getattr(self, "authz", None), target.namespace), 201)
             if res.kind == "Binding" and res.group == "":
