@@ -132,11 +132,12 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         tasks.append(asyncio.create_task(crd_server.run(), name="crd-server"))
         tasks.append(asyncio.create_task(controller_manager.run(kcm, cfg), name="controller-manager"))
         tasks.append(asyncio.create_task(rbac_policy.run_aggregation(registry), name="clusterrole-aggregation"))
-        # metrics-server's own account's token, minted by the API server's loopback client (its
-        # pod would have it mounted); TLS only verifies the kubelets, it presents no certificate
+        # metrics-server's own account's token (its pod would have it mounted), from the
+        # TokenRequest API as kube-controller-manager's client builder mints its controllers'
+        # tokens; TLS only verifies the kubelets, it presents no certificate
         metrics = MetricsServer(metrics_client, resolution=cfg.metric_resolution,
                                 kubelet_ssl=ssl.create_default_context(cafile=pki.ca_cert),
-                                token=ServiceAccountToken(client, "kube-system", addons.METRICS_SERVER).get)
+                                token=ServiceAccountToken(kcm, "kube-system", addons.METRICS_SERVER).get)
         app["api"].metrics = metrics  # answers metrics.k8s.io
         tasks.append(asyncio.create_task(metrics.run(), name="metrics-server"))
         kube_svc = KubernetesServiceController(client, cfg.advertise or node_addr or cfg.bind, cfg.port,
