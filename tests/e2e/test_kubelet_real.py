@@ -254,7 +254,7 @@ def test_kubelet_api_lets_in_only_the_authorized(kc: KubeletCluster) -> None:
     top = kc.wait_for(lambda: (lambda p: p.stdout if p.returncode == 0 and "prober" in p.stdout else None)(
         kc.kubectl("top", "pod", "prober", "--no-headers", check=False)), 120, 1, "kubectl top pod prober")
     assert top.split()[0] == "prober", top
-    kc.kubectl("delete", "pod", "prober", "--wait=false")
+    kc.kubectl("delete", "pod", "prober", "--wait=true")  # gone before the teardown stops the node
 
 
 def test_node_components_run_as_themselves(kc: KubeletCluster) -> None:
