@@ -245,10 +245,12 @@ class SharedInformers:
 
     @classmethod
     def of(cls, client: Client) -> "SharedInformers":
-        """The factory of this client (created on first use)."""
+        """The factory of this client (created on first use); a client made by `as_user` shares
+        the factory of the client it was made from (`informers_from`)."""
         factory = getattr(client, "shared_informers", None)
         if factory is None:
-            factory = cls(client)
+            parent = getattr(client, "informers_from", None)
+            factory = cls.of(parent) if parent is not None else cls(client)
             client.shared_informers = factory  # type: ignore[attr-defined]
         return factory
 

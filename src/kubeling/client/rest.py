@@ -148,12 +148,11 @@ class Client:
         if self.local is None:
             return self
         from ..apiserver.auth.user import AUTHENTICATED, User
-        from .informer import SharedInformers
 
         user = User(name, (*groups, AUTHENTICATED))
         c = Client(self.config, local=LocalTransport(self.local.api, user))
         if not own_informers:
-            c.shared_informers = SharedInformers.of(self)  # type: ignore[attr-defined]
+            c.informers_from = self  # type: ignore[attr-defined]  # SharedInformers.of(c) is ours
         return c
 
     def as_service_account(self, namespace: str, name: str, own_informers: bool = False) -> "Client":
