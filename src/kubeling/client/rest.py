@@ -1,9 +1,12 @@
 """REST client for the Kubernetes API: the one way components talk to the cluster.
 
-Controllers, scheduler, kubelet and proxy use this client whether they run inside `kubeling up`
-(over the API server's local unix socket, no TLS) or in `kubeling agent` on another machine
-(over HTTPS). Both are the same HTTP API, so logic never depends on the transport.
-Errors come back as the same `StatusError` the server raised.
+Controllers, scheduler, kubelet, proxy and DNS use this client. Inside `kubeling up` it has a
+`LocalTransport`: requests call the API server's handlers in process as the client's identity
+(`as_user`, `as_service_account`, `as_node`), watches read its watch streams directly, and
+streaming subresources (logs, exec, attach, port-forward) go over the root-only unix socket.
+Without one it speaks HTTPS to `server`, as a component on another machine would. Both give the
+same API semantics, so logic never depends on the transport; errors come back as the same
+`StatusError` the server raised.
 """
 
 from __future__ import annotations
