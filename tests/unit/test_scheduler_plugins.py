@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from kubeling.scheduler import framework as fw
+from kubeling.scheduler import scoring
 from kubeling.scheduler.queue import SchedulingQueue
 from kubeling.scheduler.scheduler import (Cache, node_scheduling_properties_changed, responsible_for,
                                           scheduled_condition_patch)
@@ -293,32 +294,32 @@ def test_least_allocated_upstream_example() -> None:
     # pod 3000m/5000, node1 4000m/10000 -> cpu (4000-3000)*100/4000=25, mem (10000-5000)*100/10000=50 -> 37
     node = make_node("n1", cpu="4", mem="10000")
     pod = make_pod(cpu="3", mem="5000")
-    assert fw.least_allocated(pi(pod), ni(node)) == 37
+    assert scoring.least_allocated(pi(pod), ni(node)) == 37
     node2 = make_node("n2", cpu="6", mem="10000")
-    assert fw.least_allocated(pi(pod), ni(node2)) == 50  # (3000*100/6000=50 + 50)/2
+    assert scoring.least_allocated(pi(pod), ni(node2)) == 50  # (3000*100/6000=50 + 50)/2
 
 
 def test_balanced_allocation() -> None:
     # pod 3000m/5000 on 4000m/10000: fractions 0.75 and 0.5 -> std 0.125 -> 87
-    assert fw.balanced_allocation(pi(make_pod(cpu="3", mem="5000")), ni(make_node("n", cpu="4", mem="10000"))) == 87
+    assert scoring.balanced_allocation(pi(make_pod(cpu="3", mem="5000")), ni(make_node("n", cpu="4", mem="10000"))) == 87
 
 
 def test_default_normalize() -> None:
-    assert fw.default_normalize([1, 2, 4]) == [25, 50, 100]
-    assert fw.default_normalize([1, 2, 4], reverse=True) == [75, 50, 0]
-    assert fw.default_normalize([0, 0], reverse=True) == [100, 100]
-    assert fw.default_normalize([0, 0]) == [0, 0]
+    assert scoring.default_normalize([1, 2, 4]) == [25, 50, 100]
+    assert scoring.default_normalize([1, 2, 4], reverse=True) == [75, 50, 0]
+    assert scoring.default_normalize([0, 0], reverse=True) == [100, 100]
+    assert scoring.default_normalize([0, 0]) == [0, 0]
 
 
 def test_taint_toleration_score_prefers_fewer_prefer_no_schedule() -> None:
     a = ni(make_node("a", taints=[{"key": "x", "effect": "PreferNoSchedule"}, {"key": "y", "effect": "PreferNoSchedule"}]))
     b = ni(make_node("b", taints=[{"key": "x", "effect": "PreferNoSchedule"}]))
     c = ni(make_node("c"))
-    raw = [fw.taint_toleration_score(pi(make_pod()), n) for n in (a, b, c)]
+    raw = [scoring.taint_toleration_score(pi(make_pod()), n) for n in (a, b, c)]
     assert raw == [2, 1, 0]
-    assert fw.default_normalize(raw, reverse=True) == [0, 50, 100]
+    assert scoring.default_normalize(raw, reverse=True) == [0, 50, 100]
     tol = [{"key": "x", "operator": "Exists", "effect": "PreferNoSchedule"}]
-    assert fw.taint_toleration_score(pi(make_pod(tolerations=tol)), a) == 1
+    assert scoring.taint_toleration_score(pi(make_pod(tolerations=tol)), a) == 1
 
 
 def test_node_affinity_preferred_score() -> None:
@@ -326,20 +327,20 @@ def test_node_affinity_preferred_score() -> None:
              {"weight": 2, "preference": {"matchExpressions": [{"key": "zone", "operator": "Exists"}]}}]
     nodes = [ni(make_node("a", labels={"disk": "ssd", "zone": "z"})), ni(make_node("b", labels={"zone": "z"})),
              ni(make_node("c"))]
-    assert [fw.node_affinity_score(terms, n) for n in nodes] == [7, 2, 0]
+    assert [scoring.node_affinity_score(terms, n) for n in nodes] == [7, 2, 0]
 
 
 def test_topology_spread_prefers_nodes_without_siblings() -> None:
     nodes = [ni(make_node("n1"), make_pod("r-1", owner="rs")), ni(make_node("n2")), ni(make_node("n3"))]
-    scores = fw.topology_spread_scores(pi(make_pod("r-2", owner="rs")), nodes, nodes)
+    scores = scoring.topology_spread_scores(pi(make_pod("r-2", owner="rs")), nodes, nodes)
     # raw: n1 round(1*ln(5)+2)=4, others 2 -> 100*(4+2-4)/4=50, 100*(4+2-2)/4=100
     assert scores == [50, 100, 100]
-    assert fw.topology_spread_scores(pi(make_pod("lonely")), nodes, nodes) is None
+    assert scoring.topology_spread_scores(pi(make_pod("lonely")), nodes, nodes) is None
     # terminating siblings do not count
     dying = make_pod("r-0", owner="rs")
     dying["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
     nodes[1].add_pod(pi(dying))
-    assert fw.topology_spread_scores(pi(make_pod("r-2", owner="rs")), nodes, nodes) == [50, 100, 100]
+    assert scoring.topology_spread_scores(pi(make_pod("r-2", owner="rs")), nodes, nodes) == [50, 100, 100]
 
 
 def test_three_replicas_spread_over_three_nodes() -> None:
@@ -351,7 +352,7 @@ def test_three_replicas_spread_over_three_nodes() -> None:
         for r in range(3):
             p = pi(make_pod(f"web-{r}", owner="rs", cpu="100m", mem="64Mi"))
             feasible, _ = fw.find_fit(p, nodes)
-            chosen = fw.select_host(feasible, fw.score_nodes(p, feasible, nodes), rng)
+            chosen = scoring.select_host(feasible, scoring.score_nodes(p, feasible, nodes), rng)
             chosen.add_pod(p)
             placed.append(chosen.name)
         assert sorted(placed) == ["n0", "n1", "n2"], (seed, placed)
@@ -361,16 +362,16 @@ def test_least_allocated_prefers_emptier_node() -> None:
     nodes = [ni(make_node("busy"), make_pod("x", cpu="3", mem="6Gi")), ni(make_node("idle"))]
     p = pi(make_pod("new", cpu="500m", mem="512Mi"))
     feasible, _ = fw.find_fit(p, nodes)
-    scores = fw.score_nodes(p, feasible, nodes)
-    assert fw.select_host(feasible, scores, random.Random(0)).name == "idle"
+    scores = scoring.score_nodes(p, feasible, nodes)
+    assert scoring.select_host(feasible, scores, random.Random(0)).name == "idle"
 
 
 def test_select_host_ties_are_seedable_and_uniform() -> None:
     nodes = [ni(make_node(f"n{i}")) for i in range(4)]
-    picks = [fw.select_host(nodes, [5, 5, 5, 5], random.Random(s)).name for s in range(200)]
+    picks = [scoring.select_host(nodes, [5, 5, 5, 5], random.Random(s)).name for s in range(200)]
     assert set(picks) == {"n0", "n1", "n2", "n3"}
-    assert picks == [fw.select_host(nodes, [5, 5, 5, 5], random.Random(s)).name for s in range(200)]
-    assert fw.select_host(nodes, [1, 9, 3, 9], random.Random(1)).name in ("n1", "n3")
+    assert picks == [scoring.select_host(nodes, [5, 5, 5, 5], random.Random(s)).name for s in range(200)]
+    assert scoring.select_host(nodes, [1, 9, 3, 9], random.Random(1)).name in ("n1", "n3")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from ..client.controller import Controller
 from ..client.informer import shared_informer
 from ..client.rest import Client
 from . import framework as fw
+from . import scoring
 from .queue import QueuedPod, SchedulingQueue
 from .volumebinding import CLASSES, PVCS, PVS, PodVolumes, VolumeBinder, claim_names
 
@@ -293,8 +294,8 @@ class Scheduler(Controller):
         if len(feasible) == 1:
             chosen = feasible[0]
         else:
-            scores = fw.score_nodes(pi, feasible, self.cache.nodes.values())
-            chosen = fw.select_host(feasible, scores, self.rng)
+            scores = scoring.score_nodes(pi, feasible, self.cache.nodes.values())
+            chosen = scoring.select_host(feasible, scores, self.rng)
         self.cache.assume(pi, chosen.name)
         self.queue.done(qp.key)
         self.spawn(self._bind(qp, pi, chosen.name, vols), f"bind-{qp.key}")
