@@ -185,3 +185,57 @@ def test_garbage_collection_through_custom_resources(cluster: Cluster, ns: str, 
                      what="the Widget's ConfigMap collected")
     cluster.wait_for(lambda: cluster.kubectl("get", "widget", "owned", "-n", ns, check=False).returncode == 1,
                      what="the ConfigMap's Widget collected")
+
+
+RULES_CRD = textwrap.dedent("""\
+    apiVersion: apiextensions.k8s.io/v1
+    kind: CustomResourceDefinition
+    metadata: {name: crontabs.rules.kubeling.io}
+    spec:
+      group: rules.kubeling.io
+      scope: Namespaced
+      names: {plural: crontabs, singular: crontab, kind: CronTab}
+      versions:
+      - name: v1
+        served: true
+        storage: true
+        schema:
+          openAPIV3Schema:
+            type: object
+            properties:
+              spec:
+                type: object
+                x-kubernetes-validations:
+                - {rule: "self.minReplicas <= self.replicas", message: "replicas should be greater than or equal to minReplicas."}
+                - {rule: "self.replicas <= self.maxReplicas", messageExpression: "'replicas should be at most ' + string(self.maxReplicas)"}
+                - {rule: "self.image == oldSelf.image", message: "image is immutable", reason: FieldValueForbidden, fieldPath: .image}
+                properties:
+                  image: {type: string}
+                  minReplicas: {type: integer}
+                  replicas: {type: integer}
+                  maxReplicas: {type: integer}
+    """)
+
+
+def test_crd_validation_rules_with_kubectl(cluster: Cluster) -> None:
+    """upstream's docs example (minReplicas <= replicas <= maxReplicas) and a transition rule."""
+    cluster.kubectl("create", "-f", "-", input=RULES_CRD)
+    try:
+        def tab(spec: str) -> str:
+            return f"apiVersion: rules.kubeling.io/v1\nkind: CronTab\nmetadata: {{name: t}}\nspec: {spec}\n"
+        p = cluster.kubectl("create", "-n", "default", "-f", "-", check=False,
+                            input=tab("{image: a, minReplicas: 5, replicas: 9, maxReplicas: 8}"))
+        assert ('The CronTab "t" is invalid: spec: Invalid value: "object": replicas should be at most 8'
+                in p.stderr), p.stderr
+        cluster.kubectl("create", "-n", "default", "-f", "-", input=tab("{image: a, minReplicas: 1, replicas: 2, maxReplicas: 3}"))
+        p = cluster.kubectl("apply", "-n", "default", "-f", "-", check=False,
+                            input=tab("{image: b, minReplicas: 3, replicas: 2, maxReplicas: 3}"))
+        assert "spec: Invalid value: \"object\": replicas should be greater than or equal to minReplicas." in p.stderr
+        assert "spec.image: Forbidden: image is immutable" in p.stderr
+        bad = RULES_CRD.replace("self.image == oldSelf.image", "self.image == nosuch")
+        p = cluster.kubectl("apply", "-f", "-", input=bad, check=False)
+        assert ("spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[2].rule: "
+                'Invalid value: apiextensions.ValidationRule{Rule:"self.image == nosuch"') in p.stderr
+        assert "compilation failed: ERROR: <input>:1:15: undeclared reference to 'nosuch'" in p.stderr
+    finally:
+        cluster.kubectl("delete", "crd", "crontabs.rules.kubeling.io", "--ignore-not-found", "--timeout=20s")

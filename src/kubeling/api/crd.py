@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import goregexp, structural
+from . import crdrules, goregexp, structural
 from .validation.field import (Causes, forbidden, invalid, is_dns1035_label, is_dns1123_subdomain, not_supported,
                                required)
 from .validation.other import validate_generic
@@ -102,6 +102,7 @@ def _validate_versions(spec: dict[str, Any]) -> Causes:
             out.append(required(f"{fld}.schema.openAPIV3Schema", "schemas are required"))
         else:
             out += structural_errors(sch, f"{fld}.schema.openAPIV3Schema")
+            out += crdrules.rule_errors(sch, f"{fld}.schema.openAPIV3Schema")
         for j, c in enumerate(_l(v.get("additionalPrinterColumns"))):
             c = _d(c)
             cfld = f"{fld}.additionalPrinterColumns[{j}]"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import crdprint, structural, typed
+from . import crdprint, crdrules, structural, typed
 from .printers.columns import Handler
 from .resources import STATUS, Resource, Subresource
 from .strategy import Strategy
@@ -93,7 +93,8 @@ def rows(crd: dict[str, Any]) -> list[Resource]:
             storage_version=storage, schema=sch, smd_schema=_object_schema(sch), columns=tuple(_d(c) for c in _l(v.get("additionalPrinterColumns"))),
             scale=_d(subs.get("scale")) if "scale" in subs else None,
             validator=validator, decoder=typed.compile_structural(sch),
-            strategy=_strategy(validator, namespaced, "status" in subs, f"{group}/{storage}",
+            strategy=_strategy(validator, crdrules.compile_rules(sch), namespaced, "status" in subs,
+                               f"{group}/{storage}",
                                crdprint.handler(tuple(_d(c) for c in _l(v.get("additionalPrinterColumns"))))))
         out.append(Resource(group, v.get("name", ""), kind, plural, namespaced=namespaced,
                             short_names=tuple(_l(names.get("shortNames"))),
@@ -121,13 +122,14 @@ def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
     obj[keys[-1]] = value
 
 
-def _strategy(validator: structural.Validator | None, namespaced: bool, has_status: bool,
-              storage_version: str, printer: Handler) -> Strategy:
-    """customResourceStrategy: ObjectMeta then the schema; generation counts spec changes; with
-    a status subresource, status is not the client's to set on create; the version's
-    additionalPrinterColumns print it."""
+def _strategy(validator: structural.Validator | None, rules: crdrules.RuleValidator | None, namespaced: bool,
+              has_status: bool, storage_version: str, printer: Handler) -> Strategy:
+    """customResourceStrategy: ObjectMeta, the schema, then (when the schema passed) its
+    x-kubernetes-validations rules; generation counts spec changes; with a status subresource,
+    status is not the client's to set on create; the version's additionalPrinterColumns print it."""
     def validate(obj: dict[str, Any], old: dict[str, Any] | None, version: str) -> Causes:
-        return validate_generic(obj, old, namespaced) + structural.validate(validator, obj)
+        schema = structural.validate(validator, obj)
+        return validate_generic(obj, old, namespaced) + schema + (crdrules.validate(rules, obj, old) if not schema else [])
     drop_status = (lambda o: o.pop("status", None)) if has_status else None
     return Strategy(validate=validate, prepare_for_create=drop_status, generation=True,
                     storage_version=storage_version, printer=printer)
