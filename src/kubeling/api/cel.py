@@ -205,7 +205,21 @@ class _CountingEvaluator(Evaluator):
 
 
 def to_cel(value: Any) -> Any:
-    """JSON (dicts, lists, str, int, float, bool, None) to CEL values; convert once, evaluate many."""
+    """JSON (dicts, lists, str, int, float, bool, None) to CEL values; convert once, evaluate many.
+    (celpy's json_to_cel does the same through typing-generic isinstance checks, 3x slower.)"""
+    t = type(value)
+    if t is dict:
+        return celtypes.MapType({celtypes.StringType(k): to_cel(v) for k, v in value.items()})
+    if t is list:
+        return celtypes.ListType([to_cel(v) for v in value])
+    if t is str:
+        return celtypes.StringType(value)
+    if t is bool:
+        return celtypes.BoolType(value)
+    if t is int:
+        return celtypes.IntType(value)
+    if t is float:
+        return celtypes.DoubleType(value)
     return json_to_cel(value)
 
 
