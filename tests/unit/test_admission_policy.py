@@ -58,6 +58,8 @@ def test_policy_defaults_and_validation() -> None:
     causes = validate_policy(policy, None)
     assert [c["field"] for c in causes] == ["spec.validations[0].expression"]
     assert "compilation failed: ERROR: <input>:1:" in causes[0]["message"]
+    policy["spec"]["validations"] = [{"expression": "true", "reason": "Teapot"}]
+    assert [c["field"] for c in validate_policy(policy, None)] == ["spec.validations[0].reason"]
     causes = validate_policy({"metadata": {"name": "p"}, "spec": {"failurePolicy": "Fail"}}, None)
     assert [c["field"] for c in causes] == ["spec.matchConstraints", "spec.validations"]
     causes = validate_binding({"metadata": {"name": "b"}, "spec": {"validationActions": ["Deny", "Nope"]}}, None)

@@ -80,3 +80,9 @@ def test_cost_limit_stops_runaway_comprehensions() -> None:
 
 def test_heterogeneous_equality_with_null_as_cel_go() -> None:
     assert run("object != null && oldObject == null && object.spec.replicas != 'x'", oldObject=None) is True
+
+
+@pytest.mark.parametrize("expression", ["(" * 400 + "1" + ")" * 400, "'unterminated", "1 +", "a.b(", "\x00"])
+def test_hostile_expressions_are_compile_errors(expression: str) -> None:
+    with pytest.raises(cel.CompileError):
+        cel.compile(expression, ["a"])

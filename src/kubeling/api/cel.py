@@ -54,6 +54,7 @@ for _name in ("Callable", "Dict", "Iterable", "List", "Optional", "Tuple", "Type
     setattr(celpy.evaluation, _name, _Erased())
 celpy.evaluation.cast = lambda _type, value: value
 
+MAX_NESTING = 32  # nested expressions (parentheses, arguments, macro bodies) per expression
 PER_CALL_LIMIT = 10_000  # operations (upstream celconfig.PerCallLimit is 1,000,000 of cel-go's units)
 REQUEST_LIMIT = 10 * PER_CALL_LIMIT  # upstream celconfig.RuntimeCELCostBudget is 10 per-call limits
 MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
@@ -315,6 +316,18 @@ def _undeclared(tree: lark.Tree, variables: Iterable[str]) -> list[lark.Token]:
     return bad
 
 
+def _nesting(tree: lark.Tree) -> int:
+    """The most `expr` nodes on one path (iteratively: the interpreter recurses ~25 Python frames
+    per level, so deeper expressions would fail at evaluation with a RecursionError)."""
+    deepest, stack = 0, [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        depth += node.data == "expr"
+        deepest = max(deepest, depth)
+        stack.extend((c, depth) for c in node.children if isinstance(c, lark.Tree))
+    return deepest
+
+
 @functools.lru_cache(maxsize=2048)
 def _compile(expression: str, variables: frozenset[str]) -> Program:
     try:
@@ -326,6 +339,10 @@ def _compile(expression: str, variables: frozenset[str]) -> Program:
                            + _caret(expression, line, col)) from None
     except RecursionError:
         raise CompileError("ERROR: <input>:1:1: expression too deeply nested") from None
+    except Exception as e:  # the parser's own failures are still compile errors, never a 500
+        raise CompileError(f"ERROR: <input>:1:1: Syntax error: {type(e).__name__}: {e}") from None
+    if _nesting(ast) > MAX_NESTING:
+        raise CompileError(f"ERROR: <input>:1:1: expression nested more than {MAX_NESTING} levels deep")
     issues = []
     for tok in _undeclared(ast, variables):
         kind = "undeclared reference to"

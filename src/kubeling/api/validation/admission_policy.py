@@ -17,6 +17,7 @@ WITH_VARIABLES = (*BASE_VARIABLES, "variables")
 WEBHOOK_VARIABLES = ("object", "oldObject", "request", "authorizer")
 FAILURE_POLICIES = ("Fail", "Ignore")
 ACTIONS = ("Audit", "Deny", "Warn")
+REASONS = ("Unauthorized", "Forbidden", "Invalid", "RequestEntityTooLarge")
 
 
 # ---- defaults ---------------------------------------------------------------------------------
@@ -102,6 +103,8 @@ def validate_policy(obj: dict[str, Any], old: dict[str, Any] | None) -> Causes:
         out += expression(v.get("expression"), p + ".expression", WITH_VARIABLES)
         if v.get("messageExpression"):
             out += expression(v["messageExpression"], p + ".messageExpression", WITH_VARIABLES)
+        if v.get("reason") is not None and v["reason"] not in REASONS:
+            out.append(not_supported(p + ".reason", v["reason"], REASONS))
         if "\n" in (v.get("message") or ""):
             out.append(invalid(p + ".message", v["message"], "message must not contain line breaks"))
     for i, a in enumerate(list_of(spec.get("auditAnnotations"))):
