@@ -86,3 +86,20 @@ def test_heterogeneous_equality_with_null_as_cel_go() -> None:
 def test_hostile_expressions_are_compile_errors(expression: str) -> None:
     with pytest.raises(cel.CompileError):
         cel.compile(expression, ["a"])
+
+
+def test_the_quantity_library() -> None:
+    assert run("quantity('1Gi').isGreaterThan(quantity('500Mi')) && quantity('100m').isLessThan(quantity('1'))") is True
+    assert run("quantity('1.5').compareTo(quantity('1500m')) == 0 && quantity('2').add(3).asInteger() == 5") is True
+    assert run("quantity('1k').sub(quantity('1')).asInteger() == 999 && quantity('-1').sign() == -1") is True
+    assert run("isQuantity('10Mi') && !isQuantity('ten') && !quantity('100m').isInteger()") is True
+    assert run("quantity('250m').asApproximateFloat()") == 0.25
+    with pytest.raises(cel.EvalError, match="quantities must match"):
+        run("quantity('ten') == quantity('1')")
+    with pytest.raises(cel.EvalError, match="cannot convert value to integer"):
+        run("quantity('100m').asInteger()")
+
+
+def test_library_errors_keep_their_text() -> None:
+    with pytest.raises(cel.EvalError, match="index out of range: 9"):
+        run("'abc'.substring(1, 9) == ''")

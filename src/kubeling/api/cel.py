@@ -20,8 +20,10 @@ variables and match conditions, webhook matchConditions, and CRD `x-kubernetes-v
 - Kubernetes' CEL libraries beyond the CEL standard are added as functions: the strings
   extension (`charAt`, `indexOf`, `lastIndexOf`, `lowerAscii`, `upperAscii`, `replace`, `split`,
   `substring`, `trim`, `join`), the lists library (`isSorted`, `sum`, `min`, `max`, `indexOf`,
-  `lastIndexOf`) and the regex library (`find`, `findAll`). Not supported by the interpreter:
-  optional syntax (`a.?b`, `optional.of`), `quantity()`, `url()`, `ip()`, `cidr()`, `authorizer`.
+  `lastIndexOf`), the regex library (`find`, `findAll`) and the quantity library (`quantity`,
+  `isQuantity`, `isGreaterThan`, `isLessThan`, `compareTo`, `add`, `sub`, `sign`, `isInteger`,
+  `asInteger`, `asApproximateFloat`). Not supported: the optional syntax (`a.?b`,
+  `optional.of`, the parser has no grammar for it), `url()`, `ip()`, `cidr()`, `authorizer`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ import lark
 from celpy import celtypes
 from celpy.adapter import json_to_cel
 from celpy.evaluation import Activation, CELEvalError, Evaluator, base_functions
+
+from .quantity import Quantity, QuantityError, new_quantity, parse_quantity
 
 logging.getLogger("celpy").setLevel(logging.WARNING)  # its debug logging costs more than evaluating
 
@@ -109,11 +113,11 @@ def _split(s: Any, sep: Any, n: Any = -1) -> celtypes.ListType:
     return celtypes.ListType([celtypes.StringType(p) for p in parts])
 
 
-def _substring(s: Any, start: Any, end: Any = None) -> celtypes.StringType:
+def _substring(s: Any, start: Any, end: Any = None) -> Any:
     text = _s(s)
     stop = len(text) if end is None else int(end)
     if not 0 <= int(start) <= stop <= len(text):
-        raise ValueError(f"index out of range: {start if int(start) > len(text) or int(start) < 0 else stop}")
+        return CELEvalError(f"index out of range: {start if int(start) > len(text) or int(start) < 0 else stop}")
     return celtypes.StringType(text[int(start):stop])
 
 
@@ -172,7 +176,52 @@ def _ne(a: Any, b: Any) -> Any:
     return a if isinstance(a, CELEvalError) else b if isinstance(b, CELEvalError) else celtypes.BoolType(not _equal(a, b))
 
 
+def _quantity(s: Any) -> Any:
+    """An error is returned as a value (celpy reports a raised ValueError as an overflow)."""
+    try:
+        return parse_quantity(_s(s))
+    except QuantityError:
+        return CELEvalError("quantities must match the regular expression "
+                            "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+
+
+def _is_quantity(s: Any) -> celtypes.BoolType:
+    try:
+        parse_quantity(_s(s))
+        return celtypes.BoolType(True)
+    except QuantityError:
+        return celtypes.BoolType(False)
+
+
+def _q(v: Any) -> Quantity:
+    if isinstance(v, Quantity):
+        return v
+    if isinstance(v, int) and not isinstance(v, bool):
+        return new_quantity(int(v))
+    raise TypeError("no such overload")
+
+
+def _as_integer(q: Any) -> Any:
+    value = _q(q).value
+    if value.denominator != 1 or not -(2**63) <= value.numerator < 2**63:
+        return CELEvalError("cannot convert value to integer")
+    return celtypes.IntType(value.numerator)
+
+
+QUANTITY_FUNCTIONS: dict[str, Any] = {  # Kubernetes' quantity library (k8s.io/apiserver/pkg/cel/library)
+    "quantity": _quantity, "isQuantity": _is_quantity,
+    "isGreaterThan": lambda a, b: celtypes.BoolType(_q(a) > _q(b)),
+    "isLessThan": lambda a, b: celtypes.BoolType(_q(a) < _q(b)),
+    "compareTo": lambda a, b: celtypes.IntType((_q(a) > _q(b)) - (_q(a) < _q(b))),
+    "add": lambda a, b: _q(a) + _q(b), "sub": lambda a, b: _q(a) - _q(b),
+    "sign": lambda q: celtypes.IntType(_q(q).sign()),
+    "isInteger": lambda q: celtypes.BoolType(_q(q).value.denominator == 1),
+    "asInteger": _as_integer, "asApproximateFloat": lambda q: celtypes.DoubleType(float(_q(q).value)),
+}
+
+
 FUNCTIONS: dict[str, Any] = {
+    **QUANTITY_FUNCTIONS,
     "_==_": _eq, "_!=_": _ne,
     "charAt": lambda s, i: celtypes.StringType(_s(s)[int(i)] if int(i) < len(s) else ""),
     "indexOf": _index_of, "lastIndexOf": _last_index_of,
