@@ -79,6 +79,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     authz = Authorizer(RBACAuthorizer(store) if "RBAC" in modes else None,
                        NodeAuthorizer(store) if "Node" in modes else None)
     admission = default_chain(cfg.service_cidr, cfg.node_port_range)
+    admission.policies.authz = authz  # the `authorizer` of ValidatingAdmissionPolicy expressions
     registry = Registry(store, admission=Chain([*admission.plugins, NodeRestriction(), RBACEscalationCheck(authz)],
                                                webhooks=admission.webhooks, policies=admission.policies))
     await bootstrap(registry)

@@ -169,3 +169,28 @@ metadata: {name: both}
 spec: {policyName: x, validationActions: [Deny, Warn]}
 """)
     assert "spec.validationActions: Invalid value" in p.stderr and "must not contain both Deny and Warn" in p.stderr
+
+
+def test_the_authorizer_variable_checks_the_requests_user(cluster: Cluster) -> None:
+    cluster.kubectl("create", "namespace", "authz")
+    cluster.kubectl("create", "role", "cm-writer", "--verb=create,get", "--resource=configmaps", "-n", "authz")
+    cluster.kubectl("create", "rolebinding", "alice", "--role=cm-writer", "--user=alice", "-n", "authz")
+    cluster.kubectl("apply", "-f", "-", input="""apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: secret-readers-only}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["configmaps"]}]
+    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: authz}}
+  validations:
+  - expression: "authorizer.group('').resource('secrets').namespace(request.namespace).check('list').allowed()"
+    message: "only those who may list secrets create configmaps here"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: secret-readers-only}
+spec: {policyName: secret-readers-only, validationActions: [Deny]}
+""")
+    cluster.kubectl("create", "configmap", "by-admin", "-n", "authz")
+    p = cluster.kubectl("create", "configmap", "by-alice", "-n", "authz", "--as=alice", check=False)
+    assert "denied request: only those who may list secrets create configmaps here" in p.stderr, p.stderr

@@ -103,3 +103,26 @@ def test_the_quantity_library() -> None:
 def test_library_errors_keep_their_text() -> None:
     with pytest.raises(cel.EvalError, match="index out of range: 9"):
         run("'abc'.substring(1, 9) == ''")
+
+
+def test_the_authorizer_library() -> None:
+    from kubeling.api import celauthz
+
+    seen = []
+
+    def authorize(c: celauthz.Check, verb: str) -> tuple[bool, str]:
+        seen.append((c.resource_request, c.path, c.group, c.resource, c.subresource, c.namespace, c.name, verb))
+        return c.resource != "secrets", "RBAC: no"
+    authz = celauthz.for_request(authorize, "apps", "v1", "deployments", "", "ns", "web")
+    act = {"authorizer": authz}
+    prog = cel.compile("authorizer.group('').resource('secrets').namespace('ns').name('s').check('get')"
+                       ".allowed()", ["authorizer"])
+    assert prog.evaluate(act) is False
+    assert cel.compile("authorizer.requestResource.subresource('scale').check('update').allowed() && "
+                       "authorizer.path('/healthz').check('get').reason() == 'RBAC: no' && "
+                       "authorizer.serviceAccount('ns', 'sa').check('impersonate').allowed()",
+                       ["authorizer"]).evaluate(act) is True
+    assert seen == [(True, "", "", "secrets", "", "ns", "s", "get"),
+                    (True, "", "apps", "deployments", "scale", "ns", "web", "update"),
+                    (False, "/healthz", "", "", "", "", "", "get"),
+                    (True, "", "", "serviceaccounts", "", "ns", "sa", "impersonate")]

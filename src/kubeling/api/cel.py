@@ -23,7 +23,8 @@ variables and match conditions, webhook matchConditions, and CRD `x-kubernetes-v
   `lastIndexOf`), the regex library (`find`, `findAll`) and the quantity library (`quantity`,
   `isQuantity`, `isGreaterThan`, `isLessThan`, `compareTo`, `add`, `sub`, `sign`, `isInteger`,
   `asInteger`, `asApproximateFloat`). Not supported: the optional syntax (`a.?b`,
-  `optional.of`, the parser has no grammar for it), `url()`, `ip()`, `cidr()`, `authorizer`.
+  `optional.of`, the parser has no grammar for it), `url()`, `ip()`, `cidr()`. The authorizer
+  library (`authorizer.group(...).resource(...).check(verb).allowed()`) is api/celauthz.py.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from celpy import celtypes
 from celpy.adapter import json_to_cel
 from celpy.evaluation import Activation, CELEvalError, Evaluator, base_functions
 
+from . import celauthz
 from .quantity import Quantity, QuantityError, new_quantity, parse_quantity
 
 logging.getLogger("celpy").setLevel(logging.WARNING)  # its debug logging costs more than evaluating
@@ -221,7 +223,7 @@ QUANTITY_FUNCTIONS: dict[str, Any] = {  # Kubernetes' quantity library (k8s.io/a
 
 
 FUNCTIONS: dict[str, Any] = {
-    **QUANTITY_FUNCTIONS,
+    **QUANTITY_FUNCTIONS, **celauthz.functions(),
     "_==_": _eq, "_!=_": _ne,
     "charAt": lambda s, i: celtypes.StringType(_s(s)[int(i)] if int(i) < len(s) else ""),
     "indexOf": _index_of, "lastIndexOf": _last_index_of,

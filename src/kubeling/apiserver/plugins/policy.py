@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ...api import cel, errors
+from ...api import cel, celauthz, errors
 from ...api.resources import by_kind, lookup
 from ...api.selectors import from_label_selector_object
 from ...api.validation.admission_policy import BASE_VARIABLES
 from ...api.validation.admission_policy import WITH_VARIABLES as VALIDATION_VARIABLES
+from ..auth.attributes import Attributes
 from ..auth.user import annotate, current_request, current_user, warn
 
 if TYPE_CHECKING:
@@ -234,6 +235,19 @@ def evaluate_policy(name: str, spec: dict[str, Any], act: dict[str, Any], budget
     return out
 
 
+def _authorize(authz: Any, user: Any) -> Any:
+    """The check function of the `authorizer` variable: the request's user against `authz`."""
+    if authz is None or user is None:
+        return None
+
+    def authorize(c: celauthz.Check, verb: str) -> tuple[bool, str]:
+        return authz.authorize(Attributes(
+            user=user, verb=verb, resource_request=c.resource_request, path=c.path, api_group=c.group,
+            api_version=c.version or "*", namespace=c.namespace, resource=c.resource, subresource=c.subresource,
+            name=c.name))
+    return authorize
+
+
 def _strip(obj: dict[str, Any] | None) -> Any:
     if obj is None:
         return None
@@ -242,7 +256,11 @@ def _strip(obj: dict[str, Any] | None) -> Any:
 
 
 class ValidatingAdmissionPolicies:
-    """The admission step; stateless: policies, bindings and params are read from the store."""
+    """The admission step; stateless: policies, bindings and params are read from the store.
+    `authz` (the API server's authorizer, set by `kubeling up`) answers the `authorizer` variable."""
+
+    def __init__(self, authz: Any = None) -> None:
+        self.authz = authz
 
     def admit(self, registry: "Objects", res: "Resource", obj: dict[str, Any] | None,
               old: dict[str, Any] | None, dry_run: bool) -> None:
@@ -269,7 +287,7 @@ class ValidatingAdmissionPolicies:
                     continue
                 bname = (binding.get("metadata") or {}).get("name", "")
                 if base is None:
-                    base = self._activation(registry, req)
+                    base = self._activation(registry, req, self.authz)
                 try:
                     params = self._params(registry, spec, bspec, req)
                 except LookupError as e:
@@ -302,14 +320,15 @@ class ValidatingAdmissionPolicies:
                 "validationActions": actions}]).decode())
 
     @staticmethod
-    def _activation(registry: "Objects", req: Request) -> dict[str, Any]:
+    def _activation(registry: "Objects", req: Request, authz: Any) -> dict[str, Any]:
         ns_obj = None
         if req.namespace and not (req.res.kind == "Namespace" and req.res.group == ""):
             ns = registry.store.get(NAMESPACES.key(None, req.namespace))
             ns_obj = _strip(ns.obj()) if ns is not None else None
         return {"object": cel.to_cel(_strip(req.obj)), "oldObject": cel.to_cel(_strip(req.old)),
                 "request": cel.to_cel(req.admission_request()), "namespaceObject": cel.to_cel(ns_obj),
-                "authorizer": None}
+                "authorizer": celauthz.for_request(_authorize(authz, current_user.get()), req.res.group,
+                                                   req.res.version, req.res.plural, req.sub, req.namespace, req.name)}
 
     @staticmethod
     def _params(registry: "Objects", spec: dict[str, Any], bspec: dict[str, Any], req: Request) -> list[Any]:
