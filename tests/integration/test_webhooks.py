@@ -113,8 +113,8 @@ def test_match_conditions_decide_whether_the_webhook_is_called(cluster: Cluster,
     config["webhooks"][0]["matchConditions"] = [{"name": "broken", "expression": "object.data.nosuch == 'x'"}]
     cluster.kubectl("replace", "-f", "-", input=json.dumps(config))
     p = cluster.kubectl("-n", ns, "create", "configmap", "skip-2", "--from-literal=a=b", check=False)
-    assert ('Internal error occurred: failed calling webhook "validate.example.com": failed to evaluate match '
-            "conditions: expression 'object.data.nosuch == 'x'' resulted in error: no such key: nosuch") in p.stderr
+    assert ('configmaps "skip-2" is forbidden: expression \'object.data.nosuch == \'x\'\' resulted in error: '
+            "no such key: nosuch") in p.stderr
     p = cluster.kubectl("create", "-f", "-", check=False, input=json.dumps(
         {**config, "metadata": {"name": f"{ns}-bad"}, "webhooks": [
             {**config["webhooks"][0], "matchConditions": [{"name": "x", "expression": "nosuch == 1"}]}]}))

@@ -64,3 +64,12 @@ def test_policy_defaults_and_validation() -> None:
     assert [c["field"] for c in causes] == ["spec.matchConstraints", "spec.validations"]
     causes = validate_binding({"metadata": {"name": "b"}, "spec": {"validationActions": ["Deny", "Nope"]}}, None)
     assert [c["field"] for c in causes] == ["spec.policyName", "spec.validationActions[1]"]
+
+
+def test_a_failing_variable_fails_only_the_validations_that_use_it() -> None:
+    spec = {"variables": [{"name": "bad", "expression": "object.nosuch"}],
+            "validations": [{"expression": "variables.bad == 1"}, {"expression": "object.spec.replicas > 100"}]}
+    assert decisions(spec) == [
+        ("expression 'variables.bad == 1' resulted in error: composited variable \"bad\" fails to evaluate: "
+         "no such key: nosuch", "Invalid", 0),
+        ("failed expression: object.spec.replicas > 100", "Invalid", 1)]

@@ -177,8 +177,8 @@ def match_conditions(conditions: list[dict[str, Any]], act: dict[str, Any], budg
             continue
         if ok is not True:
             return False
-    if failed:
-        raise cel.EvalError("failed to evaluate: " + "; ".join(failed) if len(failed) > 1 else failed[0])
+    if failed:  # utilerrors.NewAggregate's text
+        raise cel.EvalError(failed[0] if len(failed) == 1 else "[" + ", ".join(failed) + "]")
     return True
 
 
@@ -211,10 +211,10 @@ def evaluate_policy(name: str, spec: dict[str, Any], act: dict[str, Any], budget
     out: list[Decision] = []
     for i, v in enumerate(spec.get("validations") or ()):
         expr = v.get("expression", "")
-        broken = next((e for k, e in values.items() if isinstance(e, Exception) and f"variables.{k}" in expr), None)
+        broken = next((k for k, e in values.items() if isinstance(e, Exception) and f"variables.{k}" in expr), None)
         try:
             if broken is not None:
-                raise cel.EvalError(str(broken))
+                raise cel.EvalError(f'composited variable "{broken}" fails to evaluate: {values[broken]}')
             ok = cel.compile(expr, VALIDATION_VARIABLES).evaluate(act, budget)
         except (cel.CompileError, cel.EvalError) as e:
             out += [Decision(f"expression '{expr}' resulted in error: {e}", index=i)] if f != "Ignore" else []

@@ -76,8 +76,8 @@ class Webhooks:
     @staticmethod
     def _match_conditions(hook: dict[str, Any], conditions: list[dict[str, Any]], res: "Resource", sub: str,
                           op: str, obj: dict[str, Any], old: dict[str, Any] | None) -> bool:
-        """All matchConditions true: call; one false: skip; an error follows failurePolicy
-        (Fail: upstream's `failed calling webhook "N": failed to evaluate match conditions: ...`)."""
+        """All matchConditions true: call; one false: skip; an error follows failurePolicy (Fail:
+        the request is Forbidden with the errors, as upstream's dispatcher "fails closed")."""
         req = Request(res, sub, op, obj, old, False)
         act = {"object": cel.to_cel(obj), "oldObject": cel.to_cel(old), "request": cel.to_cel(req.admission_request()),
                "authorizer": None}
@@ -86,8 +86,7 @@ class Webhooks:
         except cel.EvalError as e:
             if hook.get("failurePolicy", "Fail") == "Ignore":
                 return False
-            raise errors.internal(f'failed calling webhook "{hook.get("name", "")}": '
-                                  f"failed to evaluate match conditions: {e}") from None
+            raise errors.forbidden(res.plural, req.name, res.group, str(e)) from None
 
     def _review(self, res: "Resource", sub: str, op: str, obj: dict[str, Any], old: dict[str, Any] | None,
                 dry_run: bool) -> dict[str, Any]:
