@@ -126,3 +126,27 @@ def test_the_authorizer_library() -> None:
                     (True, "", "apps", "deployments", "scale", "ns", "web", "update"),
                     (False, "/healthz", "", "", "", "", "", "get"),
                     (True, "", "", "serviceaccounts", "", "ns", "sa", "impersonate")]
+
+
+def test_find_and_find_all_use_go_regexp_on_re2() -> None:
+    """Python's backtracking `re` let `team.find('^([a-z]+-?)+$')` on 24 a's then `_a` hold the
+    API server's loop 3.2 s (doubling per character); RE2 is linear and has Go's syntax."""
+    assert run("'team-a_a'.find('^([a-z]+-?)+$') + 'x'.find('y')") == ""
+    assert run("'héllo wörld'.findAll('\\\\pL+')") == ["héllo", "wörld"]  # Python's re refuses \pL
+    with pytest.raises(cel.EvalError, match=r"error parsing regexp: invalid named capture: `\(\?<=a\)b`"):
+        run("'ab'.find('(?<=a)b')")  # Python's re accepts a lookbehind, Go refuses it
+    with pytest.raises(cel.EvalError, match="error parsing regexp: missing closing \\]: `\\[`"):
+        run("'ab'.findAll('[')")
+
+
+def test_string_concatenation_is_charged_by_size() -> None:
+    """cel-go's AddString costs ceil((m + n) * 0.1): doubling a string 30 times is not 30 units
+    (that built gigabyte strings); a small concatenation still is cheap."""
+    doubled = "((x + x) + (x + x)) + ((x + x) + (x + x))"
+    assert len(cel.compile(doubled, ["x"]).evaluate({"x": cel.to_cel("a" * 100)})) == 800
+    budget = [cel.REQUEST_LIMIT]
+    with pytest.raises(cel.EvalError, match="^operation cancelled: actual cost limit exceeded$"):
+        cel.compile(doubled, ["x"]).evaluate({"x": cel.to_cel("a" * 20_000)}, budget)
+    assert budget[0] == cel.REQUEST_LIMIT - cel.PER_CALL_LIMIT
+    with pytest.raises(cel.EvalError, match="cost limit"):  # a string built by a call is charged too
+        cel.compile("'a'.replace('a', x).replace('a', x)", ["x"]).evaluate({"x": cel.to_cel("a" * 400)})

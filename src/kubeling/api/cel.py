@@ -11,7 +11,8 @@ variables and match conditions, webhook matchConditions, and CRD `x-kubernetes-v
   Every failure is an `EvalError` (never another exception): callers turn it into a denial or a
   422, never into a 500.
 - Cost: each operation (a field selection, an index, a call, an operator, a literal) costs 1, as
-  cel-go's runtime cost roughly does; an evaluation stops with upstream's `operation cancelled:
+  cel-go's runtime cost roughly does, and a concatenation or call that builds a string or list
+  costs also a tenth of its size (cel-go's AddString: ceil((m + n) * 0.1)); an evaluation stops with upstream's `operation cancelled:
   actual cost limit exceeded` past `PER_CALL_LIMIT`. Upstream's PerCallLimit is 1,000,000, but
   this interpreter spends ~0.1-0.4 ms per operation (cel-go: ~100 ns), so one request could hold
   the API server's loop for minutes: the limit is 10,000 operations (measured: 50,000 took 13 s
@@ -20,8 +21,8 @@ variables and match conditions, webhook matchConditions, and CRD `x-kubernetes-v
 - Kubernetes' CEL libraries beyond the CEL standard are added as functions: the strings
   extension (`charAt`, `indexOf`, `lastIndexOf`, `lowerAscii`, `upperAscii`, `replace`, `split`,
   `substring`, `trim`, `join`), the lists library (`isSorted`, `sum`, `min`, `max`, `indexOf`,
-  `lastIndexOf`), the regex library (`find`, `findAll`) and the quantity library (`quantity`,
-  `isQuantity`, `isGreaterThan`, `isLessThan`, `compareTo`, `add`, `sub`, `sign`, `isInteger`,
+  `lastIndexOf`), the regex library (`find`, `findAll`, on Go's regexp: api/goregexp.py) and
+  the quantity library (`quantity`, `isQuantity`, `isGreaterThan`, `isLessThan`, `compareTo`, `add`, `sub`, `sign`, `isInteger`,
   `asInteger`, `asApproximateFloat`). Not supported: the optional syntax (`a.?b`,
   `optional.of`, the parser has no grammar for it), `url()`, `ip()`, `cidr()`. The authorizer
   library (`authorizer.group(...).resource(...).check(verb).allowed()`) is api/celauthz.py.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -43,6 +45,7 @@ from celpy.adapter import json_to_cel
 from celpy.evaluation import Activation, CELEvalError, Evaluator, base_functions
 
 from . import celauthz
+from .goregexp import RegexpError, compile_pattern
 from .quantity import Quantity, QuantityError, new_quantity, parse_quantity
 
 logging.getLogger("celpy").setLevel(logging.WARNING)  # its debug logging costs more than evaluating
@@ -64,6 +67,8 @@ MAX_NESTING = 32  # nested expressions (parentheses, arguments, macro bodies) pe
 PER_CALL_LIMIT = 10_000  # operations (upstream celconfig.PerCallLimit is 1,000,000 of cel-go's units)
 REQUEST_LIMIT = 10 * PER_CALL_LIMIT  # upstream celconfig.RuntimeCELCostBudget is 10 per-call limits
 MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+STRING_TRAVERSAL_COST_FACTOR = 0.1  # cel-go common.StringTraversalCostFactor
+_SIZED = frozenset({"addition", "member_dot_arg", "ident_arg"})  # operators and calls that may build strings
 _PASS_THROUGH = frozenset({"expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication",
                            "unary", "member", "primary", "exprlist", "literal"})
 
@@ -149,13 +154,20 @@ def _max(items: Any) -> Any:
     return max(items)
 
 
-def _find(s: Any, pattern: Any) -> celtypes.StringType:
-    m = re.search(_s(pattern), _s(s))
+def _find(s: Any, pattern: Any) -> Any:
+    """Go's regexp (RE2, linear time): Python's backtracking `re` let one label hold the loop."""
+    try:
+        m = compile_pattern(_s(pattern)).search(_s(s))
+    except RegexpError as e:
+        return CELEvalError(str(e))
     return celtypes.StringType(m.group(0) if m else "")
 
 
-def _find_all(s: Any, pattern: Any, n: Any = -1) -> celtypes.ListType:
-    found = [m.group(0) for m in re.finditer(_s(pattern), _s(s))]
+def _find_all(s: Any, pattern: Any, n: Any = -1) -> Any:
+    try:
+        found = [m.group(0) for m in compile_pattern(_s(pattern)).finditer(_s(s))]
+    except RegexpError as e:
+        return CELEvalError(str(e))
     return celtypes.ListType([celtypes.StringType(f) for f in (found if int(n) < 0 else found[:int(n)])])
 
 
@@ -249,11 +261,20 @@ class _CountingEvaluator(Evaluator):
         return _CountingEvaluator(ast, self.activation, self.budget)
 
     def _visit_tree(self, tree: lark.Tree) -> Any:
-        if tree.data not in _PASS_THROUGH or len(tree.children) != 1:
-            self.budget[0] -= 1
-            if self.budget[0] < 0:
-                raise _Budget()
-        return super()._visit_tree(tree)
+        operation = tree.data not in _PASS_THROUGH or len(tree.children) != 1
+        if operation:
+            self._charge(1)
+        result = super()._visit_tree(tree)
+        if operation and tree.data in _SIZED and isinstance(result, (str, bytes, list)):
+            # cel-go charges a concatenation by its size (AddString: ceil((m+n) * 0.1)); without
+            # it, `s + s` chained 30 times built a gigabyte string for 30 units
+            self._charge(math.ceil(len(result) * STRING_TRAVERSAL_COST_FACTOR))
+        return result
+
+    def _charge(self, cost: int) -> None:
+        self.budget[0] -= cost
+        if self.budget[0] < 0:
+            raise _Budget()
 
 
 def to_cel(value: Any) -> Any:
