@@ -283,7 +283,10 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
 
 # aiohttp's defaults (8190 bytes a line or field) refused a 10 KB bearer token with a plain 400
 # where upstream answers a 401 Status: a line or field may use net/http's whole head budget, and
-# HeadBudgetRunner bounds their sum (headlimit.py).
+# HeadBudgetRunner bounds their sum (headlimit.py). Their number is bounded by that budget alone,
+# as net/http's: aiohttp's 128 fields answered a plain 400 'Too many headers received' to kubectl
+# with 130 --as-group flags (upstream: impersonation decides). A field is at least 3 bytes ("a:\n").
+MAX_HEADERS = MAX_HEADER_BYTES // 3
 
 
 class _ConnectionLog(logging.LoggerAdapter):
@@ -319,7 +322,7 @@ async def serve(app: web.Application, host: str, port: int, pki: ClusterPKI | No
     pods); plain HTTP on a root-only unix socket for the components inside this process (like
     k3s's loopback listener)."""
     runner = HeadBudgetRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0,
-                           max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES,
+                           max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES, max_headers=MAX_HEADERS,
                            logger=_ConnectionLog(logging.getLogger("aiohttp.server"), {}))
     await runner.setup()
     ssl_context = _ssl_context(pki) if pki else None
