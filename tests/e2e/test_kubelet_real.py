@@ -18,6 +18,7 @@ import json
 import os
 import pty
 import random
+import re
 import select
 import shutil
 import subprocess
@@ -164,6 +165,14 @@ def test_exec_tty_term_and_kubelet_managed_pod_files(kc: KubeletCluster) -> None
     out = _exec_tty(kc, "files", "--", "sh", "-c", "echo term=$TERM; tty")
     assert "term=xterm" in out and "/dev/pts/" in out, out
     assert "term=\n" in kc.kubectl("exec", "files", "--", "sh", "-c", "echo term=$TERM").stdout + "\n"
+    # a command runc cannot start: containerd's error on the error channel, which kubectl prints
+    # and exits 1 (not runc's log line and "command terminated with exit code 255")
+    r = kc.kubectl("exec", "files", "--", "nosuchcmd", check=False)
+    assert r.returncode == 1 and r.stdout == "", r
+    assert re.fullmatch(r'error: Internal error occurred: error executing command in container: failed to exec in '
+                        r'container: failed to start exec "[0-9a-f]{64}": OCI runtime exec failed: exec failed: unable '
+                        r'to start container process: exec: "nosuchcmd": executable file not found in \$PATH: '
+                        r'unknown\n', r.stderr), r.stderr
 
     d = kc.pod_dir(uid)
     assert {"containers", "etc-hosts", "plugins", "volumes"} <= set(os.listdir(d))

@@ -364,6 +364,25 @@ async def test_attach_and_exec_streams(rt: OCIRuntime, data_dir: str) -> None:
     assert r.stdout == b"term:\n"  # not without a tty
 
 
+async def test_exec_of_a_missing_executable_is_a_start_error(rt: OCIRuntime, data_dir: str) -> None:
+    """runc cannot start it: containerd's error (the kubelet writes it on the error channel), not
+    runc's log line as the command's stderr and exit code 255."""
+    sc = pod()
+    sb = await rt.run_sandbox(sc)
+    cid = await run(rt, ctr(data_dir, sc, "sleeper", ["sleep", "1000"]), sb)
+    for tty in (False, True):
+        with pytest.raises(RuntimeError_) as e:
+            await rt.exec_stream(cid, ["nosuchcmd", "x"], stdin=False, tty=tty)
+        assert e.value.reason == "ExecError"
+        prefix, quote, rest = e.value.message.partition('failed to start exec "')
+        assert prefix == "failed to exec in container: " and quote and len(rest.partition('"')[0]) == 64
+        assert rest.partition('"')[2] == (': OCI runtime exec failed: exec failed: unable to start container process: '
+                                          'exec: "nosuchcmd": executable file not found in $PATH: unknown')
+    ok = await rt.exec_stream(cid, ["sh", "-c", "exit 3"], stdin=False, tty=False)
+    assert [c async for c in ok.output()] == [] and await ok.wait() == 3
+    assert not [f for f in os.listdir(rt._cdir(cid)) if f.startswith("exec-")]  # no pid/log files left
+
+
 async def test_tty_container_and_attach_resize(rt: OCIRuntime, data_dir: str) -> None:
     sc = pod()
     sb = await rt.run_sandbox(sc)
@@ -521,6 +540,11 @@ async def test_crun(data_dir: str) -> None:
                                 memory_limit=32 << 20), sb)
         st = await rt.wait_container(cid, 60)
         assert st is not None and (st.exit_code, st.reason) == (137, "OOMKilled")
+        cid = await run(rt, ctr(data_dir, sc, "sleeper", ["sleep", "1000"]), sb)
+        ex = await rt.exec_stream(cid, ["echo", "hi"], stdin=False, tty=False)
+        assert [c async for c in ex.output()] == [(1, b"hi\n")] and await ex.wait() == 0
+        with pytest.raises(RuntimeError_, match="OCI runtime exec failed: .*nosuchcmd"):
+            await rt.exec_stream(cid, ["nosuchcmd"], stdin=False, tty=False)
     finally:
         await rt.remove_all()
         await rt.close()

@@ -548,11 +548,12 @@ class OCIRuntime:
         return await subproc.blocking(scan)
 
     # ---- exec / attach / port-forward ----
-    def _exec_argv(self, cid: str, cmd: list[str], tty: bool, pid_file: str = "") -> list[str]:
+    def _exec_argv(self, cid: str, cmd: list[str], tty: bool, pid_file: str = "", log_file: str = "") -> list[str]:
         """`runc exec`; a tty session gets `TERM=xterm` like containerd's and CRI-O's execs."""
         if not cmd:
             raise RuntimeError_("ExecError", "no command given")
-        return [*self.base_cmd, "exec", *(["--tty", "--env", "TERM=xterm"] if tty else []),
+        return [*self.base_cmd, *(["--log", log_file, "--log-format", "json"] if log_file else []), "exec",
+                *(["--tty", "--env", "TERM=xterm"] if tty else []),
                 *(["--pid-file", pid_file] if pid_file else []), cid, *cmd]
 
     async def _require_running(self, cid: str) -> None:
@@ -591,22 +592,38 @@ class OCIRuntime:
         return ExecResult(exit_code=proc.returncode or 0, stdout=out, stderr=err)
 
     async def exec_stream(self, container_id: str, cmd: list[str], *, stdin: bool, tty: bool) -> Any:
+        """A session once runc has started `cmd`; a command runc cannot start (no such executable)
+        raises RuntimeError_ with containerd's text, which the kubelet writes on the error channel
+        (kubectl: `error: Internal error occurred: ...`, exit 1), not as the command's output."""
         await self._require_running(container_id)
+        exec_id = secrets.token_hex(32)  # containerd's exec ids: 32 random bytes
+        files = os.path.join(self._cdir(container_id), f"exec-{exec_id[:8]}")
+        argv = self._exec_argv(container_id, cmd, tty, f"{files}.pid", f"{files}.log")
         if not tty:
             proc = await asyncio.create_subprocess_exec(
-                *self._exec_argv(container_id, cmd, False), stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                *argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                await _exec_started(proc, files, exec_id)
+            except RuntimeError_:
+                await proc.communicate()  # runc has exited: drain and close its pipes
+                raise
             return ProcessSession(proc)
         master, slave = pty.openpty()
         try:
             os.set_blocking(master, False)
-            proc = await asyncio.create_subprocess_exec(*self._exec_argv(container_id, cmd, True), stdin=slave,
+            proc = await asyncio.create_subprocess_exec(*argv, stdin=slave,
                                                         stdout=slave, stderr=slave, start_new_session=True)
         except BaseException:
             os.close(master)
             raise
         finally:
             os.close(slave)
+        try:
+            await _exec_started(proc, files, exec_id)
+        except RuntimeError_:
+            os.close(master)
+            raise
         session = PtySession(proc, master)
         asyncio.get_running_loop().create_task(close_after(session))
         return session
@@ -686,6 +703,36 @@ def _connect_in_netns(netns: str, port: int) -> socket.socket:
     sock.settimeout(None)
     sock.setblocking(False)
     return sock
+
+
+async def _exec_started(proc: asyncio.subprocess.Process, files: str, exec_id: str) -> None:
+    """Wait until `runc exec` has started its command (it writes `<files>.pid` only then) or has
+    exited without (it could not: `exec: "x": executable file not found in $PATH`); the latter
+    raises RuntimeError_ with containerd's words around runc's error (from its JSON log, as the
+    shim reads it). Polls: runc signals a start by nothing else a parent can wait on."""
+    pid_file, log_file = f"{files}.pid", f"{files}.log"
+    exited = asyncio.ensure_future(proc.wait())
+    try:
+        while not os.path.exists(pid_file) and not exited.done():
+            await asyncio.wait({exited}, timeout=0.01)
+        if os.path.exists(pid_file):
+            return
+        raise RuntimeError_("ExecError", f'failed to exec in container: failed to start exec "{exec_id}": '
+                                         f"OCI runtime exec failed: {_runc_error(log_file, proc.returncode)}: unknown")
+    finally:
+        exited.cancel()
+        for path in (pid_file, log_file):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+
+def _runc_error(log_file: str, code: int | None) -> str:
+    """The last error runc logged (`--log-format json`: {"level": "error", "msg": ...})."""
+    entries = [_try_json(line.encode()) or {} for line in read_text(log_file).splitlines()]
+    errors = [e["msg"] for e in entries if e.get("level") == "error" and isinstance(e.get("msg"), str)]
+    return errors[-1] if errors else f"runtime exited with {code} before starting the command"
 
 
 def _kill_pid_file(path: str) -> bool:
