@@ -28,7 +28,7 @@ from .apiserver.auth import policy as rbac_policy
 from .apiserver.auth.escalation import RBACEscalationCheck
 from .apiserver.auth.node import NodeAuthorizer, NodeRestriction
 from .apiserver.auth.rbac import Authorizer, RBACAuthorizer
-from .apiserver.auth.user import AUTHENTICATED, MASTERS, User
+from .identity import AUTHENTICATED, MASTERS, User
 from .apiserver.app import build_app, serve
 from .pki import ensure_pki, write_kubeconfig
 from .apiserver.registry import Registry, WriteOptions

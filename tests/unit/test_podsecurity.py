@@ -70,7 +70,8 @@ def _admit(labels: dict, obj: dict, kind: str = "Pod") -> tuple[dict, list, str]
     """(audit annotations, warnings, denial message) of admitting `obj`."""
     from kubeling.api.errors import StatusError
     from kubeling.api.resources import lookup
-    from kubeling.apiserver.auth.user import User, acting
+    from kubeling.apiserver.auth.user import acting
+    from kubeling.identity import User
     from kubeling.apiserver.plugins.podsecurity import PodSecurity
 
     res = lookup("", "v1", "pods") if kind == "Pod" else lookup("apps", "v1", "deployments")

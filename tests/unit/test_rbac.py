@@ -12,7 +12,8 @@ from kubeling.apiserver.auth import policy, rules
 from kubeling.apiserver.auth.attributes import Attributes, from_request
 from kubeling.apiserver.auth.escalation import RBACEscalationCheck
 from kubeling.apiserver.auth.rbac import Authorizer, RBACAuthorizer
-from kubeling.apiserver.auth.user import User, current_user
+from kubeling.apiserver.auth.user import current_user
+from kubeling.identity import User
 from kubeling.apiserver.registry import DeleteOptions, Registry, WriteOptions
 from kubeling.store.sqlite import SQLiteStore
 

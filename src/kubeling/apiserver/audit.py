@@ -13,7 +13,7 @@ import yaml
 
 from ..api.timestamps import rfc3339_micro
 from .auth.attributes import Attributes
-from .auth.user import User
+from ..identity import User
 
 LEVELS = ("None", "Metadata", "Request", "RequestResponse")
 

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from ..api import errors
 from ..api.resources import Resource
 from .auth.attributes import Attributes
-from .auth.user import User
+from ..identity import User
 
 
 def review(res: Resource, body: Any, user: Any, authenticate_token: Callable[[str], Any] | None,

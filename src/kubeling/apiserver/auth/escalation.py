@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from ...api import errors
+from ...identity import MASTERS, User
 from ..admission import BasePlugin
 from . import rules as rulelib
 from .attributes import Attributes
 from .rbac import RBAC_GROUP, Authorizer
-from .user import MASTERS, User, current_user
+from .user import current_user
 
 FULL_AUTHORITY = [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}, {"verbs": ["*"], "nonResourceURLs": ["*"]}]
 

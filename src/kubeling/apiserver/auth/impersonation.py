@@ -11,8 +11,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from ...api import errors
+from ...identity import AUTHENTICATED, SA_PREFIX, User
 from .attributes import Attributes, forbidden_message
-from .user import AUTHENTICATED, SA_PREFIX, User
 
 USER, GROUP, UID, EXTRA = "Impersonate-User", "Impersonate-Group", "Impersonate-Uid", "impersonate-extra-"
 ANONYMOUS, UNAUTHENTICATED = "system:anonymous", "system:unauthenticated"

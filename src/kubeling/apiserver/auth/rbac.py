@@ -14,11 +14,11 @@ import logging
 from typing import Any
 
 from ...api.resources import Resource, lookup
+from ...identity import MASTERS, SA_PREFIX, User
 from ...store.base import DELETED, Watcher
 from . import rules as rulelib
 from .attributes import Attributes
 from .rules import Rule
-from .user import MASTERS, SA_PREFIX, User
 
 log = logging.getLogger("kubeling.apiserver.rbac")
 

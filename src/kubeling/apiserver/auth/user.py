@@ -1,34 +1,16 @@
-"""The authenticated identity of a request (upstream's user.Info)."""
+"""The identity a request is being served as, for code deep inside it (upstream reaches it through
+the request context). The identity itself, `User`, and the well-known group names live in
+kubeling/identity.py, which clients import too; they are re-exported here for the callers that
+still import them from the API server."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    groups: tuple[str, ...]
-    uid: str = ""
-    extra: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
-
-    def info(self) -> dict:
-        """user.Info as reviews and audit write it (userInfo of SelfSubjectReview)."""
-        out: dict = {"username": self.name}
-        if self.uid:
-            out["uid"] = self.uid
-        out["groups"] = list(self.groups)
-        if self.extra:
-            out["extra"] = {k: list(v) for k, v in self.extra}
-        return out
-
-
-MASTERS = "system:masters"
-AUTHENTICATED = "system:authenticated"
-SA_PREFIX = "system:serviceaccount:"
+# Also re-exported for client/rest.py and apiserver/app.py, which still import them from here.
+from ...identity import AUTHENTICATED, User  # noqa: F401
 
 # The user a request runs as, for code deep in a write (escalation checks on RBAC objects) that
 # upstream reaches through the request context. None: the API server's own bootstrap writes.

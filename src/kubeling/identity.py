@@ -1,0 +1,37 @@
+"""Who a request is: the user value type and the well-known names both sides of the API agree on.
+
+Upstream keeps these in k8s.io/apiserver/pkg/authentication/user (user.Info, AllAuthenticated,
+SystemPrivilegedGroup, NodesGroup, KubeProxy...), a leaf package the API server's authenticators
+and authorizers use and that components import to say who they are. Here too it depends on
+nothing: the API server (authn, RBAC, the Node authorizer, bootstrap policy, add-ons) and the
+clients (in-process identities, node kubeconfigs) both import it, and neither imports the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class User:
+    """The authenticated identity of a request (upstream's user.Info)."""
+
+    name: str
+    groups: tuple[str, ...]
+    uid: str = ""
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+
+    def info(self) -> dict:
+        """user.Info as reviews and audit write it (userInfo of SelfSubjectReview)."""
+        out: dict = {"username": self.name}
+        if self.uid:
+            out["uid"] = self.uid
+        out["groups"] = list(self.groups)
+        if self.extra:
+            out["extra"] = {k: list(v) for k, v in self.extra}
+        return out
+
+
+MASTERS = "system:masters"
+AUTHENTICATED = "system:authenticated"
+SA_PREFIX = "system:serviceaccount:"
