@@ -35,3 +35,10 @@ class User:
 MASTERS = "system:masters"
 AUTHENTICATED = "system:authenticated"
 SA_PREFIX = "system:serviceaccount:"
+
+# The node's components, each authenticating as itself (kubelet/identities.py gives them their
+# clients and kubeconfigs; the Node authorizer and the add-on manifests name them).
+NODES_GROUP = "system:nodes"
+NODE_PREFIX = "system:node:"
+KUBE_PROXY = "system:kube-proxy"
+DNS_NAMESPACE, DNS_ACCOUNT = "kube-system", "coredns"

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..api import errors
 from ..api.resources import lookup
-from ..kubelet.identities import DNS_ACCOUNT
+from ..identity import DNS_ACCOUNT
 from .auth import policy
 from .auth.policy_data import Rule, r
 

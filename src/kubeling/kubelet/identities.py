@@ -6,6 +6,8 @@
 - kube-proxy is `system:kube-proxy`, bound to `system:node-proxier` by the bootstrap policy;
 - the cluster DNS is the add-on account `kube-system:coredns` (`system:coredns`, apiserver/addons.py).
 
+The names themselves are in kubeling/identity.py, which the API server reads too.
+
 In `kubeling up` the three are in-process clients, each with its own informers (so even their
 lists and watches are made as themselves). A node on another machine reaches the API over HTTPS
 with a client certificate per component, in kubeconfigs under `DATA/agent/` like k3s's
@@ -19,17 +21,14 @@ import os
 from dataclasses import dataclass
 
 from ..client.rest import Client, ClientConfig
-
-NODES_GROUP = "system:nodes"
-KUBE_PROXY = "system:kube-proxy"
-DNS_NAMESPACE, DNS_ACCOUNT = "kube-system", "coredns"
+from ..identity import DNS_ACCOUNT, DNS_NAMESPACE, KUBE_PROXY, NODE_PREFIX, NODES_GROUP, SA_PREFIX
 
 
 def identities(node_name: str) -> dict[str, tuple[str, tuple[str, ...]]]:
     """kubeconfig name -> (user name, groups) of each node component (x509: CN, O)."""
-    return {"kubelet": (f"system:node:{node_name}", (NODES_GROUP,)),
+    return {"kubelet": (f"{NODE_PREFIX}{node_name}", (NODES_GROUP,)),
             "kubeproxy": (KUBE_PROXY, ()),
-            "coredns": (f"system:serviceaccount:{DNS_NAMESPACE}:{DNS_ACCOUNT}",
+            "coredns": (f"{SA_PREFIX}{DNS_NAMESPACE}:{DNS_ACCOUNT}",
                         ("system:serviceaccounts", f"system:serviceaccounts:{DNS_NAMESPACE}"))}
 
 

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 from ...api import errors
 from ...api.resources import lookup
+from ...identity import NODE_PREFIX, NODES_GROUP
 from ...store.base import DELETED, Watcher
 from ..admission import BasePlugin
 from . import policy_data
@@ -21,8 +22,6 @@ from . import rules as rulelib
 from .attributes import Attributes
 from .user import current_request
 
-NODES_GROUP = "system:nodes"
-NODE_PREFIX = "system:node:"
 NODE_RULES = policy_data.CLUSTER_ROLES["system:node"]
 MIRROR = "kubernetes.io/config.mirror"
 _PODS = lookup("", "v1", "pods")
