@@ -2,27 +2,12 @@
 plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go and controller_policy.go build it
 (their testdata/*.yaml are the reference: same names, same rules, same order).
 
-`r(verbs, groups, resources)`: space-separated words; in `groups`, `-` is the core group "".
+Rules are written with api/policyrule.py's `r(verbs, groups, resources)`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-Rule = dict[str, Any]
-
-
-def r(verbs: str, groups: str, resources: str, names: str = "") -> Rule:
-    rule: Rule = {"verbs": verbs.split(), "apiGroups": ["" if g == "-" else g for g in groups.split()],
-                  "resources": resources.split()}
-    if names:
-        rule["resourceNames"] = names.split()
-    return rule
-
-
-def urls(verbs: str, paths: str) -> Rule:
-    return {"verbs": verbs.split(), "nonResourceURLs": paths.split()}
-
+from ...api.policyrule import Rule, r, urls
 
 RW = "create delete deletecollection patch update"
 READ = "get list watch"
