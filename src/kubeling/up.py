@@ -18,10 +18,10 @@ import sys
 import time
 from typing import Callable
 
-from . import KUBE_VERSION, datadir
+from . import KUBE_VERSION, addons, datadir
 from .api import errors
 from .api.resources import lookup
-from .apiserver import addons
+from .apiserver.addons import bootstrap as bootstrap_addons
 from .apiserver.admission import Chain
 from .apiserver.plugins import default_chain
 from .apiserver.auth import policy as rbac_policy
@@ -87,7 +87,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
 
     await register_apiservices(registry, registry.now())
     await rbac_policy.bootstrap(registry)
-    await addons.bootstrap(registry)
+    await bootstrap_addons(registry)
     auditor = None
     if cfg.audit_policy_file:
         from .apiserver.audit import Auditor

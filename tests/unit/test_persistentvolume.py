@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubeling.apiserver import addons
+from kubeling import addons
 from kubeling.controllers import localpath
 from kubeling.controllers import persistentvolume as pvc_ctl
 

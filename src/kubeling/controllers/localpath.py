@@ -1,7 +1,7 @@
 """Built-in dynamic provisioner of node-local volumes, as k3s ships rancher/local-path-provisioner.
 
 - The default StorageClass `local-path` (provisioner `rancher.io/local-path`, WaitForFirstConsumer,
-  reclaim Delete) comes with the add-on's manifest (apiserver/addons.py), as its RBAC: the
+  reclaim Delete) comes with the add-on's manifest (kubeling/addons.py), as its RBAC: the
   provisioner runs as `kube-system:local-path-provisioner-service-account`, which can't create it.
 - A claim the binder handed to this provisioner, once the scheduler picked its node
   (`volume.kubernetes.io/selected-node`), gets a PersistentVolume `pvc-<claim uid>`: a hostPath
@@ -21,8 +21,8 @@ import os
 import shutil
 from typing import Any
 
+from .. import addons  # its manifest: account, role and StorageClass
 from ..api import errors
-from ..apiserver import addons  # its manifest: account, role and StorageClass
 from ..client.controller import Controller
 from ..client.events import EventRecorder
 from ..client.informer import object_key, shared_informer, split_key

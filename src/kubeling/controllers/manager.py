@@ -65,7 +65,7 @@ def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Await
         "persistentvolume-binder": PersistentVolumeController(sa("persistent-volume-binder")).run,
         "volume-protection": VolumeProtectionController(sa("pvc-protection-controller"),
                                                         sa("pv-protection-controller")).run,
-        # k3s's add-on, with its own account and role (apiserver/addons.py); its informers are shared
+        # k3s's add-on, with its own account and role (kubeling/addons.py); its informers are shared
         "local-path-provisioner": LocalPathProvisioner(sa(LocalPathProvisioner.SERVICE_ACCOUNT), os.path.join(
             getattr(cfg, "data_dir", None) or "/var/lib/kubeling", "storage")).run,
         "service-lb": ServiceLBController(sa("service-controller"), getattr(cfg, "lb_pool", "")).run,

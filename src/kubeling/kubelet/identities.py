@@ -4,7 +4,7 @@
   secrets) is `system:node:<name>` in `system:nodes`: the Node authorizer and the `system:node`
   rules decide what it may do, NodeRestriction what it may write (upstream's kubelet);
 - kube-proxy is `system:kube-proxy`, bound to `system:node-proxier` by the bootstrap policy;
-- the cluster DNS is the add-on account `kube-system:coredns` (`system:coredns`, apiserver/addons.py).
+- the cluster DNS is the add-on account `kube-system:coredns` (`system:coredns`, kubeling/addons.py).
 
 The names themselves are in kubeling/identity.py, which the API server reads too.
 
