@@ -30,6 +30,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from ..api import errors
+from ..api.nodeaddress import kubelet_endpoint
 from ..api.resources import lookup
 from ..streaming import channel
 from .query import query_bool
@@ -37,8 +38,6 @@ from .query import query_bool
 log = logging.getLogger("kubeling.apiserver.kubeletproxy")
 
 KUBELET_CLIENT_USER = "kube-apiserver"  # k3s
-DEFAULT_KUBELET_PORT = 10250
-ADDRESS_PREFERENCE = ("InternalIP", "Hostname", "InternalDNS", "ExternalIP", "ExternalDNS")
 SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
 PORT_FORWARD_PROTOCOLS = (SPDY_TUNNEL, channel.V4, channel.V4_BASE64)
 ERROR_HEADER = "X-Kubelet-Error"
@@ -74,25 +73,6 @@ def require_node(pod: dict[str, Any]) -> str:
     if not node:
         raise errors.bad_request(f"pod {pod['metadata']['name']} does not have a host assigned")
     return node
-
-
-def kubelet_endpoint(node: dict[str, Any]) -> tuple[str, int]:
-    """(host, port) of a node's kubelet, as the API server's NodeConnectionInfoGetter picks it."""
-    status = node.get("status") or {}
-    addresses = status.get("addresses") or []
-    host = ""
-    for kind in ADDRESS_PREFERENCE:
-        for a in addresses:
-            if a.get("type") == kind and a.get("address"):
-                host = a["address"]
-                break
-        if host:
-            break
-    if not host:
-        known = " ".join(f"{{{a.get('type')} {a.get('address')}}}" for a in addresses)
-        raise errors.StatusError(500, "", f"no preferred addresses found; known addresses: [{known}]")
-    port = int((((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")) or 0)
-    return host, port if port > 0 else DEFAULT_KUBELET_PORT
 
 
 def _parse_int(q: Any, name: str) -> int | None:

@@ -18,6 +18,7 @@ from typing import Any, Awaitable, Callable
 import aiohttp
 import orjson
 
+from ..api.nodeaddress import kubelet_endpoint
 from ..api.resources import lookup
 from ..api.timestamps import rfc3339
 from ..client.controller import Controller
@@ -89,8 +90,6 @@ class MetricsServer(Controller):
         self.window.replace_node(summary, self.resolution, node_labels, labels)
 
     async def _fetch(self, node: dict[str, Any]) -> dict[str, Any]:
-        from ..apiserver.kubeletproxy import kubelet_endpoint
-
         if self.kubelet_ssl is None or self.token is None:
             raise RuntimeError("no credentials for kubelets")
         host, port = kubelet_endpoint(node)
