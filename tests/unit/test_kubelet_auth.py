@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from kubeling.apiserver.auth.user import User
+from kubeling.identity import User
 from kubeling.kubelet import auth as ka
 from kubeling.kubelet import server as ks
 

@@ -25,7 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Hashable, Protocol, TypeVar
 
-from ..apiserver.auth.user import AUTHENTICATED, User
+from ..identity import AUTHENTICATED, User
 from ..pki import peer_identity
 
 AUTHN_TTL = 120.0  # authentication.webhook.cacheTTL
