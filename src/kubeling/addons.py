@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api.policyrule import Rule, r
-from .identity import DNS_ACCOUNT
+from .identity import DNS_ACCOUNT, KUBELET_CLIENT_USER
 
 NAMESPACE = "kube-system"
 COREDNS = DNS_ACCOUNT
@@ -54,7 +54,7 @@ CLUSTER_ROLES: dict[str, tuple[list[Rule], dict[str, str], str, str]] = {
                               {"k8s-app": "metrics-server"}, "system:metrics-server", METRICS_SERVER),
 }
 # k3s's manifests/rolebindings.yaml: ClusterRoleBinding -> (ClusterRole, user)
-USER_BINDINGS = {"kube-apiserver-kubelet-admin": ("system:kubelet-api-admin", "kube-apiserver")}
+USER_BINDINGS = {"kube-apiserver-kubelet-admin": ("system:kubelet-api-admin", KUBELET_CLIENT_USER)}
 # the DNS's own Service, Endpoints and EndpointSlice in kube-system (create can't name its object)
 DNS_PUBLISHER = "kubeling:kube-dns-publisher"
 DNS_PUBLISHER_RULES = [r("create", "-", "services endpoints"), r("create", "discovery.k8s.io", "endpointslices"),

@@ -42,3 +42,8 @@ NODES_GROUP = "system:nodes"
 NODE_PREFIX = "system:node:"
 KUBE_PROXY = "system:kube-proxy"
 DNS_NAMESPACE, DNS_ACCOUNT = "kube-system", "coredns"
+
+# The API server's client certificate towards kubelets (k3s's `kube-apiserver`), bound to
+# system:kubelet-api-admin by the add-on manifests so exec, logs, attach and port-forward pass
+# the kubelet's authorization.
+KUBELET_CLIENT_USER = "kube-apiserver"

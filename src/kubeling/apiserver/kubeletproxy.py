@@ -32,12 +32,12 @@ from aiohttp import WSMsgType, web
 from ..api import errors
 from ..api.nodeaddress import kubelet_endpoint
 from ..api.resources import lookup
+from ..identity import KUBELET_CLIENT_USER
 from ..streaming import channel
 from .query import query_bool
 
 log = logging.getLogger("kubeling.apiserver.kubeletproxy")
 
-KUBELET_CLIENT_USER = "kube-apiserver"  # k3s
 SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
 PORT_FORWARD_PROTOCOLS = (SPDY_TUNNEL, channel.V4, channel.V4_BASE64)
 ERROR_HEADER = "X-Kubelet-Error"
