@@ -138,3 +138,36 @@ async def test_watch_stream_stops_when_cancelled_as_an_event_arrives(store):
     task.cancel()  # same turn as the event's delivery
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 2)
+
+
+async def test_watch_stream_batches_writes_of_consecutive_turns(store):
+    """A write made one event-loop turn after another joins its batch: bursts of writes from
+    several tasks (controllers, kubelets) reach a watcher as one batch, so an informer's handlers
+    enqueue a key once per burst (one event per batch tripled scale.py's reconciles)."""
+    from kubeling.api.resources import lookup
+    from kubeling.apiserver.watchstream import WatchStream
+
+    class All:
+        empty = True
+
+    cms = lookup("", "v1", "configmaps")
+    stream = WatchStream(store, cms, "default", All(), "")
+    stream.open()
+    got: list[list[str]] = []
+    both = asyncio.Event()
+
+    async def consume():
+        async for batch in stream.batches():
+            got.append([e.obj()["metadata"]["name"] for _, e in batch])
+            if sum(map(len, got)) == 2:
+                both.set()
+
+    task = asyncio.create_task(consume())
+    for _ in range(3):
+        await asyncio.sleep(0)  # the consumer waits for the next event
+    await store.create(cms.key("default", "a"), {"metadata": {"name": "a", "namespace": "default"}})
+    await asyncio.sleep(0)  # one turn later
+    await store.create(cms.key("default", "b"), {"metadata": {"name": "b", "namespace": "default"}})
+    await asyncio.wait_for(both.wait(), 10)
+    task.cancel()
+    assert got == [["a", "b"]]
