@@ -353,19 +353,13 @@ class JobController(Controller):
         """manageJob: delete surplus pods, or create missing ones once the backoff has passed."""
         active = len(ctx.active)
         spec = job.get("spec") or {}
-        if spec.get("suspend"):
+        suspended = bool(spec.get("suspend"))
+        want = 0 if suspended else want_active(job, ctx.succeeded, active)
+        if suspended:  # a suspended Job deletes all its active pods and creates none
             victims = removal_order(job, ctx.active, active, now)
-            self.expectations.expect_deletions(key, [object_key(p) for p in victims])
-            dr, d, err = await self._delete_pods(job, victims, keep_finalizer=False, key=key)
-            ctx.terminating += d
-            ctx.ready -= dr
-            if err is not None:
-                raise err
-            return active - d
-        want = want_active(job, ctx.succeeded, active)
-        rm = max(0, active - want)
-        victims = removal_order(job, ctx.active, rm, now)[:MAX_POD_CREATE_DELETE_PER_SYNC]
-        if victims:
+        else:
+            victims = removal_order(job, ctx.active, max(0, active - want), now)[:MAX_POD_CREATE_DELETE_PER_SYNC]
+        if suspended or victims:
             self.expectations.expect_deletions(key, [object_key(p) for p in victims])
             dr, d, err = await self._delete_pods(job, victims, keep_finalizer=False, key=key)
             ctx.terminating += d
