@@ -64,6 +64,7 @@ DECODED_WINDOW = 2_000  # history events whose objects stay decoded (see _drop_d
 # The watch history is bounded by bytes too: 50,000 events of 1 MB objects were ~50 GB of RSS
 # (the fuzz suite grew ~100 MiB per 1,000 such writes). A watch from an older revision is 410 Gone.
 HISTORY_BYTES = 256 << 20
+MEMORY = ":memory:"  # a store that lives and dies with the process (tests)
 
 
 class SQLiteStore:
@@ -73,9 +74,10 @@ class SQLiteStore:
                  transformer: Any = None) -> None:
         # encryption.Transformer: values encrypted in the file, plaintext in memory (None: as is)
         self._transformer = transformer
-        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
-        # created 0600 before SQLite opens it: its -wal and -shm files take the database's mode
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        if path != MEMORY:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+            # created 0600 before SQLite opens it: its -wal and -shm files take the database's mode
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
