@@ -33,7 +33,9 @@ from .apiserver.app import build_app, serve
 from .pki import ensure_pki, write_kubeconfig
 from .apiserver.registry import Registry, WriteOptions
 from .client.informer import SharedInformers
-from .client.rest import Client, ClientConfig, LocalTransport
+from .apiserver.local import LocalTransport
+from .client.rest import Client, ClientConfig
+from .client.transport import HTTPTransport
 from .config import Config
 from .store.sqlite import SQLiteStore
 
@@ -112,18 +114,23 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     from .kubelet import agent as kubelet_agent
     from .metrics.server import MetricsServer
 
-    # ca_file is the cluster CA the root-CA publisher hands to pods (unused by in-process transports)
-    client = Client(ClientConfig(unix_socket=cfg.socket_path, ca_file=pki.ca_cert,
-                                 user_agent="kube-apiserver/" + KUBE_VERSION),
-                    local=LocalTransport(app["api"], LOOPBACK_USER))  # the API server's own loops
+    # in process, each client as its own user; what needs a connection (logs, exec) goes over
+    # the root-only unix socket, one session shared by all
+    fallback = HTTPTransport(ClientConfig(unix_socket=cfg.socket_path))
+
+    def local(user: User) -> LocalTransport:
+        return LocalTransport(app["api"], user, fallback)
+
+    # ca_file is the cluster CA the root-CA publisher hands to pods
+    client = Client(ClientConfig(ca_file=pki.ca_cert, user_agent="kube-apiserver/" + KUBE_VERSION),
+                    transport=local(LOOPBACK_USER))  # the API server's own loops
     # the controllers' informers read as system:kube-controller-manager; each controller acts as its own account
-    kcm = Client(ClientConfig(unix_socket=cfg.socket_path, ca_file=pki.ca_cert,
-                              user_agent="kube-controller-manager/" + KUBE_VERSION),
-                 local=LocalTransport(app["api"], User("system:kube-controller-manager", (AUTHENTICATED,))))
+    kcm = Client(ClientConfig(ca_file=pki.ca_cert, user_agent="kube-controller-manager/" + KUBE_VERSION),
+                 transport=local(User("system:kube-controller-manager", (AUTHENTICATED,))))
     # the node's components each derive their own identity from it (kubelet/identities.py); its
     # own (anonymous) identity is never meant to make a request
-    node_client = Client(ClientConfig(unix_socket=cfg.socket_path, user_agent="kubelet/" + KUBE_VERSION),
-                         local=LocalTransport(app["api"], User("system:anonymous", ("system:unauthenticated",))))
+    node_client = Client(ClientConfig(user_agent="kubelet/" + KUBE_VERSION),
+                         transport=local(User("system:anonymous", ("system:unauthenticated",))))
     metrics_client = client.as_service_account("kube-system", addons.METRICS_SERVER, own_informers=True)
     tasks: list[asyncio.Task] = []
     try:
@@ -157,8 +164,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         # the metrics server's informers; the node stops its components' own and the controller
         # manager its (system:kube-controller-manager's) when they end
         await SharedInformers.of(metrics_client).shutdown()
-        await client.close()
-        await node_client.close()
+        await fallback.close()  # the in-process clients' one connection
         await runner.cleanup()
         store.close()
 

@@ -70,10 +70,10 @@ async def test_declared_length_past_the_limit_is_refused_before_reading() -> Non
 
 
 async def test_in_process_body_is_a_stream_read_once() -> None:
-    from kubeling.client.rest import _Body
+    from kubeling.api.wire import Body
 
     body = b'{"a": 1}' * 1000
-    assert await negotiation.read_body(_Body(body), len(body)) == body
+    assert await negotiation.read_body(Body(body), len(body)) == body
 
 
 # ---- §3: YAML as upstream decodes it, bounded -----------------------------------------------------

@@ -12,7 +12,8 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from kubeling.apiserver.auth.node import mirror_pod_refusal
-from kubeling.client.rest import Client, ClientConfig, LocalTransport
+from kubeling.apiserver.local import LocalTransport
+from kubeling.client.rest import Client, ClientConfig
 from kubeling.kubelet.identities import kubeconfig_path, node_clients, write_kubeconfigs
 from kubeling.kubelet.mirror import mirror_pod
 from kubeling.pki import ensure_pki
@@ -79,9 +80,9 @@ def test_a_node_creates_only_its_own_mirror_pods(pod: dict[str, Any], reason: st
 
 
 def test_node_components_each_act_as_themselves(tmp_path) -> None:
-    root = Client(ClientConfig(), local=LocalTransport(api=object()))
+    root = Client(ClientConfig(), transport=LocalTransport(api=object()))  # type: ignore[arg-type]
     clients = node_clients(root, "n1", str(tmp_path))
-    assert [(c.local.user.name, c.local.user.groups) for c in clients.all()] == [  # type: ignore[union-attr]
+    assert [(c.transport.user.name, c.transport.user.groups) for c in clients.all()] == [  # type: ignore[attr-defined]
         ("system:node:n1", ("system:nodes", "system:authenticated")),
         ("system:kube-proxy", ("system:authenticated",)),
         ("system:serviceaccount:kube-system:coredns",

@@ -184,7 +184,8 @@ async def test_in_process_token_review_authenticates(tmp_path: Any) -> None:
     `authenticated: false`: the in-process request had no app to find the authenticator in)."""
     from kubeling.apiserver.app import build_app
     from kubeling.apiserver.registry import Registry
-    from kubeling.client.rest import Client, ClientConfig, LocalTransport
+    from kubeling.apiserver.local import LocalTransport
+    from kubeling.client.rest import Client, ClientConfig
     from kubeling.pki import ensure_pki
     from kubeling.store.sqlite import SQLiteStore
 
@@ -192,7 +193,7 @@ async def test_in_process_token_review_authenticates(tmp_path: Any) -> None:
     store = SQLiteStore(str(tmp_path / "state.db"))
     try:
         app = build_app(Registry(store), pki, "https://127.0.0.1:6443")
-        client = Client(ClientConfig(), local=LocalTransport(app["api"], User("system:node:n1", ("system:nodes",))))
+        client = Client(ClientConfig(), transport=LocalTransport(app["api"], User("system:node:n1", ("system:nodes",))))
         reviewer = ka.ClientReviewer(client)
         assert await reviewer.token_review(pki.admin_token()) == User("admin", ("system:masters",))
         assert await reviewer.token_review("nope") is None

@@ -6,7 +6,6 @@ import hmac
 import logging
 import os
 import ssl
-import traceback
 from typing import Any, Awaitable, Callable
 
 import orjson
@@ -15,12 +14,13 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from .. import GIT_VERSION, KUBE_VERSION
 from ..api import errors
+from ..api.wire import Request
 from ..pki import ClusterPKI, peer_identity
 from .auth.attributes import Attributes, forbidden_message, from_request
 from .auth.impersonation import impersonate
 from .auth.rbac import Authorizer
 from .auth.user import User, acting
-from .handlers import RestAPI, status_response
+from .handlers import RestAPI, as_status, status_response, web_response
 from .headlimit import MAX_HEADER_BYTES, HeadBudgetRunner
 from .negotiation import MAX_BODY
 from .registry import Registry
@@ -99,7 +99,7 @@ def _ssl_context(pki: ClusterPKI) -> ssl.SSLContext:
     return ctx
 
 
-def authorize(authz: Authorizer, user: User, request: web.Request) -> Attributes:
+def authorize(authz: Authorizer, user: User, request: "web.Request | Request") -> Attributes:
     """The request's attributes; raises upstream's 403 unless the authorizer allows it."""
     attrs = from_request(user, request.method, request.path, request.query)
     allowed, reason = authz.authorize(attrs)
@@ -145,8 +145,8 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
         from .tokens import TokenIssuer
 
         sa_tokens = TokenIssuer(pki.sa_key, registry.store)
-    api.token_issuer = sa_tokens  # answers serviceaccounts/{name}/token
-    authn = Authenticator(pki.token_file if pki else None, sa_tokens)
+    api.token_issuer = sa_tokens
+    authn = api.authn = Authenticator(pki.token_file if pki else None, sa_tokens)
     authz = authz or Authorizer(None)  # AlwaysAllow unless the caller brings RBAC
 
     @web.middleware
@@ -175,24 +175,10 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
 
                     for w in warning_headers(warnings):
                         resp.headers.add("Warning", w)
-        except errors.StatusError as e:
-            resp = status_response(e)
-        except web.HTTPRedirection:
+        except (web.HTTPRedirection, ConnectionResetError):
             raise
-        except web.HTTPException as e:
-            if e.status == 404:
-                resp = status_response(errors.resource_not_found_for_path())
-            elif e.status == 405:
-                resp = status_response(errors.method_not_allowed())
-            elif e.status == 413:
-                resp = status_response(errors.too_large())
-            else:
-                resp = status_response(errors.StatusError(e.status, e.reason or "Unknown", e.text or e.reason or ""))
-        except ConnectionResetError:
-            raise
-        except Exception as e:  # a bug: report it as upstream does, and keep serving
-            log.error("unhandled error on %s %s: %s", request.method, request.path_qs, traceback.format_exc())
-            resp = status_response(errors.internal(f"{type(e).__name__}: {e}"))
+        except Exception as e:  # a Status error, or a bug: answered as upstream does, and keep serving
+            resp = web_response(status_response(as_status(e, f"{request.method} {request.path_qs}")))
         if not resp.prepared:
             resp.headers.setdefault("Cache-Control", "no-cache, private")
         if audit is not None:
@@ -273,11 +259,8 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
     app.router.add_route("*", "/apis{tail:.*}", api.handle)
     app["api"] = api
     app["pki"] = pki  # the streaming proxy needs the cluster CA to reach kubelets
-    app["authn"] = authn  # TokenReview asks it
-    app["authz"] = authz  # access and rules reviews ask it
-    api.authz = authz
-    api.authn = authn  # and in-process TokenReviews (a kubelet's: kubelet/auth.py)
-    api.auditor = auditor  # in-process requests (client/rest.py LocalTransport) are audited too
+    api.authz = authz  # the in-process transport and the access reviews ask it
+    api.auditor = auditor  # in-process requests (apiserver/local.py) are audited too
     return app
 
 

@@ -13,10 +13,12 @@ import datetime
 import logging
 import posixpath
 import re
-from typing import Any
+import traceback
+from typing import Any, AsyncIterator
 
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict
 
 from ..api import bounds, conversion, errors, fieldselectors, printers, schema, selectors
 from ..api.apply.ssa import server_side_apply
@@ -25,6 +27,7 @@ from ..api.patch.jsonpatch import json_patch
 from ..api.patch.merge import merge_patch
 from ..api.patch.strategic import strategic_merge_patch_for
 from ..api.typed import json_kind
+from ..api.wire import Request, Response
 from ..api.validation import meta as meta_validation, strict
 from ..api.validation.field import go_quote, invalid_error
 from ..api.resources import METRICS_GROUP, REVIEW_GROUPS, Resource
@@ -41,24 +44,75 @@ JSON_CT = "application/json"
 _OPTIONS_KINDS = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
 
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response ending in "\\n", as upstream's serializer (json.Encoder.Encode) writes every
     object, Status errors included: clients that compare the body text see the same bytes."""
     if not isinstance(body, (bytes, bytearray)):
         data = orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE)
     else:  # stored bytes get a copy with "\n" (~0.1 ms per MB); a list body is built with it
         data = body if body.endswith(b"\n") else body + b"\n"
-    return web.Response(body=data, status=status, content_type=JSON_CT, headers=headers)
+    return Response(status, data, JSON_CT, list(headers.items()) if headers else None)
 
 
-def status_response(err: errors.StatusError) -> web.Response:
+def status_response(err: errors.StatusError) -> Response:
     if isinstance(err, errors.FilterTimeout):
         body = {k: v for k, v in err.status().items() if k not in ("kind", "apiVersion")}
-        resp = web.Response(body=orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE), status=err.code,
-                            content_type="text/plain", charset="utf-8")
-        resp.force_close()  # the rest of the body is never read (net/http closes such a connection too)
-        return resp
+        # the rest of the body is never read: over HTTP the connection closes (as net/http's does)
+        return Response(err.code, orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE), "text/plain; charset=utf-8",
+                        close_connection=True)
     return _json(err.status(), err.code, err.headers or None)
+
+
+def as_status(exc: Exception, what: str) -> errors.StatusError:
+    """The Status a request that raised `exc` is answered with, over HTTP and in process alike:
+    a `StatusError` as it is, aiohttp's HTTP errors (routing, body size) as upstream words them,
+    anything else a bug, logged and reported as upstream reports a panic."""
+    if isinstance(exc, errors.StatusError):
+        return exc
+    if isinstance(exc, web.HTTPException):
+        if exc.status == 404:
+            return errors.resource_not_found_for_path()
+        if exc.status == 405:
+            return errors.method_not_allowed()
+        if exc.status == 413:
+            return errors.too_large()
+        return errors.StatusError(exc.status, exc.reason or "Unknown", exc.text or exc.reason or "")
+    log.error("unhandled error on %s: %s", what, traceback.format_exc())
+    return errors.internal(f"{type(exc).__name__}: {exc}")
+
+
+def web_response(resp: Response) -> web.Response:
+    """A whole `Response` as aiohttp sends it."""
+    if resp.headers or (resp.content_type and "charset=" in resp.content_type):
+        headers = CIMultiDict(resp.headers)
+        if resp.content_type is not None:
+            headers["Content-Type"] = resp.content_type
+        out = web.Response(body=resp.body, status=resp.status, headers=headers)
+    else:  # the common case, without a copy of the headers
+        out = web.Response(body=resp.body, status=resp.status, content_type=resp.content_type)
+    if resp.close_connection:
+        out.force_close()
+    return out
+
+
+async def send(resp: Response, request: web.Request) -> web.StreamResponse:
+    """A `Response` on an HTTP connection: a stream as a chunked body, written batch by batch
+    until the stream ends or the client goes away."""
+    if resp.stream is None:
+        return web_response(resp)
+    out = web.StreamResponse(status=resp.status, headers={"Content-Type": resp.content_type or JSON_CT,
+                                                          "Cache-Control": "no-cache, private", **dict(resp.headers)})
+    out.enable_chunked_encoding()
+    try:
+        await out.prepare(request)
+        try:
+            async for frames in resp.stream:
+                await out.write(b"".join(frames))
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+    finally:
+        await resp.aclose()
+    return out
 
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -174,6 +228,27 @@ def _json_kind(v: Any) -> str:
     return {dict: "object", list: "array", str: "string"}.get(type(v), "null")
 
 
+STREAMING = ("log", "exec", "attach", "portforward")
+_STREAMING_SUFFIXES = tuple("/" + s for s in STREAMING)
+
+
+def _is_streaming(target: paths.Target) -> bool:
+    res = target.resource
+    return target.subresource in STREAMING and res.kind == "Pod" and res.group == "" and bool(target.name)
+
+
+def _streaming_target(path: str) -> paths.Target | None:
+    """The target of a streaming subresource request (pods/{name}/log, exec, attach,
+    portforward), or None for every other path."""
+    if not path.endswith(_STREAMING_SUFFIXES):
+        return None
+    try:
+        target = paths.parse(path)
+    except paths.UnknownPath:
+        return None
+    return target if _is_streaming(target) else None
+
+
 class RestAPI:
     """Turns HTTP requests on resource paths into registry calls."""
 
@@ -186,9 +261,34 @@ class RestAPI:
         self.server_address = server_address
         self.metrics: Any = None  # the metrics component (metrics/server.py) that answers metrics.k8s.io
         self.crds: Any = None  # crds.CRDServer: installs the resources CRDs define
+        self.authn: Any = None  # app.Authenticator: TokenReviews ask it
+        self.authz: Any = None  # auth.rbac.Authorizer: access and rules reviews ask it
+        self.token_issuer: Any = None  # tokens.TokenIssuer: answers serviceaccounts/{name}/token
+        self.auditor: Any = None  # audit.Auditor: in-process requests are audited too
 
-    # ---- entry point ----------------------------------------------------------------------
+    # ---- entry points ---------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """The aiohttp entry point, a thin adapter over `serve`: the streaming subresources,
+        which need the connection itself (upgrades, relays), go to kubeletproxy.py."""
+        target = _streaming_target(request.path)
+        if target is not None:
+            from . import kubeletproxy  # pods/log, exec, attach, portforward: relayed to the kubelet
+
+            return await kubeletproxy.handle(self, request, target.resource, target.namespace, target.name or "",
+                                          target.subresource or "")
+        req = Request(request.method, request.path, request.query, request.headers,
+                      content=request.content, content_length=request.content_length)
+        req.user = request.get("user")
+        try:
+            resp = await self.serve(req)
+        finally:
+            if req.decoded is not None:
+                request["body"] = req.decoded  # the audit log's requestObject
+        return await send(resp, request)
+
+    async def serve(self, request: Request) -> Response:
+        """Any request on /api and /apis but the streaming subresources, whichever transport
+        brought it; errors are raised as `StatusError`s (the caller answers them)."""
         path = request.path
         method = request.method
         if method == "GET":
@@ -206,17 +306,15 @@ class RestAPI:
 
             as_table = negotiation.negotiate(request.headers.get("Accept")).as_kind == "Table"
             return _json(answer(self.metrics, res, method, target.namespace, target.name, q, as_table))
-        if target.subresource in ("log", "exec", "attach", "portforward") and res.kind == "Pod" and res.group == "" and target.name:
-            from . import kubeletproxy  # pods/log, exec, attach, portforward: relayed to the kubelet
-
-            return await kubeletproxy.handle(self, request, res, target.namespace, target.name, target.subresource)
+        if _is_streaming(target):
+            raise errors.bad_request(f"{target.subresource} needs an HTTP connection")
         if method == "GET":
             wanted = negotiation.negotiate(request.headers.get("Accept"))
             if target.name is None:
                 if query_bool(q, "watch"):
                     if "watch" not in res.verbs:
                         raise errors.method_not_allowed()
-                    return await self.watch(request, target, wanted)
+                    return self.watch(request, target, wanted)
                 if "list" not in res.verbs:
                     raise errors.method_not_allowed()
                 return self.list(request, target, wanted)
@@ -226,7 +324,7 @@ class RestAPI:
             await self.crds.sync()  # served at once: the response's client may use the new kind next
         return resp
 
-    async def _write(self, request: web.Request, target: paths.Target, method: str) -> web.StreamResponse:
+    async def _write(self, request: Request, target: paths.Target, method: str) -> Response:
         if method == "POST":
             return await self.post(request, target)
         if method == "PUT":
@@ -239,17 +337,15 @@ class RestAPI:
             return await self.delete(request, target)
         raise errors.method_not_allowed()
 
-    def _discovery(self, path: str, accept: str | None) -> web.Response | None:
+    def _discovery(self, path: str, accept: str | None) -> Response | None:
         p = path.rstrip("/")
         if p == "/api":
             if discovery.wants_aggregated(accept):
-                return web.Response(body=discovery.aggregated(True), content_type=None,
-                                    headers={"Content-Type": discovery.AGGREGATED_CT})
+                return Response(200, discovery.aggregated(True), discovery.AGGREGATED_CT)
             return _json(discovery.api_versions(self.server_address))
         if p == "/apis":
             if discovery.wants_aggregated(accept):
-                return web.Response(body=discovery.aggregated(False), content_type=None,
-                                    headers={"Content-Type": discovery.AGGREGATED_CT})
+                return Response(200, discovery.aggregated(False), discovery.AGGREGATED_CT)
             return _json(discovery.api_group_list())
         parts = p.split("/")[1:]
         if parts == ["api", "v1"]:
@@ -267,13 +363,13 @@ class RestAPI:
         return None
 
     # ---- encoding -------------------------------------------------------------------------
-    def _encode_one(self, res: Resource, entry: Entry, wanted: Wanted, status: int = 200) -> web.Response:
+    def _encode_one(self, res: Resource, entry: Entry, wanted: Wanted, status: int = 200) -> Response:
         if wanted.as_kind == "Table":
             return _json(self._table(res, [view(res, entry)], str(entry.mod_rev)), status)
         if wanted.as_kind == "PartialObjectMetadata":
             return _json(_partial(entry.obj()), status)
         if wanted.yaml:
-            return web.Response(body=negotiation.encode_yaml(view(res, entry)), status=status, content_type="application/yaml")
+            return Response(status, negotiation.encode_yaml(view(res, entry)), "application/yaml")
         return _json(encoded(res, entry), status)
 
     def _table(self, res: Resource, objs: list[dict[str, Any]], rv: str, *, with_columns: bool = True,
@@ -283,7 +379,7 @@ class RestAPI:
                               remaining=remaining, handler=res.strategy.printer)
 
     # ---- reads ----------------------------------------------------------------------------
-    async def get(self, request: web.Request, target: paths.Target, wanted: Wanted) -> web.StreamResponse:
+    async def get(self, request: Request, target: paths.Target, wanted: Wanted) -> Response:
         res, sub = target.resource, target.subresource
         assert target.name is not None
         if sub in (None, "status"):
@@ -296,7 +392,7 @@ class RestAPI:
             return _json(subresources.scale_of(res, entry))
         raise errors.method_not_allowed()
 
-    def list(self, request: web.Request, target: paths.Target, wanted: Wanted) -> web.Response:
+    def list(self, request: Request, target: paths.Target, wanted: Wanted) -> Response:
         res = target.resource
         q = request.query
         sel = Selectors(res, q)
@@ -330,44 +426,31 @@ class RestAPI:
             return _json(doc)
         if wanted.yaml:
             doc = {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta, "items": [view(res, e) for e in entries]}
-            return web.Response(body=negotiation.encode_yaml(doc), content_type="application/yaml")
+            return Response(200, negotiation.encode_yaml(doc), "application/yaml")
         head = orjson.dumps({"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta})[:-1]
         body = b"".join((head, b',"items":[', b",".join(encoded(res, e) for e in entries), b"]}\n"))
         return _json(body)
 
-    @staticmethod
-    def entry_bytes(res: Resource, entry: Entry) -> bytes:
-        """An event's object as JSON in `res`'s version (for the in-process transport)."""
-        return encoded(res, entry)
-
-    def open_watch(self, res: Resource, namespace: str | None, q: Any) -> WatchStream:
-        """A watch stream from query parameters; shared by HTTP and the in-process transport."""
-        stream = WatchStream(self.store, res, namespace, Selectors(res, q), q.get("resourceVersion", ""),
-                             timeout=float(_query_int(q, "timeoutSeconds")) or None,
-                             bookmarks=query_bool(q, "allowWatchBookmarks"))
-        stream.open()
-        return stream
-
-    async def watch(self, request: web.Request, target: paths.Target, wanted: Wanted) -> web.StreamResponse:
+    def watch(self, request: Request, target: paths.Target, wanted: Wanted) -> Response:
+        """A stream of JSON lines, one per event. Opened here, so a bad selector or
+        resourceVersion is an error answer; a compacted one (410) is an ERROR event, as upstream."""
         res = target.resource
         q = request.query
         if target.name is not None:
             raise errors.method_not_allowed()
+        stream = WatchStream(self.store, res, target.namespace, Selectors(res, q), q.get("resourceVersion", ""),
+                             timeout=float(_query_int(q, "timeoutSeconds")) or None,
+                             bookmarks=query_bool(q, "allowWatchBookmarks"))
         try:
-            stream: WatchStream | None = self.open_watch(res, target.namespace, q)
+            stream.open()
         except errors.StatusError as e:
             if e.code != 410:
                 raise
-            stream, too_old = None, e
-        resp = web.StreamResponse(headers={"Content-Type": JSON_CT, "Cache-Control": "no-cache, private"})
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        if stream is None:
-            await resp.write(orjson.dumps({"type": "ERROR", "object": too_old.status()}) + b"\n")
-            return resp
+            return Response(stream=_once([orjson.dumps({"type": "ERROR", "object": e.status()}) + b"\n"]))
         first_table = True
 
         def frame(kind: str, item: Any) -> bytes:
+            """A bookmark, an error, or an event as a Table or metadata."""
             nonlocal first_table
             if kind in (BOOKMARK, ERROR):
                 return orjson.dumps({"type": kind, "object": item}) + b"\n"
@@ -376,19 +459,20 @@ class RestAPI:
                                   include=q.get("includeObject", "Metadata"))
                 first_table = False
                 return orjson.dumps({"type": kind, "object": obj}) + b"\n"
-            if wanted.as_kind:
-                return orjson.dumps({"type": kind, "object": _partial(item.obj())}) + b"\n"
-            return b'{"type":"' + kind.encode() + b'","object":' + encoded(res, item) + b"}\n"
+            return orjson.dumps({"type": kind, "object": _partial(item.obj())}) + b"\n"
 
-        try:
+        plain = _EVENT_PREFIX if not wanted.as_kind else {}
+
+        async def frames() -> AsyncIterator[list[bytes]]:
+            # the common case inline (no call per event): the stored bytes, copied once into the frame
             async for batch in stream.batches():
-                await resp.write(b"".join(frame(kind, item) for kind, item in batch))
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        return resp
+                yield [b"".join((plain[kind], encoded(res, item), b"}\n")) if kind in plain else frame(kind, item)
+                       for kind, item in batch]
+
+        return Response(stream=frames(), on_close=stream.close)
 
     # ---- writes ---------------------------------------------------------------------------
-    async def _body(self, request: web.Request, optional: bool = False) -> tuple[Any, bytes]:
+    async def _body(self, request: Request, optional: bool = False) -> tuple[Any, bytes]:
         """The decoded body and its bytes; an `optional` body (DELETE options) may be empty."""
         try:
             async with asyncio.timeout(self.request_timeout):
@@ -398,10 +482,10 @@ class RestAPI:
         if optional and not raw.strip():
             return None, raw
         obj = await negotiation.decode_body_async(raw, request.headers.get("Content-Type"))
-        request["body"] = obj  # the audit log's requestObject (JSON, YAML or protobuf alike)
+        request.decoded = obj  # the audit log's requestObject (JSON, YAML or protobuf alike)
         return obj, raw
 
-    def _write_opts(self, request: web.Request, subresource: str = "") -> WriteOptions:
+    def _write_opts(self, request: Request, subresource: str = "") -> WriteOptions:
         q = request.query
         kind = _OPTIONS_KINDS.get(request.method, "CreateOptions")
         patch_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -411,22 +495,22 @@ class RestAPI:
         return WriteOptions(dry_run="All" in q.getall("dryRun", []), field_manager=q.get("fieldManager", ""),
                             user_agent=request.headers.get("User-Agent", ""), subresource=subresource)
 
-    def _decode(self, request: web.Request, gvk: tuple[str, str, str], obj: Any, raw: bytes, opts: WriteOptions,
+    def _decode(self, request: Request, gvk: tuple[str, str, str], obj: Any, raw: bytes, opts: WriteOptions,
                 how: str = "write", patch_repr: Any = None) -> None:
         """The typed decode of a body or patch result, with the request's fieldValidation (decoding.py)."""
         decoding.decode(gvk, obj, mode=decoding.directive(request.query), how=how, raw=raw,
                         warnings=opts.warnings, patch_repr=patch_repr)
 
-    def _respond_write(self, res: Resource, entry: Entry, request: web.Request, opts: WriteOptions,
-                       status: int) -> web.Response:
+    def _respond_write(self, res: Resource, entry: Entry, request: Request, opts: WriteOptions,
+                       status: int) -> Response:
         wanted = negotiation.negotiate(request.headers.get("Accept"))
         resp = self._encode_one(res, entry, Wanted(yaml=wanted.yaml), status)
         if opts.warnings:
             for w in strict.warning_headers(opts.warnings):
-                resp.headers.add("Warning", w)
+                resp.add_header("Warning", w)
         return resp
 
-    async def post(self, request: web.Request, target: paths.Target) -> web.Response:
+    async def post(self, request: Request, target: paths.Target) -> Response:
         res, sub = target.resource, target.subresource
         if target.name is None:
             if "create" not in res.verbs:
@@ -437,9 +521,8 @@ class RestAPI:
             if res.group in REVIEW_GROUPS:
                 from .reviews import review
 
-                authn = getattr(self, "authn", None)  # also for in-process requests, which have no app
-                return _json(review(res, obj, request.get("user"), getattr(authn, "authenticate_token", None),
-                                    getattr(self, "authz", None), target.namespace), 201)
+                return _json(review(res, obj, request.user, getattr(self.authn, "authenticate_token", None),
+                                    self.authz, target.namespace), 201)
             if res.kind == "Binding" and res.group == "":
                 await subresources.bind(self.registry, target.namespace, obj, opts)
                 return _json(subresources.SUCCESS, 201)
@@ -461,16 +544,16 @@ class RestAPI:
             return await self.token_request(request, target)
         raise errors.method_not_allowed()
 
-    async def token_request(self, request: web.Request, target: paths.Target) -> web.Response:
+    async def token_request(self, request: Request, target: paths.Target) -> Response:
         """serviceaccounts/{name}/token: a TokenRequest answered by `tokens.TokenIssuer`."""
-        issuer = getattr(self, "token_issuer", None)
+        issuer = self.token_issuer
         if issuer is None or target.resource.kind != "ServiceAccount":
             raise errors.method_not_allowed()
         obj, raw = await self._body(request)
         self._decode(request, ("authentication.k8s.io", "v1", "TokenRequest"), obj, raw, self._write_opts(request))
         return _json(issuer.token_request(target.namespace or "", target.name or "", obj), 201)
 
-    async def put(self, request: web.Request, target: paths.Target) -> web.Response:
+    async def put(self, request: Request, target: paths.Target) -> Response:
         res, sub = target.resource, target.subresource
         if target.name is None:
             raise errors.method_not_allowed()
@@ -489,7 +572,7 @@ class RestAPI:
         entry = await self.registry.update(res, target.namespace, target.name, obj, opts)
         return self._respond_write(res, entry, request, opts, 200)
 
-    async def patch(self, request: web.Request, target: paths.Target) -> web.Response:
+    async def patch(self, request: Request, target: paths.Target) -> Response:
         res, sub = target.resource, target.subresource
         if target.name is None or sub not in (None, "status", "scale"):
             raise errors.method_not_allowed()
@@ -545,8 +628,8 @@ class RestAPI:
         entry = await self.registry.guaranteed_update(res, target.namespace, target.name, mutate, opts)
         return self._respond_write(res, entry, request, opts, 200)
 
-    async def server_side_apply(self, request: web.Request, target: paths.Target, config: Any, raw: bytes,
-                                opts: WriteOptions, force: bool) -> web.Response:
+    async def server_side_apply(self, request: Request, target: paths.Target, config: Any, raw: bytes,
+                                opts: WriteOptions, force: bool) -> Response:
         res = target.resource
         assert target.name is not None
         if config is None:
@@ -589,7 +672,7 @@ class RestAPI:
                                                       keep_managed_fields=True)
         return self._respond_write(res, entry, request, opts, 200)
 
-    async def delete(self, request: web.Request, target: paths.Target) -> web.Response:
+    async def delete(self, request: Request, target: paths.Target) -> Response:
         res = target.resource
         assert target.name is not None
         if target.subresource is not None or "delete" not in res.verbs:
@@ -607,7 +690,7 @@ class RestAPI:
                       "details": {"name": obj["metadata"]["name"], **({"group": res.group} if res.group else {}),
                                   "kind": res.plural, "uid": obj["metadata"].get("uid")}})
 
-    async def delete_collection(self, request: web.Request, target: paths.Target) -> web.Response:
+    async def delete_collection(self, request: Request, target: paths.Target) -> Response:
         res = target.resource
         if "deletecollection" not in res.verbs:
             raise errors.method_not_allowed()
@@ -631,6 +714,13 @@ class RestAPI:
 
 def _gvk(res: Resource) -> tuple[str, str, str]:
     return res.group, res.version, res.kind
+
+
+_EVENT_PREFIX = {kind: b'{"type":"%s","object":' % kind.encode() for kind in ("ADDED", "MODIFIED", "DELETED")}
+
+
+async def _once(frames: list[bytes]) -> AsyncIterator[list[bytes]]:
+    yield frames
 
 
 def _partial(obj: dict[str, Any]) -> dict[str, Any]:

@@ -68,6 +68,11 @@ class WatchStream:
         except Compacted:
             raise errors.gone(f"too old resource version: {self.rv} ({self.store.compacted_revision})") from None
 
+    def close(self) -> None:
+        """Stop watching, whether or not `batches()` ever ran (a stream handed out but never read)."""
+        if self.watcher is not None:
+            self.store.unwatch(self.watcher)
+
     def bookmark(self, rev: int) -> dict[str, Any]:
         return {"kind": self.res.kind, "apiVersion": self.res.api_version,
                 "metadata": {"resourceVersion": str(rev)}}

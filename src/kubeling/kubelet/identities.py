@@ -49,13 +49,12 @@ def kubeconfig_path(agent_dir: str, name: str) -> str:
 def node_clients(client: Client, node_name: str, agent_dir: str) -> NodeClients:
     """The node's components' clients: in-process identities derived from `client`, or (for a
     remote client, which is its own credentials) the kubeconfigs in `agent_dir`."""
-    if client.local is None:
+    made = {name: client.as_user(user, *groups, own_informers=True)
+            for name, (user, groups) in identities(node_name).items()}
+    if any(c is client for c in made.values()):  # a remote client cannot act as another identity
         made = {name: Client(ClientConfig.from_kubeconfig(kubeconfig_path(agent_dir, name),
                                                           user_agent=client.config.user_agent))
                 for name in identities(node_name)}
-    else:
-        made = {name: client.as_user(user, *groups, own_informers=True)
-                for name, (user, groups) in identities(node_name).items()}
     return NodeClients(made["kubelet"], made["kubeproxy"], made["coredns"])
 
 
