@@ -2,7 +2,7 @@
 
 It opens the store, starts the API server (admission chain, authorizers, bootstrap objects and
 RBAC policy, CRDs), then, once the API answers, this machine's node (kubelet/agent.py), the
-controller manager (which runs the scheduler), the metrics server and the `kubernetes` Service
+controller manager, the scheduler, the metrics server and the `kubernetes` Service
 controller; they all reach the API through in-process clients. `kubeling down` (down.py) undoes
 what the node left on the host."""
 
@@ -109,6 +109,8 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     print(f"kubeling is ready; export KUBECONFIG={cfg.kubeconfig_path}", flush=True)
     # the rest loads after the API answers: the controllers and the node only need the API
     from .controllers import manager as controller_manager
+    from .controllers.manager import supervise
+    from .scheduler.scheduler import Scheduler
     from .controllers.kubernetesservice import KubernetesServiceController
     from .client.tokensource import ServiceAccountToken
     from .kubelet import agent as kubelet_agent
@@ -131,6 +133,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
     # own (anonymous) identity is never meant to make a request
     node_client = Client(ClientConfig(user_agent="kubelet/" + KUBE_VERSION),
                          transport=local(User("system:anonymous", ("system:unauthenticated",))))
+    scheduler = kcm.as_user("system:kube-scheduler")  # sharing the controllers' informers, as before
     metrics_client = client.as_service_account("kube-system", addons.METRICS_SERVER, own_informers=True)
     tasks: list[asyncio.Task] = []
     try:
@@ -139,6 +142,7 @@ async def run(cfg: Config, stop: asyncio.Event, on_ready: "Callable[[], None] | 
         runners = kubelet_agent.node_runners(cfg, node_client)
         tasks.append(asyncio.create_task(crd_server.run(), name="crd-server"))
         tasks.append(asyncio.create_task(controller_manager.run(kcm, cfg), name="controller-manager"))
+        tasks.append(asyncio.create_task(supervise("scheduler", Scheduler(scheduler).run), name="scheduler"))
         tasks.append(asyncio.create_task(rbac_policy.run_aggregation(registry), name="clusterrole-aggregation"))
         # metrics-server's own account's token (its pod would have it mounted), from the
         # TokenRequest API as kube-controller-manager's client builder mints its controllers'

@@ -9,7 +9,6 @@ from typing import Any, Awaitable, Callable
 
 from ..client.informer import SharedInformers
 from ..client.rest import Client
-from ..scheduler.scheduler import Scheduler
 from .cronjob import CronJobController
 from .daemonset import DaemonSetController
 from .deployment.controller import DeploymentController
@@ -39,8 +38,8 @@ log = logging.getLogger("kubeling.controllers")
 def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Awaitable[None]]]:
     """Each controller authenticates as its own kube-system ServiceAccount (upstream's
     --use-service-account-credentials), bound to its system:controller:<name> role; the
-    scheduler is system:kube-scheduler; the local-path provisioner is its add-on's account.
-    None runs in system:masters. Informers read as `client` (system:kube-controller-manager)."""
+    local-path provisioner is its add-on's account. None runs in system:masters. Informers read
+    as `client` (system:kube-controller-manager). The scheduler is started by up.py."""
     def sa(name: str) -> Client:
         return client.as_service_account("kube-system", name)
 
@@ -74,27 +73,27 @@ def controllers(client: Client, cfg: Any = None) -> dict[str, Callable[[], Await
         "endpoint": EndpointsController(sa("endpoint-controller")).run,
         "endpointslice": EndpointSliceController(sa("endpointslice-controller")).run,
         "resourcequota": ResourceQuotaController(sa("resourcequota-controller")).run,
-        "scheduler": Scheduler(client.as_user("system:kube-scheduler")).run,
         "horizontal-pod-autoscaler": HorizontalController(
             sa("horizontal-pod-autoscaler"), sync_period=getattr(cfg, "hpa_sync_period", 15.0),
             downscale_stabilization=getattr(cfg, "hpa_downscale_stabilization", 300.0)).run,
     }
 
 
+async def supervise(name: str, start: Callable[[], Awaitable[None]]) -> None:
+    """Run one controller (or the scheduler) until it returns; a crash restarts it, not fatal."""
+    while True:
+        try:
+            await start()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("controller %s crashed; restarting", name)
+            await asyncio.sleep(1.0)
+
+
 async def run(client: Client, cfg: Any = None) -> None:
     """Run all controllers until cancelled; one crashing controller is restarted, not fatal."""
-
-    async def supervise(name: str, start: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            try:
-                await start()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("controller %s crashed; restarting", name)
-                await asyncio.sleep(1.0)
-
     try:
         try:
             runs = controllers(client, cfg)
