@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
 
-from kubeling.client.events import AGGREGATE_PREFIX, EventCorrelator, EventRecorder, make_event
+from kubeling.client.events import AGGREGATE_PREFIX, EVENTS, EventCorrelator, EventRecorder, make_event
+
+from .realapi import RealAPI
 
 RS = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
       "metadata": {"name": "web-1", "namespace": "default", "uid": "u-1", "resourceVersion": "5"}}
@@ -17,20 +19,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
-
-
-class FakeClient:
-    def __init__(self) -> None:
-        self.created: list[dict] = []
-        self.patched: list[tuple[str, dict]] = []
-
-    async def create(self, res: Any, ns: str, obj: dict) -> dict:
-        self.created.append(obj)
-        return obj
-
-    async def patch(self, res: Any, ns: str, name: str, patch: dict, **_: Any) -> dict:
-        self.patched.append((name, patch))
-        return {}
 
 
 def ev(msg: str, reason: str = "SuccessfulCreate") -> dict:
@@ -77,17 +65,30 @@ def test_spam_filter_burst_25_then_one_per_five_minutes() -> None:
     assert not c.spam_filtered(other)  # per object
 
 
-def record(reason: str, messages: list[str], one_by_one: bool = False) -> FakeClient:
+@dataclass
+class Recorded:
+    """What an EventRecorder wrote through the API, and what the API then holds."""
+
+    created: list[dict]  # the Events POSTed
+    patched: list[tuple[str, dict]]  # (name, patch) of the Events counted up
+    stored: list[dict]
+
+
+def record(reason: str, messages: list[str], one_by_one: bool = False) -> Recorded:
     """What an EventRecorder writes for these events (all at once, or each written before the next)."""
-    async def run() -> FakeClient:
-        client = FakeClient()
-        rec = EventRecorder(client, "replicaset-controller")  # type: ignore[arg-type]
+    async def run() -> Recorded:
+        api = await RealAPI().start()
+        rec = EventRecorder(api.client, "replicaset-controller")
         for m in messages:
             rec.event(RS, "Normal", reason, m)
             if one_by_one:
                 await rec.flush()
         await rec.flush()
-        return client
+        stored = (await api.client.list(EVENTS, "default"))["items"]
+        api.close()
+        writes = api.writes()
+        return Recorded([body for method, _, body in writes if method == "POST"],
+                        [(path.rsplit("/", 1)[1], body) for method, path, body in writes if method == "PATCH"], stored)
 
     return asyncio.run(run())
 
@@ -100,6 +101,9 @@ def test_recorder_writes_25_events_for_a_thousand_pods() -> None:
     assert client.created[-1]["message"].startswith(AGGREGATE_PREFIX)
     assert all(p[0] == client.created[-1]["metadata"]["name"] for p in client.patched)  # ...counted up
     assert [p[1]["count"] for p in client.patched] == list(range(2, 17))
+    # what the API holds: the 9 single events and the aggregate, counted up to 16
+    assert len(client.stored) == 10
+    assert [e["count"] for e in client.stored if e["message"].startswith(AGGREGATE_PREFIX)] == [16]
 
 
 def test_an_aggregate_event_shows_the_newest_message() -> None:
@@ -111,3 +115,5 @@ def test_an_aggregate_event_shows_the_newest_message() -> None:
     assert client.patched == [(client.created[-1]["metadata"]["name"], {
         "count": 2, "message": AGGREGATE_PREFIX + "Scaled up replica set web-1 from 10 to 11",
         "lastTimestamp": client.patched[0][1]["lastTimestamp"]})]
+    aggregate = next(e for e in client.stored if e["metadata"]["name"] == client.created[-1]["metadata"]["name"])
+    assert (aggregate["count"], aggregate["message"]) == (2, AGGREGATE_PREFIX + "Scaled up replica set web-1 from 10 to 11")
