@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 from typing import Any
 
-from kubeling.api import errors
 from kubeling.api.resources import lookup
 from kubeling.client.controller import Controller, ControllerRefManager, WriteExpectations
 from kubeling.client.informer import Informer
+from kubeling.client.rest import Client
+
+from .realapi import RealAPI
 
 PODS = lookup("", "v1", "pods")
 REPLICASETS = lookup("apps", "v1", "replicasets")
@@ -26,51 +27,14 @@ async def until(cond: Any) -> None:
         await asyncio.sleep(0)
 
 
-class FakeAPI:
-    """Objects by (plural, namespace, name); list/watch enough for an Informer, get and patch for claims."""
-
-    def __init__(self, *objs: tuple[Any, dict[str, Any]]) -> None:
-        self.objs = {(res.plural, o["metadata"].get("namespace"), o["metadata"]["name"]): o for res, o in objs}
-        self.patches: list[tuple[str, dict[str, Any]]] = []
-        self.gets = 0
-
-    async def list(self, res: Any, ns: Any = None, **_: Any) -> dict[str, Any]:
-        return {"metadata": {"resourceVersion": "1"},
-                "items": [copy.deepcopy(o) for (p, n, _), o in self.objs.items() if p == res.plural]}
-
-    async def watch(self, res: Any, ns: Any = None, **_: Any) -> Any:
-        await asyncio.Event().wait()
-        yield  # pragma: no cover
-
-    async def get(self, res: Any, ns: Any, name: str) -> dict[str, Any]:
-        self.gets += 1
-        o = self.objs.get((res.plural, ns, name))
-        if o is None:
-            raise errors.StatusError(404, "NotFound", "not found")
-        return copy.deepcopy(o)
-
-    async def patch(self, res: Any, ns: Any, name: str, patch: dict[str, Any], **_: Any) -> dict[str, Any]:
-        self.patches.append((name, patch))
-        o = self.objs.get((res.plural, ns, name))
-        if o is None:
-            raise errors.StatusError(404, "NotFound", "not found")
-        refs = [r for r in o["metadata"].get("ownerReferences") or []]
-        for r in patch["metadata"]["ownerReferences"]:
-            if r.get("$patch") == "delete":
-                refs = [x for x in refs if x["uid"] != r["uid"]]
-            else:
-                refs.append(r)
-        o["metadata"]["ownerReferences"] = refs
-        o["metadata"]["finalizers"] = (o["metadata"].get("finalizers") or []) + patch["metadata"].get("finalizers", [])
-        return copy.deepcopy(o)
-
-
 def rs(name: str = "web", uid: str = "rs-uid", deleting: bool = False, **match: str) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": "ns", "uid": uid}
     if deleting:
         meta["deletionTimestamp"] = "2024-01-01T00:00:00Z"
+    labels = match or {"app": "web"}
     return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": meta,
-            "spec": {"selector": {"matchLabels": match or {"app": "web"}}}}
+            "spec": {"selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
 
 
 def pod(name: str, owner_uid: str | None = None, **labels: str) -> dict[str, Any]:
@@ -78,21 +42,30 @@ def pod(name: str, owner_uid: str | None = None, **labels: str) -> dict[str, Any
     if owner_uid:
         meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": owner_uid,
                                     "controller": True}]
-    return {"metadata": meta}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"containers": [{"name": "c", "image": "x"}]}}
 
 
-def refs_manager(api: FakeAPI, *owners: dict[str, Any], **kw: Any) -> ControllerRefManager:
-    inf = Informer(api, REPLICASETS)  # type: ignore[arg-type]
+def refs_manager(client: Client, *owners: dict[str, Any], **kw: Any) -> ControllerRefManager:
+    inf = Informer(client, REPLICASETS)
     for o in owners:
         inf.apply_event("ADDED", o)
-    return ControllerRefManager(api, inf, PODS, **kw)  # type: ignore[arg-type]
+    return ControllerRefManager(client, inf, PODS, **kw)
+
+
+def patched(api: RealAPI) -> list[str]:
+    """The names of the objects the controller patched."""
+    return [path.rsplit("/", 1)[1] for _, path, _ in api.writes("PATCH")]
+
+
+def owner_gets(api: RealAPI) -> int:
+    return sum(r.method == "GET" and "/replicasets/" in r.path for r in api.sent)
 
 
 # ---- ControllerRefManager ----------------------------------------------------------------------
 
 
 def test_resolve_follows_kind_name_and_uid() -> None:
-    m = refs_manager(FakeAPI(), rs())
+    m = refs_manager(RealAPI().client, rs())
     ref = {"kind": "ReplicaSet", "name": "web", "uid": "rs-uid", "controller": True}
     assert m.resolve("ns", ref)["metadata"]["uid"] == "rs-uid"
     assert m.resolve("ns", {**ref, "uid": "recreated"}) is None
@@ -102,7 +75,7 @@ def test_resolve_follows_kind_name_and_uid() -> None:
 
 
 def test_owners_selecting() -> None:
-    m = refs_manager(FakeAPI(), rs("web"), rs("db", "db-uid", app="db"),
+    m = refs_manager(RealAPI().client, rs("web"), rs("db", "db-uid", app="db"),
                      {**rs("bad", "bad-uid"), "spec": {"selector": {"matchExpressions": [{"operator": "?"}]}}},
                      {**rs("all", "all-uid"), "spec": {"selector": {}}})
     assert [o["metadata"]["name"] for o in m.owners_selecting(pod("p", app="web"))] == ["web"]
@@ -111,43 +84,58 @@ def test_owners_selecting() -> None:
 
 def test_claim_keeps_adopts_releases_and_ignores_others() -> None:
     async def main() -> None:
-        mine, orphan, stray, other = pod("mine", "rs-uid", app="web"), pod("orphan", app="web"), \
-            pod("stray", "rs-uid", app="db"), pod("other", "other-uid", app="web")
-        api = FakeAPI(*((PODS, p) for p in (mine, orphan, stray, other)), (REPLICASETS, rs()))
+        api = await RealAPI().start("ns")
+        owner = await api.create(REPLICASETS, rs())
+        uid = owner["metadata"]["uid"]
+        mine, orphan, stray, other = [await api.create(PODS, p) for p in (
+            pod("mine", uid, app="web"), pod("orphan", app="web"), pod("stray", uid, app="db"),
+            pod("other", "other-uid", app="web"))]
         written: list[str] = []
-        m = refs_manager(api, rs(), adopt_finalizers=["f"], written=lambda o, c: written.append(c["metadata"]["name"]))
-        owner = rs()
+        m = refs_manager(api.client, owner, adopt_finalizers=["f"],
+                         written=lambda o, c: written.append(c["metadata"]["name"]))
         match = lambda p: p["metadata"]["labels"].get("app") == "web"  # noqa: E731
         claimed = await m.claim(owner, [mine, orphan, stray, other], match)
         assert [p["metadata"]["name"] for p in claimed] == ["mine", "orphan"]
         adopted = claimed[1]
-        assert adopted["metadata"]["ownerReferences"][0]["uid"] == "rs-uid"  # as the server answered
+        assert adopted["metadata"]["ownerReferences"][0]["uid"] == uid  # as the server answered
         assert adopted["metadata"]["finalizers"] == ["f"]
-        assert [n for n, _ in api.patches] == ["orphan", "stray"] and written == ["orphan", "stray"]
-        assert api.objs[("pods", "ns", "stray")]["metadata"]["ownerReferences"] == []  # released
-        assert api.gets == 1  # one live check of the owner for all adoptions
+        assert patched(api) == ["orphan", "stray"] and written == ["orphan", "stray"]
+        released = await api.client.get(PODS, "ns", "stray")
+        assert not released["metadata"].get("ownerReferences")
+        assert owner_gets(api) == 1  # one live check of the owner for all adoptions
+        api.close()
 
     run(main())
 
 
 def test_claim_by_an_owner_being_deleted_adopts_and_releases_nothing() -> None:
     async def main() -> None:
-        api = FakeAPI((REPLICASETS, rs()))
-        m = refs_manager(api, rs())
-        claimed = await m.claim(rs(deleting=True), [pod("mine", "rs-uid", app="db"), pod("orphan", app="web")],
+        api = await RealAPI().start("ns")
+        owner = await api.create(REPLICASETS, {**rs(), "metadata": {**rs()["metadata"], "finalizers": ["keep"]}})
+        uid = owner["metadata"]["uid"]
+        for p in (pod("mine", uid, app="db"), pod("orphan", app="web")):
+            await api.create(PODS, p)
+        m = refs_manager(api.client, owner)
+        deleting = {**owner, "metadata": {**owner["metadata"], "deletionTimestamp": "2024-01-01T00:00:00Z"}}
+        claimed = await m.claim(deleting, [pod("mine", uid, app="db"), pod("orphan", app="web")],
                                 lambda p: p["metadata"]["labels"].get("app") == "web")
-        assert claimed == [] and api.patches == []
+        assert claimed == [] and patched(api) == []
         # the cache says alive, the server says deleting: RecheckDeletionTimestamp forbids adoption
-        api.objs[("replicasets", "ns", "web")] = rs(deleting=True)
-        assert await m.claim(rs(), [pod("orphan", app="web")], lambda p: True) == [] and api.patches == []
+        await api.client.delete(REPLICASETS, "ns", "web")
+        assert (await api.client.get(REPLICASETS, "ns", "web"))["metadata"].get("deletionTimestamp")
+        assert await m.claim(owner, [pod("orphan", app="web")], lambda p: True) == [] and patched(api) == []
+        api.close()
 
     run(main())
 
 
 def test_claim_skips_a_child_that_vanished() -> None:
     async def main() -> None:
-        api = FakeAPI((REPLICASETS, rs()))
-        assert await refs_manager(api, rs()).claim(rs(), [pod("gone", app="web")], lambda p: True) == []
+        api = await RealAPI().start("ns")
+        owner = await api.create(REPLICASETS, rs())
+        assert await refs_manager(api.client, owner).claim(owner, [pod("gone", app="web")], lambda p: True) == []
+        assert patched(api) == ["gone"]  # tried, and the API said NotFound
+        api.close()
 
     run(main())
 
@@ -157,7 +145,7 @@ def test_claim_skips_a_child_that_vanished() -> None:
 
 def test_write_expectations_wait_for_the_cache() -> None:
     t = [0.0]
-    inf = Informer(FakeAPI(), REPLICASETS)  # type: ignore[arg-type]
+    inf = Informer(RealAPI().client, REPLICASETS)
     exp = WriteExpectations(inf, clock=lambda: t[0])
     written = {**rs(), "metadata": {**rs()["metadata"], "resourceVersion": "7"}}
     assert exp.satisfied("ns/d")
@@ -183,9 +171,9 @@ def test_write_expectations_wait_for_the_cache() -> None:
 
 
 class Counter(Controller):
-    def __init__(self, api: FakeAPI) -> None:
+    def __init__(self, client: Client) -> None:
         super().__init__("counter")
-        self.pods = self.watch(Informer(api, PODS),  # type: ignore[arg-type]
+        self.pods = self.watch(Informer(client, PODS),
                                on_add=lambda p: self.queue.add(p["metadata"]["name"]))
         self.queue = self.add_queue("counter", self.reconcile, workers=2)
         self.synced_with: list[str] = []
@@ -210,8 +198,10 @@ class Counter(Controller):
 
 def test_runner_syncs_runs_and_stops_cleanly() -> None:
     async def main() -> None:
-        api = FakeAPI((PODS, pod("a")), (PODS, pod("bad")), (PODS, pod("b")))
-        c = Counter(api)
+        api = await RealAPI().start("ns")
+        for name in ("a", "bad", "b"):
+            await api.create(PODS, pod(name))
+        c = Counter(api.client)
         task = asyncio.create_task(c.run())
         await until(lambda: sorted(c.done) == ["a", "b"] and c.ticks >= 3 and c.queue.num_requeues("bad") >= 3)
         assert c.synced_with == ["a", "b", "bad"]
@@ -221,6 +211,7 @@ def test_runner_syncs_runs_and_stops_cleanly() -> None:
         await asyncio.gather(task, return_exceptions=True)
         assert c.stopped and all(t.done() for t in spawned)
         assert c.queue._shutdown
+        api.close()
 
     run(main())
 
@@ -228,13 +219,17 @@ def test_runner_syncs_runs_and_stops_cleanly() -> None:
 def test_resync_hands_every_cached_object_to_on_update() -> None:
     async def main() -> None:
         seen: list[str] = []
+        api = await RealAPI().start("ns")
+        for name in ("a", "b"):
+            await api.create(PODS, pod(name))
         c = Controller("resync")
-        c.watch(Informer(FakeAPI((PODS, pod("a")), (PODS, pod("b"))), PODS),  # type: ignore[arg-type]
+        c.watch(Informer(api.client, PODS),
                 on_update=lambda old, new: seen.append(new["metadata"]["name"]) if old is new else None,
                 resync=0.001)
         task = asyncio.create_task(c.run())
         await until(lambda: seen.count("a") >= 2 and seen.count("b") >= 2)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        api.close()
 
     run(main())
