@@ -73,6 +73,10 @@ class RealAPI:
         self.sent.pop()
         return out
 
+    def view(self, res: Resource) -> "StoreView":
+        """An informer cache that is always caught up, for a controller driven step by step."""
+        return StoreView(self.registry, res)
+
     def writes(self, method: str | None = None) -> list[tuple[str, str, Any]]:
         """(method, path, decoded body) of every write the clients sent, in order."""
         return [(r.method, r.path, orjson.loads(r.body) if r.body else None) for r in self.sent
@@ -80,3 +84,22 @@ class RealAPI:
 
     def close(self) -> None:
         self.store.close()
+
+
+class StoreView:
+    """The read side of an informer (list, get, get_by_key) over the store itself: every write
+    the test or the controller made is visible at once, and each read is a copy of its own."""
+
+    def __init__(self, registry: Registry, res: Resource) -> None:
+        self.registry, self.res = registry, res
+
+    def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return [e.copy() for e in self.registry.list(self.res, namespace or None)[0]]
+
+    def get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
+        e = self.registry.store.get(self.res.key(namespace, name))
+        return e.copy() if e is not None else None
+
+    def get_by_key(self, key: str) -> dict[str, Any] | None:
+        ns, _, name = key.rpartition("/")
+        return self.get(ns or None, name)
