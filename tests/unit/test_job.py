@@ -1,19 +1,19 @@
-"""Job and CronJob controllers: backoff, counting, schedule math and a Job's life over a fake API."""
+"""Job and CronJob controllers: backoff, counting, schedule math and a Job's life over the real API."""
 
 from __future__ import annotations
 
 import asyncio
-import copy
-import itertools
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
-from kubeling.api import errors
+from kubeling.api.resources import lookup
 from kubeling.api.timestamps import parse_rfc3339, rfc3339
 from kubeling.controllers import cronjob as cj
 from kubeling.controllers import job as jc
+
+from .realapi import RealAPI
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
@@ -240,69 +240,9 @@ def test_ttl_remaining() -> None:
     assert jc.ttl_remaining({**job, "status": {}}, NOW) is None
 
 
-# ---- job: a life over a fake API ----------------------------------------------------------------------
+# ---- job: a life over the real API (tests/unit/realapi.py) ---------------------------------------------
 
-class FakeAPI:
-    def __init__(self) -> None:
-        self.objs: dict[tuple[str, str | None, str], dict] = {}
-        self.rv = itertools.count(1)
-        self.names = itertools.count(1)
-
-    def put(self, plural: str, obj: dict) -> dict:
-        obj = copy.deepcopy(obj)
-        m = obj["metadata"]
-        m.setdefault("uid", f"uid-{m['name']}")
-        m.setdefault("creationTimestamp", rfc3339(NOW))
-        m["resourceVersion"] = str(next(self.rv))
-        self.objs[(plural, m.get("namespace"), m["name"])] = obj
-        return copy.deepcopy(obj)
-
-    async def get(self, res: Any, ns: str | None, name: str, sub: str | None = None) -> dict:
-        try:
-            return copy.deepcopy(self.objs[(res.plural, ns, name)])
-        except KeyError:
-            raise errors.StatusError(404, "NotFound", "not found") from None
-
-    async def create(self, res: Any, ns: str | None, obj: dict, **_: Any) -> dict:
-        obj = copy.deepcopy(obj)
-        obj["metadata"]["namespace"] = ns
-        obj["metadata"].setdefault("name", obj["metadata"].get("generateName", "") + f"x{next(self.names):04d}")
-        return self.put(res.plural, obj)
-
-    async def update_status(self, res: Any, obj: dict, field_manager: str = "") -> dict:
-        cur = await self.get(res, obj["metadata"].get("namespace"), obj["metadata"]["name"])
-        cur["status"] = copy.deepcopy(obj.get("status") or {})
-        return self.put(res.plural, cur)
-
-    async def patch(self, res: Any, ns: str | None, name: str, patch: dict, **_: Any) -> dict:
-        cur = await self.get(res, ns, name)
-        rm = patch["metadata"].get("$deleteFromPrimitiveList/finalizers")
-        if rm:
-            cur["metadata"]["finalizers"] = [f for f in cur["metadata"].get("finalizers") or [] if f not in rm]
-        return self.put(res.plural, cur)
-
-    async def delete(self, res: Any, ns: str | None, name: str, **_: Any) -> Any:
-        cur = await self.get(res, ns, name)
-        if cur["metadata"].get("finalizers"):
-            cur["metadata"]["deletionTimestamp"] = rfc3339(NOW)
-            self.put(res.plural, cur)
-        else:
-            del self.objs[(res.plural, ns, name)]
-
-    def of(self, plural: str) -> list[dict]:
-        return [copy.deepcopy(o) for (p, _, _), o in self.objs.items() if p == plural]
-
-
-class _Inf:
-    def __init__(self, api: FakeAPI, plural: str) -> None:
-        self.api, self.plural = api, plural
-
-    def list(self, namespace: str | None = None) -> list[dict]:
-        return self.api.of(self.plural)
-
-    def get(self, ns: str | None, name: str) -> dict | None:
-        o = self.api.objs.get((self.plural, ns, name))
-        return copy.deepcopy(o) if o else None
+JOBS, PODS = lookup("batch", "v1", "jobs"), lookup("", "v1", "pods")
 
 
 class _Rec:
@@ -313,59 +253,72 @@ class _Rec:
         self.events.append((typ, reason, msg))
 
 
-def make_controller(api: FakeAPI, t: list[float]) -> jc.JobController:
-    c = jc.JobController(api, clock=lambda: t[0])  # type: ignore[arg-type]
-    c.job_informer = _Inf(api, "jobs")  # type: ignore[assignment]
-    c.pod_informer = _Inf(api, "pods")  # type: ignore[assignment]
+def make_controller(api: RealAPI, t: list[float]) -> jc.JobController:
+    c = jc.JobController(api.client, clock=lambda: t[0])
+    c.job_informer = api.view(JOBS)  # type: ignore[assignment]
+    c.pod_informer = api.view(PODS)  # type: ignore[assignment]
     c.pod_refs.owners = c.job_informer  # type: ignore[assignment]
     c.recorder = _Rec()  # type: ignore[assignment]
     c.queue.add_after = lambda key, delay: None  # type: ignore[method-assign]
     return c
 
 
-def new_job(api: FakeAPI, backoff_limit: int = 6, completions: int = 1) -> dict:
-    return api.put("jobs", {"apiVersion": "batch/v1", "kind": "Job",
-                            "metadata": {"name": "pi", "namespace": "default", "uid": "job-uid", "generation": 1},
-                            "spec": {"completions": completions, "parallelism": 1, "backoffLimit": backoff_limit,
-                                     "completionMode": "NonIndexed",
-                                     "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "job-uid"}},
-                                     "template": {"metadata": {"labels": {"batch.kubernetes.io/controller-uid": "job-uid"}},
-                                                  "spec": {"containers": [{"name": "c", "image": "perl"}],
-                                                           "restartPolicy": "Never"}}},
-                            "status": {}})
+def job_spec(backoff_limit: int = 6, completions: int = 1, **spec: Any) -> dict:
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi", "namespace": "default"},
+            "spec": {"completions": completions, "parallelism": 1, "backoffLimit": backoff_limit,
+                     "completionMode": "NonIndexed",
+                     "template": {"spec": {"containers": [{"name": "c", "image": "perl"}], "restartPolicy": "Never"}},
+                     **spec}}
 
 
-def set_phase(api: FakeAPI, pod: dict, phase: str, at: float) -> None:
-    p = api.objs[("pods", "default", pod["metadata"]["name"])]
+async def started(**spec: Any) -> RealAPI:
+    """The API with the Job `pi` in `default` (its selector and labels as the API generates them)."""
+    api = await RealAPI().start()
+    await api.create(JOBS, job_spec(**spec))
+    return api
+
+
+def pods(api: RealAPI) -> list[dict]:
+    return api.view(PODS).list()
+
+
+def job_status(api: RealAPI) -> dict:
+    return api.view(JOBS).list()[0]["status"]
+
+
+async def set_phase(api: RealAPI, pod: dict, phase: str, at: float) -> None:
+    """What the kubelet reports when the pod's one container ended (pods/status)."""
+    p = api.view(PODS).get("default", pod["metadata"]["name"])
+    assert p is not None
     p["status"] = {"phase": phase, "containerStatuses": [
-        {"name": "c", "state": {"terminated": {"finishedAt": rfc3339(at), "exitCode": 0 if phase == "Succeeded" else 1}}}]}
-    p["metadata"]["resourceVersion"] = str(next(api.rv))
+        {"name": "c", "image": "perl", "imageID": "", "ready": False, "restartCount": 0,
+         "state": {"terminated": {"finishedAt": rfc3339(at), "exitCode": 0 if phase == "Succeeded" else 1}}}]}
+    await api.client.update_status(PODS, p)
 
 
 def test_job_runs_to_complete() -> None:
     async def body() -> None:
         t = [NOW]
-        api = FakeAPI()
-        new_job(api)
+        api = await started()
         c = make_controller(api, t)
         await c.sync("default/pi")
-        pods = api.of("pods")
-        assert len(pods) == 1 and pods[0]["metadata"]["finalizers"] == [jc.TRACKING_FINALIZER]
-        st = api.of("jobs")[0]["status"]
+        created = pods(api)
+        assert len(created) == 1 and created[0]["metadata"]["finalizers"] == [jc.TRACKING_FINALIZER]
+        st = job_status(api)
         assert (st["active"], st["ready"], st["startTime"]) == (1, 0, rfc3339(NOW))
-        assert ("Normal", "SuccessfulCreate", f"Created pod: {pods[0]['metadata']['name']}") in c.recorder.events
+        assert ("Normal", "SuccessfulCreate", f"Created pod: {created[0]['metadata']['name']}") in c.recorder.events
         t[0] += 5
-        set_phase(api, pods[0], "Succeeded", t[0])
+        await set_phase(api, created[0], "Succeeded", t[0])
         c.expectations.creation_observed("default/pi")
         await c.sync("default/pi")
-        job = api.of("jobs")[0]
-        st = job["status"]
+        st = job_status(api)
         assert st["succeeded"] == 1 and st["active"] == 0 and st["uncountedTerminatedPods"] == {}
         assert [(x["type"], x["reason"]) for x in st["conditions"]] == [
             ("SuccessCriteriaMet", "CompletionsReached"), ("Complete", "CompletionsReached")]
         assert st["completionTime"] == rfc3339(t[0])
-        assert api.of("pods")[0]["metadata"]["finalizers"] == []
+        assert not pods(api)[0]["metadata"].get("finalizers")
         assert ("Normal", "Completed", "Job completed") in c.recorder.events
+        api.close()
 
     asyncio.run(body())
 
@@ -373,34 +326,33 @@ def test_job_runs_to_complete() -> None:
 def test_job_fails_after_backoff_limit_with_backoff_between() -> None:
     async def body() -> None:
         t = [NOW]
-        api = FakeAPI()
-        new_job(api, backoff_limit=1)
+        api = await started(backoff_limit=1)
         c = make_controller(api, t)
         await c.sync("default/pi")
-        first = api.of("pods")[0]
+        first = pods(api)[0]
         c.expectations.creation_observed("default/pi")
         t[0] += 1
-        set_phase(api, first, "Failed", t[0])
+        await set_phase(api, first, "Failed", t[0])
         await c.sync("default/pi")
-        st = api.of("jobs")[0]["status"]
+        st = job_status(api)
         assert st["failed"] == 1 and st["active"] == 0
-        assert len(api.of("pods")) == 1  # still backing off (10 s)
+        assert len(pods(api)) == 1  # still backing off (10 s)
         t[0] += 10.5
         await c.sync("default/pi")
-        pods = api.of("pods")
-        assert len(pods) == 2
+        assert len(pods(api)) == 2
         c.expectations.creation_observed("default/pi")
-        second = next(p for p in pods if p["metadata"]["name"] != first["metadata"]["name"])
+        second = next(p for p in pods(api) if p["metadata"]["name"] != first["metadata"]["name"])
         t[0] += 1
-        set_phase(api, second, "Failed", t[0])
+        await set_phase(api, second, "Failed", t[0])
         await c.sync("default/pi")
-        st = api.of("jobs")[0]["status"]
+        st = job_status(api)
         assert st["failed"] == 2
         assert [(x["type"], x["status"], x["reason"], x["message"]) for x in st["conditions"]] == [
             ("FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
             ("Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit")]
         assert "completionTime" not in st
         assert ("Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit") in c.recorder.events
+        api.close()
 
     asyncio.run(body())
 
@@ -408,37 +360,33 @@ def test_job_fails_after_backoff_limit_with_backoff_between() -> None:
 def test_job_active_deadline_and_suspend() -> None:
     async def body() -> None:
         t = [NOW]
-        api = FakeAPI()
-        j = new_job(api)
-        j["spec"]["activeDeadlineSeconds"] = 30
-        api.put("jobs", j)
+        api = await started(activeDeadlineSeconds=30)
         c = make_controller(api, t)
         await c.sync("default/pi")
         c.expectations.creation_observed("default/pi")
+        name = pods(api)[0]["metadata"]["name"]
         t[0] += 31
-        await c.sync("default/pi")  # deletes the active pod (finalizer kept): FailureTarget, not yet Failed
-        pod = api.of("pods")[0]
-        assert pod["metadata"].get("deletionTimestamp")
-        st = api.of("jobs")[0]["status"]
+        await c.sync("default/pi")  # deletes the active pod, counts it, releases it: FailureTarget, not yet Failed
+        assert [path for _, path, _ in api.writes("DELETE")] == [f"/api/v1/namespaces/default/pods/{name}"]
+        assert pods(api) == []  # its tracking finalizer released, the API removed it
+        st = job_status(api)
         assert [x["type"] for x in st["conditions"]] == ["FailureTarget"]
         assert st["conditions"][0]["reason"] == "DeadlineExceeded"
         # the pod is gone: the job turns Failed
-        c.expectations.deletion_observed("default/pi", "default/" + pod["metadata"]["name"])
-        del api.objs[("pods", "default", pod["metadata"]["name"])]
+        c.expectations.deletion_observed("default/pi", f"default/{name}")
         await c.sync("default/pi")
-        st = api.of("jobs")[0]["status"]
+        st = job_status(api)
         assert [x["type"] for x in st["conditions"]] == ["FailureTarget", "Failed"]
+        api.close()
 
-        api2 = FakeAPI()
-        j = new_job(api2)
-        j["spec"]["suspend"] = True
-        api2.put("jobs", j)
+        api2 = await started(suspend=True)
         c2 = make_controller(api2, t)
         await c2.sync("default/pi")
-        st = api2.of("jobs")[0]["status"]
-        assert api2.of("pods") == [] and "startTime" not in st
+        st = job_status(api2)
+        assert pods(api2) == [] and "startTime" not in st
         assert [(x["type"], x["status"], x["reason"]) for x in st["conditions"]] == [("Suspended", "True", "JobSuspended")]
         assert ("Normal", "Suspended", "Job suspended") in c2.recorder.events
+        api2.close()
 
     asyncio.run(body())
 
