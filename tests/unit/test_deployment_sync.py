@@ -1,176 +1,111 @@
-"""Deployment controller steps against an in-memory API: rolling updates step by step, Recreate,
-scaling events, revision bookkeeping, history cleanup, hash collisions and adoption.
+"""Deployment controller steps against the real API (tests/unit/realapi.py): rolling updates step by
+step, Recreate, scaling events, revision bookkeeping, history cleanup, hash collisions and adoption.
 
-`FakeAPI` stands in for the REST client; `World.tick()` runs one reconcile and then plays the
-ReplicaSet controller (status follows spec, pods available at once unless told otherwise).
+`World.tick()` runs one reconcile and then plays the ReplicaSet controller (status follows spec,
+pods available at once unless told otherwise), writing ReplicaSet status through the API.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import itertools
 from typing import Any
 
 import pytest
 
 from kubeling.api import errors
-from kubeling.api.patch.merge import merge_patch
-from kubeling.api.patch.strategic import strategic_merge_patch_for
+from kubeling.api.resources import lookup
 from kubeling.api.timestamps import rfc3339
 from kubeling.controllers import replicaset
 from kubeling.controllers.deployment import util
-from kubeling.controllers.deployment.controller import DeploymentController
+from kubeling.controllers.deployment.controller import DEPLOYMENTS, REPLICASETS, DeploymentController
+
+from .realapi import RealAPI
 
 NOW = 1_700_000_000.0
-
-
-class FakeAPI:
-    """Just enough of `Client` for the controllers: versioned objects, conflicts, 404s, 409s."""
-
-    def __init__(self) -> None:
-        self.objs: dict[tuple[str, str | None, str], dict] = {}
-        self.rv = itertools.count(1)
-        self.uid = itertools.count(1)
-        self.calls: list[tuple[str, str, str]] = []
-
-    def _key(self, res: Any, ns: str | None, name: str) -> tuple[str, str | None, str]:
-        return (res.plural, ns, name)
-
-    def put(self, res: Any, obj: dict) -> dict:
-        obj = copy.deepcopy(obj)
-        meta = obj["metadata"]
-        meta.setdefault("uid", f"uid-{next(self.uid)}")
-        meta.setdefault("creationTimestamp", rfc3339(NOW))
-        meta["resourceVersion"] = str(next(self.rv))
-        self.objs[self._key(res, meta.get("namespace"), meta["name"])] = obj
-        return copy.deepcopy(obj)
-
-    async def get(self, res: Any, ns: str | None, name: str, sub: str | None = None) -> dict:
-        try:
-            return copy.deepcopy(self.objs[self._key(res, ns, name)])
-        except KeyError:
-            raise errors.StatusError(404, "NotFound", f'{res.plural} "{name}" not found') from None
-
-    async def create(self, res: Any, ns: str | None, obj: dict, **_: Any) -> dict:
-        obj = copy.deepcopy(obj)
-        obj["metadata"]["namespace"] = ns
-        if not obj["metadata"].get("name"):
-            obj["metadata"]["name"] = obj["metadata"]["generateName"] + f"{next(self.uid):05d}"
-        if self._key(res, ns, obj["metadata"]["name"]) in self.objs:
-            raise errors.StatusError(409, "AlreadyExists", f'{res.plural} "{obj["metadata"]["name"]}" already exists')
-        self.calls.append(("create", res.plural, obj["metadata"]["name"]))
-        if res.plural in ("replicasets", "deployments"):
-            obj["metadata"]["generation"] = 1
-        return self.put(res, obj)
-
-    async def update(self, res: Any, obj: dict, *, sub: str | None = None, **_: Any) -> dict:
-        cur = await self.get(res, obj["metadata"].get("namespace"), obj["metadata"]["name"])
-        if obj["metadata"].get("resourceVersion") != cur["metadata"]["resourceVersion"]:
-            raise errors.StatusError(409, "Conflict", "the object has been modified")
-        self.calls.append((sub or "update", res.plural, obj["metadata"]["name"]))
-        new = copy.deepcopy(obj)
-        if sub == "status":
-            new = {**cur, "status": copy.deepcopy(obj.get("status"))}
-        elif cur.get("spec") != new.get("spec"):
-            new["metadata"]["generation"] = cur["metadata"].get("generation", 1) + 1
-        new["metadata"]["uid"] = cur["metadata"]["uid"]
-        return self.put(res, new)
-
-    async def update_status(self, res: Any, obj: dict, **_: Any) -> dict:
-        return await self.update(res, obj, sub="status")
-
-    async def patch(self, res: Any, ns: str | None, name: str, patch: Any, *, patch_type: str = "merge",
-                    **_: Any) -> dict:
-        cur = await self.get(res, ns, name)
-        rv = (patch.get("metadata") or {}).pop("resourceVersion", None)
-        if rv is not None and rv != cur["metadata"]["resourceVersion"]:
-            raise errors.StatusError(409, "Conflict", "the object has been modified")
-        self.calls.append(("patch", res.plural, name))
-        if patch_type == "strategic":
-            new = strategic_merge_patch_for(cur, patch, res.group, res.version, res.kind)
-        else:
-            new = merge_patch(cur, patch)
-        return self.put(res, new)
-
-    async def delete(self, res: Any, ns: str | None, name: str, **_: Any) -> None:
-        self.calls.append(("delete", res.plural, name))
-        if self.objs.pop(self._key(res, ns, name), None) is None:
-            raise errors.StatusError(404, "NotFound", "not found")
-
-    def of(self, plural: str) -> list[dict]:
-        return [o for (p, _, _), o in self.objs.items() if p == plural]
-
-    def events(self) -> list[str]:
-        return [f'{e["reason"]}: {e["message"]}' for e in self.of("events")]
+EVENTS = lookup("", "v1", "events")
 
 
 class World:
-    def __init__(self) -> None:
-        self.api = FakeAPI()
+    def __init__(self, api: RealAPI) -> None:
+        self.api = api
+        self.client = api.client
         self.now = NOW
-        self.dc = DeploymentController(self.api, clock=lambda: self.now)  # type: ignore[arg-type]
+        self.dc = DeploymentController(api.client, clock=lambda: self.now)
         self.unavailable: set[str] = set()  # RS names whose pods never become available
 
     def sync_caches(self) -> None:
-        for inf, plural in ((self.dc.d_informer, "deployments"), (self.dc.rs_informer, "replicasets")):
-            inf.cache = {f'{o["metadata"]["namespace"]}/{o["metadata"]["name"]}': copy.deepcopy(o)
-                         for o in self.api.of(plural)}
+        for inf, res in ((self.dc.d_informer, DEPLOYMENTS), (self.dc.rs_informer, REPLICASETS)):
+            inf.cache = {f'{o["metadata"]["namespace"]}/{o["metadata"]["name"]}': o for o in self.api.view(res).list()}
 
-    def rs_controller(self) -> None:
+    async def rs_controller(self) -> None:
         """Status follows spec; pods of RSs not in `unavailable` are available at once."""
-        for rs in self.api.of("replicasets"):
+        for rs in self.rss().values():
             n = util.replicas(rs)
             ok = 0 if rs["metadata"]["name"] in self.unavailable else n
-            rs["status"] = {k: v for k, v in {"replicas": n, "readyReplicas": ok, "availableReplicas": ok,
-                                               "fullyLabeledReplicas": n,
-                                               "observedGeneration": rs["metadata"].get("generation", 1)}.items()}
+            status = {"replicas": n, "readyReplicas": ok, "availableReplicas": ok, "fullyLabeledReplicas": n,
+                      "observedGeneration": rs["metadata"].get("generation", 1)}
+            if (rs.get("status") or {}) != status:
+                await self.client.update_status(REPLICASETS, {**rs, "status": status})
 
     async def tick(self, name: str = "d") -> None:
         self.sync_caches()
         await self.dc.reconcile(f"ns/{name}")
         await self.dc.recorder.flush()
-        self.rs_controller()
+        await self.rs_controller()
 
     async def converge(self, name: str = "d", limit: int = 40, check: Any = None) -> int:
         for i in range(limit):
-            before = copy.deepcopy(self.api.objs)
+            before = self.api.store.revision
             try:
                 await self.tick(name)
             except errors.StatusError as e:
                 assert e.code == 409, e  # conflicts are retried, like the work queue does
             if check:
                 check(self)
-            if self.api.objs == before:
+            if self.api.store.revision == before:  # nothing written: converged
                 return i
         raise AssertionError("did not converge")
 
     def deployment(self, name: str = "d") -> dict:
-        return self.api.objs[("deployments", "ns", name)]
+        d = self.api.view(DEPLOYMENTS).get("ns", name)
+        assert d is not None
+        return d
 
     def rss(self) -> dict[str, dict]:
-        return {r["metadata"]["name"]: r for r in self.api.of("replicasets")}
+        return {r["metadata"]["name"]: r for r in self.api.view(REPLICASETS).list("ns")}
+
+    def events(self) -> list[str]:
+        return [f'{e["reason"]}: {e["message"]}' for e in self.api.view(EVENTS).list("ns")]
 
 
-def new_deployment(world: World, replicas: int = 10, surge: object = 3, unavailable: object = 2, *,
-                   image: str = "nginx:1.14.2", name: str = "d", **spec: Any) -> dict:
+async def world() -> World:
+    return World(await RealAPI().start("ns"))
+
+
+async def new_deployment(world: World, replicas: int = 10, surge: object = 3, unavailable: object = 2, *,
+                         image: str = "nginx:1.14.2", name: str = "d", **spec: Any) -> dict:
     strategy = spec.pop("strategy", {"type": "RollingUpdate",
                                      "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}})
     d = {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": name, "namespace": "ns", "generation": 1},
+         "metadata": {"name": name, "namespace": "ns"},
          "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "strategy": strategy,
                   "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600,
                   "template": {"metadata": {"labels": {"app": name}},
-                               "spec": {"containers": [{"name": "c", "image": image}]}}, **spec},
-         "status": {}}
-    from kubeling.controllers.deployment.controller import DEPLOYMENTS
-    return world.api.put(DEPLOYMENTS, d)
+                               "spec": {"containers": [{"name": "c", "image": image}]}}, **spec}}
+    return await world.api.create(DEPLOYMENTS, d)
 
 
-def edit(world: World, mutate: Any, name: str = "d") -> None:
+async def edit(world: World, mutate: Any, name: str = "d") -> None:
+    """A user's change to the Deployment (the API bumps its generation when the spec changes)."""
     d = world.deployment(name)
     mutate(d)
-    d["metadata"]["generation"] += 1
+    await world.client.update(DEPLOYMENTS, d)
+
+
+def rs_of(template: dict, name: str, replicas: int, labels: dict[str, str]) -> dict:
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": name, "namespace": "ns", "labels": labels},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": template}}
 
 
 def run(coro: Any) -> Any:
@@ -182,8 +117,8 @@ def run(coro: Any) -> Any:
 
 def test_first_sync_creates_replica_set_and_conditions() -> None:
     async def go() -> None:
-        w = World()
-        new_deployment(w, replicas=3, surge="25%", unavailable="25%", name="nginx-deployment")
+        w = await world()
+        await new_deployment(w, replicas=3, surge="25%", unavailable="25%", name="nginx-deployment")
         await w.tick("nginx-deployment")
         (rs,) = w.rss().values()
         pth = rs["metadata"]["labels"]["pod-template-hash"]
@@ -199,7 +134,7 @@ def test_first_sync_creates_replica_set_and_conditions() -> None:
         assert (prog["reason"], prog["message"]) in (
             ("NewReplicaSetCreated", f'Created new replica set "{rs["metadata"]["name"]}"'),
             ("ReplicaSetUpdated", f'ReplicaSet "{rs["metadata"]["name"]}" is progressing.'))
-        assert f'ScalingReplicaSet: Scaled up replica set {rs["metadata"]["name"]} from 0 to 3' in w.api.events()
+        assert f'ScalingReplicaSet: Scaled up replica set {rs["metadata"]["name"]} from 0 to 3' in w.events()
         await w.converge("nginx-deployment")
         d = w.deployment("nginx-deployment")
         st = d["status"]
@@ -217,10 +152,10 @@ def test_first_sync_creates_replica_set_and_conditions() -> None:
 def test_rolling_update_respects_surge_and_unavailable() -> None:
     """10 replicas, maxSurge 3, maxUnavailable 2: never more than 13 pods, never fewer than 8 available."""
     async def go() -> None:
-        w = World()
-        new_deployment(w)
+        w = await world()
+        await new_deployment(w)
         await w.converge()
-        edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="nginx:1.16.1"))
+        await edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="nginx:1.16.1"))
         seen: list[tuple[int, int]] = []
 
         def check(world: World) -> None:
@@ -237,7 +172,7 @@ def test_rolling_update_respects_surge_and_unavailable() -> None:
         assert util.annotations(new)[util.REVISION] == "2"
         assert util.annotations(w.deployment())[util.REVISION] == "2"
         assert any(total == 13 for total, _ in seen)  # the surge was used
-        msgs = [e for e in w.api.events() if "ScalingReplicaSet" in e]
+        msgs = [e for e in w.events() if "ScalingReplicaSet" in e]
         assert any(f'Scaled up replica set {new["metadata"]["name"]} from 0 to 3' in m for m in msgs), msgs
         assert any("Scaled down replica set" in m and "from 10 to 8" in m for m in msgs), msgs
 
@@ -247,10 +182,10 @@ def test_rolling_update_respects_surge_and_unavailable() -> None:
 def test_rollout_stalls_with_unavailable_new_pods() -> None:
     """A new RS whose pods never become available is not grown beyond the surge, old pods stay."""
     async def go() -> None:
-        w = World()
-        new_deployment(w)
+        w = await world()
+        await new_deployment(w)
         await w.converge()
-        edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="broken"))
+        await edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="broken"))
         w.sync_caches()
         new_name = f'd-{util.compute_hash(w.deployment()["spec"]["template"], None)}'
         w.unavailable.add(new_name)
@@ -271,10 +206,10 @@ def test_rollout_stalls_with_unavailable_new_pods() -> None:
 
 def test_recreate_scales_down_before_up() -> None:
     async def go() -> None:
-        w = World()
-        new_deployment(w, replicas=3, strategy={"type": "Recreate"})
+        w = await world()
+        await new_deployment(w, replicas=3, strategy={"type": "Recreate"})
         await w.converge()
-        edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="v2"))
+        await edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="v2"))
         await w.tick()
         rss = w.rss()
         assert len(rss) == 1 and util.replicas(next(iter(rss.values()))) == 0  # no new RS yet
@@ -286,18 +221,18 @@ def test_recreate_scales_down_before_up() -> None:
 
 def test_scaling_event_and_proportional_scaling_mid_rollout() -> None:
     async def go() -> None:
-        w = World()
-        new_deployment(w)
+        w = await world()
+        await new_deployment(w)
         await w.converge()
         old_name = next(iter(w.rss()))
-        edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="broken"))
+        await edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="broken"))
         w.sync_caches()
         new_name = f'd-{util.compute_hash(w.deployment()["spec"]["template"], None)}'
         w.unavailable.add(new_name)
         await w.converge()
         assert (util.replicas(w.rss()[old_name]), util.replicas(w.rss()[new_name])) == (8, 5)
         # scale 10 → 15 (18 allowed): +5 spread 8:5 → old +3 (11), new +2 (7)
-        edit(w, lambda d: d["spec"].update(replicas=15))
+        await edit(w, lambda d: d["spec"].update(replicas=15))
         await w.tick()
         rss = w.rss()
         assert (util.replicas(rss[old_name]), util.replicas(rss[new_name])) == (11, 7)
@@ -309,20 +244,20 @@ def test_scaling_event_and_proportional_scaling_mid_rollout() -> None:
 
 def test_simple_scale_and_paused() -> None:
     async def go() -> None:
-        w = World()
-        new_deployment(w, replicas=3, surge="25%", unavailable="25%")
+        w = await world()
+        await new_deployment(w, replicas=3, surge="25%", unavailable="25%")
         await w.converge()
-        edit(w, lambda d: d["spec"].update(replicas=5, paused=True))
+        await edit(w, lambda d: d["spec"].update(replicas=5, paused=True))
         await w.converge()
         (rs,) = w.rss().values()
         assert util.replicas(rs) == 5
         prog = util.get_condition(w.deployment()["status"], "Progressing")
         assert (prog["status"], prog["reason"], prog["message"]) == ("Unknown", "DeploymentPaused", "Deployment is paused")
         # a template change while paused makes no new ReplicaSet
-        edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="v2"))
+        await edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="v2"))
         await w.converge()
         assert len(w.rss()) == 1
-        edit(w, lambda d: d["spec"].update(paused=False))
+        await edit(w, lambda d: d["spec"].update(paused=False))
         await w.tick()
         prog = util.get_condition(w.deployment()["status"], "Progressing")
         assert prog["reason"] in ("DeploymentResumed", "NewReplicaSetCreated", "ReplicaSetUpdated")
@@ -334,13 +269,13 @@ def test_simple_scale_and_paused() -> None:
 
 def test_rollback_to_old_template_reuses_replica_set() -> None:
     async def go() -> None:
-        w = World()
-        new_deployment(w, replicas=2)
+        w = await world()
+        await new_deployment(w, replicas=2)
         await w.converge()
         first = next(iter(w.rss()))
-        edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="v2"))
+        await edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="v2"))
         await w.converge()
-        edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="nginx:1.14.2"))
+        await edit(w, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="nginx:1.14.2"))
         await w.converge()
         rss = w.rss()
         assert len(rss) == 2 and util.replicas(rss[first]) == 2
@@ -353,14 +288,14 @@ def test_rollback_to_old_template_reuses_replica_set() -> None:
 
 def test_change_cause_copied_and_history_limit() -> None:
     async def go() -> None:
-        w = World()
-        new_deployment(w, replicas=1, revisionHistoryLimit=1)
+        w = await world()
+        await new_deployment(w, replicas=1, revisionHistoryLimit=1)
         await w.converge()
         for i in range(3):
             def bump(d: dict, i: int = i) -> None:
                 d["spec"]["template"]["spec"]["containers"][0]["image"] = f"v{i}"
                 d["metadata"].setdefault("annotations", {})[util.CHANGE_CAUSE] = f"to v{i}"
-            edit(w, bump)
+            await edit(w, bump)
             await w.converge()
         rss = w.rss()
         assert len(rss) == 2  # the current one + revisionHistoryLimit old ones
@@ -373,13 +308,11 @@ def test_change_cause_copied_and_history_limit() -> None:
 
 def test_hash_collision_bumps_collision_count() -> None:
     async def go() -> None:
-        w = World()
-        d = new_deployment(w, replicas=1)
-        from kubeling.controllers.deployment.controller import REPLICASETS
+        w = await world()
+        d = await new_deployment(w, replicas=1)
         pth = util.compute_hash(d["spec"]["template"], None)
-        w.api.put(REPLICASETS, {"metadata": {"name": f"d-{pth}", "namespace": "ns", "labels": {"other": "x"}},
-                                "spec": {"replicas": 0, "selector": {"matchLabels": {"other": "x"}},
-                                         "template": {"metadata": {"labels": {"other": "x"}}, "spec": {}}}})
+        other = {"metadata": {"labels": {"other": "x"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+        await w.api.create(REPLICASETS, rs_of(other, f"d-{pth}", 0, {"other": "x"}))
         with pytest.raises(errors.StatusError):
             await w.tick()
         assert w.deployment()["status"]["collisionCount"] == 1
@@ -393,12 +326,9 @@ def test_hash_collision_bumps_collision_count() -> None:
 
 def test_adopts_orphan_replica_set() -> None:
     async def go() -> None:
-        w = World()
-        d = new_deployment(w, replicas=2)
-        from kubeling.controllers.deployment.controller import REPLICASETS
-        tpl = copy.deepcopy(d["spec"]["template"])
-        w.api.put(REPLICASETS, {"metadata": {"name": "orphan", "namespace": "ns", "labels": {"app": "d"}},
-                                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "d"}}, "template": tpl}})
+        w = await world()
+        d = await new_deployment(w, replicas=2)
+        await w.api.create(REPLICASETS, rs_of(copy.deepcopy(d["spec"]["template"]), "orphan", 2, {"app": "d"}))
         await w.converge()
         (rs,) = w.rss().values()
         assert rs["metadata"]["name"] == "orphan"
@@ -464,8 +394,8 @@ def test_event_recorder_dedupes_by_count() -> None:
     from kubeling.client.events import EventRecorder
 
     async def go() -> None:
-        api = FakeAPI()
-        rec = EventRecorder(api, "deployment-controller")  # type: ignore[arg-type]
+        api = await RealAPI().start("ns")
+        rec = EventRecorder(api.client, "deployment-controller")
         d = {"apiVersion": "apps/v1", "kind": "Deployment",
              "metadata": {"name": "web", "namespace": "ns", "uid": "u", "resourceVersion": "7"}}
         rec.event(d, "Normal", "ScalingReplicaSet", "Scaled up replica set web-abc from 0 to 3")
@@ -474,7 +404,7 @@ def test_event_recorder_dedupes_by_count() -> None:
         await rec.flush()
         rec.event(d, "Normal", "ScalingReplicaSet", "Scaled down replica set web-abc from 3 to 0")
         await rec.flush()
-        evs = sorted(api.of("events"), key=lambda e: e["message"])
+        evs = sorted(api.view(EVENTS).list("ns"), key=lambda e: e["message"])
         assert [(e["message"], e["count"]) for e in evs] == [
             ("Scaled down replica set web-abc from 3 to 0", 1), ("Scaled up replica set web-abc from 0 to 3", 2)]
         e = evs[1]
