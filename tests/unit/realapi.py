@@ -10,7 +10,7 @@ assert which writes a component made.
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import orjson
 
@@ -19,7 +19,7 @@ from kubeling.api.wire import Request, Response
 from kubeling.apiserver.admission import Chain
 from kubeling.apiserver.handlers import RestAPI
 from kubeling.apiserver.local import LocalTransport
-from kubeling.apiserver.registry import Registry
+from kubeling.apiserver.registry import Registry, now_rfc3339
 from kubeling.client.rest import Client, ClientConfig
 from kubeling.up import bootstrap
 from kubeling.store.sqlite import MEMORY, SQLiteStore
@@ -51,9 +51,10 @@ class Recording:
 class RealAPI:
     """Build it inside the test's event loop, then `await api.start(namespace, ...)`."""
 
-    def __init__(self, admission: Chain | None = None) -> None:
+    def __init__(self, admission: Chain | None = None, now: Callable[[], str] = now_rfc3339) -> None:
+        """`now` stamps creationTimestamp and the like (a test's clock)."""
         self.store = SQLiteStore(MEMORY)
-        self.registry = Registry(self.store, admission=admission)
+        self.registry = Registry(self.store, now=now, admission=admission)
         self.rest = RestAPI(self.registry, "127.0.0.1:6443")
         self.sent: list[Request] = []
         self.client = Client(ClientConfig(user_agent="kubeling-test"),

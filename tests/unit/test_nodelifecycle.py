@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from kubeling.api import errors
+from kubeling.api.resources import lookup
 from kubeling.api.timestamps import rfc3339
 from kubeling.controllers import nodelifecycle as nl
 from kubeling.controllers import podgc, taintmanager as tm
+
+from .realapi import RealAPI
 
 NOW = 1_700_000_000.0
 
@@ -199,7 +201,7 @@ def test_process_pod_on_node_schedules_keeps_and_cancels() -> None:
     async def body() -> None:
         t = [NOW]
         c = tm.TaintEvictionController(client=None,  # type: ignore[arg-type]
-                                       informers=_informers({}), clock=lambda: t[0])
+                                       informers=_informers(RealAPI()), clock=lambda: t[0])
         c.recorder = _Rec()  # type: ignore[assignment]
         key = ("default", "p")
         c.process_pod_on_node(key, [UNREACH], [tol(UNREACH["key"], 30)])
@@ -264,105 +266,98 @@ def test_unscheduled_terminating_and_failed_status() -> None:
     assert st["conditions"] == [{**podgc.ORPHAN_CONDITION, "lastTransitionTime": rfc3339(NOW)}]
 
 
-# ---- controller: health over a fake API -----------------------------------------------------------
+# ---- controller: health over the real API (tests/unit/realapi.py) ---------------------------------
 
-class FakeNodesAPI:
-    def __init__(self, nodes: list[dict]) -> None:
-        self.nodes = {n["metadata"]["name"]: copy.deepcopy(n) for n in nodes}
-        self.status_updates: list[dict] = []
-        self.patches: list[dict] = []
-        self.rv = 10
-
-    async def update_status(self, res: Any, obj: dict, field_manager: str = "") -> dict:
-        self.rv += 1
-        obj = copy.deepcopy(obj)
-        obj["metadata"]["resourceVersion"] = str(self.rv)
-        if res.plural == "nodes":
-            self.nodes[obj["metadata"]["name"]] = obj
-        self.status_updates.append(obj)
-        return obj
-
-    async def patch(self, res: Any, ns: Any, name: str, patch: dict, **_: Any) -> dict:
-        cur = self.nodes[name]
-        if patch["metadata"]["resourceVersion"] != cur["metadata"]["resourceVersion"]:
-            raise errors.StatusError(409, "Conflict", "conflict")
-        self.patches.append(patch)
-        self.rv += 1
-        cur["spec"]["taints"] = patch["spec"]["taints"] or []
-        cur["metadata"]["resourceVersion"] = str(self.rv)
-        return copy.deepcopy(cur)
-
-    async def get(self, res: Any, ns: Any, name: str) -> dict:
-        return copy.deepcopy(self.nodes[name])
+NODES, LEASES, PODS = lookup("", "v1", "nodes"), lookup("coordination.k8s.io", "v1", "leases"), lookup("", "v1", "pods")
 
 
-class _Cache:
-    def __init__(self, items: dict[str, dict]) -> None:
-        self.items = items
+async def started(*nodes: dict) -> RealAPI:
+    """The API holding `nodes` (created 5,000 s before NOW, with their status as the kubelet posted it)."""
+    api = await RealAPI(now=lambda: rfc3339(NOW - 5000)).start()
+    for n in nodes:
+        made = await api.create(NODES, {**n, "metadata": {"name": n["metadata"]["name"],
+                                                           "labels": n["metadata"]["labels"]}})
+        await api.client.update_status(NODES, {**made, "status": n["status"]})
+    api.sent.clear()
+    return api
 
-    def list(self, namespace: str | None = None) -> list[dict]:
-        return list(self.items.values())
 
-    def get(self, ns: str | None, name: str) -> dict | None:
-        return self.items.get(name)
+async def renew(api: RealAPI, name: str, at: float) -> None:
+    """The kubelet renews its node's Lease."""
+    spec = {"holderIdentity": name, "renewTime": rfc3339(at).replace("Z", ".000000Z")}
+    cur = api.view(LEASES).get("kube-node-lease", name)
+    if cur is None:
+        await api.create(LEASES, {"metadata": {"name": name, "namespace": "kube-node-lease"}, "spec": spec})
+    else:
+        await api.client.update(LEASES, {**cur, "spec": spec})
 
 
-def _informers(nodes: dict[str, dict], leases: dict[str, dict] | None = None) -> nl.NodeInformers:
+def _informers(api: RealAPI) -> nl.NodeInformers:
     inf = nl.NodeInformers.__new__(nl.NodeInformers)
-    inf.nodes = _Cache(nodes)  # type: ignore[assignment]
-    inf.pods = _Cache({})  # type: ignore[assignment]
-    inf.leases = _Cache(leases if leases is not None else {})  # type: ignore[assignment]
+    inf.nodes, inf.pods, inf.leases = api.view(NODES), api.view(PODS), api.view(LEASES)  # type: ignore[assignment]
     return inf
 
 
-def _controller(api: FakeNodesAPI, t: list[float], leases: dict[str, dict] | None = None) -> nl.NodeLifecycleController:
-    c = nl.NodeLifecycleController(api, nl.NodeLifecycleSettings(node_monitor_grace_period=3),  # type: ignore[arg-type]
-                                   informers=_informers(api.nodes, leases), clock=lambda: t[0])
+def _controller(api: RealAPI, t: list[float]) -> nl.NodeLifecycleController:
+    c = nl.NodeLifecycleController(api.client, nl.NodeLifecycleSettings(node_monitor_grace_period=3),
+                                   informers=_informers(api), clock=lambda: t[0])
     c.recorder = _Rec()  # type: ignore[assignment]
     return c
 
 
-def lease(name: str, renew: float) -> dict:
-    return {"metadata": {"name": name, "namespace": "kube-node-lease"},
-            "spec": {"holderIdentity": name, "renewTime": rfc3339(renew).replace("Z", ".000000Z")}}
+def status_writes(api: RealAPI) -> list[str]:
+    """The nodes whose status the controller wrote."""
+    return [path.split("/")[-2] for method, path, _ in api.writes("PUT") if path.endswith("/status")]
+
+
+def stored(api: RealAPI, name: str) -> dict:
+    n = api.view(NODES).get(None, name)
+    assert n is not None
+    return n
+
+
+def taints(api: RealAPI, name: str) -> list[dict]:
+    return stored(api, name)["spec"].get("taints") or []
 
 
 def test_silent_node_goes_unknown_tainted_and_recovers() -> None:
     async def body() -> None:
         t = [NOW]
-        api = FakeNodesAPI([node("n1"), node("n2")])
-        leases = {"n1": lease("n1", NOW), "n2": lease("n2", NOW)}
-        c = _controller(api, t, leases)
+        api = await started(node("n1"), node("n2"))
+        await renew(api, "n1", NOW)
+        await renew(api, "n2", NOW)
+        c = _controller(api, t)
         await c.monitor_node_health()
-        assert api.status_updates == []
+        assert status_writes(api) == []
         assert ("Normal", "RegisteredNode", "Registered Node n1 in Controller") in c.recorder.events
         t[0] += 2
-        leases["n2"] = lease("n2", NOW + 2)  # n2 keeps renewing, n1 goes silent
+        await renew(api, "n2", NOW + 2)  # n2 keeps renewing, n1 goes silent
         await c.monitor_node_health()
-        assert api.status_updates == []
+        assert status_writes(api) == []
         t[0] += 2
-        leases["n2"] = lease("n2", NOW + 4)
+        await renew(api, "n2", NOW + 4)
         await c.monitor_node_health()  # n1: 4 s > 3 s grace
-        assert [u["metadata"]["name"] for u in api.status_updates] == ["n1"]
-        ready = nl.get_condition(api.nodes["n1"]["status"], "Ready")
+        assert status_writes(api) == ["n1"]
+        ready = nl.get_condition(stored(api, "n1")["status"], "Ready")
         assert ready["status"] == "Unknown" and ready["reason"] == "NodeStatusUnknown"
         assert ("Normal", "NodeNotReady", "Node n1 status is now: NodeNotReady") in c.recorder.events
         await c.do_no_execute_tainting_pass()
-        assert api.nodes["n1"]["spec"]["taints"] == []  # queued from the next pass's observed condition
+        assert taints(api, "n1") == []  # queued from the next pass's observed condition
         await c.monitor_node_health()
         await c.do_no_execute_tainting_pass()
-        taints = api.nodes["n1"]["spec"]["taints"]
-        assert [(x["key"], x["effect"]) for x in taints] == [("node.kubernetes.io/unreachable", "NoExecute")]
-        assert taints[0]["timeAdded"] == rfc3339(t[0])
+        assert [(x["key"], x["effect"]) for x in taints(api, "n1")] == [("node.kubernetes.io/unreachable", "NoExecute")]
+        assert taints(api, "n1")[0]["timeAdded"] == rfc3339(t[0])
         # the kubelet comes back: Ready again, the NoExecute taint goes
-        back = api.nodes["n1"]
+        back = stored(api, "n1")
         back["status"]["conditions"][0].update(status="True", lastHeartbeatTime=rfc3339(t[0] + 1),
                                                lastTransitionTime=rfc3339(t[0] + 1))
+        await api.client.update_status(NODES, back)
         t[0] += 1
-        leases["n1"] = lease("n1", t[0])
-        leases["n2"] = lease("n2", t[0])
+        await renew(api, "n1", t[0])
+        await renew(api, "n2", t[0])
         await c.monitor_node_health()
-        assert api.nodes["n1"]["spec"]["taints"] == []
+        assert taints(api, "n1") == []
+        api.close()
 
     asyncio.run(body())
 
@@ -370,15 +365,17 @@ def test_silent_node_goes_unknown_tainted_and_recovers() -> None:
 def test_all_nodes_down_is_master_disruption() -> None:
     async def body() -> None:
         t = [NOW]
-        api = FakeNodesAPI([node("n1")])
-        c = _controller(api, t, {"n1": lease("n1", NOW)})
+        api = await started(node("n1"))
+        await renew(api, "n1", NOW)
+        c = _controller(api, t)
         await c.monitor_node_health()
         t[0] += 10
         await c.monitor_node_health()
         await c.monitor_node_health()
-        assert nl.get_condition(api.nodes["n1"]["status"], "Ready")["status"] == "Unknown"
+        assert nl.get_condition(stored(api, "n1")["status"], "Ready")["status"] == "Unknown"
         await c.do_no_execute_tainting_pass()
-        assert api.nodes["n1"]["spec"]["taints"] == []  # the only node: no tainting
+        assert taints(api, "n1") == []  # the only node: no tainting
         assert c.m.zone_states == {"": "FullDisruption"}
+        api.close()
 
     asyncio.run(body())
