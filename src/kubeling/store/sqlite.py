@@ -84,6 +84,8 @@ class SQLiteStore:
         self._db.executescript(_SCHEMA)
         self._buckets: dict[str, dict[str, Entry]] = collections.defaultdict(dict)
         self._sorted: dict[str, list[Entry] | None] = {}
+        self._bucket_rev: dict[str, int] = {}  # bucket -> revision of its last write since opening
+        self._prefix_buckets: dict[str, str] = {}  # memo of _bucket for prefix_revision
         row = self._db.execute(
             "SELECT max(coalesce((SELECT value FROM meta WHERE name='revision'), 1),"
             " coalesce((SELECT max(mod_rev) FROM kv), 1))").fetchone()
@@ -122,6 +124,17 @@ class SQLiteStore:
             entries = [e for e in entries if e.key.startswith(prefix)]
         return entries, self.revision
 
+    def prefix_revision(self, prefix: str) -> int:
+        """A number that changes whenever an object under `prefix` is written (coarsely: its
+        bucket's last write, 0 if none since the store opened), so what is derived from a prefix's
+        objects can be kept until it does (store/derived.py)."""
+        b = self._prefix_buckets.get(prefix)
+        if b is None:  # asked with a few prefixes (configuration kinds, per namespace), over and over
+            if len(self._prefix_buckets) >= 4096:
+                self._prefix_buckets.clear()
+            b = self._prefix_buckets[prefix] = _bucket(prefix)
+        return self._bucket_rev.get(b, 0)
+
     def count(self, prefix: str) -> int:
         return len(self.list(prefix)[0])
 
@@ -154,7 +167,7 @@ class SQLiteStore:
         else:
             bucket[key] = ev.entry
         self._sorted[b] = None
-        self.revision = ev.entry.mod_rev
+        self.revision = self._bucket_rev[b] = ev.entry.mod_rev
         self._remember(ev)
         self._fan_out(ev)
         if len(self._history) > DECODED_WINDOW:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ...api import errors
 from ...api.quantity import parse_quantity
 from ...api.resources import lookup
+from ...store.derived import Derived
 from ..admission import BasePlugin, Objects
 
 if TYPE_CHECKING:
@@ -28,9 +29,14 @@ def _defaulted(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, "default": default, "defaultRequest": request}
 
 
+# a namespace's Container items, defaulted
+ITEMS: Derived[list[dict[str, Any]]] = Derived(lambda entries: [
+    _defaulted(item) for e in entries
+    for item in (e.obj().get("spec") or {}).get("limits") or () if item.get("type") == "Container"])
+
+
 def _items(registry: "Objects", namespace: str) -> list[dict[str, Any]]:
-    return [_defaulted(item) for e in registry.store.list(LIMIT_RANGES.prefix(namespace))[0]
-            for item in (e.obj().get("spec") or {}).get("limits") or () if item.get("type") == "Container"]
+    return ITEMS.get(registry.store, LIMIT_RANGES.prefix(namespace))
 
 
 def set_defaults(pod: dict[str, Any], items: list[dict[str, Any]]) -> None:

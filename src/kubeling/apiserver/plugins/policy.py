@@ -25,6 +25,8 @@ from ...api.resources import by_kind, lookup
 from ...api.selectors import from_label_selector_object
 from ...api.validation.admission_policy import BASE_VARIABLES
 from ...api.validation.admission_policy import WITH_VARIABLES as VALIDATION_VARIABLES
+from ...store.base import Entry
+from ...store.derived import Derived
 from ..auth.attributes import Attributes
 from ..auth.user import annotate, current_request, current_user, warn
 
@@ -37,6 +39,18 @@ POLICIES = lookup(GROUP, "v1", "validatingadmissionpolicies")
 BINDINGS = lookup(GROUP, "v1", "validatingadmissionpolicybindings")
 NAMESPACES = lookup("", "v1", "namespaces")
 assert POLICIES and BINDINGS and NAMESPACES
+
+
+def _by_policy(entries: list[Entry]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for e in entries:
+        b = e.obj()
+        out.setdefault((b.get("spec") or {}).get("policyName") or "", []).append(b)
+    return out
+
+
+POLICY_LIST: Derived[list[dict[str, Any]]] = Derived(lambda entries: [e.obj() for e in entries])
+BINDINGS_BY_POLICY: Derived[dict[str, list[dict[str, Any]]]] = Derived(_by_policy)
 
 REASON_CODES = {"Forbidden": 403, "Unauthorized": 401, "RequestEntityTooLarge": 413, "Invalid": 422}
 MAX_MESSAGE = 5 * 1024  # celconfig.MaxEvaluatedMessageExpressionSizeBytes
@@ -266,24 +280,25 @@ class ValidatingAdmissionPolicies:
               old: dict[str, Any] | None, dry_run: bool) -> None:
         if res.group == GROUP:  # admission configuration is exempt, as upstream
             return
-        policies = registry.store.list(POLICIES.prefix(None))[0]
+        policies = POLICY_LIST.get(registry.store, POLICIES.prefix(None))
         if not policies:
             return
-        bindings = [b.obj() for b in registry.store.list(BINDINGS.prefix(None))[0]]
+        by_policy = BINDINGS_BY_POLICY.get(registry.store, BINDINGS.prefix(None))
         attrs = current_request.get()
         op = "DELETE" if obj is None else ("CREATE" if old is None else "UPDATE")
         req = Request(res, getattr(attrs, "subresource", "") or "", op, obj, old, dry_run)
         base: dict[str, Any] | None = None
         budget = [cel.REQUEST_LIMIT]
         denied: list[tuple[str, str, Decision]] = []
-        for entry in policies:
-            policy = entry.obj()
+        for policy in policies:
             spec, pname = policy.get("spec") or {}, (policy.get("metadata") or {}).get("name", "")
-            if not resources_match(registry, spec.get("matchConstraints") or {"resourceRules": []}, req):
+            bindings = by_policy.get(pname)
+            if not bindings or not resources_match(registry, spec.get("matchConstraints") or {"resourceRules": []},
+                                                   req):
                 continue
             for binding in bindings:
                 bspec = binding.get("spec") or {}
-                if bspec.get("policyName") != pname or not resources_match(registry, bspec.get("matchResources"), req):
+                if not resources_match(registry, bspec.get("matchResources"), req):
                     continue
                 bname = (binding.get("metadata") or {}).get("name", "")
                 if base is None:

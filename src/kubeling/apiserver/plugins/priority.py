@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from ...api import errors
 from ...api.resources import lookup
+from ...store.base import Entry
+from ...store.derived import Derived
 from ..admission import BasePlugin, Objects
 
 if TYPE_CHECKING:
@@ -33,15 +35,21 @@ def _class(registry: "Objects", name: str) -> dict[str, Any] | None:
     return None
 
 
-def default_class(registry: "Objects") -> dict[str, Any] | None:
-    """getDefaultPriorityClass: the globalDefault class with the highest value."""
-    entries, _ = registry.store.list(PRIORITY_CLASSES.prefix(None))
+def _default_class(entries: list[Entry]) -> dict[str, Any] | None:
     best = None
     for e in entries:
         pc = e.obj()
         if pc.get("globalDefault") and (best is None or pc.get("value", 0) > best.get("value", 0)):
             best = pc
     return best
+
+
+DEFAULT_CLASS: Derived[dict[str, Any] | None] = Derived(_default_class)
+
+
+def default_class(registry: "Objects") -> dict[str, Any] | None:
+    """getDefaultPriorityClass: the globalDefault class with the highest value."""
+    return DEFAULT_CLASS.get(registry.store, PRIORITY_CLASSES.prefix(None))
 
 
 class PriorityAdmission(BasePlugin):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ...api import errors, quota
 from ...api.quantity import Quantity, parse_quantity
 from ...api.resources import RESOURCES, lookup
+from ...store.derived import Derived
 from ..admission import BasePlugin, Objects
 
 if TYPE_CHECKING:
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
 
 QUOTAS = lookup("", "v1", "resourcequotas")
 assert QUOTAS is not None
+# a namespace's quotas, each with its parsed spec.hard
+HARD: Derived[list[tuple[dict[str, Any], dict[str, Quantity]]]] = Derived(lambda entries: [
+    (q, {k: parse_quantity(str(v)) for k, v in ((q.get("spec") or {}).get("hard") or {}).items()})
+    for q in (e.obj() for e in entries)])
 
 
 def _pretty(values: dict[str, Quantity]) -> str:
@@ -40,9 +45,8 @@ class ResourceQuotaAdmission(BasePlugin):
 
     def admit_create(self, registry: "Objects", res: "Resource", obj: dict[str, Any], dry_run: bool) -> None:
         ns = (obj.get("metadata") or {}).get("namespace") or ""
-        quotas = [e.obj() for e in registry.store.list(QUOTAS.prefix(ns))[0]] if ns else []
-        for q in quotas:
-            hard = {k: parse_quantity(str(v)) for k, v in ((q.get("spec") or {}).get("hard") or {}).items()}
+        quotas = HARD.get(registry.store, QUOTAS.prefix(ns)) if ns else []
+        for q, hard in quotas:
             if res.group == "" and res.plural == "pods":
                 missing = quota.missing_compute(obj, hard)
                 if missing:

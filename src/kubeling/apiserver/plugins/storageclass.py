@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...api.resources import lookup
+from ...store.base import Entry
+from ...store.derived import Derived
 from ..admission import BasePlugin, Objects
 
 if TYPE_CHECKING:
@@ -19,15 +21,21 @@ DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 BETA_CLASS = "volume.beta.kubernetes.io/storage-class"
 
 
-def default_class(registry: "Objects") -> str | None:
-    """GetDefaultClass: of the classes annotated default, the newest (then by name)."""
-    entries, _ = registry.store.list(CLASSES.prefix(None))
+def _default_class(entries: list[Entry]) -> str | None:
     defaults = [sc for sc in (e.obj() for e in entries)
                 if (sc["metadata"].get("annotations") or {}).get(DEFAULT_CLASS) == "true"]
     if not defaults:
         return None
     return max(defaults, key=lambda sc: (sc["metadata"].get("creationTimestamp") or "",
                                          sc["metadata"]["name"]))["metadata"]["name"]
+
+
+DEFAULT: Derived[str | None] = Derived(_default_class)
+
+
+def default_class(registry: "Objects") -> str | None:
+    """GetDefaultClass: of the classes annotated default, the newest (then by name)."""
+    return DEFAULT.get(registry.store, CLASSES.prefix(None))
 
 
 class DefaultStorageClass(BasePlugin):

@@ -25,6 +25,7 @@ import orjson
 from ...api import cel, errors
 from ...api.patch.jsonpatch import json_patch
 from ...api.resources import lookup
+from ...store.derived import Derived
 from ..auth.user import current_request
 from .policy import Request, match_conditions, rule_matches, selectors_match
 
@@ -38,6 +39,9 @@ VALIDATING = lookup(GROUP, "v1", "validatingwebhookconfigurations")
 SERVICES = lookup("", "v1", "services")
 SLICES = lookup("discovery.k8s.io", "v1", "endpointslices")
 assert MUTATING and VALIDATING and SERVICES and SLICES
+# every webhook of the configurations of one kind, in order
+HOOKS: Derived[list[dict[str, Any]]] = Derived(
+    lambda entries: [hook for e in entries for hook in e.obj().get("webhooks") or ()])
 
 
 class Webhooks:
@@ -51,16 +55,15 @@ class Webhooks:
         if res.group == GROUP:  # webhook configurations are never sent to webhooks
             return
         conf_res = MUTATING if mutating else VALIDATING
-        configs = registry.store.list(conf_res.prefix(None))[0]
-        if not configs:
+        hooks = HOOKS.get(registry.store, conf_res.prefix(None))
+        if not hooks:
             return
         attrs = current_request.get()
         sub = getattr(attrs, "subresource", "") or ""
         op = "CREATE" if old is None else "UPDATE"
-        for entry in configs:
-            for hook in entry.obj().get("webhooks") or ():
-                if self._matches(registry, hook, op, res, sub, obj, old):
-                    await self._call(registry, hook, res, sub, op, obj, old, dry_run, mutating)
+        for hook in hooks:
+            if self._matches(registry, hook, op, res, sub, obj, old):
+                await self._call(registry, hook, res, sub, op, obj, old, dry_run, mutating)
 
     def _matches(self, registry: "Objects", hook: dict[str, Any], op: str, res: "Resource", sub: str,
                  obj: dict[str, Any], old: dict[str, Any] | None) -> bool:
