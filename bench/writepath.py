@@ -6,7 +6,10 @@ prints microseconds of CPU time (process_time) per create, best of several batch
 part of a create that kubeling's own code decides: decode, field validation, admission,
 defaulting, validation, managedFields, the store commit and the response encoding.
 
-    .venv/bin/python bench/writepath.py [--n 500] [--batches 7] [--watchers 0]
+    .venv/bin/python bench/writepath.py [--n 500] [--batches 7] [--watchers 0] [--admission]
+
+With --admission, the registry runs `kubeling up`'s admission chain (plugins/default_chain), with
+no webhook, policy, quota or limit configured, as in bench/scale.py.
 
 With --watchers N, N in-process watches on configmaps consume every event (like informers).
 To compare two trees under load, run it alternately with PYTHONPATH=<other>/src.
@@ -25,6 +28,7 @@ import orjson
 from kubeling.api.resources import lookup
 from kubeling.api.wire import Request
 from kubeling.apiserver.handlers import RestAPI
+from kubeling.apiserver.plugins import default_chain
 from kubeling.apiserver.registry import Registry, WriteOptions
 from kubeling.store.sqlite import SQLiteStore
 
@@ -36,7 +40,7 @@ def request(path: str, body: bytes) -> Request:
 
 async def run(args: argparse.Namespace) -> None:
     store = SQLiteStore(os.path.join(tempfile.mkdtemp(prefix="kubeling-writepath-"), "state.db"))
-    registry = Registry(store)
+    registry = Registry(store, admission=default_chain()) if args.admission else Registry(store)
     api = RestAPI(registry, "127.0.0.1:6443")
     await registry.create(lookup("", "v1", "namespaces"), None, {"metadata": {"name": "bench"}}, WriteOptions())
     watchers = [store.watch("/registry/core/configmaps/", store.revision) for _ in range(args.watchers)]
@@ -75,6 +79,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=500)
     p.add_argument("--batches", type=int, default=7)
     p.add_argument("--watchers", type=int, default=0)
+    p.add_argument("--admission", action="store_true")
     asyncio.run(run(p.parse_args()))
 
 

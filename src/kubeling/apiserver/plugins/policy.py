@@ -102,19 +102,19 @@ def _name_matches(rule: dict[str, Any], name: str) -> bool:
 
 
 def resources_match(registry: "Objects", match: dict[str, Any] | None, req: "Request") -> bool:
-    """MatchResources: selectors, resourceRules minus excludeResourceRules (upstream matching.go)."""
+    """MatchResources: selectors, resourceRules minus excludeResourceRules (upstream matching.go).
+    The rules are checked first: they are cheap and usually decide (no side effects either way)."""
     if not match:
         return True
-    if not selectors_match(registry, match, req.res, req.obj, req.old):
-        return False
     exact = match.get("matchPolicy") == "Exact"
     if any(rule_matches(r, req.op, req.res, req.sub, exact) and _name_matches(r, req.name)
            for r in match.get("excludeResourceRules") or ()):
         return False
-    rules = match.get("resourceRules")
-    if rules is None:
-        return True  # a binding's matchResources without rules narrows by selectors only
-    return any(rule_matches(r, req.op, req.res, req.sub, exact) and _name_matches(r, req.name) for r in rules)
+    rules = match.get("resourceRules")  # None: a binding's matchResources without rules narrows by selectors only
+    if rules is not None and not any(rule_matches(r, req.op, req.res, req.sub, exact) and _name_matches(r, req.name)
+                                     for r in rules):
+        return False
+    return selectors_match(registry, match, req.res, req.obj, req.old)
 
 
 # ---- one request ----------------------------------------------------------------------------
