@@ -135,3 +135,34 @@ def test_what_needs_a_connection_goes_to_the_fallback() -> None:
         api.close()
 
     run(main())
+
+
+def test_a_node_deleting_a_gone_pod_is_allowed_and_answered_404() -> None:
+    """NodeRestriction's check on deletes runs after authorization: a kubelet deleting a pod that
+    is already gone is an allowed request answered 404 (audited so), not a refusal — upstream's
+    system:node role allows the delete and the registry answers NotFound."""
+    import io
+    import json
+
+    from kubeling.apiserver.audit import Auditor
+    from kubeling.apiserver.auth.node import NodeAuthorizer
+
+    class Nobody:  # RBAC grants nothing: only the Node authorizer decides
+        def authorize(self, attrs: Any) -> tuple[bool, str]:
+            return False, ""
+
+    async def main() -> None:
+        api = await RealAPI().start("ns")
+        out = io.BytesIO()
+        api.rest.authz = Authorizer(Nobody(), NodeAuthorizer(api.store))
+        api.rest.auditor = Auditor({"rules": [{"level": "Metadata"}]}, out)
+        node = api.client.as_user("system:node:n1", "system:nodes")
+        with pytest.raises(errors.StatusError) as e:
+            await node.delete(lookup("", "v1", "pods"), "ns", "gone")
+        assert (e.value.code, e.value.message) == (404, 'pods "gone" not found')
+        event = json.loads(out.getvalue().splitlines()[-1])
+        assert event["annotations"]["authorization.k8s.io/decision"] == "allow"
+        assert event["responseStatus"]["code"] == 404
+        api.close()
+
+    run(main())

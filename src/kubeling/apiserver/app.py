@@ -100,7 +100,9 @@ def _ssl_context(pki: ClusterPKI) -> ssl.SSLContext:
 
 
 def authorize(authz: Authorizer, user: User, request: "web.Request | Request") -> Attributes:
-    """The request's attributes; raises upstream's 403 unless the authorizer allows it."""
+    """The request's attributes; raises upstream's 403 unless the authorizer allows it. What
+    NodeRestriction checks on deletes comes after (`Authorizer.restrict`): its refusals are
+    admission's, not the authorizer's, and are audited as allowed requests that failed."""
     attrs = from_request(user, request.method, request.path, request.query)
     allowed, reason = authz.authorize(attrs)
     if not allowed:
@@ -108,7 +110,6 @@ def authorize(authz: Authorizer, user: User, request: "web.Request | Request") -
         if not attrs.resource_request:
             raise errors.StatusError(403, "Forbidden", f"forbidden: {msg}", {})
         raise errors.forbidden(attrs.resource, attrs.name, attrs.api_group, msg)
-    authz.restrict(attrs)
     return attrs
 
 
@@ -166,6 +167,7 @@ def build_app(registry: Registry, pki: ClusterPKI | None, server_address: str,
                 attrs = authorize(authz, user, request)
                 if audit is not None:
                     audit[5][0] = True
+                authz.restrict(attrs)
                 request["user"] = user
                 warnings: list[str] = []
                 with acting(user, attrs, warnings, audit[6] if audit is not None else None):

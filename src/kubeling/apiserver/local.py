@@ -97,6 +97,8 @@ class LocalTransport:
             attrs = authorize(self.api.authz, user, req) if self.api.authz is not None else None  # type: ignore[arg-type]
             if audit is not None:
                 audit.allowed = True
+            if attrs is not None:
+                self.api.authz.restrict(attrs)  # type: ignore[union-attr]
             # Called directly, in the caller's task: no task, no extra event-loop turns before and
             # after (under load one turn is many milliseconds). The handlers never suspend halfway
             # through a write (the store commits synchronously; what they await — a large body's
