@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import shutil
 
-from ..kubelet.network.proc import run
+from ..hostcmd import run
 
 log = logging.getLogger("kubeling.proxy")
 _warned = False

@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from ..kubelet.network.proc import run
+from ..hostcmd import run
 from . import iptables as ipt
 from .model import ServicePort
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
-from ..kubelet.network.proc import run
+from ..hostcmd import run
 from . import nftables as nft
 from .iptables import Context
 from .iptables_backend import SyncStats

@@ -10,7 +10,7 @@ import asyncio
 import os
 from typing import Callable
 
-from .. import subproc
+from ... import subproc
 from .reference import normalize
 from .registries import Auth, RegistryConfig, load_registries
 from .registry import RegistryClient

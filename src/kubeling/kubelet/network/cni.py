@@ -17,7 +17,7 @@ import json
 import os
 from typing import Any
 
-from .proc import CommandTimeout, run
+from ...hostcmd import CommandTimeout, run
 
 CNI_VERSION = "1.0.0"
 DEFAULT_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")

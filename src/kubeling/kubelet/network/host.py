@@ -21,8 +21,8 @@ from __future__ import annotations
 import os
 import shlex
 
+from ...hostcmd import run
 from . import claim
-from .proc import run
 
 POSTROUTING_CHAIN = "KUBELING-POSTROUTING"
 FORWARD_CHAIN = "KUBELING-FORWARD"

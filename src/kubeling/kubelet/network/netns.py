@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from .proc import run
+from ...hostcmd import run
 
 NETNS_DIR = "/var/run/netns"
 DEFAULT_PREFIX = "kubeling-"

@@ -45,7 +45,7 @@ import threading
 import time
 from typing import Any
 
-from .. import subproc
+from ... import subproc
 from . import cgroups
 from .base import (CREATED, EXITED, RUNNING, UNKNOWN, ContainerConfig, ContainerStatus, ExecResult,
                    RuntimeError_, SandboxConfig, SandboxStatus)

@@ -12,7 +12,7 @@ import os
 import re
 from typing import Any
 
-from .. import subproc
+from ... import subproc
 
 log = logging.getLogger("kubeling.kubelet.runtime")
 

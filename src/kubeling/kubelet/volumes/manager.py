@@ -29,9 +29,9 @@ import stat
 import time
 from typing import Any, Callable
 
+from ... import subproc
 from ...api import errors
 from ...api.resources import lookup
-from .. import subproc
 from ..runtime.base import Mount
 from . import configmap_secret, downward, emptydir, env as envmod, hostpath, mountutil, projected, subpath
 from .atomic_writer import AtomicWriteError, AtomicWriter, FileProjection

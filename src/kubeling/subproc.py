@@ -1,5 +1,6 @@
 """Blocking work of the node off the event loop: host tools (`ip`, CNI plugins, runc, ...) and
-file-system / mount work, in the kubelet's own thread pool.
+file-system / mount work, in the node's own thread pool (used by the kubelet and, through
+hostcmd.py, by kube-proxy: both run their host tools here).
 
 Why not `asyncio.create_subprocess_exec`: under uvloop (what `kubeling up` runs) it fork()s the
 whole kubeling process in the event-loop thread — 30-40 ms of page-table copying for a 150 MB

@@ -1,14 +1,15 @@
-"""Run host tools (`ip`, `iptables`, CNI plugins) as subprocesses with a timeout.
+"""Run host tools (`ip`, `iptables`, `nft`, `conntrack`, CNI plugins) as subprocesses with a timeout.
 
-Everything network-related goes through argv lists (never a shell), and a hung tool is
-killed rather than blocking the kubelet's event loop.
+Shared by the node's components that program the host (kubelet/network, proxy/), so it sits
+below both. Everything network-related goes through argv lists (never a shell), and a hung
+tool is killed rather than blocking the node's event loop.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import subproc
+from . import subproc
 
 
 @dataclass
@@ -35,7 +36,7 @@ class CommandTimeout(Exception):
 async def run(argv: list[str], *, input: bytes | None = None, env: dict[str, str] | None = None,
               timeout: float = 10.0) -> Completed:
     """Run argv to completion; kill it (and raise CommandTimeout) after `timeout` seconds.
-    (Spawned with vfork off the event loop: see kubelet/subproc.py.)"""
+    (Spawned with vfork off the event loop: see subproc.py.)"""
     try:
         rc, out, err = await subproc.run(argv, input, env, timeout)
     except FileNotFoundError as e:
