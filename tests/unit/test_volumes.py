@@ -290,17 +290,7 @@ def test_remove_tree_does_not_follow_symlinks(tmp_path: Any) -> None:
     mountutil.remove_tree(str(root))  # idempotent
 
 
-# ---- token refresh ------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("ttl,age,refresh", [
-    (3600, 0, False), (3600, 2879, False), (3600, 2881, True),      # 80% of 1 h = 2880 s
-    (3607, 2886, False), (3607, 2887, True), (600, 479, False), (600, 481, True),
-    (7 * 86400, 86399, False), (7 * 86400, 86401, True),           # older than 24 h
-])
-def test_token_requires_refresh(ttl: int, age: int, refresh: bool) -> None:
-    tok = projected.Token("t", 1_000_000 + ttl, ttl)
-    assert projected.requires_refresh(tok, 1_000_000 + age) is refresh
-
+# ---- token request (the renewal rule: test_tokensource.py) -------------------------------------
 
 def test_token_request_body() -> None:
     body = projected.token_request(POD, {"path": "token", "expirationSeconds": 3607})

@@ -32,6 +32,7 @@ from typing import Any, Callable
 from ... import subproc
 from ...api import errors
 from ...api.resources import lookup
+from ...client.tokensource import MAX_JITTER, Token, requires_refresh
 from ..runtime.base import Mount
 from . import configmap_secret, downward, emptydir, env as envmod, hostpath, mountutil, projected, subpath
 from .atomic_writer import AtomicWriteError, AtomicWriter, FileProjection
@@ -129,7 +130,7 @@ class VolumeManager:
         self.recorder = recorder
         self.memory_backed_wrappers = memory_backed_wrappers
         self.clock = clock
-        self._tokens: dict[tuple[str, str, int, str], projected.Token] = {}
+        self._tokens: dict[tuple[str, str, int, str], Token] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._claim_paths: dict[tuple[str, str], str] = {}  # (pod uid, volume) -> the PV's host path
 
@@ -296,12 +297,12 @@ class VolumeManager:
         key = (meta["uid"], source.get("audience") or "", int(source.get("expirationSeconds") or 3600),
                (pod.get("spec") or {}).get("serviceAccountName") or "default")
         tok = self._tokens.get(key)
-        if tok is not None and not projected.requires_refresh(tok, self.clock(), random.random() * projected.MAX_JITTER):
+        if tok is not None and not requires_refresh(tok, self.clock(), random.random() * MAX_JITTER):
             return tok.token
         try:
             tr = await self.client.create(SERVICE_ACCOUNTS, meta.get("namespace", ""),
                                           projected.token_request(pod, source), sub_name=key[3], sub="token")
-            tok = projected.Token.from_request(tr)
+            tok = Token.from_request(tr)
         except errors.StatusError as e:
             if tok is not None and self.clock() < tok.expiration:
                 log.warning("token refresh for pod %s failed, keeping the current one: %s", meta.get("name"), e)

@@ -1,50 +1,18 @@
 """projected volumes: secret, configMap, downwardAPI and serviceAccountToken sources merged into
-one payload (upstream pkg/volume/projected collectData), plus the token manager's refresh rule.
+one payload (upstream pkg/volume/projected collectData).
 
-Tokens come from the TokenRequest API bound to the pod; the kubelet keeps one per
-(pod, audience, expirationSeconds) and asks for a new one when 80% of its TTL has passed or it is
-older than 24 h (pkg/kubelet/token/token_manager.go requiresRefresh).
+Tokens come from the TokenRequest API bound to the pod (`token_request`); the kubelet keeps one
+per (pod, audience, expirationSeconds) and renews it by the token manager's rule, which lives
+with the other TokenRequest client in client/tokensource.py (`requires_refresh`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from ...api.timestamps import parse_rfc3339
 from . import configmap_secret, downward
 from .atomic_writer import FileProjection
 from .configmap_secret import DEFAULT_MODE, ObjectNotFound, PayloadError
-
-MAX_TTL = 24 * 3600
-MAX_JITTER = 10
-
-
-@dataclass(frozen=True)
-class Token:
-    """A TokenRequest answer: the JWT, its expiry and the TTL it was asked for."""
-
-    token: str
-    expiration: float  # unix seconds (status.expirationTimestamp)
-    expiration_seconds: int  # spec.expirationSeconds
-
-    @classmethod
-    def from_request(cls, tr: dict[str, Any]) -> "Token":
-        st, spec = tr.get("status") or {}, tr.get("spec") or {}
-        exp = parse_rfc3339(st["expirationTimestamp"])
-        if exp is None:
-            raise ValueError(f"expirationTimestamp {st['expirationTimestamp']!r} is not RFC 3339")
-        return cls(st["token"], exp, int(spec.get("expirationSeconds") or 0))
-
-
-def requires_refresh(tok: Token, now: float, jitter: float = 0.0) -> bool:
-    """requiresRefresh: older than 24 h, or within 20% of the TTL (plus jitter) from expiry."""
-    if not tok.expiration_seconds:
-        return False
-    iat = tok.expiration - tok.expiration_seconds
-    if now > iat + MAX_TTL - jitter:
-        return True
-    return now > tok.expiration - (tok.expiration_seconds * 20) // 100 - jitter
 
 
 def token_request(pod: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
