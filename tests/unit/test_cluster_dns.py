@@ -8,7 +8,8 @@ from dnslib import QTYPE, RCODE
 
 from kubeling.dns.records import Zone
 from kubeling.dns.server import parse_upstream
-from kubeling.kubelet.dnsconfig import parse_resolv_conf, pod_dns
+from kubeling.kubelet.dnsconfig import pod_dns
+from kubeling.resolvconf import parse_resolv_conf
 
 
 def svc(name: str, ip: str = "10.96.1.2", typ: str = "ClusterIP", **spec: Any) -> dict[str, Any]:

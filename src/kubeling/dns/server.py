@@ -25,6 +25,7 @@ from ..client.controller import Controller
 from ..client.informer import shared_informer
 from ..client.rest import Client
 from ..controllers.kubernetesservice import PublishedService, published_endpoints, published_slice
+from ..resolvconf import parse_resolv_conf
 from .records import Zone
 
 log = logging.getLogger("kubeling.dns")
@@ -48,8 +49,6 @@ def parse_upstream(s: str) -> tuple[str, int]:
 
 
 def host_upstreams(path: str = "/etc/resolv.conf") -> list[str]:
-    from ..kubelet.dnsconfig import parse_resolv_conf
-
     try:
         with open(path) as f:
             return parse_resolv_conf(f.read())["servers"]

@@ -14,27 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..resolvconf import parse_resolv_conf
+
 MAX_NAMESERVERS = 3
 MAX_SEARCHES = 32
 DEFAULT_OPTIONS = ["ndots:5"]
-
-
-def parse_resolv_conf(text: str) -> dict[str, list[str]]:
-    """nameservers, searches and options of a resolv.conf (the last search/domain line wins)."""
-    servers: list[str] = []
-    searches: list[str] = []
-    options: list[str] = []
-    for line in text.splitlines():
-        words = line.split("#", 1)[0].split(";", 1)[0].split()
-        if not words:
-            continue
-        if words[0] == "nameserver" and len(words) > 1:
-            servers.append(words[1])
-        elif words[0] in ("search", "domain"):
-            searches = [w.rstrip(".") for w in words[1:] if w.rstrip(".")]
-        elif words[0] == "options":
-            options += words[1:]
-    return {"servers": servers, "searches": searches, "options": options}
 
 
 def _unique(items: list[str]) -> list[str]:
