@@ -23,8 +23,8 @@ from dnslib import RCODE, DNSRecord
 from ..api.resources import lookup
 from ..client.controller import Controller
 from ..client.informer import shared_informer
+from ..client.published import PublishedService, published_endpoints, published_slice
 from ..client.rest import Client
-from ..controllers.kubernetesservice import PublishedService, published_endpoints, published_slice
 from ..resolvconf import parse_resolv_conf
 from .records import Zone
 
