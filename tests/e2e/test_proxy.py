@@ -108,7 +108,7 @@ def kc(tmp_path_factory: pytest.TempPathFactory, upstream: str) -> Iterator[Real
                      cls=RealCluster) as c:
         c.mode = "iptables"  # type: ignore[attr-defined]
         yield c
-    left = [ln for ln in _saved().splitlines() if owner_id(os.path.join(base, "data"))[:6] in ln]
+    left = [ln for ln in _saved().splitlines() if _owned(ln, owner_id(os.path.join(base, "data")))]
     assert not left, f"kubeling down left: {left}"
 
 
@@ -343,7 +343,7 @@ def test_only_this_modes_rules_exist(kc: RealCluster, app: dict[str, Any], proxy
     """A mode change removed the other mode's chains (iptables and userspace share the tables)."""
     _host_get(f"http://{app['ip']}:8080/", kc)
     sfx = owner_id(kc.data_dir)[:6]
-    chains = {ln.split()[0][1:] for ln in _saved().splitlines() if ln.startswith(":KUBE-") and sfx in ln}
+    chains = {ln.split()[0][1:] for ln in _saved().splitlines() if ln.startswith(":KUBE-") and _owned(ln, sfx)}
     table = subprocess.run(["nft", "list", "table", "ip", f"kubeling-{sfx}"], capture_output=True, text=True)
     if proxy_mode == "nftables":
         assert table.returncode == 0 and not chains, chains
@@ -452,6 +452,13 @@ def test_deleted_service_leaves_no_rules(kc: RealCluster, app: dict[str, Any], p
     kc.wait_for(lambda: _mentions(_saved(), ip), 60, 0.1, "rules for the new service")
     kc.kubectl("delete", "svc", "brief")
     kc.wait_for(lambda: not _mentions(_saved(), ip), 60, 0.1, "rules of the deleted service gone")
+
+
+def _owned(line: str, owner: str) -> bool:
+    """`line` names this cluster: its owner id (12 hex, in rule comments) or the 6-hex suffix of
+    its chains and nft table, as a whole token — an all-digit suffix must not be found inside
+    another cluster's hash or address."""
+    return re.search(rf"(?<![0-9A-Za-z])({re.escape(owner)}|{re.escape(owner[:6])})(?![0-9A-Za-z])", line) is not None
 
 
 def _mentions(rules: str, ip: str) -> bool:
