@@ -14,6 +14,7 @@ import copy
 import datetime
 import json
 import os
+import shutil
 import tempfile
 import time
 from typing import Any, Callable
@@ -90,6 +91,7 @@ def configmap_rows() -> list[tuple[str, float]]:
     finally:
         store.close()
         loop.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import tempfile
 import time
 
@@ -39,7 +40,8 @@ def request(path: str, body: bytes) -> Request:
 
 
 async def run(args: argparse.Namespace) -> None:
-    store = SQLiteStore(os.path.join(tempfile.mkdtemp(prefix="kubeling-writepath-"), "state.db"))
+    tmp = tempfile.mkdtemp(prefix="kubeling-writepath-")
+    store = SQLiteStore(os.path.join(tmp, "state.db"))
     registry = Registry(store, admission=default_chain()) if args.admission else Registry(store)
     api = RestAPI(registry, "127.0.0.1:6443")
     await registry.create(lookup("", "v1", "namespaces"), None, {"metadata": {"name": "bench"}}, WriteOptions())
@@ -72,6 +74,7 @@ async def run(args: argparse.Namespace) -> None:
     for d in drains:
         d.cancel()
     store.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
