@@ -131,8 +131,10 @@ def settled(kc: RealCluster, app: str, want: dict[str, int]) -> None:
     kc.wait_for(check, 90, 0.3, f"{app} pods {want}")
 
 
-def wait_served(kc: RealCluster, ip: str, pred: Any, what: str) -> collections.Counter[str]:
-    return kc.wait_for(lambda: (lambda c: c if pred(c) else None)(versions(ip, 10)), 30, 0.2, what)
+def wait_served(kc: RealCluster, ip: str, pred: Any, what: str, n: int = 10) -> collections.Counter[str]:
+    """Samples of `n` requests until one satisfies `pred`: kube-proxy's rules follow the Rollout's
+    Services and endpoints after a moment, which pods being Ready does not tell."""
+    return kc.wait_for(lambda: (lambda c: c if pred(c) else None)(versions(ip, n)), 60, 0.2, what)
 
 
 @pytest.mark.skipif(not _proxy_weights(), reason="kube-proxy without canary weights (branch rollout-proxy)")
@@ -147,6 +149,7 @@ def test_canary_weights_through_the_stable_service(kc: RealCluster) -> None:
     set_version(kc, "web", "v2")
     wait_status(kc, "web", "paused at 20 %", phase="Paused", currentStepIndex=1)
     settled(kc, "web", {"v1": 2, "v2": 1})  # stable keeps its 2 pods, one canary pod carries 20 %
+    wait_served(kc, ip, lambda c: "v2" in c, "the canary in the stable service's traffic")
     n = 300
     got = versions(ip, n)
     print(f"20 %: {dict(got)}")
@@ -155,6 +158,8 @@ def test_canary_weights_through_the_stable_service(kc: RealCluster) -> None:
     promote(kc, "web")
     wait_status(kc, "web", "paused at 50 %", phase="Paused", currentStepIndex=3)
     settled(kc, "web", {"v1": 2, "v2": 1})
+    # the 50 % rule is live: 23 of 60 is 3.5 sigma above 20 % and almost always reached at 50 %
+    wait_served(kc, ip, lambda c: c["v2"] >= 23, "the canary at 50 %", n=60)
     got = versions(ip, n)
     print(f"50 %: {dict(got)}")
     assert set(got) == {"v1", "v2"} and _near(got["v2"], n, 0.50), got
