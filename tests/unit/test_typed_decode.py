@@ -217,12 +217,12 @@ def test_warn_collects_and_ignore_drops_silently() -> None:
 
 def test_delete_options_are_typed() -> None:
     with pytest.raises(errors.StatusError) as e:
-        DeleteOptions.from_body({"preconditions": "x"}, {})
+        DeleteOptions.from_body({"preconditions": "x"})
     assert e.value.code == 400
     assert e.value.message == "json: cannot unmarshal string into Go struct field DeleteOptions.preconditions of type v1.Preconditions"
     with pytest.raises(errors.StatusError):
-        DeleteOptions.from_body({"gracePeriodSeconds": "5"}, {})
-    assert DeleteOptions.from_body({"gracePeriodSeconds": 5, "preconditions": {"uid": "u"}}, {}).precondition_uid == "u"
+        DeleteOptions.from_body({"gracePeriodSeconds": "5"})
+    assert DeleteOptions.from_body({"gracePeriodSeconds": 5, "preconditions": {"uid": "u"}}).precondition_uid == "u"
 
 
 def test_warning_headers_are_bounded() -> None:

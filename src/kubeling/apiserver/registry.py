@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import orjson
+from multidict import MultiDict, MultiDictProxy, MultiMapping
 
 from ..api import conversion, errors, strategy, typed
 from ..api.apply.managed import update_managed_fields
 from ..api.conversion import CONVERTIBLE_KINDS
 from ..api.resources import Resource, lookup
 from ..api.timestamps import rfc3339
-from ..api.validation.field import go_strings, invalid_error, not_supported
+from ..api.validation.field import invalid_error
+from ..api.validation.meta import validate_delete_options
 from ..store.base import Entry, KeyExists, KeyNotFound, RevisionConflict
 from .admission import Chain
 from .names import new_uid, random_suffix
@@ -110,6 +112,9 @@ def copy_view(res: Resource, entry: Entry) -> dict[str, Any]:
     return orjson.loads(encoded(res, entry))
 
 
+NO_QUERY: MultiMapping[str] = MultiDictProxy(MultiDict())  # a DELETE without query parameters
+
+
 @dataclass
 class WriteOptions:
     """What a request says about a write besides its body."""
@@ -137,7 +142,7 @@ class DeleteOptions:
     dry_run: bool = False
 
     @classmethod
-    def from_body(cls, body: Any, query: Any) -> "DeleteOptions":
+    def from_body(cls, body: Any, query: MultiMapping[str] = NO_QUERY) -> "DeleteOptions":
         """Options of a DELETE from its body (None: no body; else decoded as a v1.DeleteOptions first,
         so `[]` or `"x"` is upstream's 400) or its query, validated as ValidateDeleteOptions (422)."""
         if body is not None:
@@ -156,17 +161,11 @@ class DeleteOptions:
         opts.propagation = body.get("propagationPolicy") or query.get("propagationPolicy")
         if body.get("orphanDependents") is True or query_bool(query, "orphanDependents"):
             opts.propagation = opts.propagation or "Orphan"
-        causes = []
-        if opts.propagation not in (None, "Background", "Foreground", "Orphan"):
-            causes.append(not_supported("propagationPolicy", opts.propagation,
-                                        ("Foreground", "Background", "Orphan", "nil")))
         pre = body.get("preconditions", {})
         opts.precondition_uid = pre.get("uid")
         opts.precondition_rv = pre.get("resourceVersion")
-        dry = body.get("dryRun") or (query.getall("dryRun", []) if hasattr(query, "getall")
-                                     else [query["dryRun"]] if "dryRun" in query else [])
-        if any(d != "All" for d in dry):  # `?dryRun=` is [""]: refused, not "no dry run"
-            causes.append(not_supported("dryRun", go_strings(dry), ("All",)))
+        dry = body.get("dryRun") or query.getall("dryRun", [])
+        causes = validate_delete_options(opts.propagation, dry)
         if causes:
             raise invalid_error("DeleteOptions", "", "meta.k8s.io", causes)
         opts.dry_run = "All" in dry

@@ -67,7 +67,7 @@ async def evict(registry: Registry, res: Resource, namespace: str | None, name: 
     """
     if isinstance(body, dict) and (body.get("metadata") or {}).get("name") not in (None, name):
         raise errors.bad_request("name in URL does not match name in Eviction object")
-    opts = DeleteOptions.from_body((body or {}).get("deleteOptions") if isinstance(body, dict) else None, {})
+    opts = DeleteOptions.from_body((body or {}).get("deleteOptions") if isinstance(body, dict) else None)
     pod = registry.get(res, namespace, name).obj()
     if res.kind == "Pod" and not _eviction_ignores_pdb(pod):
         await _take_disruption(registry, pod, opts.dry_run)

@@ -303,10 +303,25 @@ def validate_write_options(kind: str, query: Any, patch_type: str = "") -> Cause
         if not ch.isprintable():
             out.append(invalid("fieldManager", manager,
                                f"invalid character U+{ord(ch):04X} (at position {len(manager[:i].encode())})"))
-    dry_run = query.getall("dryRun", [])
-    if any(d != "All" for d in dry_run):
-        out.append(not_supported("dryRun", go_strings(dry_run), ("All",)))
+    out += validate_dry_run(query.getall("dryRun", []))
     mode = query.get("fieldValidation", "")
     if mode not in FIELD_VALIDATION_VALUES:
         out.append(not_supported("fieldValidation", mode, FIELD_VALIDATION_VALUES))
     return out
+
+
+def validate_dry_run(dry_run: list[str]) -> Causes:
+    """ValidateDryRun: "All" is the only value (`?dryRun=` is [""], refused, not "no dry run")."""
+    return [not_supported("dryRun", go_strings(dry_run), ("All",))] if any(d != "All" for d in dry_run) else []
+
+
+PROPAGATION_POLICIES = ("Foreground", "Background", "Orphan")
+
+
+def validate_delete_options(propagation: str | None, dry_run: list[str]) -> Causes:
+    """ValidateDeleteOptions (apimachinery/pkg/api/validation); the handler answers them as
+    `DeleteOptions.meta.k8s.io "" is invalid`."""
+    out: Causes = []
+    if propagation is not None and propagation not in PROPAGATION_POLICIES:
+        out.append(not_supported("propagationPolicy", propagation, (*PROPAGATION_POLICIES, "nil")))
+    return out + validate_dry_run(dry_run)
